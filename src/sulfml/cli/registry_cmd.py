@@ -1,0 +1,77 @@
+"""`sulfml registry list|promote|export`: the registered models and their `champion` alias."""
+
+from __future__ import annotations
+
+import argparse
+
+from sulfml.cli import UsageError
+from sulfml.cli.common import print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `registry` subcommand."""
+    p = sub.add_parser("registry", help="list, promote and export registered models")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    rsub = p.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+    ls = rsub.add_parser("list", help="every registered version with aliases and CV MAE")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    pr = rsub.add_parser("promote", help="point `champion` at a version")
+    pr.add_argument("name", help="sulfml-log10-sigma or sulfml-ea")
+    pr.add_argument("version")
+    pr.set_defaults(func=run_promote)
+    ex = rsub.add_parser("export", help="write the champion pair to the models dir")
+    ex.add_argument("--models-dir", default=None, help="default models/")
+    ex.set_defaults(func=run_export)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the versions."""
+    from sulfml.tracking.runs import configure, list_models
+
+    configure(args.tracking_uri)
+    rows = list_models()
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no registered sulfml models in this store")
+    for r in rows:
+        mae = f"{r['cv_mae']:.4f}" if r["cv_mae"] is not None else "-"
+        print(f"{r['name']:<20} v{r['version']:<4} cv_mae={mae:<8} {','.join(r['aliases']) or '-':<10} "
+              f"data={r['data_hash']} run={r['run_id']} {r['created']}")
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    """Move the alias."""
+    from mlflow.exceptions import MlflowException
+
+    from sulfml.tracking.runs import MODEL_NAMES, configure, promote
+
+    if args.name not in MODEL_NAMES.values():
+        raise UsageError(f"unknown model {args.name!r}; known: {', '.join(MODEL_NAMES.values())}")
+    configure(args.tracking_uri)
+    try:
+        promote(args.name, args.version)
+    except MlflowException as exc:
+        raise UsageError(f"cannot promote {args.name} v{args.version}: {exc.message}") from exc
+    print(f"{args.name}@champion -> v{args.version}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Download the champion pair into the models dir."""
+    from mlflow.exceptions import MlflowException
+
+    from sulfml.tracking.bundle import default_models_dir
+    from sulfml.tracking.runs import configure, download_champions
+
+    configure(args.tracking_uri)
+    try:
+        dest = download_champions(args.models_dir or default_models_dir())
+    except MlflowException as exc:
+        raise UsageError(f"no champion to export: {exc.message}") from exc
+    print(f"exported the champion pair to {dest}")
+    return 0

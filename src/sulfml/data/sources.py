@@ -1,0 +1,140 @@
+"""Where the public datasets come from: a data directory, or the pinned upstream files fetched into a cache.
+
+The pins (address, commit, sha256, licence) live in `sources.toml` beside this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from tqdm import tqdm
+
+DATA_DIR_ENV = "SULFML_DATA_DIR"
+URL_BASE_ENV = "SULFML_DATA_URL"  # replaces the upstream host, e.g. a mirror served on 127.0.0.1
+CACHE_ENV = "SULFML_CACHE_DIR"
+
+
+class DataSourceError(RuntimeError):
+    """A dataset file is missing, cannot be downloaded, or does not match its pinned sha256."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One pinned upstream file of a public dataset."""
+
+    source: str
+    name: str
+    path: str
+    commit: str
+    sha256: str
+
+    @property
+    def relpath(self) -> str:
+        """Where the file sits inside a data directory: `<source>/<name>`."""
+        return f"{self.source}/{self.name}"
+
+    def url(self, base: str) -> str:
+        """The download address under `base` (the upstream host or a mirror with the same layout)."""
+        return f"{base.rstrip('/')}/{self.commit}/{self.path}"
+
+
+@cache
+def _spec() -> dict:
+    with open(Path(__file__).with_name("sources.toml"), "rb") as fh:
+        return tomllib.load(fh)
+
+
+def source_names() -> list[str]:
+    """The public sources, in the order they are loaded."""
+    return [k for k, v in _spec().items() if isinstance(v, dict)]
+
+
+def source_files(source: str | None = None) -> list[SourceFile]:
+    """The pinned files of one source, or of all sources."""
+    names = [source] if source else source_names()
+    return [SourceFile(source=s, **f) for s in names for f in _spec()[s]["files"]]
+
+
+def source_info(source: str) -> dict:
+    """Licence and citation of a source."""
+    return {k: v for k, v in _spec()[source].items() if k != "files"}
+
+
+def default_cache_dir() -> Path:
+    """The user cache: $SULFML_CACHE_DIR, else $XDG_CACHE_HOME/sulfml, else ~/.cache/sulfml."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sulfml"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, dest: Path, progress: bool) -> None:
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataSourceError(f"cannot download {url}: {exc}") from exc
+    tmp.replace(dest)
+
+
+def resolve_data_dir(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    url_base: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Find a directory holding every pinned file, downloading into the cache when none is given.
+
+    Args:
+        data_dir: a directory laid out as `<source>/<file>`; defaults to $SULFML_DATA_DIR. Its files
+            are used as they are (a local mirror), but still checked against their sha256.
+        download: fetch missing files into the user cache when no data directory is given.
+        url_base: the host to fetch from; defaults to $SULFML_DATA_URL, else the pinned upstream.
+        progress: show a progress bar while downloading.
+
+    Returns:
+        The data directory.
+
+    Raises:
+        DataSourceError: a file is missing, cannot be fetched, or its sha256 differs from the pin
+            (the message names the file).
+    """
+    given = data_dir or os.environ.get(DATA_DIR_ENV)
+    root = Path(given) if given else default_cache_dir() / "datasets"
+    base = url_base or os.environ.get(URL_BASE_ENV) or _spec()["url_base"]
+    for f in source_files():
+        path = root / f.relpath
+        if not path.exists():
+            if given or not download:
+                raise DataSourceError(f"missing dataset file {path} (expected {f.relpath} in {root})")
+            _download(f.url(base), path, progress)
+        got = sha256_of(path)
+        if got != f.sha256:
+            if not given:
+                # a corrupt download must not poison the cache for the next run
+                path.unlink(missing_ok=True)
+            raise DataSourceError(f"sha256 mismatch for {f.relpath}: expected {f.sha256}, got {got} ({path})")
+    return root

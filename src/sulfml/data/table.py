@@ -1,0 +1,281 @@
+"""The one clean table: load every source, parse formulas, validate, count what was rejected and why.
+
+`build_table` returns a `DataTable` with one row per measurement, the rejected rows with their
+reasons, and a per-material view. It is cached on disk, keyed by the input files' hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from sulfml import __version__
+from sulfml.data.loaders import LOADERS, input_files, load_review
+from sulfml.data.sources import default_cache_dir, resolve_data_dir, sha256_of
+from sulfml.formula import composition_key, parse_formula
+
+SOURCES = ("review", "obelix", "liverpool", "laskowski")
+# Bump when the cleaning rules change, so cached tables are rebuilt.
+TABLE_VERSION = 1
+RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
+AGGREGATION = "median-log10"
+
+MEASUREMENT_COLUMNS = [
+    "source", "source_row_id", "raw_formula", "formula", "composition", "composition_key", "material_key",
+    "notation", "additive", "tags", "log10_sigma", "censored", "temperature_K", "room_temperature", "ea_eV",
+    "family", "structure_type", "doi", "reference", "paper", "notes", "split", "space_group_number",
+    "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path",
+]
+
+RANGE_REASONS = {
+    "log10_sigma": "sigma out of range (1e-30 to 1e2 S/cm)",
+    "ea_eV": "Ea out of range (0.01 to 3 eV)",
+    "temperature_K": "temperature out of range (0 to 1500 K)",
+}
+
+SCHEMA = pa.DataFrameSchema(
+    {
+        "source": pa.Column(str, pa.Check.isin(SOURCES)),
+        "source_row_id": pa.Column(str),
+        "formula": pa.Column(str),
+        "composition_key": pa.Column(str),
+        "log10_sigma": pa.Column(float, pa.Check.in_range(-30.0, 2.0)),
+        "censored": pa.Column(bool),
+        "ea_eV": pa.Column(float, pa.Check.in_range(0.01, 3.0), nullable=True),
+        "temperature_K": pa.Column(float, pa.Check.in_range(0.0, 1500.0), nullable=True),
+        "room_temperature": pa.Column(bool),
+    },
+    unique=["source", "source_row_id"],
+)
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """The merged measurements, what was rejected, and where they came from.
+
+    Attributes:
+        measurements: one row per kept measurement, columns `MEASUREMENT_COLUMNS`.
+        rejections: one row per rejected input row: source, source_row_id, raw_formula, reason, detail.
+        rows_read: rows read per source.
+        key: hash of the inputs and cleaning rules this table was built from.
+    """
+
+    measurements: pd.DataFrame
+    rejections: pd.DataFrame
+    rows_read: dict[str, int]
+    key: str
+
+    def materials(self, strategy: str = AGGREGATION) -> pd.DataFrame:
+        """The per-material view at room temperature; see `aggregate_materials`."""
+        return aggregate_materials(self.measurements, strategy)
+
+    def info(self) -> dict:
+        """Counts per source and overall, as printed by `sulfml data info`."""
+        sources = {}
+        for src in SOURCES:
+            rej = self.rejections[self.rejections["source"] == src]
+            sources[src] = {
+                "rows_read": int(self.rows_read.get(src, 0)),
+                "rows_kept": int((self.measurements["source"] == src).sum()),
+                "rejected": {k: int(v) for k, v in rej["reason"].value_counts().sort_index().items()},
+            }
+        mats = self.materials()
+        return {
+            "sources": sources,
+            "materials": int(len(mats)),
+            "materials_with_ea": int(mats["ea_eV"].notna().sum()),
+            "measurements": int(len(self.measurements)),
+            "aggregation": AGGREGATION,
+            "table_key": self.key,
+        }
+
+    def rejection_examples(self) -> dict[str, dict[str, str]]:
+        """One example input per (source, reason), for reports."""
+        out: dict[str, dict[str, str]] = {}
+        for (src, reason), grp in self.rejections.groupby(["source", "reason"]):
+            r = grp.iloc[0]
+            out.setdefault(src, {})[reason] = f"{r['source_row_id']}: {r['raw_formula']!r} ({r['detail']})"
+        return out
+
+
+def _reason_category(error: str) -> str:
+    return error.split(":", 1)[0].strip()
+
+
+def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse formulas and validate ranges; split raw rows into kept measurements and rejections.
+
+    Args:
+        raw: rows as returned by the loaders (`loaders.RAW_COLUMNS`).
+
+    Returns:
+        (measurements, rejections).
+    """
+    df = raw.copy().reset_index(drop=True)
+    df["source_row_id"] = df["source_row_id"].astype(str)
+    parsed = [parse_formula(str(f)) for f in df["raw_formula"].fillna("")]
+    reasons = df["read_error"].astype(object).where(df["read_error"].notna(), None).tolist()
+    details = [None] * len(df)
+    for i, p in enumerate(parsed):
+        if reasons[i] is None and not p.ok:
+            reasons[i], details[i] = _reason_category(p.error), p.error
+    df["formula"] = [p.formula for p in parsed]
+    df["composition"] = [json.dumps(p.composition, sort_keys=True) if p.ok else None for p in parsed]
+    df["composition_key"] = [composition_key(p.composition) if p.ok else None for p in parsed]
+    df["notation"] = [p.notation for p in parsed]
+    df["additive"] = [p.additive for p in parsed]
+    df["tags"] = [";".join(p.tags) for p in parsed]
+    df["material_key"] = [
+        (k + (f"+{a}" if a else "")) if k else None for k, a in zip(df["composition_key"], df["additive"])
+    ]
+    for col in ("log10_sigma", "ea_eV", "temperature_K", "space_group_number", "a", "b", "c", "alpha",
+                "beta", "gamma", "z"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["censored"] = df["censored"].fillna(False).astype(bool)
+    t = df["temperature_K"]
+    df["room_temperature"] = t.isna() | t.between(*RT_RANGE_K)
+    df["paper"] = [
+        (d.split("|")[0] if isinstance(d, str) and d else None) or ref or (f"composition:{k}" if k else None)
+        for d, ref, k in zip(df["doi"], df["reference"], df["composition_key"])
+    ]
+
+    # Range checks come from the schema itself, so the rule that rejects is the rule that validates.
+    candidate = df[[r is None for r in reasons]]
+    try:
+        SCHEMA.validate(candidate, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        for col, reason in RANGE_REASONS.items():
+            for idx in fc.loc[(fc["column"] == col) & fc["index"].notna(), "index"].unique():
+                idx = int(idx)
+                if reasons[idx] is None:
+                    reasons[idx] = reason
+                    details[idx] = f"{col}={df.at[idx, col]:.4g}"
+    df["reason"], df["detail"] = reasons, details
+    kept = df[df["reason"].isna()][MEASUREMENT_COLUMNS].reset_index(drop=True)
+    SCHEMA.validate(kept)
+    rejected = df[df["reason"].notna()][["source", "source_row_id", "raw_formula", "reason", "detail"]]
+    return kept, rejected.reset_index(drop=True)
+
+
+def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION) -> pd.DataFrame:
+    """One row per Li-containing material with a room-temperature conductivity.
+
+    Strategy `median-log10`: the material's log10 σ is the median over its uncensored room-temperature
+    measurements; when every measurement is censored, it is the tightest (lowest) upper bound and the
+    material stays censored. Ea is the median of the reported values. `log10_sigma_spread` (max − min),
+    `n_measurements` and `n_sources` keep the disagreement visible. A material is its composition key
+    plus its additive, so `Li3PS4 – 10 wt% Al2O3` is not `Li3PS4`.
+
+    Args:
+        measurements: `DataTable.measurements`.
+        strategy: only `median-log10` is defined.
+
+    Returns:
+        A frame indexed by `material_key`.
+    """
+    if strategy != AGGREGATION:
+        raise ValueError(f"unknown aggregation strategy {strategy!r}; known: {AGGREGATION!r}")
+    m = measurements[measurements["room_temperature"]].copy()
+    m = m[m["composition"].map(lambda c: "Li" in json.loads(c))]
+    # OBELiX rows carry structures and the official split; prefer them for the descriptive columns.
+    m["_order"] = m["source"].map({"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3})
+    m = m.sort_values(["_order", "source_row_id"])
+    rows = []
+    for key, g in m.groupby("material_key", sort=True):
+        unc = g[~g["censored"]]
+        if len(unc):
+            log_sigma, censored = float(np.median(unc["log10_sigma"])), False
+        else:
+            log_sigma, censored = float(g["log10_sigma"].min()), True
+        first = g.iloc[0]
+        ea = g["ea_eV"].dropna()
+        with_structure = g[g["space_group_number"].notna()]
+        s = with_structure.iloc[0] if len(with_structure) else first
+        rows.append({
+            "material_key": key,
+            "formula": first["formula"],
+            "raw_formula": first["raw_formula"],
+            "composition": first["composition"],
+            "composition_key": first["composition_key"],
+            "notation": first["notation"],
+            "additive": first["additive"],
+            "tags": ";".join(sorted({t for ts in g["tags"] for t in ts.split(";") if t})),
+            "log10_sigma": log_sigma,
+            "censored": censored,
+            "log10_sigma_spread": float(g["log10_sigma"].max() - g["log10_sigma"].min()),
+            "ea_eV": float(np.median(ea)) if len(ea) else np.nan,
+            "n_ea": int(len(ea)),
+            "n_measurements": int(len(g)),
+            "n_sources": int(g["source"].nunique()),
+            "sources": ";".join(sorted(g["source"].unique())),
+            "family": next((f for f in g["family"] if isinstance(f, str) and f), None),
+            "structure_type": next((f for f in g["structure_type"] if isinstance(f, str) and f), None),
+            "paper": first["paper"],
+            "papers": "|".join(sorted({p for p in g["paper"] if p})),
+            "dois": "|".join(sorted({d for ds in g["doi"].dropna() for d in ds.split("|")})),
+            "split": next((x for x in g["split"] if isinstance(x, str) and x), None),
+            **{c: s[c] for c in ("space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z",
+                                 "cif_path")},
+        })
+    return pd.DataFrame(rows).set_index("material_key", drop=False)
+
+
+def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every source's rows as read, and how many rows each source had."""
+    frames = [load_review()] + [LOADERS[s](data_dir) for s in SOURCES if s != "review"]
+    raw = pd.concat(frames, ignore_index=True)
+    return raw, {s: int((raw["source"] == s).sum()) for s in SOURCES}
+
+
+def table_key(data_dir: Path) -> str:
+    """Hash of the input files and of the cleaning rules."""
+    h = hashlib.sha256(f"sulfml-table-v{TABLE_VERSION}-{__version__}".encode())
+    for path in input_files(data_dir):
+        h.update(sha256_of(path).encode())
+    return h.hexdigest()[:20]
+
+
+def build_table(
+    data_dir: str | Path | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    download: bool = True,
+) -> DataTable:
+    """Load, clean and merge every source into one table, reusing the on-disk cache when inputs match.
+
+    Args:
+        data_dir: directory with the public datasets; see `sources.resolve_data_dir`.
+        cache_dir: where built tables are kept; defaults to the user cache.
+        use_cache: read a cached table with the same key instead of rebuilding.
+        download: allow fetching the public files when no data directory is given.
+
+    Returns:
+        The merged `DataTable`.
+    """
+    root = resolve_data_dir(data_dir, download=download)
+    key = table_key(root)
+    folder = Path(cache_dir or default_cache_dir() / "tables") / key
+    files = {n: folder / f"{n}.parquet" for n in ("measurements", "rejections")}
+    meta = folder / "rows_read.json"
+    if use_cache and meta.exists() and all(p.exists() for p in files.values()):
+        return DataTable(
+            measurements=pd.read_parquet(files["measurements"]),
+            rejections=pd.read_parquet(files["rejections"]),
+            rows_read=json.loads(meta.read_text()),
+            key=key,
+        )
+    raw, rows_read = load_raw(root)
+    measurements, rejections = clean(raw)
+    folder.mkdir(parents=True, exist_ok=True)
+    measurements.to_parquet(files["measurements"], index=False)
+    rejections.to_parquet(files["rejections"], index=False)
+    meta.write_text(json.dumps(rows_read))
+    return DataTable(measurements=measurements, rejections=rejections, rows_read=rows_read, key=key)

@@ -1,0 +1,1 @@
+"""Estimators, grouped cross-validation, censoring and the applicability domain."""

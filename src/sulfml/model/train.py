@@ -1,0 +1,144 @@
+"""The learn stage: build a target's training set, cross-validate it by groups, fit the final model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from xgboost import XGBRegressor
+
+from sulfml.config import RunConfig
+from sulfml.model.cv import CVResult, group_labels, grouped_folds, interval_halfwidth, regression_metrics
+from sulfml.model.estimator import make_regressor
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The rows, features, target values and CV groups of one target."""
+
+    target: str
+    materials: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+
+    @property
+    def data_hash(self) -> str:
+        """Hash of the material keys, target values and feature names: 'the same data'."""
+        h = hashlib.sha256()
+        h.update("\n".join(self.materials["material_key"].astype(str)).encode())
+        h.update(np.round(self.y, 6).tobytes())
+        h.update("\n".join(self.X.columns).encode())
+        return h.hexdigest()[:16]
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        """Every element present in a training composition."""
+        return tuple(sorted({el for c in self.materials["composition"] for el in json.loads(c)}))
+
+
+def featurize_materials(materials: pd.DataFrame, preset: str, n_jobs: int | None = None) -> pd.DataFrame:
+    """Features of the materials view (composition JSON, notation, tags, family, structure columns)."""
+    from sulfml.featurize.presets import featurize
+
+    frame = materials.copy()
+    frame["composition"] = frame["composition"].map(json.loads)
+    frame["cif_path"] = frame["cif_path"].fillna("")
+    return featurize(frame, preset, n_jobs=n_jobs)
+
+
+def training_set(materials: pd.DataFrame, features: pd.DataFrame, target: str, config: RunConfig) -> TrainingSet:
+    """Select a target's rows and values.
+
+    `log10_sigma` uses every material; censored ones are trained at the config's substitute value.
+    `ea_eV` uses the materials with a reported activation energy.
+    """
+    if target == "log10_sigma":
+        rows = materials
+        y = rows["log10_sigma"].to_numpy(float).copy()
+        if config.censoring.strategy != "substitute":
+            raise ValueError(f"unknown censoring strategy {config.censoring.strategy!r}")
+        y[rows["censored"].to_numpy(bool)] = config.censoring.log10_value
+    elif target == "ea_eV":
+        rows = materials[materials["ea_eV"].notna()]
+        y = rows["ea_eV"].to_numpy(float)
+    else:
+        raise ValueError(f"unknown target {target!r}")
+    return TrainingSet(
+        target=target,
+        materials=rows,
+        X=features.loc[rows.index],
+        y=y,
+        groups=group_labels(rows, config.cv.group_by),
+    )
+
+
+def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int | None = None) -> CVResult:
+    """Grouped K-fold CV with the config's folds and seed; out-of-fold predictions and metrics."""
+    oof = np.full(len(ts.y), np.nan)
+    fold_mae = []
+    for train_idx, test_idx in grouped_folds(ts.groups, config.cv.n_splits, config.seed):
+        model = make_regressor(params, config.seed, n_jobs)
+        model.fit(ts.X.iloc[train_idx], ts.y[train_idx])
+        oof[test_idx] = model.predict(ts.X.iloc[test_idx])
+        fold_mae.append(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))))
+    return CVResult(
+        oof=oof,
+        fold_mae=tuple(fold_mae),
+        metrics=regression_metrics(ts.y, oof),
+        interval_halfwidth=interval_halfwidth(ts.y, oof, config.cv.interval_coverage),
+    )
+
+
+@dataclass(frozen=True)
+class TargetModel:
+    """A fitted target model with everything its card records."""
+
+    target: str
+    regressor: XGBRegressor
+    training: TrainingSet
+    cv: CVResult
+    config: RunConfig
+    trained_at: str
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Feature names, in the order the model expects."""
+        return tuple(self.training.X.columns)
+
+    def card(self) -> dict:
+        """The JSON card stored beside the XGBoost model."""
+        from sulfml import __version__
+
+        return {
+            "target": self.target,
+            "preset": self.config.preset,
+            "feature_names": list(self.feature_names),
+            "metrics": {f"cv_{k}": v for k, v in self.cv.metrics.items()},
+            "cv_fold_mae": list(self.cv.fold_mae),
+            "interval": {"coverage": self.config.cv.interval_coverage,
+                         "halfwidth": self.cv.interval_halfwidth, "method": "out-of-fold absolute residuals"},
+            "domain": {"elements": list(self.training.elements)},
+            "censoring": {"strategy": self.config.censoring.strategy,
+                          "log10_value": self.config.censoring.log10_value},
+            "n_train": int(len(self.training.y)),
+            "data_hash": self.training.data_hash,
+            "config_name": self.config.name,
+            "config_digest": self.config.digest,
+            "package_version": __version__,
+            "trained_at": self.trained_at,
+        }
+
+
+def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
+    """Cross-validate, then fit the final model on every row of the training set."""
+    params = config.params.get(ts.target, {})
+    cv = cross_validate(ts, params, config, n_jobs)
+    model = make_regressor(params, config.seed, n_jobs)
+    model.fit(ts.X, ts.y)
+    return TargetModel(target=ts.target, regressor=model, training=ts, cv=cv, config=config,
+                       trained_at=datetime.now(UTC).isoformat(timespec="seconds"))

@@ -1,0 +1,1 @@
+"""MLflow runs and registry aliases, and the model bundle on disk (XGBoost JSON + JSON card)."""

@@ -1,0 +1,78 @@
+"""`sulfml train` as a library call: load → clean → featurize → learn → track → export, in that order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sulfml.config import TARGETS, RunConfig, default_config_path
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one target's training run produced."""
+
+    target: str
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, float]
+    n_train: int
+
+
+def train(
+    config_path: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    tracking_uri: str | None = None,
+    models_dir: str | Path | None = None,
+    promote: bool = False,
+    export: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[TrainResult]:
+    """Train both targets from a config, log them to MLflow, register, and export the champions.
+
+    Args:
+        config_path: a run config (default `experiments/configs/default.toml`).
+        data_dir: the public datasets (see `sulfml.data.sources.resolve_data_dir`).
+        tracking_uri: MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db).
+        models_dir: where the champion bundle is exported (default `models/`).
+        promote: move `champion` to the new versions whatever their scores.
+        export: write the champion pair to `models_dir` afterwards.
+        log: where progress lines go.
+    """
+    from sulfml.data.table import aggregate_materials, build_table
+    from sulfml.model.train import featurize_materials, fit_target, training_set
+    from sulfml.tracking.bundle import default_models_dir
+    from sulfml.tracking.runs import configure, download_champions, log_training_run, maybe_promote
+
+    config_path = Path(config_path or default_config_path())
+    config = RunConfig.from_toml(config_path)
+    t0 = time.perf_counter()
+    table = build_table(data_dir)
+    meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
+    materials = aggregate_materials(meas, config.data.aggregation)
+    log(f"data: {len(materials)} materials from {', '.join(config.data.sources)} "
+        f"({time.perf_counter() - t0:.1f} s)")
+    features = featurize_materials(materials, config.preset)
+    log(f"features: {features.shape[1]} ({config.preset}) ({time.perf_counter() - t0:.1f} s)")
+    uri = configure(tracking_uri)
+    results = []
+    for target in TARGETS:
+        ts = training_set(materials, features, target, config)
+        tm = fit_target(ts, config)
+        run_id, version = log_training_run(tm, config_path)
+        promoted, reason = maybe_promote(target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
+        results.append(TrainResult(target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
+        m = tm.cv.metrics
+        log(f"{target}: n={len(ts.y)} CV MAE {m['mae']:.3f} RMSE {m['rmse']:.3f} R2 {m['r2']:.3f} "
+            f"Spearman {m['spearman']:.3f}; run {run_id}, version {version}; {reason} "
+            f"({time.perf_counter() - t0:.1f} s)")
+    if export:
+        dest = Path(models_dir or default_models_dir())
+        download_champions(dest)
+        log(f"exported the champion pair to {dest} (tracking store {uri})")
+    return results
