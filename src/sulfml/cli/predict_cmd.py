@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("formulas", nargs="*", metavar="FORMULA")
     p.add_argument("--input", "-i", help="CSV with a formula column and optional temperature_C and cif columns")
     p.add_argument("--column", default="formula", help="the formula column of --input (default formula)")
+    p.add_argument("--keep", default="", help="comma-separated --input columns to copy to the output as input_<col>")
     p.add_argument("--cif", help="a CIF file for the (single) formula given")
     p.add_argument("--temperature-c", type=float, default=None, help="temperature for FORMULA arguments")
     p.add_argument("--output", "-o", help="write csv or json (by extension)")
@@ -43,6 +44,10 @@ def read_inputs(args: argparse.Namespace) -> pd.DataFrame:
         for col in ("temperature_C", "cif"):
             if col in df.columns:
                 out[col] = df[col]
+        for col in filter(None, args.keep.split(",")):
+            if col not in df.columns:
+                raise UsageError(f"--keep column {col!r} not in {path}")
+            out[f"input_{col}"] = df[col]
         return out
     if not args.formulas:
         raise UsageError("give formulas or --input FILE.csv")
@@ -84,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = read_inputs(args)
     result = predict_frame(inputs, load_bundle(args))
+    kept = [c for c in inputs.columns if c.startswith("input_")]
+    if kept:
+        result = pd.concat([result, inputs[kept].reset_index(drop=True)], axis=1)
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

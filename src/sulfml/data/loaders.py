@@ -55,7 +55,7 @@ def normalize_doi(text: object) -> str | None:
     dois = []
     for part in re.split(r"[|;,\s]+", text.strip()):
         part = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", part.strip(), flags=re.I).lower()
-        if part:
+        if part.startswith("10."):
             dois.append(part)
     return "|".join(dois) or None
 
@@ -170,17 +170,22 @@ def load_liverpool(data_dir: Path) -> pd.DataFrame:
     df = pd.read_csv(data_dir / "liverpool" / "LiIonDatabase.csv", dtype=str, keep_default_na=False,
                      encoding="utf-8-sig")
     rows = []
+    seen: dict[str, int] = {}
     for _, r in df.iterrows():
         t_c = parse_value(r["temperature"])[0]
+        # the published IDs are not unique (ID 922 appears twice), so repeats get a suffix
+        seen[r["ID"]] = seen.get(r["ID"], 0) + 1
+        doi = normalize_doi(r["source"])
         row = {
             "source": "liverpool",
-            "source_row_id": r["ID"],
+            "source_row_id": r["ID"] if seen[r["ID"]] == 1 else f"{r['ID']}#{seen[r['ID']]}",
             "raw_formula": r["composition"],
             "sigma_raw": r["target"],
             "temperature_K": t_c + ZERO_C if t_c is not None else np.nan,
             "family": r["family"] or None,
-            "structure_type": r["ChemicalFamily"] or None,
-            "doi": normalize_doi(r["source"]),
+            "structure_type": r["ChemicalFamily"] if r["ChemicalFamily"] not in ("", "#N/A") else None,
+            "doi": doi,
+            "reference": None if doi else (r["source"] or None),
         }
         row.update(_sigma_fields(r["target"]))
         if t_c is None:

@@ -137,7 +137,7 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for col in ("log10_sigma", "ea_eV", "temperature_K", "space_group_number", "a", "b", "c", "alpha",
                 "beta", "gamma", "z"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    df["censored"] = df["censored"].fillna(False).astype(bool)
+    df["censored"] = df["censored"].map(lambda v: v is True)
     t = df["temperature_K"]
     df["room_temperature"] = t.isna() | t.between(*RT_RANGE_K)
     df["paper"] = [
@@ -230,7 +230,7 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
 def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
     """Every source's rows as read, and how many rows each source had."""
     frames = [load_review()] + [LOADERS[s](data_dir) for s in SOURCES if s != "review"]
-    raw = pd.concat(frames, ignore_index=True)
+    raw = pd.concat([f.astype(object) for f in frames], ignore_index=True)
     return raw, {s: int((raw["source"] == s).sum()) for s in SOURCES}
 
 

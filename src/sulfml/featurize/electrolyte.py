@@ -1,0 +1,437 @@
+"""Solid-electrolyte descriptors of our own: Li content, anion framework, framework cations, synthesis
+notation and structural family, as matminer featurizers over a pymatgen Composition.
+
+Conventions (see also README.md beside this file):
+
+* Anions are O, S, Se, N, F, Cl, Br, I always; Te only when no O is present (in oxides it is a Te6+
+  cation, e.g. Te-doped garnets); H only when no O is present (a hydride or BH4-/NH2- hydrogen; with O it
+  sits in OH-/H2O and is counted as neither anion nor framework cation).
+* Framework cations are all other elements except Li.
+* Every descriptor is scale-free (Li7P3S11 and Li14P6S22 give the same values).
+
+Family patterns (`family_from_composition`), tried in this order, with T = sum of non-Li cations,
+A = anion atoms, X = halogens, Ch = S+Se+Te+O; tolerances are written in the rules below:
+
+* argyrodite: chalcogenide (S+Se >= half of the anions), T only from {P, Si, Ge, Sn, Sb, As, Al, Ga},
+  A/T ~ 6, X/T <= 2.2, Li/T in 4.5-8, i.e. Li(7-x)PS(6-x)X(x) with x in 0-2 and its Si/Ge/Sb cousins.
+* LGPS: chalcogenide, M = Ge+Sn+Si > 0 and Q = P+Sb+As > 0 and nothing else, M/Q in 0.45-2.1,
+  A/T ~ 4, Li/T in 2.9-3.75 (Li10GeP2S12, Li11-xM2-xP1+xS12).
+* thio-LISICON: chalcogenide, T from {Ge, Sn, Si, As, Sb, P, Al, Ga} with at least one of
+  Ge/Sn/Si/As/Sb, A/T ~ 4 (Li4-xGe1-xPxS4, Li4SnS4, Li3AsS4).
+* thiophosphate (Li2S-P2S5 glasses, glass-ceramics and crystals such as Li7P3S11, Li3PS4): T is P only,
+  S is the main anion, Ch/P in 3.0-4.6, halides allowed as dopants. For rows flagged glass the S/P window
+  is dropped (any Li-P-S glass is a thiophosphate) and the crystalline patterns are not tried.
+* anti-perovskite: Li, chalcogen Ch and halogen X with X/Ch in 0.7-1.5, Li/Ch in 1.8-3.2 and at most
+  0.2 other cations per Ch (Li3OCl, Li2OHCl).
+* garnet: oxide with La, a B-site cation (Zr, Ta, Nb, Te, Hf, Sn, Sb, W, Bi, Mo) and O/(La + A-site
+  dopants) in 3.6-4.4, i.e. O12 per La3 (Li7La3Zr2O12).
+* NASICON: oxide with XO4 groups (X = P, Si, As; O/X in 3.8-4.2) and other cations M with X/M in
+  1.2-1.8, i.e. M2(XO4)3 (Li1.3Al0.3Ti1.7(PO4)3).
+* perovskite: oxide, B = Ti+Nb+Ta+Zr+Hf+Sn+W, O/B in 2.8-3.2, A = La/Sr/Ca/Ba/Nd/Pr/Ce > 0 and
+  (A+Li)/B in 0.5-1.15, i.e. ABO3 (Li0.33La0.56TiO3).
+* LISICON: oxide with XO4 groups (X = Si, Ge, P, V, As; O/X in 3.6-4.4), other cations only Zn, Al, Ga,
+  Mg, Ti, Li/X in 2.5-4.5 (Li14Zn(GeO4)4, Li3.5Si0.5P0.5O4).
+* other: anything else.
+
+A family label from the data wins over these patterns (`family_from_label` normalises OBELiX's and
+Liverpool's spellings); chemistry-class labels such as "oxides" or "sulfides" fall back to the patterns,
+and "Glass"/"Glass-Ceramic" are read as synthesis flags.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matminer.featurizers.base import BaseFeaturizer
+from pymatgen.core import Composition
+
+ANION_CHARGE: dict[str, int] = {
+    "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
+}
+ANIONS: tuple[str, ...] = tuple(ANION_CHARGE)
+HALOGENS: tuple[str, ...] = ("F", "Cl", "Br", "I")
+CHALCOGENS: tuple[str, ...] = ("S", "Se", "Te")
+FRAMEWORK_CATIONS: tuple[str, ...] = (
+    "P", "Si", "Ge", "Sn", "Sb", "As", "B", "Al", "Ga", "In", "Zr", "Ti", "La", "Ta", "Nb",
+    "Y", "Hf", "Sc", "Mg", "Ca", "Sr", "Ba", "Zn", "W", "Te", "Bi", "Na", "K",
+)
+FAMILIES: tuple[str, ...] = (
+    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "garnet", "NASICON", "perovskite",
+    "LISICON", "anti-perovskite", "other",
+)
+
+# Tolerance used wherever a rule says "~": sulfide stoichiometries in the data are often nominal.
+_TOL = 0.3
+MINOR_SHARE = 0.2
+PEROVSKITE_B: tuple[str, ...] = (
+    "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
+)
+LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
+
+
+def as_composition(comp: Composition | Mapping[str, float] | str) -> Composition:
+    """A pymatgen Composition from a Composition, an element->amount dict or a formula string."""
+    if isinstance(comp, Composition):
+        return comp
+    if isinstance(comp, Mapping):
+        return Composition({el: float(x) for el, x in comp.items() if float(x) > 0})
+    return Composition(comp)
+
+
+def amounts(comp: Composition | Mapping[str, float] | str) -> dict[str, float]:
+    """Element symbol -> amount, oxidation states and isotopes folded into their element."""
+    out: dict[str, float] = {}
+    for el, x in as_composition(comp).element_composition.items():
+        sym = el.symbol if el.symbol != "D" else "H"
+        out[sym] = out.get(sym, 0.0) + float(x)
+    return out
+
+
+def anion_amounts(amt: Mapping[str, float]) -> dict[str, float]:
+    """Amounts of the elements counted as anions (see the module docstring for Te and H)."""
+    has_o = amt.get("O", 0.0) > 0
+    out = {}
+    for el in ANIONS:
+        x = amt.get(el, 0.0)
+        if x <= 0 or (has_o and el in ("Te", "H")):
+            continue
+        out[el] = x
+    return out
+
+
+def framework_amounts(amt: Mapping[str, float]) -> dict[str, float]:
+    """Amounts of the non-Li cations (everything that is neither Li, an anion nor hydroxide H)."""
+    anions = anion_amounts(amt)
+    has_o = amt.get("O", 0.0) > 0
+    return {
+        el: x for el, x in amt.items()
+        if x > 0 and el != "Li" and el not in anions and not (el == "H" and has_o)
+    }
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else math.nan
+
+
+def _entropy(shares: Sequence[float]) -> float:
+    return float(-sum(s * math.log(s) for s in shares if s > 0))
+
+
+class SulfmlFeaturizer(BaseFeaturizer):
+    """A matminer featurizer of this package; `inputs` names the frame columns `featurize` takes."""
+
+    inputs: tuple[str, ...] = ("composition",)
+
+    def citations(self) -> list[str]:
+        """No publication: these descriptors are defined in this package."""
+        return []
+
+    def implementors(self) -> list[str]:
+        """The sulfml authors."""
+        return ["sulfml"]
+
+
+class LithiumContent(SulfmlFeaturizer):
+    """How much Li a composition carries, normalised four scale-free ways.
+
+    * ``li_atom_fraction``: Li atoms / all atoms;
+    * ``li_per_anion``: Li / anion atoms (NaN without anions);
+    * ``li_per_framework_cation``: Li / non-Li cation atoms (NaN without them, e.g. Li3N, Li3OCl);
+    * ``li_anion_charge_fraction``: Li / total nominal anion charge, the share of the anion charge that
+      Li compensates (Li3PS4: 3 / (4 x 2) = 0.375; NaN without anions).
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Li content of one composition."""
+        amt = amounts(comp)
+        li = amt.get("Li", 0.0)
+        anions = anion_amounts(amt)
+        charge = sum(ANION_CHARGE[el] * x for el, x in anions.items())
+        return [
+            _ratio(li, sum(amt.values())),
+            _ratio(li, sum(anions.values())),
+            _ratio(li, sum(framework_amounts(amt).values())),
+            _ratio(li, charge),
+        ]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the four Li-content descriptors."""
+        return ["li_atom_fraction", "li_per_anion", "li_per_framework_cation", "li_anion_charge_fraction"]
+
+
+class AnionFramework(SulfmlFeaturizer):
+    """Make-up of the anion sublattice.
+
+    ``anion_frac_<El>`` is each anion's share of the anion atoms (O, S, Se, Te, N, F, Cl, Br, I, H);
+    ``halogen_share_<El>`` each halogen's share of the halogen atoms (0 when there is no halogen);
+    ``halogen_mixing_entropy`` the ideal mixing entropy of those shares (in units of k_B);
+    ``mixed_anion`` is 1 with more than one anion element, ``mixed_halogen`` with more than one halogen.
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Anion descriptors of one composition."""
+        amt = amounts(comp)
+        anions = anion_amounts(amt)
+        n_anion = sum(anions.values())
+        fracs = [_ratio(anions.get(el, 0.0), n_anion) if n_anion else 0.0 for el in ANIONS]
+        n_hal = sum(anions.get(el, 0.0) for el in HALOGENS)
+        hal_shares = [anions.get(el, 0.0) / n_hal if n_hal else 0.0 for el in HALOGENS]
+        n_chal = sum(anions.get(el, 0.0) for el in CHALCOGENS)
+        return [
+            *fracs,
+            n_hal / n_anion if n_anion else 0.0,
+            n_chal / n_anion if n_anion else 0.0,
+            *hal_shares,
+            _entropy(hal_shares),
+            _ratio(n_anion, sum(amt.values())),
+            float(len(anions)),
+            float(len(anions) > 1),
+            float(sum(s > 0 for s in hal_shares) > 1),
+        ]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the anion descriptors."""
+        return [
+            *(f"anion_frac_{el}" for el in ANIONS),
+            "halogen_fraction",
+            "chalcogenide_fraction",
+            *(f"halogen_share_{el}" for el in HALOGENS),
+            "halogen_mixing_entropy",
+            "anion_atom_fraction",
+            "n_anion_species",
+            "mixed_anion",
+            "mixed_halogen",
+        ]
+
+
+class FrameworkCations(SulfmlFeaturizer):
+    """Which non-Li cations build the framework.
+
+    ``framework_share_<El>`` is each listed element's share of the non-Li cation atoms,
+    ``framework_share_other`` the rest; all 0 when there are no non-Li cations.
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Framework-cation descriptors of one composition."""
+        amt = amounts(comp)
+        fw = framework_amounts(amt)
+        total = sum(fw.values())
+        shares = [fw.get(el, 0.0) / total if total else 0.0 for el in FRAMEWORK_CATIONS]
+        other = 1.0 - sum(shares) if total else 0.0
+        return [
+            *shares,
+            max(other, 0.0),
+            float(len(fw)),
+            _ratio(total, sum(amt.values())),
+        ]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the framework-cation descriptors."""
+        return [
+            *(f"framework_share_{el}" for el in FRAMEWORK_CATIONS),
+            "framework_share_other",
+            "n_framework_cation_species",
+            "framework_cation_atom_fraction",
+        ]
+
+
+def _tag_keys(tags: Any) -> set[str]:
+    """Lower-cased tag names, value after ':' dropped ("polymorph:β" -> "polymorph")."""
+    if not isinstance(tags, str):
+        return set()
+    return {t.split(":", 1)[0].strip().lower() for t in tags.split(";") if t.strip()}
+
+
+def _norm_label(label: Any) -> str:
+    if not isinstance(label, str):
+        return ""
+    return re.sub(r"[^a-z0-9]", "", label.lower())
+
+
+def _notation(notation: Any) -> str:
+    return notation.strip().lower() if isinstance(notation, str) and notation.strip() else "plain"
+
+
+def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None) -> dict[str, bool]:
+    """Glass / glass-ceramic / amorphous / composite / doped / hydrate flags of one row."""
+    note = _notation(notation)
+    keys = _tag_keys(tags)
+    fam = _norm_label(family)
+    glass_ceramic = bool(keys & {"glass-ceramic", "glassceramic", "glass ceramic"}) or fam in (
+        "glassceramic", "glassceramics")
+    glass = note == "glass" or "glass" in keys or fam in ("glass", "glasses")
+    return {
+        "is_glass": glass,
+        "is_glass_ceramic": glass_ceramic,
+        "is_amorphous": glass or "amorphous" in keys,
+        "is_composite": note == "composite" or "composite" in keys,
+        "is_doped": note == "host+dopant" or bool(keys & {"doped", "dopant", "host+dopant"}),
+        "is_hydrate": note == "hydrate" or "hydrate" in keys,
+    }
+
+
+class SynthesisNotation(SulfmlFeaturizer):
+    """0/1 flags read from the parser's notation, the tags and the data's family label.
+
+    glass: notation "glass", tag "glass" or family "Glass"; glass-ceramic: tag "glass-ceramic" or family
+    "Glass-Ceramic"; amorphous: glass or tag "amorphous"; composite: notation or tag "composite";
+    doped: notation "host+dopant" or tag "doped"/"dopant"; hydrate: notation or tag "hydrate".
+    """
+
+    inputs = ("composition", "notation", "tags", "family")
+
+    def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
+        """Flags of one row (the composition is not used)."""
+        return [float(v) for v in synthesis_flags(notation, tags, family).values()]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the flags."""
+        return list(synthesis_flags())
+
+
+# Normalised data labels (lower case, letters and digits only) -> our family.
+_LABELS: dict[str, str] = {
+    "argyrodite": "argyrodite", "argyrodites": "argyrodite",
+    "lgps": "LGPS",
+    "thiolisicon": "thio-LISICON", "thiolisicons": "thio-LISICON",
+    "thiophosphate": "thiophosphate", "thiophosphates": "thiophosphate", "li2sp2s5": "thiophosphate",
+    "garnet": "garnet", "garnets": "garnet", "garnetlike": "garnet",
+    "nasicon": "NASICON", "nasicons": "NASICON", "nasiconlike": "NASICON",
+    "perovskite": "perovskite", "perovskites": "perovskite",
+    "lisicon": "LISICON", "lisicons": "LISICON",
+    "antiperovskite": "anti-perovskite", "antiperovskites": "anti-perovskite",
+}
+# Chemistry classes rather than structures: the composition decides.
+_GENERIC_LABELS = frozenset({
+    "", "oxide", "oxides", "sulfide", "sulfides", "sulphide", "sulphides", "halide", "halides",
+    "chloride", "chlorides", "cholorides", "fluoride", "fluorides", "phosphate", "phosphates",
+    "hydride", "hydrides", "nitride", "nitrides", "other", "others", "unknown", "none", "nan",
+    "glass", "glasses", "glassceramic", "glassceramics",
+})
+
+
+def family_from_label(label: Any) -> str | None:
+    """Our family for a data label, or None when the label does not name a structure family.
+
+    Known structure families map onto `FAMILIES`; chemistry classes ("oxides", "Sulphides", "Other"),
+    "Glass" and "Glass-Ceramic" give None (decide by composition); any other structure name ("Olivine",
+    "Zircon", "pyrochlore") gives "other".
+    """
+    key = _norm_label(label)
+    if key in _LABELS:
+        return _LABELS[key]
+    if key in _GENERIC_LABELS:
+        return None
+    return "other"
+
+
+def _near(x: float, target: float, tol: float = _TOL) -> bool:
+    return abs(x - target) <= tol
+
+
+def _within(x: float, lo: float, hi: float) -> bool:
+    return lo <= x <= hi
+
+
+def family_from_composition(comp: Composition | Mapping[str, float] | str, glass: bool = False) -> str:
+    """Structural family guessed from the composition alone (rules in the module docstring).
+
+    Args:
+        comp: the composition.
+        glass: the row is a glass: only the thiophosphate pattern (without its S/P window) applies.
+
+    Returns:
+        One of `FAMILIES`.
+    """
+    amt = amounts(comp)
+    li = amt.get("Li", 0.0)
+    if li <= 0:
+        return "other"
+    anions = anion_amounts(amt)
+    fw = framework_amounts(amt)
+    n_a = sum(anions.values())
+    t = sum(fw.values())
+    get = amt.get
+    hal = sum(anions.get(el, 0.0) for el in HALOGENS)
+    chal_s = anions.get("S", 0.0) + anions.get("Se", 0.0) + anions.get("Te", 0.0)
+    o = anions.get("O", 0.0)
+    ch = chal_s + o
+    sulfide = n_a > 0 and chal_s >= 0.5 * n_a
+    oxide = n_a > 0 and o >= 0.5 * n_a
+    # Dopants below MINOR_SHARE of the framework cations do not change the family (Ba in Li9.6Ba0.2GeP2S12).
+    cations = {el for el, x in fw.items() if x >= MINOR_SHARE * t}
+
+    thiophosphate = (
+        sulfide and cations == {"P"} and anions.get("S", 0.0) >= 0.5 * n_a
+        and (glass or _within(ch / fw["P"], 3.0, 4.6))
+    )
+    if glass:
+        return "thiophosphate" if thiophosphate else "other"
+
+    a_t, li_t = _ratio(n_a, t), _ratio(li, t)
+    if t > 0 and (sulfide or (ch >= 0.5 * n_a and hal > 0)):
+        if (cations <= {"P", "Si", "Ge", "Sn", "Sb", "As", "Al", "Ga"} and _near(a_t, 6.0, 0.5)
+                and hal / t <= 2.2 and _within(li_t, 4.5, 8.0)):
+            return "argyrodite"
+    if sulfide and t > 0:
+        m = get("Ge", 0.0) + get("Sn", 0.0) + get("Si", 0.0)
+        q = get("P", 0.0) + get("Sb", 0.0) + get("As", 0.0)
+        if (m > 0 and q > 0 and cations <= {"Ge", "Sn", "Si", "P", "Sb", "As"}
+                and _within(m / q, 0.45, 2.1) and _near(a_t, 4.0) and _within(li_t, 2.9, 3.75)):
+            return "LGPS"
+        if (cations <= {"Ge", "Sn", "Si", "As", "Sb", "P", "Al", "Ga"}
+                and cations & {"Ge", "Sn", "Si", "As", "Sb"} and _near(a_t, 4.0)):
+            return "thio-LISICON"
+    if thiophosphate:
+        return "thiophosphate"
+
+    if ch > 0 and hal > 0 and _within(hal / ch, 0.7, 1.5) and _within(li / ch, 1.8, 3.2) and t <= 0.2 * ch:
+        return "anti-perovskite"
+
+    if oxide:
+        rare_earth = sum(get(el, 0.0) for el in ("La", "Nd", "Pr", "Ce", "Sm", "Y"))
+        a_site = rare_earth + sum(get(el, 0.0) for el in ("Ca", "Sr", "Ba"))
+        garnet_b = sum(get(el, 0.0) for el in ("Zr", "Ta", "Nb", "Te", "Hf", "Sn", "Sb", "W", "Bi", "Mo"))
+        if rare_earth > 0 and garnet_b > 0 and _within(o / a_site, 3.6, 4.4):
+            return "garnet"
+        x = get("P", 0.0) + get("Si", 0.0) + get("As", 0.0)
+        m = t - x
+        if x > 0 and m > 0 and _within(o / x, 3.8, 4.2) and _within(x / m, 1.2, 1.8):
+            return "NASICON"
+        b = sum(get(el, 0.0) for el in PEROVSKITE_B)
+        a_site += get("Na", 0.0) + get("K", 0.0)
+        if (b > 0 and a_site > 0 and _within(o / b, 2.8, 3.2)
+                and _within((a_site + li) / b, 0.5, 1.15)):
+            return "perovskite"
+        x = sum(get(el, 0.0) for el in LISICON_X)
+        if (x > 0 and cations <= set(LISICON_X) | {"Mg", "Ti"}
+                and _within(o / x, 3.2, 4.4) and _within(li / x, 2.5, 4.5)):
+            return "LISICON"
+    return "other"
+
+
+def classify_family(comp: Composition | Mapping[str, float] | str, notation: Any = "plain", tags: Any = "",
+                    family: Any = None) -> str:
+    """One row's family: the data label when it names a structure family, else the composition pattern."""
+    from_label = family_from_label(family)
+    if from_label is not None:
+        return from_label
+    return family_from_composition(comp, glass=synthesis_flags(notation, tags, family)["is_glass"])
+
+
+class ElectrolyteFamily(SulfmlFeaturizer):
+    """One-hot structural family (``family_<name>`` for each of `FAMILIES`), see `classify_family`."""
+
+    inputs = ("composition", "notation", "tags", "family")
+
+    def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
+        """One-hot family of one row."""
+        fam = classify_family(comp, notation, tags, family)
+        return [float(fam == f) for f in FAMILIES]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the one-hot columns."""
+        return [f"family_{f}" for f in FAMILIES]

@@ -1,0 +1,386 @@
+"""Read chemical formulas as the solid-electrolyte literature writes them.
+
+Plain formulas, glass and nested mixtures, host+dopant, composites and hydrates give a composition;
+anything else gives a short rejection reason, never a guess. Notations: datasets/FORMULA_NOTATIONS.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pymatgen.core.periodic_table import Element
+
+if TYPE_CHECKING:
+    from pymatgen.core import Composition
+
+ELEMENTS = frozenset(e.symbol for e in Element)
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_DOTS = "*·•∙⋅×"
+_SEPARATORS = "-" + _DOTS
+_CLEAN = str.maketrans(
+    {**{c: str(i) for i, c in enumerate("₀₁₂₃₄₅₆₇₈₉")},
+     **dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None),
+     **dict.fromkeys(map(ord, "\u00a0\u2002\u2003\u2007\u2009\u202f\u3000\t\r\n"), " "),
+     **dict.fromkeys(map(ord, _DASHES), "-")}
+)
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous)\)?"
+_TRAILING_WORD = re.compile(r"(?:^|\s)" + _WORD + r"\s*$", re.IGNORECASE)
+_LEADING_WORD = re.compile(r"^" + _WORD + r"(?:\s|$)", re.IGNORECASE)
+# Greek letters may be glued to the formula (βLi3PS4); Latin ones need the dash, or they would eat symbols.
+_POLYMORPH = re.compile(r"^(?:([αβγδεζηθκλμξπστφχψω])\s*-?|(LT|HT|[rctmoh])\s*-)\s*(?=\S)")
+_PERCENT = re.compile(
+    r"^(?P<host>.*?\S)\s*[-+" + _DOTS + r"]\s*(?P<additive>(?P<pct>\d+(?:\.\d*)?|\.\d+)\s*"
+    r"(?P<unit>wt|vol|mol)\s*\.?\s*%\s*(?P<what>\S.*?))\s*$",
+    re.IGNORECASE,
+)
+_HYDRATE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)?\s*H2O|\(H2O\)(\d+(?:\.\d*)?|\.\d+)?)\s*$")
+_OPEN, _CLOSE = "([", ")]"
+
+
+class FormulaError(ValueError):
+    """A rejection; its message becomes `ParsedFormula.error`."""
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """The reading of one formula text: a composition, or the reason it was rejected.
+
+    Attributes:
+        input: the text as given.
+        composition: element symbol -> amount, in the scale written; None on error.
+        formula: pymatgen reduced formula of the composition; None on error.
+        notation: "plain", "glass", "host+dopant", "composite" or "hydrate"; "" on error.
+        additive: for composites, the additive as written (e.g. "5wt% Al2O3"); else None.
+        tags: extra facts read from the text, e.g. ("polymorph:β", "glass").
+        error: the rejection reason, None when the text was read.
+    """
+
+    input: str
+    composition: dict[str, float] | None
+    formula: str | None
+    notation: str
+    additive: str | None
+    tags: tuple[str, ...]
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the text was read into a composition."""
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict of the result."""
+        return {"input": self.input, "formula": self.formula, "composition": self.composition,
+                "notation": self.notation, "additive": self.additive, "tags": list(self.tags),
+                "error": self.error}
+
+    def to_composition(self) -> Composition:
+        """Return the composition as a pymatgen Composition.
+
+        Raises:
+            ValueError: if the formula was rejected.
+        """
+        if not self.ok:
+            raise ValueError(f"cannot build a composition from {self.input!r}: {self.error}")
+        from pymatgen.core import Composition
+
+        return Composition(self.composition)
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Read a formula in literature notation.
+
+    Args:
+        text: e.g. "Li6PS5Cl", "70Li2S-30P2S5", "LiTi2(PO4)3-0.2Li2O", "Li3PS4 – 2 wt% Al2O3".
+
+    Returns:
+        The parsed formula; rejections are reported in `.error`, never raised.
+    """
+    raw = "" if text is None else str(text)
+    cached = _parse_clean(" ".join(raw.translate(_CLEAN).split()))
+    comp = None if cached.composition is None else dict(cached.composition)
+    return dataclasses.replace(cached, input=raw, composition=comp)
+
+
+def composition_key(composition: Mapping[str, float], decimals: int = 3) -> str:
+    """Fractional composition (amounts / total), rounded to `decimals`, elements sorted alphabetically, as a
+    canonical string such as 'Li:0.5,P:0.1,S:0.4'. Used to match materials across datasets.
+
+    Args:
+        composition: element symbol -> amount, in any scale.
+        decimals: decimal places kept in each fraction.
+
+    Returns:
+        The canonical key.
+
+    Raises:
+        ValueError: if the total amount is not positive.
+    """
+    total = sum(composition.values())
+    if total <= 0:
+        raise ValueError("composition_key needs a positive total")
+    parts = []
+    for el in sorted(composition):
+        frac = f"{composition[el] / total:.{decimals}f}".rstrip("0").rstrip(".")
+        parts.append(f"{el}:{frac or '0'}")
+    return ",".join(parts)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_clean(text: str) -> ParsedFormula:
+    tags: list[str] = []
+    try:
+        text = _strip_words(text, tags)
+        if not text:
+            raise FormulaError("empty formula")
+        text = _fix_o_for_zero(text, tags)
+        _check_parentheses(text)
+        if text.startswith("-"):
+            raise FormulaError("non-positive total: leading minus sign")
+        additive = None
+        if (m := _PERCENT.match(text)) is not None:
+            comp, notation, additive = _percent(m)
+        elif (hydrate := _split_hydrate(text)) is not None:
+            host, water = hydrate
+            comp = _add(_mixture(host)[0], {"H": 2.0, "O": 1.0}, water)
+            notation = "hydrate"
+            tags.append("hydrate")
+        elif "%" in text:
+            raise FormulaError("unreadable: percentage notation not understood")
+        else:
+            comp, notation = _mixture(text)
+        comp = {el: round(amt, 10) for el, amt in comp.items() if amt != 0}
+        if not comp or any(amt < 0 for amt in comp.values()):
+            raise FormulaError("non-positive total")
+    except FormulaError as exc:
+        return ParsedFormula("", None, None, "", None, tuple(tags), str(exc))
+    except RecursionError:
+        return ParsedFormula("", None, None, "", None, tuple(tags), "unreadable: nested too deeply")
+    from pymatgen.core import Composition
+
+    formula = Composition(comp).reduced_formula
+    return ParsedFormula("", comp, formula, notation, additive, tuple(tags), None)
+
+
+def _strip_words(text: str, tags: list[str]) -> str:
+    """Remove table words (glass, amorphous, polymorph prefixes) and record them as tags."""
+    while True:
+        m = _TRAILING_WORD.search(text) or _LEADING_WORD.match(text)
+        if m is None:
+            break
+        word = m.group(1).lower()
+        tag = "glass-ceramic" if "ceramic" in word else "glass" if word.startswith("glass") else word
+        if tag not in tags:
+            tags.append(tag)
+        text = (text[: m.start()] + " " + text[m.end():]).strip()
+    if (m := _POLYMORPH.match(text)) is not None:
+        tags.insert(0, f"polymorph:{m.group(1) or m.group(2)}")
+        text = text[m.end():]
+    return text
+
+
+def _fix_o_for_zero(text: str, tags: list[str]) -> str:
+    """Read a letter o typed for a zero (Lao.51 -> La0.51), unless it completes a symbol (Co.5 is cobalt)."""
+    if "o" not in text:
+        return text
+    chars = list(text)
+    for i, c in enumerate(text):
+        if c != "o" or i == 0:
+            continue
+        prev, nxt = text[i - 1], text[i + 1: i + 3]
+        dot_digit = len(nxt) == 2 and nxt[0] == "." and nxt[1].isdigit()
+        if prev.isalpha():
+            fix = dot_digit and not (prev.isupper() and prev + "o" in ELEMENTS)
+        else:
+            fix = (prev.isdigit() or prev == ".") and (dot_digit or nxt[:1].isdigit())
+        if fix:
+            chars[i] = "0"
+    fixed = "".join(chars)
+    if fixed != text:
+        tags.append("fixed:o-for-0")
+    return fixed
+
+
+def _check_parentheses(text: str) -> None:
+    stack: list[str] = []
+    for c in text:
+        if c in _OPEN:
+            stack.append(_CLOSE[_OPEN.index(c)])
+        elif c in _CLOSE:
+            if not stack:
+                raise FormulaError(f"malformed parentheses: unmatched '{c}'")
+            if stack.pop() != c:
+                raise FormulaError(f"malformed parentheses: mismatched '{c}'")
+    if stack:
+        raise FormulaError("malformed parentheses: unclosed group")
+
+
+def _split_top(text: str, seps: str) -> list[str]:
+    """Split at separator characters outside any group (parentheses are known to be balanced)."""
+    pieces, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in _OPEN:
+            depth += 1
+        elif c in _CLOSE:
+            depth -= 1
+        elif depth == 0 and c in seps:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _percent(m: re.Match) -> tuple[dict[str, float], str, str | None]:
+    """Host with a wt%/vol% additive (a second phase) or a mol% component (a mole fraction)."""
+    pct = float(m["pct"])
+    if not 0 < pct < 100:
+        raise FormulaError("unreadable: percentage must be between 0 and 100")
+    host = _mixture(m["host"])[0]
+    what = _mixture(m["what"])[0]
+    if m["unit"].lower() == "mol":
+        return _add(_scale(host, 1 - pct / 100), what, pct / 100), "glass", None
+    # The additive's mole amount would need molar-mass/density conventions we do not have, so the
+    # composition is the conducting host alone and the additive is kept as written for traceability.
+    return host, "composite", " ".join(m["additive"].split())
+
+
+def _split_hydrate(text: str) -> tuple[str, float] | None:
+    """Return (host text, waters per host) when the last dot-separated component is water."""
+    pieces = _split_top(text, _DOTS)
+    if len(pieces) < 2 or (m := _HYDRATE.match(pieces[-1])) is None:
+        return None
+    host = text[: len(text) - len(pieces[-1]) - 1].strip()
+    if not host:
+        return None
+    return host, float(m.group(1) or m.group(2) or 1)
+
+
+def _components(text: str) -> list[str]:
+    """Split a mixture into its components: at - and dot separators, and at spaces between weighted parts.
+
+    A space only separates components when every part starts with a coefficient (0.2(Li2S) 0.8(GeS2));
+    otherwise it is a typing artefact inside one formula (La0.62 Li0.14(Mg0.5W0.5)O3).
+    """
+    out = []
+    for piece in _split_top(text, _SEPARATORS):
+        words = _split_top(piece.strip(), " ")
+        merged: list[str] = []
+        for w in words:
+            if merged and _NUMBER.fullmatch(merged[-1]):
+                merged[-1] += w
+            else:
+                merged.append(w)
+        if len(merged) > 1 and all(_NUMBER.match(w) for w in merged):
+            out.extend(merged)
+        else:
+            out.append(piece.strip())
+    return out
+
+
+def _mixture(text: str) -> tuple[dict[str, float], str]:
+    """Read one formula or a coefficient-weighted mixture of them; return (composition, notation)."""
+    parts = _components(text)
+    if any(not p for p in parts):
+        raise FormulaError("unreadable: empty component")
+    read = [_component(p) for p in parts]
+    if len(read) == 1:
+        coef, comp, _, nested = read[0]
+        return _scale(comp, 1.0 if coef is None else coef), "glass" if nested or coef is not None else "plain"
+    if not any(weighted for _, _, weighted, _ in read):
+        raise FormulaError("no stoichiometry: no component has a proportion")
+    total: dict[str, float] = {}
+    for coef, comp, _, _ in read:
+        total = _add(total, comp, 1.0 if coef is None else coef)
+    # A bare host followed by fractional amounts is a host with something added (LiTi2(PO4)3-0.2Li2O);
+    # integer coefficients read as a molar ratio (Li2S-1P2S5), i.e. a glass-like mixture.
+    first_coef, _, _, first_nested = read[0]
+    dopant = first_coef is None and not first_nested and all(
+        coef is not None and coef != int(coef) for coef, _, _, _ in read[1:])
+    return total, "host+dopant" if dopant else "glass"
+
+
+def _component(text: str) -> tuple[float | None, dict[str, float], bool, bool]:
+    """Read '[coefficient] formula'; return (coefficient, composition, carries a proportion, has a mixture)."""
+    coef = None
+    if (m := _NUMBER.match(text)) is not None:
+        coef = float(m.group())
+        text = text[m.end():].strip()
+        if not text:
+            raise FormulaError("unreadable: coefficient without a formula")
+    comp, nested, lead_multiplier = _compound(text)
+    group_led = text[0] in _OPEN
+    return coef, comp, coef is not None or (group_led and (nested or lead_multiplier)), nested
+
+
+def _compound(text: str) -> tuple[dict[str, float], bool, bool]:
+    """Tokenize one compound: symbols, amounts and (), [] groups with multipliers; groups may hold mixtures.
+
+    Returns:
+        (composition, whether a group held a mixture, whether the first group has a multiplier).
+    """
+    comp: dict[str, float] = {}
+    nested = lead_multiplier = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == " ":
+            i += 1
+            continue
+        if c in _OPEN:
+            end = _closing(text, i)
+            inner = text[i + 1: end].strip()
+            if not inner:
+                raise FormulaError("unreadable: empty group")
+            if _NUMBER.match(inner) or len(_split_top(inner, _SEPARATORS)) > 1:
+                sub, _ = _mixture(inner)
+                nested = True
+            else:
+                sub, inner_nested, _ = _compound(inner)
+                nested = nested or inner_nested
+            first_group = i == 0
+            i = end + 1
+        elif c.isupper():
+            sym = text[i: i + 2] if i + 1 < n and text[i + 1].islower() else c
+            if sym not in ELEMENTS:
+                raise FormulaError(f"unknown element: {sym}")
+            sub, first_group = {sym: 1.0}, False
+            i += len(sym)
+        else:
+            raise FormulaError(f"unreadable: unexpected {c!r}")
+        amount = 1.0
+        if (m := _NUMBER.match(text, i)) is not None:
+            amount = float(m.group())
+            i = m.end()
+            lead_multiplier = lead_multiplier or first_group
+        comp = _add(comp, sub, amount)
+    return comp, nested, lead_multiplier
+
+
+def _closing(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] in _OPEN:
+            depth += 1
+        elif text[i] in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return i
+    raise FormulaError("malformed parentheses: unclosed group")
+
+
+def _scale(comp: Mapping[str, float], factor: float) -> dict[str, float]:
+    return {el: amt * factor for el, amt in comp.items()}
+
+
+def _add(total: Mapping[str, float], comp: Mapping[str, float], factor: float) -> dict[str, float]:
+    out = dict(total)
+    for el, amt in comp.items():
+        out[el] = out.get(el, 0.0) + amt * factor
+    return out

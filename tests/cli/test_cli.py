@@ -1,0 +1,139 @@
+"""The command contract: outputs, exit statuses (0 ok, 1 a row failed, 2 usage error), no tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sulfml.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_parse_json_in_order(capsys):
+    code, out, _ = run(capsys, "parse", "--json", "Li6PS5Cl", "70Li2S-30P2S5", "Xx2", "")
+    rows = json.loads(out)
+    assert [r["input"] for r in rows] == ["Li6PS5Cl", "70Li2S-30P2S5", "Xx2", ""]
+    assert set(rows[0]) >= {"input", "formula", "composition", "notation", "additive", "error"}
+    assert rows[1]["formula"] == "Li7P3S11" and rows[1]["notation"] == "glass"
+    assert rows[2]["error"] and rows[2]["composition"] is None
+    assert code == 1
+
+
+def test_parse_text_output(capsys):
+    code, out, _ = run(capsys, "parse", "La0.56Li0.33TiO3-5wt% Al2O3")
+    assert code == 0 and "additive=5wt% Al2O3" in out
+
+
+def test_data_info_json(capsys, mini_data_dir):
+    code, out, _ = run(capsys, "data", "info", "--json", "--data-dir", str(mini_data_dir))
+    info = json.loads(out)
+    assert code == 0
+    for src in ("review", "obelix", "liverpool", "laskowski"):
+        assert {"rows_read", "rows_kept", "rejected"} <= set(info["sources"][src])
+    assert info["materials"] > 30 and info["measurements"] > info["materials"]
+    code, out, _ = run(capsys, "data", "info", "--data-dir", str(mini_data_dir))
+    assert "no stoichiometry" in out and "e.g." in out
+
+
+def test_data_missing_dir_is_a_usage_error(capsys, tmp_path):
+    code, _, err = run(capsys, "data", "info", "--data-dir", str(tmp_path / "none"))
+    assert code == 2 and "missing dataset file" in err and "Traceback" not in err
+
+
+def test_data_export(capsys, mini_data_dir, tmp_path):
+    code, out, _ = run(capsys, "data", "export", "rejections", "-o", str(tmp_path / "r.csv"),
+                       "--data-dir", str(mini_data_dir))
+    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
+    assert code == 0 and {"source", "source_row_id", "raw_formula", "reason"} <= set(rows[0])
+
+
+def test_predict_exit_codes_and_files(capsys, trained, tmp_path):
+    models = str(trained["models"])
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "json", "Li6PS5Cl", "Xx2")
+    rows = json.loads(out)
+    assert code == 1 and len(rows) == 2 and rows[1]["error"] and rows[1]["log10_sigma"] is None
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "csv", "Li6PS5Cl")
+    assert code == 0 and out.splitlines()[0].startswith("input,formula,log10_sigma")
+
+    src = tmp_path / "in.csv"
+    src.write_text("name,T\nLi3PS4,25\n,25\nbad(,30\nLi7P3S11,60\n")
+    code, _, err = run(capsys, "predict", "--models-dir", models, "--input", str(src))
+    assert code == 2 and "column 'formula'" in err
+    out_json = tmp_path / "out.json"
+    code, _, _ = run(capsys, "predict", "--models-dir", models, "--input", str(src), "--column", "name",
+                     "--keep", "T", "--output", str(out_json))
+    rows = json.loads(out_json.read_text())
+    assert code == 1 and [r["input"] for r in rows] == ["Li3PS4", "", "bad(", "Li7P3S11"]
+    assert rows[1]["error"] and rows[2]["error"] and rows[3]["input_T"] == "60"
+
+    code, _, err = run(capsys, "predict", "--models-dir", models, "--input", str(tmp_path / "nope.csv"))
+    assert code == 2 and "not found" in err
+    code, _, err = run(capsys, "predict", "--models-dir", str(tmp_path / "empty"), "Li3PS4")
+    assert code == 2 and "no log10_sigma model" in err
+
+
+def test_unknown_subcommand_is_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "sulfml.cli", "frobnicate"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_registry_list_promote_export(capsys, trained, tmp_path):
+    uri = trained["uri"]
+    code, out, _ = run(capsys, "registry", "--tracking-uri", uri, "list", "--json")
+    rows = json.loads(out)
+    assert code == 0 and {r["name"] for r in rows} == {"sulfml-log10-sigma", "sulfml-ea"}
+    code, _, err = run(capsys, "registry", "--tracking-uri", uri, "promote", "sulfml-ea", "99")
+    assert code == 2 and "cannot promote" in err
+    code, _, err = run(capsys, "registry", "--tracking-uri", uri, "promote", "nonsense", "1")
+    assert code == 2
+    code, out, _ = run(capsys, "registry", "--tracking-uri", uri, "promote", "sulfml-ea", "1")
+    assert code == 0 and "v1" in out
+    code, _, _ = run(capsys, "registry", "--tracking-uri", uri, "export", "--models-dir", str(tmp_path / "m"))
+    assert code == 0 and (tmp_path / "m" / "ea_eV" / "model.json").exists()
+
+
+@pytest.mark.slow
+def test_train_and_predict_through_a_real_mlflow_server(mini_data_dir, small_config, tmp_path):
+    """A real `mlflow server` on 127.0.0.1 with a sqlite backend; predict via --tracking-uri --alias."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"))
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start: " + (tmp_path / "server.log").read_text()[-2000:])
+        code = main(["train", "--config", str(small_config), "--data-dir", str(mini_data_dir),
+                     "--tracking-uri", uri, "--no-export"])
+        assert code == 0
+        out = tmp_path / "pred.csv"
+        code = main(["predict", "--tracking-uri", uri, "--alias", "champion", "--output", str(out),
+                     "Li6PS5Cl", "Li10GeP2S12"])
+        rows = list(csv.DictReader(open(out)))
+        assert code == 0 and len(rows) == 2 and all(float(r["log10_sigma"]) < 0 for r in rows)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

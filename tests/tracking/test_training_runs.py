@@ -1,0 +1,86 @@
+"""Training logs one MLflow run per target, registers both models and moves `champion` by the rule."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+
+from sulfml.tracking.bundle import Bundle, PresetMismatchError
+from sulfml.tracking.runs import ALIAS, MODEL_NAMES, champion, configure, list_models, maybe_promote
+from sulfml.training import train
+
+
+def _train(cfg, data, tmp_path, **kw):
+    return train(cfg, data_dir=data, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                 models_dir=tmp_path / "models", log=lambda s: None, **kw)
+
+
+def test_train_tracks_registers_promotes_and_exports(mini_data_dir, small_config, tmp_path):
+    first = _train(small_config, mini_data_dir, tmp_path)
+    assert [r.target for r in first] == ["log10_sigma", "ea_eV"]
+    assert all(r.promoted and "no champion" in r.reason for r in first)
+
+    configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["sulfml"], output_format="list")
+    assert sorted(r.data.tags["sulfml.target"] for r in runs) == ["ea_eV", "log10_sigma"]
+    client = mlflow.MlflowClient()
+    for run in runs:
+        assert {"cv_mae", "cv_rmse", "cv_r2", "cv_spearman"} <= set(run.data.metrics)
+        assert run.data.params["preset"] == "composition-v1" and run.data.params["xgb.n_estimators"] == "30"
+        arts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+        assert arts == {"plots/parity.png", "plots/feature_importance.png"}
+        assert {a.path for a in client.list_artifacts(run.info.run_id, "config")} >= {"config/small.toml"}
+        assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.digest
+        assert len(client.get_metric_history(run.info.run_id, "cv_fold_mae")) == 3
+    for name in MODEL_NAMES.values():
+        assert champion(name).version == "1"
+
+    # same config, same data: identical metrics, and an equal score does not take the alias
+    second = _train(small_config, mini_data_dir, tmp_path)
+    for a, b in zip(first, second):
+        assert a.metrics == b.metrics
+        assert not b.promoted and b.version == "2"
+    assert all(champion(n).version == "1" for n in MODEL_NAMES.values())
+
+    # --promote moves it whatever the score
+    third = _train(small_config, mini_data_dir, tmp_path, promote=True)
+    assert all(r.promoted for r in third)
+    assert all(champion(n).version == "3" for n in MODEL_NAMES.values())
+    listed = list_models()
+    assert len(listed) == 6 and sum(ALIAS in r["aliases"] for r in listed) == 2
+
+    bundle = Bundle.from_dir(tmp_path / "models")
+    card = bundle.models["log10_sigma"].card
+    assert card["registered_version"] == 3 and card["preset"] == "composition-v1"
+    assert card["metrics"]["cv_mae"] == pytest.approx(third[0].metrics["mae"])
+    assert {"feature_names", "data_hash", "package_version", "trained_at"} <= set(card)
+    assert not any(c in n for n in card["feature_names"] for c in "[]<")
+    assert json.loads((tmp_path / "models" / "ea_eV" / "model.json").read_text())["learner"]
+
+
+def test_promotion_rule(mini_data_dir, small_config, tmp_path):
+    res = _train(small_config, mini_data_dir, tmp_path)
+    sigma = res[0]
+    data_hash = mlflow.MlflowClient().get_model_version(MODEL_NAMES["log10_sigma"], "1").tags["data_hash"]
+    # a worse score on the same data keeps the champion; a better one takes it
+    assert not maybe_promote("log10_sigma", "1", sigma.metrics["mae"] + 1, data_hash)[0]
+    ok, why = maybe_promote("log10_sigma", "1", sigma.metrics["mae"] - 1, data_hash)
+    assert ok and "beats" in why
+    # a score on other data is not comparable
+    ok, why = maybe_promote("log10_sigma", "1", 0.0, "other-data")
+    assert not ok and "other data" in why
+
+
+def test_bundle_refuses_another_preset(trained):
+    bundle = Bundle.from_dir(trained["models"])
+    import pandas as pd
+
+    X = pd.DataFrame([[0.0] * len(bundle.models["ea_eV"].card["feature_names"])],
+                     columns=bundle.models["ea_eV"].card["feature_names"])
+    assert bundle.models["ea_eV"].predict(X, bundle.preset).shape == (1,)
+    with pytest.raises(PresetMismatchError):
+        bundle.models["ea_eV"].predict(X, "structure-v1")
+    with pytest.raises(PresetMismatchError):
+        bundle.models["ea_eV"].predict(X.iloc[:, 1:], bundle.preset)
