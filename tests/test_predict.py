@@ -25,16 +25,16 @@ def test_predict_rows_in_order_with_errors(bundle):
     assert (good["ea_lo"] <= good["ea_eV"]).all() and (good["ea_eV"] <= good["ea_hi"]).all()
     assert np.allclose(good["sigma_S_cm"], 10 ** good["log10_sigma"].astype(float))
     for i in (1, 2, 5):
-        assert out.loc[i, "error"] and out.loc[i, "log10_sigma"] is None
-    assert out.loc[0, "in_domain"] is True and out.loc[3, "formula"] == "Li7P3S11"
-    assert out.loc[4, "in_domain"] is False and "no lithium" in out.loc[4, "warning"]
+        assert out.loc[i, "error"] and pd.isna(out.loc[i, "log10_sigma"])
+    assert bool(out.loc[0, "in_domain"]) and out.loc[3, "formula"] == "Li7P3S11"
+    assert not out.loc[4, "in_domain"] and "no lithium" in out.loc[4, "warning"]
     assert out.loc[0, "temperature_K"] == pytest.approx(298.15)
 
 
 def test_unseen_element_is_out_of_domain(bundle):
     assert "U" not in bundle.elements
     out = predict(["Li2UO4"], bundle=bundle)
-    assert out.loc[0, "in_domain"] is False and "never seen" in out.loc[0, "warning"]
+    assert not out.loc[0, "in_domain"] and "never seen" in out.loc[0, "warning"]
 
 
 def test_temperature_shifts_with_predicted_ea(bundle):
@@ -64,4 +64,4 @@ def test_cif_column_feeds_structure_and_a_bad_cif_fails_only_its_row(bundle, tmp
     frame = pd.DataFrame({"formula": ["LiCl", "LiCl"], "cif": [str(cif), str(tmp_path / "missing.cif")]})
     out = predict_frame(frame, bundle)
     assert out.loc[0, "error"] == "" and np.isfinite(out.loc[0, "log10_sigma"])
-    assert "CIF" in out.loc[1, "error"] and out.loc[1, "log10_sigma"] is None
+    assert "CIF" in out.loc[1, "error"] and pd.isna(out.loc[1, "log10_sigma"])

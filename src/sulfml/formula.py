@@ -11,12 +11,9 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
-
-if TYPE_CHECKING:
-    from pymatgen.core import Composition
 
 ELEMENTS = frozenset(e.symbol for e in Element)
 
@@ -42,6 +39,7 @@ _PERCENT = re.compile(
 )
 _HYDRATE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)?\s*H2O|\(H2O\)(\d+(?:\.\d*)?|\.\d+)?)\s*$")
 _OPEN, _CLOSE = "([", ")]"
+_QUOTES = ('""', "''", "\u201c\u201d", "\u2018\u2019")
 
 
 class FormulaError(ValueError):
@@ -89,8 +87,6 @@ class ParsedFormula:
         """
         if not self.ok:
             raise ValueError(f"cannot build a composition from {self.input!r}: {self.error}")
-        from pymatgen.core import Composition
-
         return Composition(self.composition)
 
 
@@ -136,6 +132,9 @@ def composition_key(composition: Mapping[str, float], decimals: int = 3) -> str:
 @functools.lru_cache(maxsize=16384)
 def _parse_clean(text: str) -> ParsedFormula:
     tags: list[str] = []
+    # Spreadsheet exports sometimes keep the quotes around a cell ("(LiCl)0.5 (P2O5)0.5").
+    while len(text) > 1 and text[0] + text[-1] in _QUOTES:
+        text = text[1:-1].strip()
     try:
         text = _strip_words(text, tags)
         if not text:
@@ -163,8 +162,6 @@ def _parse_clean(text: str) -> ParsedFormula:
         return ParsedFormula("", None, None, "", None, tuple(tags), str(exc))
     except RecursionError:
         return ParsedFormula("", None, None, "", None, tuple(tags), "unreadable: nested too deeply")
-    from pymatgen.core import Composition
-
     formula = Composition(comp).reduced_formula
     return ParsedFormula("", comp, formula, notation, additive, tuple(tags), None)
 
@@ -292,7 +289,7 @@ def _mixture(text: str) -> tuple[dict[str, float], str]:
     read = [_component(p) for p in parts]
     if len(read) == 1:
         coef, comp, _, nested = read[0]
-        return _scale(comp, 1.0 if coef is None else coef), "glass" if nested or coef is not None else "plain"
+        return _scale(comp, 1.0 if coef is None else coef), "glass" if nested else "plain"
     if not any(weighted for _, _, weighted, _ in read):
         raise FormulaError("no stoichiometry: no component has a proportion")
     total: dict[str, float] = {}
@@ -323,17 +320,20 @@ def _compound(text: str) -> tuple[dict[str, float], bool, bool]:
     """Tokenize one compound: symbols, amounts and (), [] groups with multipliers; groups may hold mixtures.
 
     Returns:
-        (composition, whether a group held a mixture, whether the first group has a multiplier).
+        (composition, whether it is a mixture, whether the first group has a multiplier). Besides groups
+        holding a mixture, a run of multiplied groups alone, (Li2S)0.5(P2S5)0.5, is a mixture too.
     """
     comp: dict[str, float] = {}
     nested = lead_multiplier = False
+    weighted_groups = other_items = 0
     i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == " ":
             i += 1
             continue
-        if c in _OPEN:
+        is_group = c in _OPEN
+        if is_group:
             end = _closing(text, i)
             inner = text[i + 1: end].strip()
             if not inner:
@@ -359,8 +359,12 @@ def _compound(text: str) -> tuple[dict[str, float], bool, bool]:
             amount = float(m.group())
             i = m.end()
             lead_multiplier = lead_multiplier or first_group
+        if is_group and m is not None:
+            weighted_groups += 1
+        else:
+            other_items += 1
         comp = _add(comp, sub, amount)
-    return comp, nested, lead_multiplier
+    return comp, nested or (weighted_groups > 1 and not other_items), lead_multiplier
 
 
 def _closing(text: str, start: int) -> int:

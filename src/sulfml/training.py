@@ -68,7 +68,7 @@ def train(
         promoted, reason = maybe_promote(target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
         results.append(TrainResult(target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
         m = tm.cv.metrics
-        log(f"{target}: n={len(ts.y)} CV MAE {m['mae']:.3f} RMSE {m['rmse']:.3f} R2 {m['r2']:.3f} "
+        log(f"{target}: n={len(ts.y)} CV MAE {m['mae']:.3f} (uncensored {m['mae_uncensored']:.3f}) RMSE {m['rmse']:.3f} R2 {m['r2']:.3f} "
             f"Spearman {m['spearman']:.3f}; run {run_id}, version {version}; {reason} "
             f"({time.perf_counter() - t0:.1f} s)")
     if export:

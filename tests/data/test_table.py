@@ -74,7 +74,7 @@ def test_clean_rejects_with_reasons_and_keeps_the_rest():
     kept, rejected = clean(raw)
     assert list(kept["raw_formula"]) == ["70Li2S-30P2S5", "Li6PS5Cl"]
     assert kept.loc[0, "formula"] == "Li7P3S11" and kept.loc[0, "notation"] == "glass"
-    reasons = dict(zip(rejected["source_row_id"], rejected["reason"]))
+    reasons = dict(zip(rejected["source_row_id"], rejected["reason"], strict=True))
     assert reasons == {
         "1": "no stoichiometry",
         "2": "unknown element",

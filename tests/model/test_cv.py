@@ -38,9 +38,9 @@ def test_grouped_folds_never_split_a_group_and_are_seeded():
     sizes = [len(test) for _, test in folds]
     assert max(sizes) - min(sizes) < 0.25 * 300 / 5
     again = grouped_folds(groups, 5, seed=3)
-    assert all((a[1] == b[1]).all() for a, b in zip(folds, again))
+    assert all((a[1] == b[1]).all() for a, b in zip(folds, again, strict=True))
     other = grouped_folds(groups, 5, seed=4)
-    assert any(len(a[1]) != len(b[1]) or (a[1] != b[1]).any() for a, b in zip(folds, other))
+    assert any(len(a[1]) != len(b[1]) or (a[1] != b[1]).any() for a, b in zip(folds, other, strict=True))
     with pytest.raises(ValueError):
         grouped_folds(np.array(["a", "b"]), 5, seed=0)
 

@@ -132,7 +132,7 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["additive"] = [p.additive for p in parsed]
     df["tags"] = [";".join(p.tags) for p in parsed]
     df["material_key"] = [
-        (k + (f"+{a}" if a else "")) if k else None for k, a in zip(df["composition_key"], df["additive"])
+        (k + (f"+{a}" if a else "")) if k else None for k, a in zip(df["composition_key"], df["additive"], strict=True)
     ]
     for col in ("log10_sigma", "ea_eV", "temperature_K", "space_group_number", "a", "b", "c", "alpha",
                 "beta", "gamma", "z"):
@@ -142,7 +142,7 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["room_temperature"] = t.isna() | t.between(*RT_RANGE_K)
     df["paper"] = [
         (d.split("|")[0] if isinstance(d, str) and d else None) or ref or (f"composition:{k}" if k else None)
-        for d, ref, k in zip(df["doi"], df["reference"], df["composition_key"])
+        for d, ref, k in zip(df["doi"], df["reference"], df["composition_key"], strict=True)
     ]
 
     # Range checks come from the schema itself, so the rule that rejects is the rule that validates.

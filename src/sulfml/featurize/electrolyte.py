@@ -1,41 +1,5 @@
-"""Solid-electrolyte descriptors of our own: Li content, anion framework, framework cations, synthesis
-notation and structural family, as matminer featurizers over a pymatgen Composition.
-
-Conventions (see also README.md beside this file):
-
-* Anions are O, S, Se, N, F, Cl, Br, I always; Te only when no O is present (in oxides it is a Te6+
-  cation, e.g. Te-doped garnets); H only when no O is present (a hydride or BH4-/NH2- hydrogen; with O it
-  sits in OH-/H2O and is counted as neither anion nor framework cation).
-* Framework cations are all other elements except Li.
-* Every descriptor is scale-free (Li7P3S11 and Li14P6S22 give the same values).
-
-Family patterns (`family_from_composition`), tried in this order, with T = sum of non-Li cations,
-A = anion atoms, X = halogens, Ch = S+Se+Te+O; tolerances are written in the rules below:
-
-* argyrodite: chalcogenide (S+Se >= half of the anions), T only from {P, Si, Ge, Sn, Sb, As, Al, Ga},
-  A/T ~ 6, X/T <= 2.2, Li/T in 4.5-8, i.e. Li(7-x)PS(6-x)X(x) with x in 0-2 and its Si/Ge/Sb cousins.
-* LGPS: chalcogenide, M = Ge+Sn+Si > 0 and Q = P+Sb+As > 0 and nothing else, M/Q in 0.45-2.1,
-  A/T ~ 4, Li/T in 2.9-3.75 (Li10GeP2S12, Li11-xM2-xP1+xS12).
-* thio-LISICON: chalcogenide, T from {Ge, Sn, Si, As, Sb, P, Al, Ga} with at least one of
-  Ge/Sn/Si/As/Sb, A/T ~ 4 (Li4-xGe1-xPxS4, Li4SnS4, Li3AsS4).
-* thiophosphate (Li2S-P2S5 glasses, glass-ceramics and crystals such as Li7P3S11, Li3PS4): T is P only,
-  S is the main anion, Ch/P in 3.0-4.6, halides allowed as dopants. For rows flagged glass the S/P window
-  is dropped (any Li-P-S glass is a thiophosphate) and the crystalline patterns are not tried.
-* anti-perovskite: Li, chalcogen Ch and halogen X with X/Ch in 0.7-1.5, Li/Ch in 1.8-3.2 and at most
-  0.2 other cations per Ch (Li3OCl, Li2OHCl).
-* garnet: oxide with La, a B-site cation (Zr, Ta, Nb, Te, Hf, Sn, Sb, W, Bi, Mo) and O/(La + A-site
-  dopants) in 3.6-4.4, i.e. O12 per La3 (Li7La3Zr2O12).
-* NASICON: oxide with XO4 groups (X = P, Si, As; O/X in 3.8-4.2) and other cations M with X/M in
-  1.2-1.8, i.e. M2(XO4)3 (Li1.3Al0.3Ti1.7(PO4)3).
-* perovskite: oxide, B = Ti+Nb+Ta+Zr+Hf+Sn+W, O/B in 2.8-3.2, A = La/Sr/Ca/Ba/Nd/Pr/Ce > 0 and
-  (A+Li)/B in 0.5-1.15, i.e. ABO3 (Li0.33La0.56TiO3).
-* LISICON: oxide with XO4 groups (X = Si, Ge, P, V, As; O/X in 3.6-4.4), other cations only Zn, Al, Ga,
-  Mg, Ti, Li/X in 2.5-4.5 (Li14Zn(GeO4)4, Li3.5Si0.5P0.5O4).
-* other: anything else.
-
-A family label from the data wins over these patterns (`family_from_label` normalises OBELiX's and
-Liverpool's spellings); chemistry-class labels such as "oxides" or "sulfides" fall back to the patterns,
-and "Glass"/"Glass-Ceramic" are read as synthesis flags.
+"""Our solid-electrolyte descriptors as matminer featurizers over a pymatgen Composition: Li content, anion
+framework, framework cations, synthesis flags and structural family (rules documented in README.md).
 """
 
 from __future__ import annotations
@@ -65,6 +29,7 @@ FAMILIES: tuple[str, ...] = (
 
 # Tolerance used wherever a rule says "~": sulfide stoichiometries in the data are often nominal.
 _TOL = 0.3
+# A cation below this share of the non-Li cations is a dopant and does not change the family.
 MINOR_SHARE = 0.2
 PEROVSKITE_B: tuple[str, ...] = (
     "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
@@ -91,7 +56,12 @@ def amounts(comp: Composition | Mapping[str, float] | str) -> dict[str, float]:
 
 
 def anion_amounts(amt: Mapping[str, float]) -> dict[str, float]:
-    """Amounts of the elements counted as anions (see the module docstring for Te and H)."""
+    """Amounts of the elements counted as anions.
+
+    O, S, Se, N, F, Cl, Br and I always; Te only without O (in oxides it is a Te6+ cation, as in Te-doped
+    garnets); H only without O (hydride, BH4-, NH2-; with O it sits in OH-/H2O and counts as neither
+    anion nor framework cation).
+    """
     has_o = amt.get("O", 0.0) > 0
     out = {}
     for el in ANIONS:
@@ -117,7 +87,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _entropy(shares: Sequence[float]) -> float:
-    return float(-sum(s * math.log(s) for s in shares if s > 0))
+    return max(0.0, -sum(s * math.log(s) for s in shares if s > 0))
 
 
 class SulfmlFeaturizer(BaseFeaturizer):
@@ -262,7 +232,8 @@ def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None)
     fam = _norm_label(family)
     glass_ceramic = bool(keys & {"glass-ceramic", "glassceramic", "glass ceramic"}) or fam in (
         "glassceramic", "glassceramics")
-    glass = note == "glass" or "glass" in keys or fam in ("glass", "glasses")
+    # The parser writes mixtures (70Li2S-30P2S5) as notation "glass"; a glass-ceramic tag means crystallised.
+    glass = (note == "glass" or "glass" in keys or fam in ("glass", "glasses")) and not glass_ceramic
     return {
         "is_glass": glass,
         "is_glass_ceramic": glass_ceramic,
@@ -276,8 +247,8 @@ def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None)
 class SynthesisNotation(SulfmlFeaturizer):
     """0/1 flags read from the parser's notation, the tags and the data's family label.
 
-    glass: notation "glass", tag "glass" or family "Glass"; glass-ceramic: tag "glass-ceramic" or family
-    "Glass-Ceramic"; amorphous: glass or tag "amorphous"; composite: notation or tag "composite";
+    glass: notation "glass", tag "glass" or family "Glass", unless glass-ceramic; glass-ceramic: tag
+    "glass-ceramic" or family "Glass-Ceramic"; amorphous: glass or tag "amorphous"; composite: notation or tag "composite";
     doped: notation "host+dopant" or tag "doped"/"dopant"; hydrate: notation or tag "hydrate".
     """
 
@@ -337,7 +308,28 @@ def _within(x: float, lo: float, hi: float) -> bool:
 
 
 def family_from_composition(comp: Composition | Mapping[str, float] | str, glass: bool = False) -> str:
-    """Structural family guessed from the composition alone (rules in the module docstring).
+    """Structural family guessed from the composition alone.
+
+    T = non-Li cations (those under MINOR_SHARE of T are dopants and ignored in "only these cations"
+    checks), A = anions, X = halogens, Ch = S+Se+Te+O; first match wins:
+
+    * argyrodite: sulfide (S+Se+Te >= half of A), or oxide-halide; T from P/Si/Ge/Sn/Sb/As/Al/Ga,
+      A/T in 5.5-6.5, X/T <= 2.2, Li/T in 4.5-8 (Li(7-x)PS(6-x)X(x), x in 0-2; Li6PO5Cl).
+    * LGPS: sulfide, M = Ge+Sn+Si and Q = P+Sb+As both present, M/Q in 0.45-2.1, A/T in 3.7-4.3,
+      Li/T in 2.9-3.75 (Li10GeP2S12, Li11-xM2-xP1+xS12).
+    * thio-LISICON: sulfide, T from Ge/Sn/Si/As/Sb/P/Al/Ga with one of Ge/Sn/Si/As/Sb, A/T in 3.7-4.3
+      (Li4-xGe1-xPxS4, Li4SnS4).
+    * thiophosphate (Li2S-P2S5): T = P only, S >= half of A, Ch/P in 3.0-4.6 (Li7P3S11, Li3PS4,
+      Li4P2S6); halides allowed as dopants.
+    * anti-perovskite: X/Ch in 0.7-1.5, Li/Ch in 1.8-3.2, T <= 0.2 Ch (Li3OCl, Li2OHCl).
+    * garnet: oxide with a rare earth (La/Nd/Pr/Ce/Sm/Y), a B cation (Zr/Ta/Nb/Te/Hf/Sn/Sb/W/Bi/Mo) and
+      O/(rare earth + Ca/Sr/Ba) in 3.6-4.4, i.e. O12 per La3 (Li7La3Zr2O12).
+    * NASICON: oxide, X = P+Si+As with O/X in 3.8-4.2 and X/(other cations) in 1.2-1.8: M2(XO4)3.
+    * perovskite: oxide, B = PEROVSKITE_B, O/B in 2.8-3.2, A = La/Nd/Pr/Ce/Sm/Y/Ca/Sr/Ba/Na/K present,
+      (A+Li)/B in 0.5-1.15: ABO3 (Li0.33La0.56TiO3).
+    * LISICON: oxide, X = LISICON_X, T only from X + Mg/Ti, O/X in 3.2-4.4, Li/X in 2.5-4.5
+      (Li14Zn(GeO4)4, Li3.5Si0.5P0.5O4).
+    * other.
 
     Args:
         comp: the composition.
@@ -361,7 +353,7 @@ def family_from_composition(comp: Composition | Mapping[str, float] | str, glass
     ch = chal_s + o
     sulfide = n_a > 0 and chal_s >= 0.5 * n_a
     oxide = n_a > 0 and o >= 0.5 * n_a
-    # Dopants below MINOR_SHARE of the framework cations do not change the family (Ba in Li9.6Ba0.2GeP2S12).
+    # e.g. Ba in Li9.6Ba0.2GeP2S12 is still LGPS.
     cations = {el for el, x in fw.items() if x >= MINOR_SHARE * t}
 
     thiophosphate = (

@@ -187,7 +187,7 @@ class CifFeatures(SulfmlFeaturizer):
         try:
             st = os.stat(path)
             values = _cif_features(path, st.st_mtime_ns, st.st_size)
-        except Exception:  # noqa: BLE001 - any unreadable CIF is simply "structure unknown"
+        except Exception:  # any unreadable CIF is simply "structure unknown"
             return nan
         return [v if np.isfinite(v) else math.nan for v in values]
 

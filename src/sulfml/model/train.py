@@ -25,6 +25,7 @@ class TrainingSet:
     X: pd.DataFrame
     y: np.ndarray
     groups: np.ndarray
+    censored: np.ndarray
 
     @property
     def data_hash(self) -> str:
@@ -62,10 +63,12 @@ def training_set(materials: pd.DataFrame, features: pd.DataFrame, target: str, c
         y = rows["log10_sigma"].to_numpy(float).copy()
         if config.censoring.strategy != "substitute":
             raise ValueError(f"unknown censoring strategy {config.censoring.strategy!r}")
-        y[rows["censored"].to_numpy(bool)] = config.censoring.log10_value
+        censored = rows["censored"].to_numpy(bool)
+        y[censored] = config.censoring.log10_value
     elif target == "ea_eV":
         rows = materials[materials["ea_eV"].notna()]
         y = rows["ea_eV"].to_numpy(float)
+        censored = np.zeros(len(rows), bool)
     else:
         raise ValueError(f"unknown target {target!r}")
     return TrainingSet(
@@ -74,11 +77,16 @@ def training_set(materials: pd.DataFrame, features: pd.DataFrame, target: str, c
         X=features.loc[rows.index],
         y=y,
         groups=group_labels(rows, config.cv.group_by),
+        censored=censored,
     )
 
 
 def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int | None = None) -> CVResult:
-    """Grouped K-fold CV with the config's folds and seed; out-of-fold predictions and metrics."""
+    """Grouped K-fold CV with the config's folds and seed; out-of-fold predictions and metrics.
+
+    The metrics score every row (censored ones at their substitute); `mae_uncensored` leaves them out.
+    The prediction band comes from the uncensored rows only, whose residuals are real errors.
+    """
     oof = np.full(len(ts.y), np.nan)
     fold_mae = []
     for train_idx, test_idx in grouped_folds(ts.groups, config.cv.n_splits, config.seed):
@@ -86,11 +94,14 @@ def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int
         model.fit(ts.X.iloc[train_idx], ts.y[train_idx])
         oof[test_idx] = model.predict(ts.X.iloc[test_idx])
         fold_mae.append(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))))
+    unc = ~ts.censored
+    metrics = regression_metrics(ts.y, oof)
+    metrics["mae_uncensored"] = float(np.mean(np.abs(oof[unc] - ts.y[unc])))
     return CVResult(
         oof=oof,
         fold_mae=tuple(fold_mae),
-        metrics=regression_metrics(ts.y, oof),
-        interval_halfwidth=interval_halfwidth(ts.y, oof, config.cv.interval_coverage),
+        metrics=metrics,
+        interval_halfwidth=interval_halfwidth(ts.y[unc], oof[unc], config.cv.interval_coverage),
     )
 
 
@@ -121,7 +132,7 @@ class TargetModel:
             "metrics": {f"cv_{k}": v for k, v in self.cv.metrics.items()},
             "cv_fold_mae": list(self.cv.fold_mae),
             "interval": {"coverage": self.config.cv.interval_coverage,
-                         "halfwidth": self.cv.interval_halfwidth, "method": "out-of-fold absolute residuals"},
+                         "halfwidth": self.cv.interval_halfwidth, "method": "out-of-fold absolute residuals of uncensored rows"},
             "domain": {"elements": list(self.training.elements)},
             "censoring": {"strategy": self.config.censoring.strategy,
                           "log10_value": self.config.censoring.log10_value},

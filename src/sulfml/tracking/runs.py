@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.model.train import TargetModel
-from sulfml.tracking.bundle import TARGET_DIRS, save_model
+from sulfml.tracking.bundle import CARD_FILE, MODEL_FILE, TARGET_DIRS, save_model
 
 EXPERIMENT = "sulfml"
 ALIAS = "champion"
@@ -28,6 +28,8 @@ def configure(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
     import mlflow
 
     resolved = tracking_uri(uri)
+    # a bar per downloaded bundle file is noise on the terminal and in CI logs
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
     mlflow.set_experiment(experiment)
@@ -76,8 +78,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         mlflow.log_metrics(metrics)
         for k, mae in enumerate(tm.cv.fold_mae):
             mlflow.log_metric("cv_fold_mae", mae, step=k)
-        cens = ts.materials["censored"].to_numpy(bool) if tm.target == "log10_sigma" else None
-        parity = parity_plot(ts.y, tm.cv.oof, Path(tmp) / "parity.png", target=tm.target, censored=cens,
+        parity = parity_plot(ts.y, tm.cv.oof, Path(tmp) / "parity.png", target=tm.target, censored=ts.censored,
                              title=f"{tm.target}: grouped {tm.config.cv.n_splits}-fold CV, "
                                    f"MAE {tm.cv.metrics['mae']:.3f}")
         imp = tm.regressor.get_booster().get_score(importance_type="gain")
@@ -101,7 +102,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
     version = mlflow.register_model(info.model_uri, MODEL_NAMES[tm.target],
                                     tags={"data_hash": ts.data_hash, "run_id": run.info.run_id})
     client = mlflow.MlflowClient()
-    client.set_model_version_tag(MODEL_NAMES[tm.target], version.version, "cv_mae", f"{tm.cv.metrics['mae']:.6f}")
+    client.set_model_version_tag(MODEL_NAMES[tm.target], version.version, "cv_mae", repr(float(tm.cv.metrics['mae'])))
     client.set_model_version_tag(MODEL_NAMES[tm.target], version.version, "source_run_id", run.info.run_id)
     return run.info.run_id, str(version.version)
 
@@ -162,11 +163,14 @@ def list_models() -> list[dict]:
     for target, name in MODEL_NAMES.items():
         try:
             versions = client.search_model_versions(f"name='{name}'")
+            # search results leave aliases empty; the registered model holds them
+            aliases = client.get_registered_model(name).aliases
         except MlflowException:
             continue
         for v in sorted(versions, key=lambda v: int(v.version)):
             out.append({
-                "name": name, "target": target, "version": int(v.version), "aliases": list(v.aliases),
+                "name": name, "target": target, "version": int(v.version),
+                "aliases": sorted(a for a, ver in aliases.items() if str(ver) == str(v.version)),
                 "cv_mae": float(v.tags["cv_mae"]) if "cv_mae" in v.tags else None,
                 "data_hash": v.tags.get("data_hash"), "run_id": v.run_id or v.tags.get("source_run_id"),
                 "created": pd.Timestamp(v.creation_timestamp, unit="ms").isoformat(),
@@ -185,17 +189,10 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
         run_id = mv.tags.get("source_run_id") or mv.run_id
         out = dest / TARGET_DIRS[target]
         out.mkdir(parents=True, exist_ok=True)
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="bundle", dst_path=str(out.parent / "_dl"))
-        src = out.parent / "_dl" / "bundle"
-        for f in src.iterdir():
-            card = json.loads(f.read_text()) if f.name == "card.json" else None
-            if card is not None:
-                card.update({"registered_version": int(mv.version), "alias": alias})
-                (out / f.name).write_text(json.dumps(card, indent=2, sort_keys=True))
-            else:
-                (out / f.name).write_bytes(f.read_bytes())
-        for f in src.iterdir():
-            f.unlink()
-        src.rmdir()
-        (out.parent / "_dl").rmdir()
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="bundle", dst_path=tmp))
+            card = json.loads((src / CARD_FILE).read_text())
+            card.update({"registered_version": int(mv.version), "alias": alias})
+            (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+            (out / MODEL_FILE).write_bytes((src / MODEL_FILE).read_bytes())
     return dest

@@ -1,0 +1,7 @@
+"""`python -m sulfml` runs the `sulfml` command."""
+
+import sys
+
+from sulfml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,243 @@
+"""Named, versioned feature presets and `featurize`, which turns a materials frame into a float feature
+table with XGBoost-safe column names. A preset id ("composition-v1") pins the exact feature set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matminer.featurizers.base import BaseFeaturizer
+from pymatgen.core import Composition
+
+from sulfml.featurize.electrolyte import (
+    AnionFramework,
+    ElectrolyteFamily,
+    FrameworkCations,
+    LithiumContent,
+    SynthesisNotation,
+)
+from sulfml.featurize.structure import CifFeatures, LatticeFeatures
+
+# Defaults of the optional input columns (see the input contract in README.md).
+_DEFAULTS: dict[str, Any] = {"notation": "plain", "tags": "", "family": None, "cif_path": ""}
+_NUMERIC_COLUMNS = ("space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z")
+
+
+def _composition_featurizers() -> list[BaseFeaturizer]:
+    from matminer.featurizers.composition import ElementProperty, IonProperty, Stoichiometry, ValenceOrbital
+
+    return [
+        ElementProperty.from_preset("magpie", impute_nan=True),
+        Stoichiometry(),
+        ValenceOrbital(impute_nan=True),
+        # fast=True: charge neutrality from each element's common oxidation states, never
+        # Composition.oxi_state_guesses, which is slow and fails on fractional amounts.
+        IonProperty(fast=True, impute_nan=True),
+        LithiumContent(),
+        AnionFramework(),
+        FrameworkCations(),
+        SynthesisNotation(),
+        ElectrolyteFamily(),
+    ]
+
+
+def _structure_featurizers() -> list[BaseFeaturizer]:
+    return [*_composition_featurizers(), LatticeFeatures(), CifFeatures()]
+
+
+_BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
+    "composition-v1": _composition_featurizers,
+    "structure-v1": _structure_featurizers,
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, versioned list of featurizers; once released, a version's features never change."""
+
+    name: str
+    version: int
+
+    @property
+    def id(self) -> str:
+        """The preset id, e.g. "composition-v1"."""
+        return f"{self.name}-v{self.version}"
+
+    def featurizers(self) -> list[BaseFeaturizer]:
+        """Fresh featurizer instances, matminer's own multiprocessing off."""
+        fs = _BUILDERS[self.id]()
+        for f in fs:
+            f.set_n_jobs(1)
+        return fs
+
+    def feature_names(self) -> list[str]:
+        """The XGBoost-safe column names `featurize` returns for this preset, in order."""
+        return list(_compiled(self.id)[1])
+
+
+PRESETS: dict[str, Preset] = {
+    p.id: p for p in (Preset("composition", 1), Preset("structure", 1))
+}
+
+
+def get_preset(preset_id: str) -> Preset:
+    """The preset with this id.
+
+    Raises:
+        KeyError: unknown id; the message lists the known ones.
+    """
+    try:
+        return PRESETS[preset_id]
+    except KeyError:
+        raise KeyError(f"unknown feature preset {preset_id!r}; known presets: {sorted(PRESETS)}") from None
+
+
+def safe_name(label: str) -> str:
+    """A feature label XGBoost accepts: '[', ']' and ',' become '_', '<' becomes 'lt', '>' 'gt'."""
+    out = str(label)
+    for bad, good in (("[", "_"), ("]", "_"), (",", "_"), ("<", "lt"), (">", "gt")):
+        out = out.replace(bad, good)
+    return out
+
+
+def default_n_jobs() -> int:
+    """CPUs this process may use: the smaller of the machine's count and the affinity mask."""
+    total = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        total = min(total, len(os.sched_getaffinity(0)))
+    return max(total, 1)
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """`n_jobs`, or `default_n_jobs()` when None, never more than `default_n_jobs()`.
+
+    Raises:
+        ValueError: n_jobs < 1.
+    """
+    limit = default_n_jobs()
+    if n_jobs is None:
+        return limit
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
+    return min(n_jobs, limit)
+
+
+@cache
+def _compiled(preset_id: str) -> tuple[list[BaseFeaturizer], tuple[str, ...]]:
+    """One shared instance list per preset (building magpie tables costs ~50 ms) and its column names."""
+    featurizers = get_preset(preset_id).featurizers()
+    names = tuple(safe_name(label) for f in featurizers for label in f.feature_labels())
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"preset {preset_id!r} has duplicate feature names: {dupes}")
+    return featurizers, names
+
+
+def _composition_key(value: Any) -> tuple[tuple[str, float], ...]:
+    if isinstance(value, Composition):
+        value = value.as_dict()
+    elif isinstance(value, str):
+        # The materials table stores compositions as JSON; a plain formula string is accepted too.
+        value = json.loads(value) if value.lstrip().startswith("{") else Composition(value).as_dict()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"composition must be a dict of element -> amount, got {type(value).__name__}")
+    return tuple(sorted((str(el), float(x)) for el, x in value.items() if float(x) > 0))
+
+
+@lru_cache(maxsize=65536)
+def _composition(key: tuple[tuple[str, float], ...]) -> Composition:
+    return Composition(dict(key))
+
+
+def _clean(column: str, value: Any) -> Hashable:
+    """A hashable, NaN-free cache key part (NaN != NaN would defeat the cache)."""
+    if column in _NUMERIC_COLUMNS:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) else None
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return _DEFAULTS.get(column)
+    if column in _DEFAULTS and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+class _FeaturizeError(Exception):
+    pass
+
+
+@lru_cache(maxsize=131072)
+def _compute(preset_id: str, index: int, key: tuple) -> tuple[float, ...]:
+    """Features of one featurizer for one input key; cached across calls (predict after train is free)."""
+    featurizer = _compiled(preset_id)[0][index]
+    inputs = getattr(featurizer, "inputs", ("composition",))
+    args = [_composition(v) if col == "composition" else v for col, v in zip(inputs, key, strict=True)]
+    try:
+        values = featurizer.featurize(*args)
+    except Exception as exc:  # any failure: the row gets NaN, `featurize` warns once
+        raise _FeaturizeError(f"{type(featurizer).__name__}: {exc}") from exc
+    return tuple(math.nan if v is None else float(v) for v in values)
+
+
+def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) -> pd.DataFrame:
+    """Feature table of a materials frame.
+
+    Args:
+        frame: one row per material; `composition` (element -> amount dict) is required, `notation`, `tags`,
+            `family`, `space_group_number`, `a`, `b`, `c`, `alpha`, `beta`, `gamma`, `z` and `cif_path`
+            are optional (missing column or NaN = unknown).
+        preset_id: a key of `PRESETS`, e.g. "composition-v1".
+        n_jobs: CPU cap, None = `default_n_jobs()`, never more. Featurization is serial (a few seconds for
+            2,000 compositions, most of it matminer's magpie statistics), so the cap is only validated;
+            matminer's own multiprocessing is always off.
+
+    Returns:
+        Float DataFrame with the frame's index and the preset's `feature_names()` as columns; NaN where a
+        feature is unknown. A row whose featurizer fails gets NaN for that featurizer (with one warning).
+    """
+    featurizers, names = _compiled(get_preset(preset_id).id)
+    # Serial by design (see docstring); the call still validates the cap so callers get errors early.
+    resolve_n_jobs(n_jobs)
+    if "composition" not in frame.columns:
+        raise KeyError("featurize needs a 'composition' column")
+
+    n = len(frame)
+    columns: dict[str, list[Hashable]] = {"composition": [_composition_key(v) for v in frame["composition"]]}
+    for col in (*_DEFAULTS, *_NUMERIC_COLUMNS):
+        values = frame[col].tolist() if col in frame.columns else [None] * n
+        columns[col] = [_clean(col, v) for v in values]
+
+    blocks: list[np.ndarray] = []
+    failures: dict[str, int] = {}
+    for index, featurizer in enumerate(featurizers):
+        inputs = getattr(featurizer, "inputs", ("composition",))
+        width = len(featurizer.feature_labels())
+        keys = list(zip(*(columns[c] for c in inputs), strict=True)) if n else []
+        block = np.full((n, width), np.nan)
+        done: dict[tuple, tuple[float, ...] | None] = {}
+        for row, key in enumerate(keys):
+            if key not in done:
+                try:
+                    done[key] = _compute(preset_id, index, key)
+                except _FeaturizeError:
+                    failures[type(featurizer).__name__] = failures.get(type(featurizer).__name__, 0) + 1
+                    done[key] = None
+            if done[key] is not None:
+                block[row] = done[key]
+        blocks.append(block)
+    if failures:
+        warnings.warn(f"featurize({preset_id}): NaN for inputs that failed: {failures}", stacklevel=2)
+
+    data = np.hstack(blocks) if blocks else np.empty((n, 0))
+    return pd.DataFrame(data, index=frame.index, columns=list(names), dtype=float)
