@@ -156,7 +156,8 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 idx = int(idx)
                 if reasons[idx] is None:
                     reasons[idx] = reason
-                    details[idx] = f"{col}={df.at[idx, col]:.4g}"
+                    shown = df.at[idx, "sigma_raw"] if col == "log10_sigma" else df.at[idx, col]
+                    details[idx] = f"{col}: {shown!r}" if isinstance(shown, str) else f"{col}={shown:.4g}"
     df["reason"], df["detail"] = reasons, details
     kept = df[df["reason"].isna()][MEASUREMENT_COLUMNS].reset_index(drop=True)
     SCHEMA.validate(kept)
@@ -235,9 +236,14 @@ def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def table_key(data_dir: Path) -> str:
-    """Hash of the input files and of the cleaning rules."""
+    """Hash of the input files and of the code that reads and cleans them."""
+    import sulfml.data.loaders
+    import sulfml.formula
+
     h = hashlib.sha256(f"sulfml-table-v{TABLE_VERSION}-{__version__}".encode())
-    for path in input_files(data_dir):
+    # the parser and loaders are the cleaning rules: editing them must invalidate cached tables
+    code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.formula.__file__)]
+    for path in [*code, *input_files(data_dir)]:
         h.update(sha256_of(path).encode())
     return h.hexdigest()[:20]
 
