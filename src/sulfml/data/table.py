@@ -156,8 +156,9 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 idx = int(idx)
                 if reasons[idx] is None:
                     reasons[idx] = reason
-                    shown = df.at[idx, "sigma_raw"] if col == "log10_sigma" else df.at[idx, col]
-                    details[idx] = f"{col}: {shown!r}" if isinstance(shown, str) else f"{col}={shown:.4g}"
+                    raw_sigma = df.at[idx, "sigma_raw"] if col == "log10_sigma" else None
+                    details[idx] = (f"published sigma {raw_sigma!r}" if isinstance(raw_sigma, str)
+                                    else f"{col}={df.at[idx, col]:.4g}")
     df["reason"], df["detail"] = reasons, details
     kept = df[df["reason"].isna()][MEASUREMENT_COLUMNS].reset_index(drop=True)
     SCHEMA.validate(kept)
