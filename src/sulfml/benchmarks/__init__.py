@@ -1,0 +1,9 @@
+"""Honest benchmarks: no benchmark trains on a material or a paper it tests on, and each writes what it saw.
+
+`BENCHMARKS` maps a name to a function `(BenchmarkData) -> BenchmarkResult`.
+"""
+
+from sulfml.benchmarks.core import BenchmarkData, BenchmarkResult, run_benchmark
+from sulfml.benchmarks.suites import BENCHMARKS
+
+__all__ = ["BENCHMARKS", "BenchmarkData", "BenchmarkResult", "run_benchmark"]

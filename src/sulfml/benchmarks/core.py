@@ -1,0 +1,177 @@
+"""What every benchmark shares: the leakage rule, censored scoring, fitting, and writing the results."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sulfml.config import RunConfig
+from sulfml.data.table import DataTable, aggregate_materials
+from sulfml.model.cv import regression_metrics
+from sulfml.model.estimator import make_regressor
+from sulfml.model.train import featurize_materials, training_set
+
+OBELIX_CENSORED_LOG10 = -15.0  # the OBELiX authors score "<1E-10" as 1e-15 S/cm
+TRAINING_SET_COLUMNS = ["formula", "doi", "source", "source_row_id", "raw_formula", "material_key", "paper"]
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """The inputs of a benchmark: the merged table and the run config (hyperparameters, preset, seed)."""
+
+    table: DataTable
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Scores, per-row predictions and the audited training rows of one benchmark.
+
+    Attributes:
+        name: benchmark name.
+        target: `log10_sigma` or `ea_eV` (the target of the headline metrics and parity plot).
+        metrics: at least mae, rmse, r2, spearman, n; extra scores beside them.
+        predictions: at least id, formula, y_true, y_pred.
+        training_set: every training row: formula, doi, source (and where it came from).
+        info: anything else worth keeping (exclusion counts, config digest).
+    """
+
+    name: str
+    target: str
+    metrics: dict
+    predictions: pd.DataFrame
+    training_set: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write metrics.json, predictions.csv, training_set.csv and parity.png into `out_dir`."""
+        from sulfml.plots import parity_plot
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps({**self.metrics, "info": self.info}, indent=2,
+                                                     sort_keys=True, default=_jsonable))
+        self.predictions.to_csv(out / "predictions.csv", index=False)
+        self.training_set.to_csv(out / "training_set.csv", index=False)
+        p = self.predictions
+        cens = p["censored"].to_numpy(bool) if "censored" in p else None
+        parity_plot(p["y_true"], p["y_pred"], out / "parity.png", target=self.target, censored=cens,
+                    title=f"benchmark {self.name}: MAE {self.metrics['mae']:.3f} (n={self.metrics['n']})")
+        return out
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serializable: {type(x)}")
+
+
+def dois_of(frame: pd.DataFrame) -> set[str]:
+    """Every DOI named by the rows (a row may list several, joined by `|`)."""
+    return {d for ds in frame["doi"].dropna() for d in str(ds).split("|") if d}
+
+
+def exclude_leaks(measurements: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop every training row that shares a composition or a paper with the test rows.
+
+    Compositions are compared as fractional compositions rounded to 3 decimals (`composition_key`);
+    papers by DOI (any of a row's DOIs).
+
+    Returns:
+        (kept rows, removed rows with a `leak` column saying why).
+    """
+    keys = set(test["composition_key"])
+    dois = dois_of(test)
+    same_comp = measurements["composition_key"].isin(keys)
+    same_paper = measurements["doi"].map(
+        lambda d: isinstance(d, str) and bool(set(d.split("|")) & dois)).astype(bool)
+    leak = np.where(same_comp & same_paper, "composition and paper",
+                    np.where(same_comp, "composition", np.where(same_paper, "paper", "")))
+    removed = measurements[leak != ""].assign(leak=leak[leak != ""])
+    return measurements[leak == ""], removed
+
+
+def censored_aware_mae(y_true: np.ndarray, y_pred: np.ndarray, censored: np.ndarray) -> float:
+    """MAE where, for an upper bound, any prediction at or below the bound counts as exact."""
+    err = np.abs(y_pred - y_true)
+    err = np.where(censored, np.maximum(y_pred - y_true, 0.0), err)
+    return float(np.mean(err))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error; NaN for an empty selection rather than a warning."""
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    return float(np.mean(np.abs(y_pred - y_true))) if len(y_true) else float("nan")
+
+
+def scores(y_true, y_pred) -> dict:
+    """The headline metrics (mae, rmse, r2, spearman, n)."""
+    return regression_metrics(np.asarray(y_true, float), np.asarray(y_pred, float))
+
+
+@dataclass(frozen=True)
+class FittedTarget:
+    """A model fitted on a benchmark's training rows, and those rows."""
+
+    regressor: object
+    materials: pd.DataFrame
+    preset: str
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predict materials-like rows (composition JSON, notation, tags, family, structure columns)."""
+        X = featurize_materials(frame, self.preset)
+        return self.regressor.predict(X)
+
+
+def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig) -> FittedTarget:
+    """Aggregate the training measurements to materials and fit one target with the config."""
+    materials = aggregate_materials(measurements, config.data.aggregation)
+    features = featurize_materials(materials, config.preset)
+    ts = training_set(materials, features, target, config)
+    model = make_regressor(config.params.get(target, {}), config.seed)
+    model.fit(ts.X, ts.y)
+    return FittedTarget(regressor=model, materials=ts.materials, preset=config.preset)
+
+
+def training_rows(measurements: pd.DataFrame, materials: pd.DataFrame) -> pd.DataFrame:
+    """The measurements behind the training materials, in the audited `training_set.csv` layout."""
+    rows = measurements[measurements["material_key"].isin(set(materials["material_key"]))
+                        & measurements["room_temperature"]]
+    return rows[TRAINING_SET_COLUMNS].sort_values(["source", "source_row_id"]).reset_index(drop=True)
+
+
+def run_benchmark(name: str, data: BenchmarkData, out_dir: str | Path, tracking_uri: str | None = None,
+                  log=print) -> BenchmarkResult:
+    """Run one benchmark, write its files, and log an MLflow run tagged `sulfml.benchmark`."""
+    import mlflow
+
+    from sulfml.benchmarks.suites import BENCHMARKS
+    from sulfml.tracking.runs import configure
+
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    t0 = time.perf_counter()
+    result = BENCHMARKS[name](data)
+    seconds = time.perf_counter() - t0
+    result = BenchmarkResult(result.name, result.target, result.metrics, result.predictions,
+                             result.training_set, {**result.info, "seconds": round(seconds, 1),
+                                                   "config": data.config.name,
+                                                   "config_digest": data.config.digest,
+                                                   "table_key": data.table.key})
+    out = result.write(out_dir)
+    configure(tracking_uri)
+    with mlflow.start_run(run_name=f"benchmark:{name}"):
+        mlflow.set_tags({"sulfml.benchmark": name, "sulfml.target": result.target})
+        mlflow.log_params({"config.name": data.config.name, "config.digest": data.config.digest,
+                           "preset": data.config.preset, "table_key": data.table.key})
+        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()
+                            if isinstance(v, int | float) and np.isfinite(v)})
+        mlflow.log_artifacts(str(out), artifact_path="benchmark")
+    log(f"benchmark {name}: MAE {result.metrics['mae']:.3f} (n={result.metrics['n']}) in {seconds:.0f} s "
+        f"-> {out}")
+    return result

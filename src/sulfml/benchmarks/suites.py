@@ -1,0 +1,172 @@
+"""The benchmarks: the official OBELiX split, Ea by grouped CV, the review's sulfides, leave-one-family-out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from sulfml.benchmarks.core import (
+    OBELIX_CENSORED_LOG10,
+    BenchmarkData,
+    BenchmarkResult,
+    censored_aware_mae,
+    exclude_leaks,
+    fit_on,
+    mae,
+    scores,
+    training_rows,
+)
+from sulfml.data.table import aggregate_materials
+from sulfml.model.cv import grouped_folds
+from sulfml.model.train import cross_validate, featurize_materials, training_set
+
+# Published test MAEs (log10 S/cm) on the OBELiX split, from Therrien et al. (OBELiX paper).
+OBELIX_ANCHORS = {"random forest": 1.59, "MLP": 1.72, "graph networks (CIF subset)": ">= 2.7"}
+LOFO_FAMILIES = ("argyrodite", "LGPS", "thio-LISICON", "thiophosphate")
+
+
+def _selected(data: BenchmarkData) -> pd.DataFrame:
+    m = data.table.measurements
+    return m[m["source"].isin(data.config.data.sources)]
+
+
+def obelix(data: BenchmarkData) -> BenchmarkResult:
+    """Official OBELiX test split (121 entries); train on everything else minus test compositions and papers."""
+    meas = _selected(data)
+    is_test = (meas["source"] == "obelix") & (meas["split"] == "test")
+    test = meas[is_test].reset_index(drop=True)
+    train, removed = exclude_leaks(meas[~is_test], test)
+    fitted = fit_on(train, "log10_sigma", data.config)
+    pred = fitted.predict(test)
+    cens = test["censored"].to_numpy(bool)
+    bound = test["log10_sigma"].to_numpy(float)
+    y_true = np.where(cens, OBELIX_CENSORED_LOG10, bound)
+    has_cif = test["cif_path"].notna().to_numpy()
+    metrics = scores(y_true, pred) | {
+        "mae_censored_aware": censored_aware_mae(bound, pred, cens),
+        "mae_cif_subset": mae(y_true[has_cif], pred[has_cif]),
+        "n_cif_subset": int(has_cif.sum()),
+        "n_censored": int(cens.sum()),
+        "mae_uncensored": mae(y_true[~cens], pred[~cens]),
+    }
+    predictions = pd.DataFrame({
+        "id": test["source_row_id"], "formula": test["formula"], "y_true": y_true, "y_pred": pred,
+        "censored": cens, "bound_log10": np.where(cens, bound, np.nan), "has_cif": has_cif, "doi": test["doi"],
+    })
+    info = {"anchors_mae": OBELIX_ANCHORS, "scoring": "censored test values (<1E-10) count as log10 = -15",
+            "excluded_training_rows": removed["leak"].value_counts().to_dict(),
+            "n_training_materials": len(fitted.materials)}
+    return BenchmarkResult("obelix", "log10_sigma", metrics, predictions, training_rows(train, fitted.materials),
+                           info)
+
+
+def ea(data: BenchmarkData) -> BenchmarkResult:
+    """Grouped 5-fold CV of Ea over every material with Ea (groups: papers), beside the mean predictor."""
+    config = replace(data.config, cv=replace(data.config.cv, n_splits=5))
+    meas = _selected(data)
+
+    def run(measurements: pd.DataFrame):
+        mats = aggregate_materials(measurements, config.data.aggregation)
+        ts = training_set(mats, featurize_materials(mats, config.preset), "ea_eV", config)
+        cv = cross_validate(ts, config.params.get("ea_eV", {}), config)
+        folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
+        mean_pred = np.empty(len(ts.y))
+        fold_of = np.empty(len(ts.y), int)
+        for k, (tr, te) in enumerate(folds):
+            mean_pred[te] = ts.y[tr].mean()
+            fold_of[te] = k
+        return ts, cv, mean_pred, fold_of
+
+    ts, cv, mean_pred, fold_of = run(meas)
+    las_ts, las_cv, las_mean, _ = run(meas[meas["source"] == "laskowski"])
+    metrics = cv.metrics | {
+        "mae_mean_predictor": mae(ts.y, mean_pred),
+        "mae_laskowski_only": las_cv.metrics["mae"],
+        "mae_mean_predictor_laskowski_only": mae(las_ts.y, las_mean),
+        "n_laskowski_only": las_cv.metrics["n"],
+    }
+    predictions = pd.DataFrame({
+        "id": ts.materials["material_key"].to_numpy(), "formula": ts.materials["formula"].to_numpy(),
+        "y_true": ts.y, "y_pred": cv.oof, "y_mean_predictor": mean_pred, "fold": fold_of, "group": ts.groups,
+    })
+    rows = training_rows(meas, ts.materials)
+    fold_by_key = dict(zip(ts.materials["material_key"], fold_of, strict=True))
+    rows["test_fold"] = rows["material_key"].map(fold_by_key)  # trained on in every other fold
+    info = {"anchors_mae_eV": {"magpie + XGBoost, Laskowski rows": 0.099, "mean predictor, Laskowski rows": 0.159},
+            "groups": "paper (first DOI or review reference), falling back to the composition"}
+    return BenchmarkResult("ea", "ea_eV", metrics, predictions, rows, info)
+
+
+def review(data: BenchmarkData) -> BenchmarkResult:
+    """Train on everything but the review's compositions; predict its Tables 1 and 2."""
+    meas = _selected(data)
+    test = meas[meas["source"] == "review"].reset_index(drop=True)
+    train, removed = exclude_leaks(meas[meas["source"] != "review"], test)
+    sigma = fit_on(train, "log10_sigma", data.config)
+    ea_model = fit_on(train, "ea_eV", data.config)
+    pred = sigma.predict(test)
+    ea_pred = ea_model.predict(test)
+    table = test["source_row_id"].str.split(":").str[0]
+    predictions = pd.DataFrame({
+        "id": test["source_row_id"], "formula": test["raw_formula"], "table": table,
+        "y_true": test["log10_sigma"], "y_pred": pred, "ea_true": test["ea_eV"], "ea_pred": ea_pred,
+        "temperature_K": test["temperature_K"], "reference": test["reference"],
+    })
+    metrics = scores(predictions["y_true"], pred)
+    for t in ("table1", "table2"):
+        sel = predictions["table"] == t
+        metrics[f"mae_{t}"] = mae(predictions.loc[sel, "y_true"], predictions.loc[sel, "y_pred"])
+        metrics[f"n_{t}"] = int(sel.sum())
+    has_ea = predictions["ea_true"].notna()
+    metrics["mae_ea_table2"] = mae(predictions.loc[has_ea, "ea_true"], predictions.loc[has_ea, "ea_pred"])
+    metrics["n_ea_table2"] = int(has_ea.sum())
+    both = pd.concat([sigma.materials, ea_model.materials]).drop_duplicates("material_key")
+    info = {"excluded_training_rows": removed["leak"].value_counts().to_dict(),
+            "note": "rows at 27/30 °C are compared with the room-temperature prediction"}
+    return BenchmarkResult("review", "log10_sigma", metrics, predictions, training_rows(train, both), info)
+
+
+def family(data: BenchmarkData) -> BenchmarkResult:
+    """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV."""
+    from sulfml.featurize.electrolyte import classify_family
+
+    meas = _selected(data)
+    config = data.config
+    mats = aggregate_materials(meas, config.data.aggregation)
+    fam = pd.Series([classify_family(json.loads(c), n, t, f) for c, n, t, f in
+                     zip(mats["composition"], mats["notation"], mats["tags"], mats["family"], strict=True)],
+                    index=mats.index)
+    ts = training_set(mats, featurize_materials(mats, config.preset), "log10_sigma", config)
+    cv = cross_validate(ts, config.params.get("log10_sigma", {}), config)
+    cv_pred = pd.Series(cv.oof, index=mats.index)
+    y = pd.Series(ts.y, index=mats.index)
+    preds, rows, metrics_by = [], [], {}
+    for name in LOFO_FAMILIES:
+        held = mats[fam == name]
+        test_meas = meas[meas["material_key"].isin(set(held["material_key"]))]
+        train, _ = exclude_leaks(meas, test_meas)
+        fitted = fit_on(train, "log10_sigma", config)
+        p = fitted.predict(held)
+        preds.append(pd.DataFrame({"id": held["material_key"], "formula": held["formula"], "family": name,
+                                   "y_true": y[held.index].to_numpy(), "y_pred": p,
+                                   "y_pred_grouped_cv": cv_pred[held.index].to_numpy()}))
+        rows.append(training_rows(train, fitted.materials).assign(held_out_family=name))
+        metrics_by[name] = {"n": len(held), "mae_lofo": mae(y[held.index], p),
+                            "mae_grouped_cv": mae(y[held.index], cv_pred[held.index])}
+    predictions = pd.concat(preds, ignore_index=True)
+    metrics = scores(predictions["y_true"], predictions["y_pred"])
+    metrics["mae_grouped_cv_same_materials"] = mae(predictions["y_true"], predictions["y_pred_grouped_cv"])
+    for name, m in metrics_by.items():
+        key = name.replace("-", "_").lower()
+        metrics |= {f"mae_lofo_{key}": m["mae_lofo"], f"mae_cv_{key}": m["mae_grouped_cv"], f"n_{key}": m["n"]}
+    info = {"families": list(LOFO_FAMILIES), "family_rule": "data label when it names a family, else the "
+            "composition pattern (sulfml.featurize.electrolyte.classify_family)",
+            "excluded": "composition and paper (DOI) of every held-out material"}
+    return BenchmarkResult("family", "log10_sigma", metrics, predictions,
+                           pd.concat(rows, ignore_index=True), info)
+
+
+BENCHMARKS = {"obelix": obelix, "ea": ea, "review": review, "family": family}

@@ -1,0 +1,46 @@
+"""`sulfml benchmark NAME --output DIR`: reproducible benchmarks that never train on what they test."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sulfml.cli import UsageError
+from sulfml.cli.common import add_data_dir
+
+NAMES = ["obelix", "ea", "review", "family"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `benchmark` subcommand."""
+    p = sub.add_parser("benchmark", help="run a benchmark: obelix, ea, review, family (or all)")
+    p.add_argument("name", choices=[*NAMES, "all"])
+    p.add_argument("--output", "-o", required=True, help="directory for metrics.json, predictions.csv, "
+                                                          "training_set.csv and parity.png")
+    p.add_argument("--config", default=None, help="run config (default experiments/configs/default.toml)")
+    add_data_dir(p)
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one benchmark (or all, each into OUTPUT/NAME)."""
+    from sulfml.benchmarks import BenchmarkData, run_benchmark
+    from sulfml.config import RunConfig, default_config_path
+    from sulfml.data.sources import DataSourceError
+    from sulfml.data.table import build_table
+
+    config_path = Path(args.config or default_config_path())
+    if not config_path.exists():
+        raise UsageError(f"config file not found: {config_path}")
+    try:
+        table = build_table(args.data_dir)
+    except DataSourceError as exc:
+        raise UsageError(str(exc)) from exc
+    data = BenchmarkData(table=table, config=RunConfig.from_toml(config_path))
+    names = NAMES if args.name == "all" else [args.name]
+    for name in names:
+        out = Path(args.output) / name if args.name == "all" else Path(args.output)
+        run_benchmark(name, data, out, tracking_uri=args.tracking_uri)
+    return 0
