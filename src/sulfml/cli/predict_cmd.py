@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cif", help="a CIF file for the (single) formula given")
     p.add_argument("--temperature-c", type=float, default=None, help="temperature for FORMULA arguments")
     p.add_argument("--output", "-o", help="write csv or json (by extension)")
+    p.add_argument("--columns", default="", help="comma-separated output columns to show (default: all)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
                    help="stdout format (default: table on a terminal, csv otherwise)")
     p.add_argument("--models-dir", default=None, help="model bundle (default: the committed models/)")
@@ -89,9 +90,16 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = read_inputs(args)
     result = predict_frame(inputs, load_bundle(args))
+    failed = bool((result["error"] != "").any())
     kept = [c for c in inputs.columns if c.startswith("input_")]
     if kept:
         result = pd.concat([result, inputs[kept].reset_index(drop=True)], axis=1)
+    if args.columns:
+        wanted = args.columns.split(",")
+        unknown = [c for c in wanted if c not in result.columns]
+        if unknown:
+            raise UsageError(f"unknown --columns {unknown}; available: {', '.join(result.columns)}")
+        result = result[wanted]
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
             result.to_csv(out, index=False)
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
     if args.output and args.format is None:
-        n_bad = int((result["error"] != "").sum())
-        print(f"wrote {len(result)} rows to {args.output} ({n_bad} failed)")
+        print(f"wrote {len(result)} rows to {args.output}" + (" (some rows failed: see error)" if failed else ""))
     elif fmt == "json":
         print_json(result.astype(object).where(result.notna(), None).to_dict("records"))
     elif fmt == "csv":
@@ -110,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         shown = result.copy()
         for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo", "ea_hi"):
-            shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2f}")
-        shown["sigma_S_cm"] = shown["sigma_S_cm"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2e}")
+            if c in shown:
+                shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2f}")
+        if "sigma_S_cm" in shown:
+            shown["sigma_S_cm"] = shown["sigma_S_cm"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2e}")
         print_table(shown)
-    return 1 if (result["error"] != "").any() else 0
+    return 1 if failed else 0
