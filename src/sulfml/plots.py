@@ -13,6 +13,15 @@ import numpy as np  # noqa: E402
 UNITS = {"log10_sigma": "log10 σ (S/cm)", "ea_eV": "Ea (eV)"}
 
 
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def parity_plot(y_true, y_pred, path: str | Path, title: str, target: str = "log10_sigma",
                 censored=None) -> Path:
     """Predicted against reported values, with the y = x line; censored points drawn apart."""
@@ -32,12 +41,7 @@ def parity_plot(y_true, y_pred, path: str | Path, title: str, target: str = "log
     ax.set_ylabel(f"predicted {unit}")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def importance_plot(names, importances, path: str | Path, title: str, top: int = 25) -> Path:
@@ -49,9 +53,4 @@ def importance_plot(names, importances, path: str | Path, title: str, top: int =
     ax.set_xlabel("gain importance")
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
