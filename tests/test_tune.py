@@ -31,7 +31,7 @@ def _tune(cfg, data, tmp_path, **kw):
     kw.setdefault("trials", 3)
     kw.setdefault("storage", f"sqlite:///{tmp_path / 'optuna.db'}")
     kw.setdefault("output_config", tmp_path / "tuned.toml")
-    # one thread: the mini data is too small to gain from more, and busy cores make OpenMP crawl
+    # one thread: the mini data is too small to gain from more
     return tune("ea", config_path=cfg, data_dir=data, n_jobs=1, log=lambda s: None, **kw)
 
 

@@ -121,7 +121,7 @@ def test_two_workers_share_one_study(mini_data_dir, small_config, tmp_path):
         server.start()
         for i in range(2):
             # separate caches and MLflow stores, as on two machines
-            env = {**os.environ, "SULFML_CACHE_DIR": str(tmp_path / f"cache-{i}"), "OMP_WAIT_POLICY": "PASSIVE"}
+            env = {**os.environ, "SULFML_CACHE_DIR": str(tmp_path / f"cache-{i}")}
             cmd = [sys.executable, "-m", "sulfml", "tune", "--target", "ea", "--trials", str(TRIALS),
                    "--storage", server.url, "--study", "shared", "--seed", str(100 * i), "--n-jobs", "1",
                    "--config", str(small_config), "--data-dir", str(mini_data_dir),

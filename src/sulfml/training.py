@@ -23,6 +23,21 @@ class TrainResult:
     n_train: int
 
 
+def load_materials(config: RunConfig, data_dir: str | Path | None = None):
+    """Load → clean → featurize: the config's materials and their features, as every run builds them.
+
+    Returns:
+        (materials, features), aligned on the index.
+    """
+    from sulfml.data.table import aggregate_materials, build_table
+    from sulfml.model.train import featurize_materials
+
+    table = build_table(data_dir)
+    meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
+    materials = aggregate_materials(meas, config.data.aggregation)
+    return materials, featurize_materials(materials, config.preset)
+
+
 def train(
     config_path: str | Path | None = None,
     *,
@@ -44,21 +59,16 @@ def train(
         export: write the champion pair to `models_dir` afterwards.
         log: where progress lines go.
     """
-    from sulfml.data.table import aggregate_materials, build_table
-    from sulfml.model.train import featurize_materials, fit_target, training_set
+    from sulfml.model.train import fit_target, training_set
     from sulfml.tracking.bundle import default_models_dir
     from sulfml.tracking.runs import configure, download_champions, log_training_run, maybe_promote
 
     config_path = Path(config_path or default_config_path())
     config = RunConfig.from_toml(config_path)
     t0 = time.perf_counter()
-    table = build_table(data_dir)
-    meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
-    materials = aggregate_materials(meas, config.data.aggregation)
-    log(f"data: {len(materials)} materials from {', '.join(config.data.sources)} "
-        f"({time.perf_counter() - t0:.1f} s)")
-    features = featurize_materials(materials, config.preset)
-    log(f"features: {features.shape[1]} ({config.preset}) ({time.perf_counter() - t0:.1f} s)")
+    materials, features = load_materials(config, data_dir)
+    log(f"data: {len(materials)} materials from {', '.join(config.data.sources)}, {features.shape[1]} "
+        f"features ({config.preset}) ({time.perf_counter() - t0:.1f} s)")
     uri = configure(tracking_uri)
     results = []
     for target in TARGETS:

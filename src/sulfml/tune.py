@@ -274,14 +274,11 @@ def _check_setup(study: optuna.Study, setup: dict[str, Any]) -> None:
 
 def _load_training_set(config: RunConfig, target: str, data_dir: str | Path | None, log) -> TrainingSet:
     """The target's training set, built exactly as `sulfml train` builds it."""
-    from sulfml.data.table import aggregate_materials, build_table
-    from sulfml.model.train import featurize_materials, training_set
+    from sulfml.model.train import training_set
+    from sulfml.training import load_materials
 
     t0 = time.perf_counter()
-    table = build_table(data_dir)
-    meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
-    materials = aggregate_materials(meas, config.data.aggregation)
-    features = featurize_materials(materials, config.preset)
+    materials, features = load_materials(config, data_dir)
     log(f"data: {len(materials)} materials, {features.shape[1]} features ({config.preset}) "
         f"({time.perf_counter() - t0:.1f} s)")
     return training_set(materials, features, target, config)
@@ -327,8 +324,7 @@ def tune(
         output_config: where the best config goes (default `experiments/configs/tuned-<target>.toml`).
         holdout_fraction: share of the groups (papers) held out of the study.
         n_jobs: XGBoost threads (default: the available cores, as `sulfml train`); scores do not
-            depend on it. Run the CLI (or set OMP_WAIT_POLICY=PASSIVE before importing XGBoost) when
-            other processes compete for the cores.
+            depend on it.
         log: where progress lines go.
 
     Raises:

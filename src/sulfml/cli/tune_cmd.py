@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
 from pathlib import Path
 
@@ -51,10 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Tune and print one line per trial and a summary."""
-    # Spinning OpenMP threads slow XGBoost down by orders of magnitude as soon as another process
-    # (a second worker, a benchmark) wants the same cores; sleeping ones cost nothing measurable.
-    # libgomp reads this once, when XGBoost is first imported, which is below.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from sulfml.data.sources import DataSourceError
     from sulfml.tune import TuneSetupError, tune
 
