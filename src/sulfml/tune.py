@@ -172,38 +172,23 @@ def cv_mae(
     n_jobs: int | None = None,
     on_fold: Callable[[int, float, float], None] | None = None,
 ) -> tuple[float, tuple[float, ...]]:
-    """The grouped CV MAE of `cross_validate`, computed identically, with a hook after each fold.
-
-    Same folds (`grouped_folds` with the config's splits and seed), same regressor (`make_regressor`),
-    same pooled out-of-fold MAE, so the value equals `cross_validate(...).metrics["mae"]` exactly.
+    """The grouped CV MAE of `sulfml train` (`cross_validate`), with a hook after each fold.
 
     Args:
         ts: the training set.
         params: XGBoost hyperparameters.
         config: supplies folds and seed.
         n_jobs: XGBoost threads.
-        on_fold: called as `on_fold(fold, fold_mae, running_mae)` after each fold, where `running_mae`
-            is the MAE over the rows predicted so far (the last one is the result); it may raise
+        on_fold: called as `on_fold(fold, fold_mae, running_mae)` after each fold; it may raise
             `optuna.TrialPruned` to stop.
 
     Returns:
         (CV MAE, MAE of each fold).
     """
-    from sulfml.model.cv import grouped_folds, regression_metrics
-    from sulfml.model.estimator import make_regressor
+    from sulfml.model.train import cross_validate
 
-    oof = np.full(len(ts.y), np.nan)
-    done = np.zeros(len(ts.y), bool)
-    fold_mae: list[float] = []
-    for k, (train_idx, test_idx) in enumerate(grouped_folds(ts.groups, config.cv.n_splits, config.seed)):
-        model = make_regressor(params, config.seed, n_jobs)
-        model.fit(ts.X.iloc[train_idx], ts.y[train_idx])
-        oof[test_idx] = model.predict(ts.X.iloc[test_idx])
-        fold_mae.append(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))))
-        done[test_idx] = True
-        if on_fold is not None:
-            on_fold(k, fold_mae[-1], float(np.mean(np.abs(oof[done] - ts.y[done]))))
-    return regression_metrics(ts.y, oof)["mae"], tuple(fold_mae)
+    cv = cross_validate(ts, params, config, n_jobs, on_fold=on_fold)
+    return cv.metrics["mae"], cv.fold_mae
 
 
 def holdout_mae(tuning: TrainingSet, holdout: TrainingSet, params: dict[str, Any], config: RunConfig,
@@ -333,8 +318,8 @@ def tune(
     import mlflow
     import optuna
 
-    from sulfml.model.estimator import available_cpus
     from sulfml.model.train import cross_validate
+    from sulfml.resources import available_cpus
     from sulfml.tracking.runs import configure
 
     t_start = time.perf_counter()

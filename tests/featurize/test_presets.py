@@ -16,12 +16,11 @@ from sulfml.featurize import presets
 from sulfml.featurize.presets import (
     PRESETS,
     Preset,
-    default_n_jobs,
     featurize,
     get_preset,
-    resolve_n_jobs,
     safe_name,
 )
+from sulfml.resources import available_cpus, resolve_n_jobs
 
 # Li10Ge(P0.925Sb0.075)2S12 and friends, as the parser hands them over.
 FRACTIONAL = [
@@ -142,8 +141,8 @@ def test_empty_frame() -> None:
 
 
 def test_n_jobs_is_capped() -> None:
-    assert resolve_n_jobs(None) == default_n_jobs()
-    assert resolve_n_jobs(10_000) == default_n_jobs()
+    assert resolve_n_jobs(None) == available_cpus()
+    assert resolve_n_jobs(10_000) == available_cpus()
     assert resolve_n_jobs(1) == 1
     with pytest.raises(ValueError):
         resolve_n_jobs(0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sulfml.featurize.electrolyte import (
     SynthesisNotation,
 )
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
+from sulfml.resources import resolve_n_jobs
 
 # Defaults of the optional input columns (see the input contract in README.md).
 _DEFAULTS: dict[str, Any] = {"notation": "plain", "tags": "", "family": None, "cif_path": ""}
@@ -109,28 +109,6 @@ def safe_name(label: str) -> str:
     return out
 
 
-def default_n_jobs() -> int:
-    """CPUs this process may use: the smaller of the machine's count and the affinity mask."""
-    total = os.cpu_count() or 1
-    if hasattr(os, "sched_getaffinity"):
-        total = min(total, len(os.sched_getaffinity(0)))
-    return max(total, 1)
-
-
-def resolve_n_jobs(n_jobs: int | None) -> int:
-    """`n_jobs`, or `default_n_jobs()` when None, never more than `default_n_jobs()`.
-
-    Raises:
-        ValueError: n_jobs < 1.
-    """
-    limit = default_n_jobs()
-    if n_jobs is None:
-        return limit
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
-    return min(n_jobs, limit)
-
-
 @cache
 def _compiled(preset_id: str) -> tuple[list[BaseFeaturizer], tuple[str, ...]]:
     """One shared instance list per preset (building magpie tables costs ~50 ms) and its column names."""
@@ -198,7 +176,7 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) ->
             `family`, `space_group_number`, `a`, `b`, `c`, `alpha`, `beta`, `gamma`, `z` and `cif_path`
             are optional (missing column or NaN = unknown).
         preset_id: a key of `PRESETS`, e.g. "composition-v1".
-        n_jobs: CPU cap, None = `default_n_jobs()`, never more. Featurization is serial (a few seconds for
+        n_jobs: CPU cap, None = `available_cpus()`, never more. Featurization is serial (a few seconds for
             2,000 compositions, most of it matminer's magpie statistics), so the cap is only validated;
             matminer's own multiprocessing is always off.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from xgboost import XGBRegressor
+
+from sulfml.resources import resolve_n_jobs
 
 DEFAULTS: dict[str, Any] = {
     "n_estimators": 400,
@@ -19,27 +20,19 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def available_cpus() -> int:
-    """The cores this process may use (never more than the machine has)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def make_regressor(params: dict[str, Any], seed: int, n_jobs: int | None = None) -> XGBRegressor:
     """An `XGBRegressor` with histogram trees, seeded, on at most the available cores.
 
     Args:
         params: hyperparameters; missing ones take `DEFAULTS`.
         seed: random state.
-        n_jobs: threads; defaults to `available_cpus()`.
+        n_jobs: threads; defaults to every available core, never more.
     """
     merged = {**DEFAULTS, **params}
     return XGBRegressor(
         objective="reg:squarederror",
         tree_method="hist",
         random_state=seed,
-        n_jobs=min(n_jobs or available_cpus(), available_cpus()),
+        n_jobs=resolve_n_jobs(n_jobs),
         **merged,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -81,19 +82,25 @@ def training_set(materials: pd.DataFrame, features: pd.DataFrame, target: str, c
     )
 
 
-def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int | None = None) -> CVResult:
+def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int | None = None,
+                   on_fold: Callable[[int, float, float], None] | None = None) -> CVResult:
     """Grouped K-fold CV with the config's folds and seed; out-of-fold predictions and metrics.
 
     The metrics score every row (censored ones at their substitute); `mae_uncensored` leaves them out.
     The prediction band comes from the uncensored rows only, whose residuals are real errors.
+    `on_fold(fold, fold_mae, running_mae)` is called after each fold (running_mae: over the rows predicted
+    so far); tuning uses it to prune, and may raise to stop.
     """
     oof = np.full(len(ts.y), np.nan)
     fold_mae = []
-    for train_idx, test_idx in grouped_folds(ts.groups, config.cv.n_splits, config.seed):
+    for k, (train_idx, test_idx) in enumerate(grouped_folds(ts.groups, config.cv.n_splits, config.seed)):
         model = make_regressor(params, config.seed, n_jobs)
         model.fit(ts.X.iloc[train_idx], ts.y[train_idx])
         oof[test_idx] = model.predict(ts.X.iloc[test_idx])
         fold_mae.append(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))))
+        if on_fold is not None:
+            done = ~np.isnan(oof)
+            on_fold(k, fold_mae[-1], float(np.mean(np.abs(oof[done] - ts.y[done]))))
     unc = ~ts.censored
     metrics = regression_metrics(ts.y, oof)
     metrics["mae_uncensored"] = float(np.mean(np.abs(oof[unc] - ts.y[unc])))
