@@ -1,0 +1,772 @@
+"""Vectorized composition features: the numbers of the `composition-v1` preset, many rows at a time.
+
+matminer featurizes one pymatgen Composition at a time in Python (about 1 ms per composition for the
+magpie statistics). This module computes the same features for a whole batch with NumPy:
+
+* `fast_features` gives the matminer part of the preset (magpie `ElementProperty`, `Stoichiometry`,
+  `ValenceOrbital`, `IonProperty(fast=True)`, all with `impute_nan=True`), same columns, same order, same
+  values (to rounding), including matminer's edge cases;
+* `electrolyte_features` gives our own featurizers' columns (`LithiumContent`, `AnionFramework`,
+  `FrameworkCations`, `SynthesisNotation`, `ElectrolyteFamily`);
+* `featurize_fast` is a drop-in for `presets.featurize` on composition-only presets.
+
+The element tables come from matminer's own data (after its NaN imputation) and ship with the package as
+`element_tables.json`, so importing this module needs neither matminer nor pymatgen: the predict path
+stays lean. `build_element_tables` regenerates the file (scripts/build_element_tables.py) and the tests
+check that the shipped file still equals matminer's data.
+
+Compositions are read the way `presets.featurize` reads them: amounts below pymatgen's
+`Composition.amount_tolerance` (1e-8), non-positive and NaN amounts are dropped, and the isotopes D and T
+are added to H (as pymatgen's `element_composition` does). A row left without elements gets NaN for every matminer feature, as `featurize` gives it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE_PATH = Path(__file__).with_name("element_tables.json")
+
+# pymatgen's Composition drops amounts below this (Composition.amount_tolerance).
+AMOUNT_TOLERANCE = 1e-8
+# pymatgen's get_el_sp reads these isotope symbols as H.
+ISOTOPES = {"D": "H", "T": "H"}
+
+# ElementProperty.from_preset("magpie"): properties and statistics, in matminer's label order.
+MAGPIE_FEATURES: tuple[str, ...] = (
+    "Number", "MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "Row", "CovalentRadius",
+    "Electronegativity", "NsValence", "NpValence", "NdValence", "NfValence", "NValence", "NsUnfilled",
+    "NpUnfilled", "NdUnfilled", "NfUnfilled", "NUnfilled", "GSvolume_pa", "GSbandgap", "GSmagmom",
+    "SpaceGroupNumber",
+)
+MAGPIE_STATS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
+STOICHIOMETRY_P: tuple[int, ...] = (0, 2, 3, 5, 7, 10)
+ORBITALS: tuple[str, ...] = ("s", "p", "d", "f")
+
+# Copies of the constants of `sulfml.featurize.electrolyte` (importing it would import matminer and
+# pymatgen); tests assert they are equal.
+ANION_CHARGE: dict[str, int] = {
+    "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
+}
+ANIONS: tuple[str, ...] = tuple(ANION_CHARGE)
+HALOGENS: tuple[str, ...] = ("F", "Cl", "Br", "I")
+CHALCOGENS: tuple[str, ...] = ("S", "Se", "Te")
+FRAMEWORK_CATIONS: tuple[str, ...] = (
+    "P", "Si", "Ge", "Sn", "Sb", "As", "B", "Al", "Ga", "In", "Zr", "Ti", "La", "Ta", "Nb",
+    "Y", "Hf", "Sc", "Mg", "Ca", "Sr", "Ba", "Zn", "W", "Te", "Bi", "Na", "K",
+)
+FAMILIES: tuple[str, ...] = (
+    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "garnet", "NASICON", "perovskite",
+    "LISICON", "anti-perovskite", "other",
+)
+MINOR_SHARE = 0.2
+_TOL = 0.3
+PEROVSKITE_B: tuple[str, ...] = (
+    "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
+)
+LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
+FLAGS: tuple[str, ...] = ("is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate")
+
+# Presets whose composition featurizers are the four matminer ones followed by our five.
+_COMPOSITION_PRESETS = ("composition-v1", "structure-v1")
+# Rows per block: bounds the (rows x elements x properties) temporaries to a few tens of MB.
+_BLOCK = 8192
+# Sums per block in the oxidation-state search (rows x combinations).
+_COMBOS_PER_BLOCK = 1 << 21
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Element tables
+
+
+@dataclass(frozen=True)
+class ElementTables:
+    """matminer's element data as arrays indexed by element (atomic number - 1).
+
+    Attributes:
+        symbols: element symbols, Z = 1..118.
+        index: symbol -> row (the isotopes D and T included, as H).
+        magpie: `MagpieData(impute_nan=True)` values, one column per `MAGPIE_FEATURES` entry.
+        electronegativity: `PymatgenData(impute_nan=True)` "X", as IonProperty reads it.
+        oxidation_states: pymatgen common oxidation states per element, NaN-padded (IonProperty(fast=True)
+            uses `PymatgenData.get_oxidation_states`, i.e. `Element.common_oxidation_states`).
+        n_oxidation_states: how many states each element has (0 for noble gases and the heaviest).
+    """
+
+    symbols: tuple[str, ...]
+    index: dict[str, int]
+    magpie: np.ndarray
+    electronegativity: np.ndarray
+    oxidation_states: np.ndarray
+    n_oxidation_states: np.ndarray
+
+
+def build_element_tables() -> dict[str, Any]:
+    """The element tables computed from matminer's data sources, as the JSON-able dict we ship.
+
+    Imports matminer and pymatgen; used by scripts/build_element_tables.py and by the test that checks
+    the shipped file.
+    """
+    from matminer.utils.data import MagpieData, PymatgenData
+    from pymatgen.core import Element
+
+    magpie = MagpieData(impute_nan=True)
+    pmg = PymatgenData(impute_nan=True)
+    elements = [Element.from_Z(z) for z in range(1, 119)]
+    with warnings.catch_warnings():
+        # pymatgen warns for every element without a Pauling electronegativity; matminer imputes those.
+        warnings.simplefilter("ignore", UserWarning)
+        x = [float(pmg.get_elemental_property(e, "X")) for e in elements]
+    return {
+        "source": "matminer MagpieData(impute_nan=True), PymatgenData(impute_nan=True); "
+                  "generated by scripts/build_element_tables.py",
+        "symbols": [e.symbol for e in elements],
+        "magpie_features": list(MAGPIE_FEATURES),
+        "magpie": [[float(magpie.get_elemental_property(e, p)) for p in MAGPIE_FEATURES] for e in elements],
+        "electronegativity": x,
+        "oxidation_states": [[int(s) for s in pmg.get_oxidation_states(e)] for e in elements],
+    }
+
+
+def tables_from_dict(data: Mapping[str, Any]) -> ElementTables:
+    """`ElementTables` from the dict `build_element_tables` returns (or its JSON)."""
+    if tuple(data["magpie_features"]) != MAGPIE_FEATURES:
+        raise ValueError("element table was built for other magpie features; rerun scripts/build_element_tables.py")
+    symbols = tuple(data["symbols"])
+    index = {s: i for i, s in enumerate(symbols)}
+    for iso, el in ISOTOPES.items():
+        index[iso] = index[el]
+    states = data["oxidation_states"]
+    width = max(1, max(len(s) for s in states))
+    ox = np.full((len(symbols), width), np.nan)
+    for i, s in enumerate(states):
+        ox[i, : len(s)] = s
+    return ElementTables(
+        symbols=symbols,
+        index=index,
+        magpie=np.asarray(data["magpie"], dtype=float),
+        electronegativity=np.asarray(data["electronegativity"], dtype=float),
+        oxidation_states=ox,
+        n_oxidation_states=np.array([len(s) for s in states]),
+    )
+
+
+@cache
+def element_tables() -> ElementTables:
+    """The shipped element tables, read once per process."""
+    with TABLE_PATH.open(encoding="utf-8") as fh:
+        return tables_from_dict(json.load(fh))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column names
+
+
+def matminer_columns() -> list[str]:
+    """Names of the matminer features `fast_features` computes, as `featurize` names them."""
+    magpie = [f"MagpieData {stat} {prop}" for prop in MAGPIE_FEATURES for stat in MAGPIE_STATS]
+    stoich = [f"{p}-norm" for p in STOICHIOMETRY_P]
+    valence = [f"{prop} {orb} valence electrons" for prop in ("avg", "frac") for orb in ORBITALS]
+    return [*magpie, *stoich, *valence, "compound possible", "max ionic char", "avg ionic char"]
+
+
+def electrolyte_columns() -> list[str]:
+    """Names of our electrolyte features `electrolyte_features` computes, in preset order."""
+    return [
+        "li_atom_fraction", "li_per_anion", "li_per_framework_cation", "li_anion_charge_fraction",
+        *(f"anion_frac_{el}" for el in ANIONS), "halogen_fraction", "chalcogenide_fraction",
+        *(f"halogen_share_{el}" for el in HALOGENS), "halogen_mixing_entropy", "anion_atom_fraction",
+        "n_anion_species", "mixed_anion", "mixed_halogen",
+        *(f"framework_share_{el}" for el in FRAMEWORK_CATIONS), "framework_share_other",
+        "n_framework_cation_species", "framework_cation_atom_fraction",
+        *FLAGS,
+        *(f"family_{f}" for f in FAMILIES),
+    ]
+
+
+def covered_columns(preset_id: str) -> list[str]:
+    """The columns of a preset this module computes (matminer part, then ours), in preset order.
+
+    For "composition-v1" that is every column; "structure-v1" adds lattice and CIF columns, not covered.
+
+    Raises:
+        KeyError: a preset this module does not know.
+    """
+    _check_preset(preset_id)
+    return [*matminer_columns(), *electrolyte_columns()]
+
+
+def _check_preset(preset_id: str) -> None:
+    if preset_id not in _COMPOSITION_PRESETS:
+        raise KeyError(f"fast featurizer does not cover preset {preset_id!r}; it covers {list(_COMPOSITION_PRESETS)}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Compositions as padded arrays
+
+
+@dataclass(frozen=True)
+class CompositionBatch:
+    """Compositions as padded arrays, elements of each row in the order `featurize` sees them (by symbol).
+
+    Attributes:
+        index: (rows, width) element rows of `ElementTables`, 0 where padded; each element once.
+        amount: (rows, width) amounts, 0 where padded.
+        present: (rows, width) True for real entries.
+    """
+
+    index: np.ndarray
+    amount: np.ndarray
+    present: np.ndarray
+
+    def __len__(self) -> int:
+        return self.index.shape[0]
+
+    def dense(self, n_elements: int) -> np.ndarray:
+        """(rows, n_elements) amounts by element."""
+        out = np.zeros((len(self), n_elements))
+        rows = np.broadcast_to(np.arange(len(self))[:, None], self.index.shape)
+        out[rows[self.present], self.index[self.present]] = self.amount[self.present]
+        return out
+
+    def rows(self, sl: slice) -> CompositionBatch:
+        """A block of rows, trimmed to its widest row."""
+        present = self.present[sl]
+        width = max(1, int(present.sum(1).max(initial=0)))
+        return CompositionBatch(self.index[sl, :width], self.amount[sl, :width], present[:, :width])
+
+
+def _items(comp: Any) -> Iterable[tuple[Any, Any]]:
+    if isinstance(comp, Mapping):
+        return comp.items()
+    if isinstance(comp, str) and comp.lstrip().startswith("{"):
+        return json.loads(comp).items()
+    raise TypeError(f"composition must be a dict of element -> amount, got {type(comp).__name__}")
+
+
+def composition_batch(compositions: Iterable[Any], tables: ElementTables | None = None) -> CompositionBatch:
+    """Padded arrays of many compositions.
+
+    Args:
+        compositions: element symbol -> amount mappings (a pymatgen Composition works too, as does the
+            JSON text the materials table stores).
+        tables: element tables; default `element_tables()`.
+
+    Raises:
+        ValueError: an unknown element symbol (the message names it).
+        TypeError: something that is not a composition.
+    """
+    tables = tables or element_tables()
+    index = tables.index
+    flat_idx: list[int] = []
+    flat_amt: list[float] = []
+    counts: list[int] = []
+    for comp in compositions:
+        kept: dict[int, float] = {}
+        # Symbol order: `featurize` sorts the keys, and pymatgen keeps the last of two keys naming the
+        # same element (H, D, T).
+        for el, x in sorted((str(k), v) for k, v in _items(comp)):
+            x = float(x)
+            if not x >= AMOUNT_TOLERANCE:
+                continue
+            col = index.get(el)
+            if col is None:
+                raise ValueError(f"unknown element {el!r} in composition {dict(_items(comp))!r}")
+            # pymatgen keeps D, T and H apart and `element_composition` adds them up as H, at the
+            # position of the first.
+            kept[col] = kept.get(col, 0.0) + x
+        flat_idx.extend(kept)
+        flat_amt.extend(kept.values())
+        counts.append(len(kept))
+    n = len(counts)
+    count = np.array(counts, dtype=np.int64)
+    width = max(1, int(count.max(initial=0)))
+    present = np.arange(width)[None, :] < count[:, None]
+    idx = np.zeros((n, width), dtype=np.int64)
+    amt = np.zeros((n, width))
+    idx[present] = flat_idx
+    amt[present] = flat_amt
+    return CompositionBatch(idx, amt, present)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# matminer features
+
+
+def fast_features(compositions: Iterable[Any] | CompositionBatch, preset_id: str = "composition-v1") -> np.ndarray:
+    """The matminer features of a preset for many compositions.
+
+    Args:
+        compositions: element symbol -> amount mappings, or a `composition_batch`.
+        preset_id: "composition-v1" or "structure-v1" (both start with the same matminer featurizers).
+
+    Returns:
+        (rows, len(matminer_columns())) float array, columns as `matminer_columns()`; NaN rows for
+        compositions without any element.
+
+    Raises:
+        KeyError: unknown preset.
+        ValueError: unknown element.
+    """
+    _check_preset(preset_id)
+    tables = element_tables()
+    batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions, tables)
+    out = np.full((len(batch), len(matminer_columns())), np.nan)
+    for start in range(0, len(batch), _BLOCK):
+        sl = slice(start, start + _BLOCK)
+        out[sl] = _matminer_block(batch.rows(sl), tables)
+    return out
+
+
+def _seqsum(a: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 left to right, as Python's `sum` and small NumPy reductions add."""
+    total = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        total += a[:, j]
+    return total
+
+
+def _matminer_block(batch: CompositionBatch, tables: ElementTables) -> np.ndarray:
+    idx, w, present = batch.index, batch.amount, batch.present
+    n = len(batch)
+    n_el = present.sum(1)
+    ok = n_el > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = tables.magpie[idx]  # (n, width, props)
+        pres3 = present[:, :, None]
+        wsum = _seqsum(w)
+        # PropertyStats.mean/avg_dev are np.average with the raw amounts as weights.
+        mean = _seqsum(w[:, :, None] * values) / wsum[:, None]
+        avg_dev = _seqsum(w[:, :, None] * np.abs(values - mean[:, None, :])) / wsum[:, None]
+        vmin = np.where(pres3, values, np.inf).min(1)
+        vmax = np.where(pres3, values, -np.inf).max(1)
+        # PropertyStats.mode: the smallest value among the entries whose weight np.isclose's the largest.
+        wmax = w.max(1, initial=0.0)
+        tied = present & (np.abs(w - wmax[:, None]) <= 1e-8 + 1e-5 * np.abs(wmax)[:, None])
+        mode = np.where(tied[:, :, None], values, np.inf).min(1)
+        stats = {"minimum": vmin, "maximum": vmax, "range": vmax - vmin, "mean": mean, "avg_dev": avg_dev,
+                 "mode": mode}
+        magpie = np.stack([stats[s] for s in MAGPIE_STATS], axis=2).reshape(n, -1)
+
+        # Stoichiometry: p-norms of the atomic fractions; p = 0 counts the elements.
+        frac = w / wsum[:, None]
+        norms = [n_el.astype(float)]
+        for p in STOICHIOMETRY_P[1:]:
+            norms.append(_seqsum(np.where(present, frac, 0.0) ** p) ** (1.0 / p))
+        stoich = np.stack(norms, axis=1)
+
+        # ValenceOrbital: the magpie means of the valence counts, and their share of NValence.
+        col = {p: i for i, p in enumerate(MAGPIE_FEATURES)}
+        avg = mean[:, [col[f"N{o}Valence"] for o in ORBITALS]]
+        valence = np.hstack([avg, avg / mean[:, [col["NValence"]]]])
+
+        ionic = _ion_property(idx, w, present, n_el, wsum, tables)
+    out = np.hstack([magpie, stoich, valence, ionic])
+    out[~ok] = np.nan
+    return out
+
+
+def _ion_property(idx: np.ndarray, w: np.ndarray, present: np.ndarray, n_el: np.ndarray, wsum: np.ndarray,
+                  tables: ElementTables) -> np.ndarray:
+    """IonProperty(fast=True): compound possible, max and average ionic character."""
+    n, width = idx.shape
+    x = tables.electronegativity[idx]
+    frac = w / wsum[:, None]
+    iu, ju = np.triu_indices(width, k=1)
+    pair_ok = present[:, iu] & present[:, ju]
+    char = 1.0 - np.exp(-0.25 * (x[:, iu] - x[:, ju]) ** 2)
+    max_char = np.where(pair_ok, char, -np.inf).max(1, initial=-np.inf)
+    avg_char = _seqsum(np.where(pair_ok, frac[:, iu] * frac[:, ju] * char, 0.0)) if len(iu) else np.zeros(n)
+    possible = _compound_possible(idx, w, present, tables)
+    single = n_el < 2
+    # matminer: one element is always a possible compound, with no ionic character.
+    possible[single] = 1.0
+    max_char[single] = 0.0
+    avg_char[single] = 0.0
+    return np.stack([possible, max_char, avg_char], axis=1)
+
+
+def _compound_possible(idx: np.ndarray, w: np.ndarray, present: np.ndarray, tables: ElementTables) -> np.ndarray:
+    """1.0 where some choice of one common oxidation state per element makes the amounts neutral.
+
+    matminer tries every combination (itertools.product) and tests np.isclose(dot(states, amounts), 0),
+    i.e. |sum| <= 1e-8 on the raw amounts. Here rows are grouped by how many states each position has, so
+    each group enumerates exactly its own combinations, in blocks that bound memory.
+    """
+    n, width = idx.shape
+    counts = np.where(present, tables.n_oxidation_states[idx], 1)
+    out = np.zeros(n)
+    # An element without common oxidation states makes the product empty: never possible.
+    has_all = ~(present & (counts == 0)).any(1)
+    rows = np.flatnonzero(has_all)
+    if not len(rows):
+        return out
+    keys = counts[rows]
+    signatures, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for g, sig in enumerate(signatures):
+        group = rows[inverse == g]
+        n_combo = int(np.prod(sig))
+        step = max(1, _COMBOS_PER_BLOCK // n_combo)
+        for start in range(0, len(group), step):
+            r = group[start:start + step]
+            sums = np.zeros((len(r), 1))
+            for j in range(width):
+                k = int(sig[j])
+                states = tables.oxidation_states[idx[r, j], :k]  # (rows, k)
+                contrib = np.where(present[r, j, None], states * w[r, j, None], 0.0)
+                sums = (sums[:, :, None] + contrib[:, None, :]).reshape(len(r), -1)
+            out[r] = (np.abs(sums) <= 1e-8).any(1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Our electrolyte features
+
+
+def _tag_keys(tags: Any) -> frozenset[str]:
+    if not isinstance(tags, str):
+        return frozenset()
+    return frozenset(t.split(":", 1)[0].strip().lower() for t in tags.split(";") if t.strip())
+
+
+def _norm_label(label: Any) -> str:
+    if not isinstance(label, str):
+        return ""
+    return re.sub(r"[^a-z0-9]", "", label.lower())
+
+
+def _notation(notation: Any) -> str:
+    return notation.strip().lower() if isinstance(notation, str) and notation.strip() else "plain"
+
+
+def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None) -> tuple[bool, ...]:
+    """The six `FLAGS` of one row; same rules as `sulfml.featurize.electrolyte.synthesis_flags`."""
+    note = _notation(notation)
+    keys = _tag_keys(tags)
+    fam = _norm_label(family)
+    glass_ceramic = bool(keys & {"glass-ceramic", "glassceramic", "glass ceramic"}) or fam in (
+        "glassceramic", "glassceramics")
+    glass = (note == "glass" or "glass" in keys or fam in ("glass", "glasses")) and not glass_ceramic
+    return (
+        glass,
+        glass_ceramic,
+        glass or "amorphous" in keys,
+        note == "composite" or "composite" in keys,
+        note == "host+dopant" or bool(keys & {"doped", "dopant", "host+dopant"}),
+        note == "hydrate" or "hydrate" in keys,
+    )
+
+
+_LABELS: dict[str, str] = {
+    "argyrodite": "argyrodite", "argyrodites": "argyrodite",
+    "lgps": "LGPS",
+    "thiolisicon": "thio-LISICON", "thiolisicons": "thio-LISICON",
+    "thiophosphate": "thiophosphate", "thiophosphates": "thiophosphate", "li2sp2s5": "thiophosphate",
+    "garnet": "garnet", "garnets": "garnet", "garnetlike": "garnet",
+    "nasicon": "NASICON", "nasicons": "NASICON", "nasiconlike": "NASICON",
+    "perovskite": "perovskite", "perovskites": "perovskite",
+    "lisicon": "LISICON", "lisicons": "LISICON",
+    "antiperovskite": "anti-perovskite", "antiperovskites": "anti-perovskite",
+}
+_GENERIC_LABELS = frozenset({
+    "", "oxide", "oxides", "sulfide", "sulfides", "sulphide", "sulphides", "halide", "halides",
+    "chloride", "chlorides", "cholorides", "fluoride", "fluorides", "phosphate", "phosphates",
+    "hydride", "hydrides", "nitride", "nitrides", "other", "others", "unknown", "none", "nan",
+    "glass", "glasses", "glassceramic", "glassceramics",
+})
+
+
+def family_from_label(label: Any) -> str | None:
+    """Our family for a data label, None for chemistry classes; as in `electrolyte.family_from_label`."""
+    key = _norm_label(label)
+    if key in _LABELS:
+        return _LABELS[key]
+    if key in _GENERIC_LABELS:
+        return None
+    return "other"
+
+
+def _column(values: Sequence[Any] | None, n: int, default: Any) -> list[Any]:
+    if values is None:
+        return [default] * n
+    out = list(values)
+    if len(out) != n:
+        raise ValueError(f"expected {n} values, got {len(out)}")
+    return out
+
+
+def electrolyte_features(
+    compositions: Iterable[Any] | CompositionBatch,
+    notation: Sequence[Any] | None = None,
+    tags: Sequence[Any] | None = None,
+    family: Sequence[Any] | None = None,
+) -> np.ndarray:
+    """Our electrolyte features for many rows.
+
+    Args:
+        compositions: element symbol -> amount mappings, or a `composition_batch`.
+        notation: the parser's notation per row (None or NaN = "plain").
+        tags: the parser's tags per row ("a;b:c"), None = no tags.
+        family: the data's family label per row, None = unknown.
+
+    Returns:
+        (rows, len(electrolyte_columns())) float array, columns as `electrolyte_columns()`.
+    """
+    tables = element_tables()
+    batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions, tables)
+    n = len(batch)
+    notes = _column(notation, n, "plain")
+    tag_col = _column(tags, n, "")
+    fam_col = _column(family, n, None)
+    # Flags and labels depend on three short strings with few distinct values: one Python call each.
+    flag_cache: dict[tuple[Any, Any, Any], tuple[tuple[bool, ...], str | None]] = {}
+    flags = np.zeros((n, len(FLAGS)))
+    label_family: list[str | None] = []
+    for i, raw in enumerate(zip(notes, tag_col, fam_col, strict=True)):
+        key = (_clean(raw[0], "plain"), _clean(raw[1], ""), _clean(raw[2], None))
+        hit = flag_cache.get(key)
+        if hit is None:
+            hit = flag_cache[key] = (synthesis_flags(*key), family_from_label(key[2]))
+        flags[i] = hit[0]
+        label_family.append(hit[1])
+    out = np.empty((n, len(electrolyte_columns())))
+    n_comp = len(electrolyte_columns()) - len(FLAGS) - len(FAMILIES)
+    for start in range(0, n, _BLOCK):
+        sl = slice(start, start + _BLOCK)
+        block = batch.rows(sl)
+        comp_cols, fam_code = _electrolyte_block(block, tables, flags[sl, 0].astype(bool))
+        labels = label_family[sl]
+        for i, lab in enumerate(labels):
+            if lab is not None:
+                fam_code[i] = FAMILIES.index(lab)
+        out[sl, :n_comp] = comp_cols
+        out[sl, n_comp:n_comp + len(FLAGS)] = flags[sl]
+        out[sl, n_comp + len(FLAGS):] = fam_code[:, None] == np.arange(len(FAMILIES))[None, :]
+    return out
+
+
+def _clean(value: Any, default: Any) -> Any:
+    """As `presets.featurize` reads an optional text column: missing = default, non-text = str(value)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in (
+            "NAType", "NaTType"):
+        return default
+    return value if isinstance(value, str) else str(value)
+
+
+def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Composition columns of LithiumContent, AnionFramework, FrameworkCations, and family codes.
+
+    Sums run left to right in the same order as the Python featurizers (symbol order for whole
+    compositions, the constants' order for named groups), so the ratios the family rules compare with
+    their windows are bit-identical.
+    """
+    ix = tables.index
+    idx, w, present = batch.index, batch.amount, batch.present
+    n = len(batch)
+    dense = batch.dense(len(tables.symbols))
+
+    def amt(el: str) -> np.ndarray:
+        return dense[:, ix[el]]
+
+    has_o = amt("O") > 0
+    anion = {el: amt(el) for el in ANIONS}
+    for el in ("Te", "H"):
+        # Te is a Te6+ cation and H sits in OH-/H2O when O is present.
+        anion[el] = np.where(has_o, 0.0, anion[el])
+    # Framework = everything but Li and the anions; Te only with O, H never (anion or hydroxide).
+    not_fw = np.zeros(len(tables.symbols), dtype=bool)
+    not_fw[[ix[el] for el in ("Li", *ANIONS)]] = True
+    fw_entry = present & ~not_fw[idx]
+    fw_entry |= present & (idx == ix["Te"]) & has_o[:, None]
+    fw_amt = np.where(fw_entry, w, 0.0)
+    # fw.get(el) for each element: the dense amount where that element is framework.
+    fw_dense = dense.copy()
+    fw_dense[:, not_fw] = 0.0
+    fw_dense[:, ix["Te"]] = np.where(has_o, amt("Te"), 0.0)
+
+    total = _seqsum(w)
+    li = amt("Li")
+    n_anion = _sum_cols([anion[el] for el in ANIONS])
+    charge = _sum_cols([ANION_CHARGE[el] * anion[el] for el in ANIONS])
+    t = _seqsum(fw_amt)
+    n_fw = fw_entry.sum(1)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+        def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
+        lithium = [ratio(li, total), ratio(li, n_anion), ratio(li, t), ratio(li, charge)]
+
+        anion_present = {el: anion[el] > 0 for el in ANIONS}
+        fracs = [share(anion[el], n_anion) for el in ANIONS]
+        n_hal = _sum_cols([anion[el] for el in HALOGENS])
+        hal_shares = [share(anion[el], n_hal) for el in HALOGENS]
+        n_chal = _sum_cols([anion[el] for el in CHALCOGENS])
+        entropy = _sum_cols([np.where(s > 0, s * np.log(np.where(s > 0, s, 1.0)), 0.0) for s in hal_shares])
+        n_species = _sum_cols([p.astype(float) for p in anion_present.values()])
+        anion_cols = [
+            *fracs, share(n_hal, n_anion), share(n_chal, n_anion), *hal_shares, np.maximum(0.0, -entropy),
+            ratio(n_anion, total), n_species, (n_species > 1).astype(float),
+            (_sum_cols([(s > 0).astype(float) for s in hal_shares]) > 1).astype(float),
+        ]
+
+        shares = [share(fw_dense[:, ix[el]], t) for el in FRAMEWORK_CATIONS]
+        other = np.where(t != 0, 1.0 - _sum_cols(shares), 0.0)
+        fw_cols = [*shares, np.maximum(other, 0.0), n_fw.astype(float), ratio(t, total)]
+
+        family = _family_codes(dense, fw_dense, fw_entry, fw_amt, idx, anion, li, n_anion, t, has_o, glass, ix)
+    cols = np.stack([*lithium, *anion_cols, *fw_cols], axis=1) if n else np.empty((0, 4 + 19 + 31))
+    return cols, family
+
+
+def _sum_cols(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """Left-to-right sum of columns, as Python's `sum` over a generator adds."""
+    total = np.zeros_like(cols[0]) + cols[0]
+    for c in cols[1:]:
+        total = total + c
+    return total
+
+
+def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray, fw_amt: np.ndarray,
+                  idx: np.ndarray, anion: dict[str, np.ndarray], li: np.ndarray, n_a: np.ndarray,
+                  t: np.ndarray, has_o: np.ndarray, glass: np.ndarray, ix: Mapping[str, int]) -> np.ndarray:
+    """Index into `FAMILIES` of `electrolyte.family_from_composition` for every row (first match wins)."""
+    n = dense.shape[0]
+    code = np.full(n, FAMILIES.index("other"))
+    undecided = li > 0
+
+    def get(el: str) -> np.ndarray:
+        return dense[:, ix[el]]
+
+    def within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        return (lo <= x) & (x <= hi)
+
+    def near(x: np.ndarray, target: float, tol: float = _TOL) -> np.ndarray:
+        return np.abs(x - target) <= tol
+
+    def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # Python raises on x/0 where the rules divide only after checking; NaN fails every window.
+        return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+
+    def assign(mask: np.ndarray, family: str) -> None:
+        hit = undecided & mask
+        code[hit] = FAMILIES.index(family)
+        undecided[hit] = False
+
+    hal = _sum_cols([anion[el] for el in HALOGENS])
+    chal_s = anion["S"] + anion["Se"] + anion["Te"]
+    o = anion["O"]
+    ch = chal_s + o
+    sulfide = (n_a > 0) & (chal_s >= 0.5 * n_a)
+    oxide = (n_a > 0) & (o >= 0.5 * n_a)
+    # Main cations: framework entries with at least MINOR_SHARE of the framework atoms.
+    major = fw_entry & (fw_amt >= MINOR_SHARE * t[:, None])
+
+    def only(allowed: Iterable[str]) -> np.ndarray:
+        ok = np.zeros(dense.shape[1], dtype=bool)
+        ok[[ix[el] for el in allowed]] = True
+        return ~(major & ~ok[idx]).any(1)
+
+    def has_major(el: str) -> np.ndarray:
+        return (major & (idx == ix[el])).any(1)
+
+    p_only = only(["P"]) & has_major("P")
+    thiophosphate = sulfide & p_only & (anion["S"] >= 0.5 * n_a) & (glass | within(div(ch, fw_dense[:, ix["P"]]), 3.0, 4.6))
+
+    # Glasses: only the thiophosphate pattern applies.
+    assign(glass & thiophosphate, "thiophosphate")
+    undecided &= ~glass
+
+    a_t, li_t = div(n_a, t), div(li, t)
+    argyrodite = ((t > 0) & (sulfide | ((ch >= 0.5 * n_a) & (hal > 0)))
+                  & only(["P", "Si", "Ge", "Sn", "Sb", "As", "Al", "Ga"]) & near(a_t, 6.0, 0.5)
+                  & (div(hal, t) <= 2.2) & within(li_t, 4.5, 8.0))
+    assign(argyrodite, "argyrodite")
+    m = get("Ge") + get("Sn") + get("Si")
+    q = get("P") + get("Sb") + get("As")
+    lgps = (sulfide & (t > 0) & (m > 0) & (q > 0) & only(["Ge", "Sn", "Si", "P", "Sb", "As"])
+            & within(div(m, q), 0.45, 2.1) & near(a_t, 4.0) & within(li_t, 2.9, 3.75))
+    assign(lgps, "LGPS")
+    thio = (sulfide & (t > 0) & only(["Ge", "Sn", "Si", "As", "Sb", "P", "Al", "Ga"])
+            & np.logical_or.reduce([has_major(el) for el in ("Ge", "Sn", "Si", "As", "Sb")]) & near(a_t, 4.0))
+    assign(thio, "thio-LISICON")
+    assign(thiophosphate, "thiophosphate")
+
+    anti = ((ch > 0) & (hal > 0) & within(div(hal, ch), 0.7, 1.5) & within(div(li, ch), 1.8, 3.2)
+            & (t <= 0.2 * ch))
+    assign(anti, "anti-perovskite")
+
+    rare_earth = _sum_cols([get(el) for el in ("La", "Nd", "Pr", "Ce", "Sm", "Y")])
+    a_site = rare_earth + _sum_cols([get(el) for el in ("Ca", "Sr", "Ba")])
+    garnet_b = _sum_cols([get(el) for el in ("Zr", "Ta", "Nb", "Te", "Hf", "Sn", "Sb", "W", "Bi", "Mo")])
+    assign(oxide & (rare_earth > 0) & (garnet_b > 0) & within(div(o, a_site), 3.6, 4.4), "garnet")
+    x = get("P") + get("Si") + get("As")
+    m = t - x
+    assign(oxide & (x > 0) & (m > 0) & within(div(o, x), 3.8, 4.2) & within(div(x, m), 1.2, 1.8), "NASICON")
+    b = _sum_cols([get(el) for el in PEROVSKITE_B])
+    a_site = a_site + (get("Na") + get("K"))  # as `a_site += get("Na") + get("K")`
+    assign(oxide & (b > 0) & (a_site > 0) & within(div(o, b), 2.8, 3.2) & within(div(a_site + li, b), 0.5, 1.15),
+           "perovskite")
+    x = _sum_cols([get(el) for el in LISICON_X])
+    assign(oxide & (x > 0) & only([*LISICON_X, "Mg", "Ti"]) & within(div(o, x), 3.2, 4.4) & within(div(li, x), 2.5, 4.5),
+           "LISICON")
+    return code
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Whole preset
+
+
+def preset_features(
+    compositions: Iterable[Any],
+    preset_id: str = "composition-v1",
+    notation: Sequence[Any] | None = None,
+    tags: Sequence[Any] | None = None,
+    family: Sequence[Any] | None = None,
+) -> np.ndarray:
+    """All `covered_columns(preset_id)` for many rows: `fast_features` then `electrolyte_features`."""
+    _check_preset(preset_id)
+    batch = composition_batch(compositions)
+    return np.hstack([fast_features(batch, preset_id), electrolyte_features(batch, notation, tags, family)])
+
+
+def featurize_fast(frame: pd.DataFrame, preset_id: str = "composition-v1") -> pd.DataFrame:
+    """Drop-in for `presets.featurize` on "composition-v1": same columns and values, vectorized.
+
+    Args:
+        frame: one row per material with a `composition` column (element -> amount dicts) and optional
+            `notation`, `tags` and `family` columns.
+        preset_id: "composition-v1" (other presets have columns this module does not compute).
+
+    Raises:
+        KeyError: no `composition` column, or a preset with columns this module does not cover.
+    """
+    import pandas as pd
+
+    if preset_id != "composition-v1":
+        raise KeyError(f"featurize_fast computes every column of 'composition-v1' only, not {preset_id!r}")
+    if "composition" not in frame.columns:
+        raise KeyError("featurize needs a 'composition' column")
+
+    def col(name: str) -> list[Any] | None:
+        return frame[name].tolist() if name in frame.columns else None
+
+    data = preset_features(frame["composition"].tolist(), preset_id, col("notation"), col("tags"), col("family"))
+    return pd.DataFrame(data, index=frame.index, columns=covered_columns(preset_id), dtype=float)
