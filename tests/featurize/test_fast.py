@@ -265,3 +265,18 @@ def test_single_element_and_ties_by_hand() -> None:
     single = dict(zip(names, fast.fast_features([{"Fe": 2.5}])[0], strict=True))
     assert (single["compound possible"], single["max ionic char"], single["avg ionic char"]) == (1.0, 0.0, 0.0)
     assert single["MagpieData range Number"] == 0.0
+
+
+def test_odd_label_values_read_as_featurize_reads_them() -> None:
+    frame = pd.DataFrame({
+        "composition": [{"Li": 3.0, "P": 1.0, "S": 4.0}] * 5,
+        "notation": ["glass", None, float("nan"), pd.NA, ["glass"]],
+        "tags": [["glass-ceramic"], "doped", None, 7, ""],
+        "family": [None, ["Argyrodites"], float("nan"), "LGPS", pd.NA],
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = featurize(frame, "composition-v1")[fast.electrolyte_columns()].to_numpy()
+    got = fast.electrolyte_features(frame["composition"].tolist(), frame["notation"].tolist(),
+                                    frame["tags"].tolist(), frame["family"].tolist())
+    np.testing.assert_array_equal(got, ref)

@@ -274,16 +274,17 @@ def composition_batch(compositions: Iterable[Any], tables: ElementTables | None 
     flat_amt: list[float] = []
     counts: list[int] = []
     for comp in compositions:
+        if type(comp) is not dict or not all(type(k) is str for k in comp):
+            comp = {str(k): v for k, v in _items(comp)}
         kept: dict[int, float] = {}
-        # Symbol order: `featurize` sorts the keys, and pymatgen keeps the last of two keys naming the
-        # same element (H, D, T).
-        for el, x in sorted((str(k), v) for k, v in _items(comp)):
-            x = float(x)
+        # Symbol order, as `featurize` sorts the keys before building the pymatgen Composition.
+        for el in sorted(comp):
+            x = float(comp[el])
             if not x >= AMOUNT_TOLERANCE:
                 continue
             col = index.get(el)
             if col is None:
-                raise ValueError(f"unknown element {el!r} in composition {dict(_items(comp))!r}")
+                raise ValueError(f"unknown element {el!r} in composition {comp!r}")
             # pymatgen keeps D, T and H apart and `element_composition` adds them up as H, at the
             # position of the first.
             kept[col] = kept.get(col, 0.0) + x
@@ -552,17 +553,26 @@ def electrolyte_features(
     notes = _column(notation, n, "plain")
     tag_col = _column(tags, n, "")
     fam_col = _column(family, n, None)
-    # Flags and labels depend on three short strings with few distinct values: one Python call each.
-    flag_cache: dict[tuple[Any, Any, Any], tuple[tuple[bool, ...], str | None]] = {}
-    flags = np.zeros((n, len(FLAGS)))
-    label_family: list[str | None] = []
-    for i, raw in enumerate(zip(notes, tag_col, fam_col, strict=True)):
+    # Flags and labels depend on three short strings with few distinct values: number the distinct
+    # triples, then one Python call per triple.
+    uniq: dict[tuple[Any, Any, Any], int] = {}
+    triples = zip(notes, tag_col, fam_col, strict=True)
+    try:
+        codes = np.array([uniq.setdefault(t, len(uniq)) for t in triples], dtype=np.int64)
+    except TypeError:  # an unhashable value: read every value as `featurize` does first
+        uniq = {}
+        cleaned = zip([_clean(v, "plain") for v in notes], [_clean(v, "") for v in tag_col],
+                      [_clean(v, None) for v in fam_col], strict=True)
+        codes = np.array([uniq.setdefault(t, len(uniq)) for t in cleaned], dtype=np.int64)
+    flag_table = np.zeros((len(uniq) + 1, len(FLAGS)))
+    label_table = np.full(len(uniq) + 1, -1)
+    for raw, k in uniq.items():
         key = (_clean(raw[0], "plain"), _clean(raw[1], ""), _clean(raw[2], None))
-        hit = flag_cache.get(key)
-        if hit is None:
-            hit = flag_cache[key] = (synthesis_flags(*key), family_from_label(key[2]))
-        flags[i] = hit[0]
-        label_family.append(hit[1])
+        flag_table[k] = synthesis_flags(*key)
+        label = family_from_label(key[2])
+        label_table[k] = -1 if label is None else FAMILIES.index(label)
+    flags = flag_table[codes] if n else np.zeros((0, len(FLAGS)))
+    label_family = label_table[codes] if n else np.zeros(0, dtype=int)
     out = np.empty((n, len(electrolyte_columns())))
     n_comp = len(electrolyte_columns()) - len(FLAGS) - len(FAMILIES)
     for start in range(0, n, _BLOCK):
@@ -570,9 +580,7 @@ def electrolyte_features(
         block = batch.rows(sl)
         comp_cols, fam_code = _electrolyte_block(block, tables, flags[sl, 0].astype(bool))
         labels = label_family[sl]
-        for i, lab in enumerate(labels):
-            if lab is not None:
-                fam_code[i] = FAMILIES.index(lab)
+        fam_code = np.where(labels >= 0, labels, fam_code)
         out[sl, :n_comp] = comp_cols
         out[sl, n_comp:n_comp + len(FLAGS)] = flags[sl]
         out[sl, n_comp + len(FLAGS):] = fam_code[:, None] == np.arange(len(FAMILIES))[None, :]
