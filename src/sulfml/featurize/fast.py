@@ -306,12 +306,14 @@ def composition_batch(compositions: Iterable[Any], tables: ElementTables | None 
 # matminer features
 
 
-def fast_features(compositions: Iterable[Any] | CompositionBatch, preset_id: str = "composition-v1") -> np.ndarray:
+def fast_features(compositions: Iterable[Any] | CompositionBatch, preset_id: str = "composition-v1",
+                  out: np.ndarray | None = None) -> np.ndarray:
     """The matminer features of a preset for many compositions.
 
     Args:
         compositions: element symbol -> amount mappings, or a `composition_batch`.
         preset_id: "composition-v1" or "structure-v1" (both start with the same matminer featurizers).
+        out: optional (rows, len(matminer_columns())) float array to fill, e.g. a view of a wider table.
 
     Returns:
         (rows, len(matminer_columns())) float array, columns as `matminer_columns()`; NaN rows for
@@ -324,7 +326,7 @@ def fast_features(compositions: Iterable[Any] | CompositionBatch, preset_id: str
     _check_preset(preset_id)
     tables = element_tables()
     batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions, tables)
-    out = np.empty((len(batch), len(matminer_columns())))
+    out = _output(out, len(batch), len(matminer_columns()))
     for start in range(0, len(batch), _BLOCK):
         sl = slice(start, start + _BLOCK)
         _matminer_block(batch.rows(sl), tables, out[sl])
@@ -349,7 +351,7 @@ def _matminer_block(batch: CompositionBatch, tables: ElementTables, out: np.ndar
     n, width = idx.shape
     n_el = present.sum(1)
     n_props = len(MAGPIE_FEATURES)
-    magpie = out[:, : n_props * len(MAGPIE_STATS)].reshape(n, n_props, len(MAGPIE_STATS))
+    magpie = np.empty((n, n_props, len(MAGPIE_STATS)))
     with np.errstate(invalid="ignore", divide="ignore"):
         # Padding repeats the row's first element: min and max need no mask, and its weight stays 0.
         first = np.where(present, idx, idx[:, :1])
@@ -375,6 +377,7 @@ def _matminer_block(batch: CompositionBatch, tables: ElementTables, out: np.ndar
             mode[multi] = np.where(tied[multi, :, None], values[multi], np.inf).min(1)
         magpie[:, :, _STAT["mode"]] = mode
         col = magpie.shape[1] * magpie.shape[2]
+        out[:, :col] = magpie.reshape(n, col)
 
         # Stoichiometry: p-norms of the atomic fractions; p = 0 counts the elements.
         frac = w / wsum[:, None]
@@ -535,6 +538,7 @@ def electrolyte_features(
     notation: Sequence[Any] | None = None,
     tags: Sequence[Any] | None = None,
     family: Sequence[Any] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Our electrolyte features for many rows.
 
@@ -543,6 +547,7 @@ def electrolyte_features(
         notation: the parser's notation per row (None or NaN = "plain").
         tags: the parser's tags per row ("a;b:c"), None = no tags.
         family: the data's family label per row, None = unknown.
+        out: optional (rows, len(electrolyte_columns())) float array to fill.
 
     Returns:
         (rows, len(electrolyte_columns())) float array, columns as `electrolyte_columns()`.
@@ -573,7 +578,7 @@ def electrolyte_features(
         label_table[k] = -1 if label is None else FAMILIES.index(label)
     flags = flag_table[codes] if n else np.zeros((0, len(FLAGS)))
     label_family = label_table[codes] if n else np.zeros(0, dtype=int)
-    out = np.empty((n, len(electrolyte_columns())))
+    out = _output(out, n, len(electrolyte_columns()))
     n_comp = len(electrolyte_columns()) - len(FLAGS) - len(FAMILIES)
     for start in range(0, n, _BLOCK):
         sl = slice(start, start + _BLOCK)
@@ -773,7 +778,19 @@ def preset_features(
     """All `covered_columns(preset_id)` for many rows: `fast_features` then `electrolyte_features`."""
     _check_preset(preset_id)
     batch = composition_batch(compositions)
-    return np.hstack([fast_features(batch, preset_id), electrolyte_features(batch, notation, tags, family)])
+    out = np.empty((len(batch), len(covered_columns(preset_id))))
+    width = len(matminer_columns())
+    fast_features(batch, preset_id, out=out[:, :width])
+    electrolyte_features(batch, notation, tags, family, out=out[:, width:])
+    return out
+
+
+def _output(out: np.ndarray | None, n: int, width: int) -> np.ndarray:
+    if out is None:
+        return np.empty((n, width))
+    if out.shape != (n, width):
+        raise ValueError(f"out has shape {out.shape}, expected {(n, width)}")
+    return out
 
 
 def featurize_fast(frame: pd.DataFrame, preset_id: str = "composition-v1") -> pd.DataFrame:
