@@ -82,7 +82,7 @@ FLAGS: tuple[str, ...] = ("is_glass", "is_glass_ceramic", "is_amorphous", "is_co
 # Presets whose composition featurizers are the four matminer ones followed by our five.
 _COMPOSITION_PRESETS = ("composition-v1", "structure-v1")
 # Rows per block: bounds the (rows x elements x properties) temporaries to a few tens of MB.
-_BLOCK = 8192
+_BLOCK = 4096
 # Sums per block in the oxidation-state search (rows x combinations).
 _COMBOS_PER_BLOCK = 1 << 21
 
