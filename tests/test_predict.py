@@ -51,9 +51,106 @@ def test_temperature_shifts_with_predicted_ea(bundle):
 
 def test_arrhenius_shift_is_identity_at_room_temperature():
     assert arrhenius_shift(np.array([-3.0]), np.array([0.3]), np.array([298.15]))[0] == pytest.approx(-3.0)
-    # 0.3 eV over 298 -> 348 K raises sigma by 0.3/(k ln10) * (1/298.15 - 1/348.15)
+    # sigma*T form: 0.3 eV over 298 -> 348 K gives 0.3/(k ln10) * (1/298.15 - 1/348.15) minus log10(348.15/298.15)
     assert arrhenius_shift(-3.0, 0.3, 348.15) == pytest.approx(-3.0 + 0.3 / (8.617333262e-5 * np.log(10))
-                                                               * (1 / 298.15 - 1 / 348.15))
+                                                               * (1 / 298.15 - 1 / 348.15) - np.log10(348.15 / 298.15))
+    # with Ea = 0 only the 1/T prefactor remains
+    assert arrhenius_shift(-3.0, 0.0, 596.3) == pytest.approx(-3.0 - np.log10(2.0))
+
+
+def test_neighbors_and_distance_based_domain(bundle):
+    from dataclasses import replace
+
+    out = predict(["Li6PS5Cl"], bundle=bundle)
+    nb = out.loc[0, "neighbors"]
+    assert len(nb) == 3 and [n["distance"] for n in nb] == sorted(n["distance"] for n in nb)
+    assert {"formula", "log10_sigma", "censored", "ea_eV", "sources", "paper", "distance"} <= set(nb[0])
+    assert bool(out.loc[0, "in_domain"])
+    sig = bundle.models["log10_sigma"]
+    strict = replace(bundle, models={**bundle.models, "log10_sigma": replace(sig, domain=replace(sig.domain, threshold=-1.0))})
+    far = predict(["Li6PS5Cl"], bundle=strict)
+    assert not far.loc[0, "in_domain"] and "far from the training materials" in far.loc[0, "warning"]
+    assert far.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
+
+
+def test_interval_widens_with_distance_and_temperature(bundle):
+    out = predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4", "Li3PS4"],
+                                      "temperature_C": ["25", "300", "1500"]}), bundle)
+    width = out["log10_sigma_hi"] - out["log10_sigma_lo"]
+    assert width[1] > width[0]          # the Ea interval adds to the band away from 25 °C
+    lo, hi = bundle.temperature_range_K
+    assert lo <= 373.15 <= hi
+    assert "outside" in out.loc[2, "warning"] and out.loc[2, "error"] == ""
+    assert "outside" not in out.loc[1, "warning"] or 573.15 > hi
+
+
+@pytest.mark.parametrize("t, why", [("-300", "absolute zero"), ("1e6", "no solid electrolyte"),
+                                    ("nan", "finite"), ("warm", "not a number")])
+def test_bad_temperatures_fail_their_row_only(bundle, t, why):
+    out = predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4"], "temperature_C": [t, "25"]}), bundle)
+    assert why in out.loc[0, "error"] and pd.isna(out.loc[0, "log10_sigma"])
+    assert out.loc[1, "error"] == ""
+
+
+DISORDERED_CIF = """data_Li6PS5Cl_disordered
+_symmetry_space_group_name_H-M   'P 1'
+_cell_length_a   9.85
+_cell_length_b   9.85
+_cell_length_c   9.85
+_cell_angle_alpha   90
+_cell_angle_beta   90
+_cell_angle_gamma   90
+_symmetry_Int_Tables_number   1
+loop_
+ _symmetry_equiv_pos_as_xyz
+  'x, y, z'
+loop_
+ _atom_site_label
+ _atom_site_type_symbol
+ _atom_site_fract_x
+ _atom_site_fract_y
+ _atom_site_fract_z
+ _atom_site_occupancy
+  Li1  Li  0.30  0.02  0.70  0.5
+  Li2  Li  0.70  0.30  0.02  0.5
+  Li3  Li  0.02  0.70  0.30  0.5
+  P1   P   0.50  0.50  0.50  1.0
+  S1   S   0.62  0.62  0.62  1.0
+  S2   S   0.38  0.38  0.62  1.0
+  S3   S   0.25  0.25  0.25  0.5
+  Cl1  Cl  0.25  0.25  0.25  0.5
+  Cl2  Cl  0.00  0.00  0.00  1.0
+"""
+
+
+def test_cif_predictions_survive_disorder_and_garbage(bundle, tmp_path):
+    disordered = tmp_path / "disordered.cif"
+    disordered.write_text(DISORDERED_CIF)
+    garbage = tmp_path / "garbage.cif"
+    garbage.write_text("data_x\n_cell_length_a oops\n")
+    out = predict_frame(pd.DataFrame({"formula": ["", "", "Li6PS5Cl"],
+                                      "cif": [str(disordered), str(garbage), str(disordered)]}), bundle)
+    assert out.loc[0, "error"] == "" and np.isfinite(out.loc[0, "log10_sigma"])
+    assert "partially occupied" in out.loc[0, "warning"]
+    assert "Li" in out.loc[0, "formula"] and "Cl" in out.loc[0, "formula"]   # the composition came from the CIF
+    assert "composition only" in out.loc[0, "warning"]                        # composition-v1 bundle
+    assert "CIF" in out.loc[1, "error"] and pd.isna(out.loc[1, "log10_sigma"])
+    assert out.loc[2, "formula"] == "Li6PS5Cl" and "differs from the formula" in out.loc[2, "warning"]
+
+
+def test_obelix_cifs_predict_without_crashing(bundle, tmp_path, mirror_dir):
+    import tarfile
+
+    with tarfile.open(mirror_dir / "obelix" / "all_cifs.tar.gz") as tar:
+        members = [m for m in tar.getmembers() if m.name.endswith(".cif")][:12]
+        for m in members:
+            tar.extract(m, tmp_path, filter="data")
+    paths = [str(tmp_path / m.name) for m in members]
+    out = predict_frame(pd.DataFrame({"formula": [""] * len(paths), "cif": paths}), bundle)
+    assert len(out) == len(paths)
+    ok = out["error"] == ""
+    assert ok.sum() >= len(paths) - 1 and np.isfinite(out.loc[ok, "log10_sigma"].astype(float)).all()
+    assert out.loc[~ok, "error"].str.contains("CIF").all()
 
 
 def test_cif_column_feeds_structure_and_a_bad_cif_fails_only_its_row(bundle, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sulfml.config import TARGETS, RunConfig, default_config_path
@@ -35,6 +35,9 @@ def load_materials(config: RunConfig, data_dir: str | Path | None = None):
     table = build_table(data_dir)
     meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
     materials = aggregate_materials(meas, config.data.aggregation)
+    temps = meas["temperature_K"].dropna()
+    # the span of measured temperatures travels with the materials: cards record it for predict's warning
+    materials.attrs["temperature_range_K"] = (float(temps.min()), float(temps.max())) if len(temps) else None
     return materials, featurize_materials(materials, config.preset)
 
 
@@ -73,7 +76,7 @@ def train(
     results = []
     for target in TARGETS:
         ts = training_set(materials, features, target, config)
-        tm = fit_target(ts, config)
+        tm = replace(fit_target(ts, config), temperature_range_K=materials.attrs.get("temperature_range_K"))
         run_id, version = log_training_run(tm, config_path)
         promoted, reason = maybe_promote(target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
         results.append(TrainResult(target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))

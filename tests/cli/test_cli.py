@@ -81,6 +81,42 @@ def test_predict_exit_codes_and_files(capsys, trained, tmp_path):
     assert code == 2 and "no log10_sigma model" in err
 
 
+def test_predict_table_temperature_and_cif(capsys, trained, tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    models = str(trained["models"])
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "table", "Li6PS5Cl", "NaCl")
+    lines = out.splitlines()
+    assert code == 0 and "90% interval" in lines[0]
+    first = next(line for line in lines if line.startswith("Li6PS5Cl"))
+    assert "[" in first and "in domain" in first
+    assert any(line.strip().startswith("~ ") and "measured log10" in line for line in lines)
+    assert any("OUTSIDE" in line for line in lines) and any("no lithium" in line for line in lines)
+
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "json", "--temperature-c", "100",
+                       "Li6PS5Cl")
+    row = json.loads(out)[0]
+    assert code == 0 and row["temperature_K"] == 373.15 and len(row["neighbors"]) == 3
+    code, _, err = run(capsys, "predict", "--models-dir", models, "--temperature-c", "-500", "Li6PS5Cl")
+    assert code == 2 and "absolute zero" in err and "Traceback" not in err
+
+    src = tmp_path / "t.csv"
+    src.write_text("formula,temperature_C\nLi3PS4,\nLi3PS4,60\n")
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--input", str(src), "--temperature-c", "100",
+                       "--format", "csv")
+    assert code == 0 and [round(float(r.split(",")[9]), 2) for r in out.splitlines()[1:]] == [373.15, 333.15]
+    assert "(log10 σ " in out.splitlines()[1]        # neighbours flattened into one CSV cell
+
+    cif = tmp_path / "li3n.cif"
+    Structure(Lattice.hexagonal(3.65, 3.87), ["N", "Li", "Li", "Li"],
+              [[0, 0, 0], [0, 0, 0.5], [1 / 3, 2 / 3, 0], [2 / 3, 1 / 3, 0]]).to(filename=str(cif))
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "json", "--cif", str(cif))
+    row = json.loads(out)[0]
+    assert code == 0 and row["formula"] == "Li3N" and row["error"] == ""
+    code, _, err = run(capsys, "predict", "--models-dir", models, "--cif", str(tmp_path / "none.cif"))
+    assert code == 2 and "CIF file not found" in err
+
+
 def test_unknown_subcommand_is_exit_2():
     proc = subprocess.run([sys.executable, "-m", "sulfml.cli", "frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr

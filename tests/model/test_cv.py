@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sulfml.model.cv import group_labels, grouped_folds, interval_halfwidth, regression_metrics
+from sulfml.model.cv import group_labels, grouped_folds, regression_metrics
 
 
 def test_metrics_on_a_known_case():
@@ -43,11 +43,3 @@ def test_grouped_folds_never_split_a_group_and_are_seeded():
     assert any(len(a[1]) != len(b[1]) or (a[1] != b[1]).any() for a, b in zip(folds, other, strict=True))
     with pytest.raises(ValueError):
         grouped_folds(np.array(["a", "b"]), 5, seed=0)
-
-
-def test_interval_halfwidth_covers_the_requested_share():
-    y = np.zeros(100)
-    pred = np.linspace(-1, 1, 100)
-    hw = interval_halfwidth(y, pred, 0.9)
-    assert np.mean(np.abs(pred - y) <= hw) >= 0.9
-    assert hw < 1.0

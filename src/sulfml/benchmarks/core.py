@@ -14,7 +14,7 @@ from sulfml.config import RunConfig
 from sulfml.data.table import DataTable, aggregate_materials
 from sulfml.model.cv import regression_metrics
 from sulfml.model.estimator import make_regressor
-from sulfml.model.train import featurize_materials, training_set
+from sulfml.model.train import TargetModel, featurize_materials, fit_target, training_set
 
 OBELIX_CENSORED_LOG10 = -15.0  # the OBELiX authors score "<1E-10" as 1e-15 S/cm
 TRAINING_SET_COLUMNS = ["formula", "doi", "source", "source_row_id", "raw_formula", "material_key", "paper"]
@@ -116,23 +116,44 @@ def scores(y_true, y_pred) -> dict:
 
 @dataclass(frozen=True)
 class FittedTarget:
-    """A model fitted on a benchmark's training rows, and those rows."""
+    """A model fitted on a benchmark's training rows, and those rows.
+
+    `model` is set when the fit was calibrated (`fit_on(..., calibrated=True)`): the full `TargetModel`
+    with its domain and conformal calibration, exactly as `sulfml train` builds it.
+    """
 
     regressor: object
     materials: pd.DataFrame
     preset: str
+    model: TargetModel | None = None
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predict materials-like rows (composition JSON, notation, tags, family, structure columns)."""
         X = featurize_materials(frame, self.preset)
         return self.regressor.predict(X)
 
+    def predict_interval(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(prediction, lower, upper, kNN distance) of materials-like rows; needs a calibrated fit."""
+        if self.model is None:
+            raise ValueError("fit with calibrated=True to get intervals")
+        X = featurize_materials(frame, self.preset)
+        pred = self.regressor.predict(X).astype(float)
+        dist = self.model.domain.distance(X)[0]
+        hw = self.model.calibration.halfwidth(pred, dist)
+        return pred, pred - hw, pred + hw, dist
 
-def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig) -> FittedTarget:
-    """Aggregate the training measurements to materials and fit one target with the config."""
+
+def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig, calibrated: bool = False) -> FittedTarget:
+    """Aggregate the training measurements to materials and fit one target with the config.
+
+    With `calibrated`, fit as `sulfml train` does (grouped CV, domain, conformal calibration).
+    """
     materials = aggregate_materials(measurements, config.data.aggregation)
     features = featurize_materials(materials, config.preset)
     ts = training_set(materials, features, target, config)
+    if calibrated:
+        tm = fit_target(ts, config)
+        return FittedTarget(regressor=tm.regressor, materials=ts.materials, preset=config.preset, model=tm)
     model = make_regressor(config.params.get(target, {}), config.seed)
     model.fit(ts.X, ts.y)
     return FittedTarget(regressor=model, materials=ts.materials, preset=config.preset)

@@ -20,6 +20,7 @@ from sulfml.benchmarks.core import (
     training_rows,
 )
 from sulfml.data.table import aggregate_materials
+from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
 from sulfml.model.train import cross_validate, featurize_materials, training_set
 
@@ -39,8 +40,8 @@ def obelix(data: BenchmarkData) -> BenchmarkResult:
     is_test = (meas["source"] == "obelix") & (meas["split"] == "test")
     test = meas[is_test].reset_index(drop=True)
     train, removed = exclude_leaks(meas[~is_test], test)
-    fitted = fit_on(train, "log10_sigma", data.config)
-    pred = fitted.predict(test)
+    fitted = fit_on(train, "log10_sigma", data.config, calibrated=True)
+    pred, lo, hi, dist = fitted.predict_interval(test)
     cens = test["censored"].to_numpy(bool)
     bound = test["log10_sigma"].to_numpy(float)
     y_true = np.where(cens, OBELIX_CENSORED_LOG10, bound)
@@ -52,9 +53,16 @@ def obelix(data: BenchmarkData) -> BenchmarkResult:
         "n_censored": int(cens.sum()),
         "mae_uncensored": mae(y_true[~cens], pred[~cens]),
     }
+    ivl = coverage_and_width(y_true[~cens], lo[~cens], hi[~cens])
+    metrics |= {"interval_coverage": ivl["coverage"], "interval_median_width": ivl["median_width"],
+                "interval_mean_width": ivl["mean_width"], "interval_n": ivl["n"],
+                "interval_nominal": fitted.model.calibration.confidence,
+                # an upper bound is consistent with the interval when the interval reaches below it
+                "interval_consistent_censored": float(np.mean(lo[cens] <= bound[cens])) if cens.any() else np.nan}
     predictions = pd.DataFrame({
         "id": test["source_row_id"], "formula": test["formula"], "y_true": y_true, "y_pred": pred,
         "censored": cens, "bound_log10": np.where(cens, bound, np.nan), "has_cif": has_cif, "doi": test["doi"],
+        "y_lo": lo, "y_hi": hi, "knn_distance": dist, "in_domain": dist <= fitted.model.domain.threshold,
     })
     info = {"anchors_mae": OBELIX_ANCHORS, "scoring": "censored test values (<1E-10) count as log10 = -15",
             "excluded_training_rows": removed["leak"].value_counts().to_dict(),
@@ -169,4 +177,10 @@ def family(data: BenchmarkData) -> BenchmarkResult:
                            pd.concat(rows, ignore_index=True), info)
 
 
-BENCHMARKS = {"obelix": obelix, "ea": ea, "review": review, "family": family}
+def _trust_benchmarks():
+    from sulfml.benchmarks.trust import intervals, temperature
+
+    return {"intervals": intervals, "temperature": temperature}
+
+
+BENCHMARKS = {"obelix": obelix, "ea": ea, "review": review, "family": family, **_trust_benchmarks()}

@@ -8,7 +8,7 @@ from pathlib import Path
 from sulfml.cli import UsageError
 from sulfml.cli.common import add_data_dir
 
-NAMES = ["obelix", "ea", "review", "family"]
+NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

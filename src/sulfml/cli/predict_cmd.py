@@ -1,8 +1,10 @@
-"""`sulfml predict`: log10 sigma and Ea, with bands and domain warnings, for formulas or a CSV file."""
+"""`sulfml predict`: log10 sigma and Ea, with calibrated intervals, the domain flag and the nearest known
+materials, for formulas, a CSV file or a CIF."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from sulfml.cli import UsageError
-from sulfml.cli.common import print_json, print_table
+from sulfml.cli.common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", "-i", help="CSV with a formula column and optional temperature_C and cif columns")
     p.add_argument("--column", default="formula", help="the formula column of --input (default formula)")
     p.add_argument("--keep", default="", help="comma-separated --input columns to copy to the output as input_<col>")
-    p.add_argument("--cif", help="a CIF file for the (single) formula given")
-    p.add_argument("--temperature-c", type=float, default=None, help="temperature for FORMULA arguments")
+    p.add_argument("--cif", help="predict from a crystal structure (CIF); with one FORMULA, the formula wins "
+                                 "for the composition")
+    p.add_argument("--temperature-c", default=None, metavar="T",
+                   help="temperature in °C (default 25); for --input, fills rows without their own temperature_C")
     p.add_argument("--output", "-o", help="write csv or json (by extension)")
     p.add_argument("--columns", default="", help="comma-separated output columns to show (default: all)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
@@ -45,21 +49,30 @@ def read_inputs(args: argparse.Namespace) -> pd.DataFrame:
         for col in ("temperature_C", "cif"):
             if col in df.columns:
                 out[col] = df[col]
+        if args.temperature_c is not None:
+            own = out["temperature_C"].astype(str).str.strip() if "temperature_C" in out else ""
+            out["temperature_C"] = out["temperature_C"].where(own != "", args.temperature_c) \
+                if "temperature_C" in out else args.temperature_c
         for col in filter(None, args.keep.split(",")):
             if col not in df.columns:
                 raise UsageError(f"--keep column {col!r} not in {path}")
             out[f"input_{col}"] = df[col]
         return out
-    if not args.formulas:
-        raise UsageError("give formulas or --input FILE.csv")
-    out = pd.DataFrame({"formula": args.formulas, "temperature_C": args.temperature_c})
+    if args.temperature_c is not None:
+        from sulfml.predict import _temperature_k
+
+        if _temperature_k(args.temperature_c)[0] is None:
+            raise UsageError(f"--temperature-c: {_temperature_k(args.temperature_c)[1]}")
     if args.cif:
-        if len(args.formulas) != 1:
-            raise UsageError("--cif goes with exactly one formula")
-        if not Path(args.cif).exists():
+        if len(args.formulas) > 1:
+            raise UsageError("--cif goes with at most one formula")
+        if not Path(args.cif).is_file():
             raise UsageError(f"CIF file not found: {args.cif}")
-        out["cif"] = args.cif
-    return out
+        return pd.DataFrame({"formula": args.formulas or [""], "temperature_C": args.temperature_c,
+                             "cif": args.cif})
+    if not args.formulas:
+        raise UsageError("give formulas, --input FILE.csv or --cif FILE.cif")
+    return pd.DataFrame({"formula": args.formulas, "temperature_C": args.temperature_c})
 
 
 def load_bundle(args: argparse.Namespace):
@@ -104,22 +117,74 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".json":
-            out.write_text(result.astype(object).where(result.notna(), None).to_json(orient="records", indent=2))
+            out.write_text(json.dumps(_records(result), indent=2, ensure_ascii=False, default=str))
         else:
-            result.to_csv(out, index=False)
+            flat_csv(result).to_csv(out, index=False)
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
     if args.output and args.format is None:
         print(f"wrote {len(result)} rows to {args.output}" + (" (some rows failed: see error)" if failed else ""))
     elif fmt == "json":
-        print_json(result.astype(object).where(result.notna(), None).to_dict("records"))
+        print_json(_records(result))
     elif fmt == "csv":
-        result.to_csv(sys.stdout, index=False)
+        flat_csv(result).to_csv(sys.stdout, index=False)
     else:
-        shown = result.copy()
-        for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo", "ea_hi"):
-            if c in shown:
-                shown[c] = shown[c].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2f}")
-        if "sigma_S_cm" in shown:
-            shown["sigma_S_cm"] = shown["sigma_S_cm"].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2e}")
-        print_table(shown)
+        print(render_table(result))
     return 1 if failed else 0
+
+
+def _records(result: pd.DataFrame) -> list[dict]:
+    return result.astype(object).where(result.notna(), None).to_dict("records")
+
+
+def _neighbor_text(neighbors) -> str:
+    if not isinstance(neighbors, list):
+        return ""
+    return "; ".join(f"{n['formula']} ({_measured(n)})" for n in neighbors)
+
+
+def _measured(n: dict) -> str:
+    v = n.get("log10_sigma")
+    if v is None:
+        return "σ unknown"
+    return f"log10 σ {'< ' if n.get('censored') else ''}{v:.2f}"
+
+
+def flat_csv(result: pd.DataFrame) -> pd.DataFrame:
+    """The result with `neighbors` as one readable cell, for CSV."""
+    if "neighbors" not in result:
+        return result
+    return result.assign(neighbors=result["neighbors"].map(_neighbor_text))
+
+
+def _num(v, fmt: str) -> str:
+    return "" if v is None or pd.isna(v) else format(v, fmt)
+
+
+def render_table(result: pd.DataFrame) -> str:
+    """A terminal layout: one line per row (σ with its interval, Ea with its interval, T, domain), then the
+    warnings and the nearest known materials under it."""
+    if not {"log10_sigma", "log10_sigma_lo", "log10_sigma_hi"} <= set(result.columns):
+        return result.to_string(index=False, na_rep="")
+    lines = []
+    head = f"{'formula':<28} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  {'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain"
+    lines.append(head)
+    lines.append("-" * len(head))
+    for r in result.to_dict("records"):
+        name = str(r.get("formula") or r.get("input") or "")[:28]
+        if r.get("error"):
+            lines.append(f"{name:<28} error: {r['error']}")
+            continue
+        sig = f"{_num(r['log10_sigma'], '6.2f')}  [{_num(r['log10_sigma_lo'], '.2f')}, {_num(r['log10_sigma_hi'], '.2f')}]"
+        ea = f"{_num(r.get('ea_eV'), '.3f')}  [{_num(r.get('ea_lo'), '.2f')}, {_num(r.get('ea_hi'), '.2f')}]"
+        dom = "in domain" if r.get("in_domain") else "OUTSIDE"
+        lines.append(f"{name:<28} {sig:<31} {_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} "
+                     f"{_num(r.get('temperature_K'), '7.1f')}  {dom}")
+        for w in filter(None, str(r.get("warning") or "").split("; ")):
+            lines.append(f"{'':<4}! {w}")
+        for n in r.get("neighbors") or []:
+            lines.append(f"{'':<4}~ {str(n['formula']):<26} measured {_measured(n)}"
+                         + (f", Ea {n['ea_eV']:.2f} eV" if n.get("ea_eV") is not None else "")
+                         + f"  (distance {n['distance']:.2f}; {n.get('sources') or ''})")
+    if any(r.get("neighbors") for r in result.to_dict("records")):
+        lines.append("~ nearest known materials in the model's feature space, with their measured values")
+    return "\n".join(lines)

@@ -70,9 +70,4 @@ class CVResult:
     oof: np.ndarray
     fold_mae: tuple[float, ...]
     metrics: dict[str, float]
-    interval_halfwidth: float
 
-
-def interval_halfwidth(y_true: np.ndarray, y_pred: np.ndarray, coverage: float) -> float:
-    """Half-width of a symmetric band that holds `coverage` of the out-of-fold residuals."""
-    return float(np.quantile(np.abs(np.asarray(y_pred) - np.asarray(y_true)), coverage))

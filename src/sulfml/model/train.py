@@ -13,7 +13,9 @@ import pandas as pd
 from xgboost import XGBRegressor
 
 from sulfml.config import RunConfig
-from sulfml.model.cv import CVResult, group_labels, grouped_folds, interval_halfwidth, regression_metrics
+from sulfml.model.conformal import Calibration, calibrate
+from sulfml.model.cv import CVResult, group_labels, grouped_folds, regression_metrics
+from sulfml.model.domain import DomainModel
 from sulfml.model.estimator import make_regressor
 
 
@@ -87,7 +89,6 @@ def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int
     """Grouped K-fold CV with the config's folds and seed; out-of-fold predictions and metrics.
 
     The metrics score every row (censored ones at their substitute); `mae_uncensored` leaves them out.
-    The prediction band comes from the uncensored rows only, whose residuals are real errors.
     `on_fold(fold, fold_mae, running_mae)` is called after each fold (running_mae: over the rows predicted
     so far); tuning uses it to prune, and may raise to stop.
     """
@@ -108,7 +109,6 @@ def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int
         oof=oof,
         fold_mae=tuple(fold_mae),
         metrics=metrics,
-        interval_halfwidth=interval_halfwidth(ts.y[unc], oof[unc], config.cv.interval_coverage),
     )
 
 
@@ -122,6 +122,9 @@ class TargetModel:
     cv: CVResult
     config: RunConfig
     trained_at: str
+    domain: DomainModel
+    calibration: Calibration
+    temperature_range_K: tuple[float, float] | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -138,9 +141,11 @@ class TargetModel:
             "feature_names": list(self.feature_names),
             "metrics": {f"cv_{k}": v for k, v in self.cv.metrics.items()},
             "cv_fold_mae": list(self.cv.fold_mae),
-            "interval": {"coverage": self.config.cv.interval_coverage,
-                         "halfwidth": self.cv.interval_halfwidth, "method": "out-of-fold absolute residuals of uncensored rows"},
-            "domain": {"elements": list(self.training.elements)},
+            "interval": self.calibration.to_dict(),
+            "domain": {"elements": list(self.training.elements), "threshold": self.domain.threshold,
+                       "quantile": self.domain.quantile, "k": self.domain.k, "features": list(self.domain.features),
+                       "n_reference": int(len(self.domain.matrix))},
+            "temperature_range_K": list(self.temperature_range_K) if self.temperature_range_K else None,
             "censoring": {"strategy": self.config.censoring.strategy,
                           "log10_value": self.config.censoring.log10_value},
             "n_train": int(len(self.training.y)),
@@ -153,10 +158,20 @@ class TargetModel:
 
 
 def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
-    """Cross-validate, then fit the final model on every row of the training set."""
+    """Cross-validate, fit the final model on every row, then build its domain and calibrate its intervals.
+
+    The domain and the interval calibration both use the CV's paper-grouped folds, so the threshold and
+    the coverage describe materials from papers the model has not seen.
+    """
     params = config.params.get(ts.target, {})
     cv = cross_validate(ts, params, config, n_jobs)
     model = make_regressor(params, config.seed, n_jobs)
     model.fit(ts.X, ts.y)
+    folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
+    importance = model.get_booster().get_score(importance_type="gain")
+    domain, held_out_distance = DomainModel.fit(ts.X, ts.materials, importance, folds)
+    calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
+                            config.seed)
     return TargetModel(target=ts.target, regressor=model, training=ts, cv=cv, config=config,
-                       trained_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                       trained_at=datetime.now(UTC).isoformat(timespec="seconds"), domain=domain,
+                       calibration=calibration)

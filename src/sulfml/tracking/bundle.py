@@ -1,4 +1,5 @@
-"""The model bundle: per target, XGBoost's native JSON plus a JSON card. Loading never unpickles."""
+"""The model bundle: per target, XGBoost's native JSON, a JSON card (metrics, interval calibration) and the
+applicability domain as JSON. Loading never unpickles."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from sulfml.model.conformal import Calibration
+from sulfml.model.domain import DomainModel
+
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
+DOMAIN_FILE = "domain.json"
+BUNDLE_FILES = (MODEL_FILE, CARD_FILE, DOMAIN_FILE)
 TARGET_DIRS = {"log10_sigma": "log10_sigma", "ea_eV": "ea_eV"}
 
 
@@ -20,12 +26,13 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "models"
 
 
-def save_model(regressor, card: dict, folder: str | Path) -> Path:
-    """Write one target's `model.json` (XGBoost native) and `card.json` into `folder`."""
+def save_model(regressor, card: dict, domain: DomainModel, folder: str | Path) -> Path:
+    """Write one target's `model.json` (XGBoost native), `card.json` and `domain.json` into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     regressor.get_booster().save_model(folder / MODEL_FILE)
     (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+    (folder / DOMAIN_FILE).write_text(json.dumps(domain.to_dict(), separators=(",", ":")))
     return folder
 
 
@@ -39,14 +46,18 @@ class LoadedModel:
 
     booster: xgb.Booster
     card: dict
+    domain: DomainModel
+    calibration: Calibration
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> LoadedModel:
-        """Read `model.json` and `card.json` from `folder`."""
+        """Read `model.json`, `card.json` and `domain.json` from `folder`."""
         folder = Path(folder)
         booster = xgb.Booster()
         booster.load_model(folder / MODEL_FILE)
-        return cls(booster=booster, card=json.loads((folder / CARD_FILE).read_text()))
+        card = json.loads((folder / CARD_FILE).read_text())
+        domain = DomainModel.from_dict(json.loads((folder / DOMAIN_FILE).read_text()))
+        return cls(booster=booster, card=card, domain=domain, calibration=Calibration.from_dict(card["interval"]))
 
     @property
     def target(self) -> str:
@@ -57,11 +68,6 @@ class LoadedModel:
     def preset(self) -> str:
         """The feature preset the model was trained with."""
         return self.card["preset"]
-
-    @property
-    def interval_halfwidth(self) -> float:
-        """Half-width of the model's symmetric prediction band."""
-        return float(self.card["interval"]["halfwidth"])
 
     def predict(self, features: pd.DataFrame, preset: str) -> np.ndarray:
         """Predict from features built with `preset`; refuses any other preset or feature set."""
@@ -96,6 +102,13 @@ class Bundle:
             raise PresetMismatchError(f"the bundle's models use different presets: {sorted(presets)}")
         return cls(models=models, origin=str(folder))
 
+    @classmethod
+    def from_models(cls, target_models) -> Bundle:
+        """A bundle of freshly fitted `TargetModel`s (benchmarks predict through the same path as users)."""
+        models = {tm.target: LoadedModel(booster=tm.regressor.get_booster(), card=tm.card(), domain=tm.domain,
+                                         calibration=tm.calibration) for tm in target_models}
+        return cls(models=models, origin="in memory")
+
     @property
     def preset(self) -> str:
         """The one feature preset both models need."""
@@ -105,3 +118,14 @@ class Bundle:
     def elements(self) -> set[str]:
         """Elements seen in the conductivity model's training data."""
         return set(self.models["log10_sigma"].card["domain"]["elements"])
+
+    @property
+    def uses_structure(self) -> bool:
+        """Whether the preset has structure features (a CIF then adds more than its composition)."""
+        return self.preset.startswith("structure")
+
+    @property
+    def temperature_range_K(self) -> tuple[float, float] | None:
+        """The temperatures the training data's measurements span (where Arrhenius shifts were checked)."""
+        rng = self.models["log10_sigma"].card.get("temperature_range_K")
+        return (float(rng[0]), float(rng[1])) if rng else None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.model.train import TargetModel
-from sulfml.tracking.bundle import CARD_FILE, MODEL_FILE, TARGET_DIRS, save_model
+from sulfml.tracking.bundle import BUNDLE_FILES, CARD_FILE, TARGET_DIRS, save_model
 
 EXPERIMENT = "sulfml"
 ALIAS = "champion"
@@ -92,7 +92,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         oof.to_csv(oof_path, index=False)
         mlflow.log_artifact(str(oof_path), artifact_path="cv")
         card = tm.card() | {"registered_model": MODEL_NAMES[tm.target], "run_id": run.info.run_id}
-        bundle_dir = save_model(tm.regressor, card, Path(tmp) / "bundle" / TARGET_DIRS[tm.target])
+        bundle_dir = save_model(tm.regressor, card, tm.domain, Path(tmp) / "bundle" / TARGET_DIRS[tm.target])
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
         example = ts.X.head(3)
         info = mlflow.xgboost.log_model(
@@ -194,5 +194,7 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
             card = json.loads((src / CARD_FILE).read_text())
             card.update({"registered_version": int(mv.version), "alias": alias})
             (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
-            (out / MODEL_FILE).write_bytes((src / MODEL_FILE).read_bytes())
+            for name in BUNDLE_FILES:
+                if name != CARD_FILE:
+                    (out / name).write_bytes((src / name).read_bytes())
     return dest

@@ -1,0 +1,154 @@
+"""The applicability domain: how far a query is from the training materials in the model's own feature space,
+and which known materials are nearest.
+
+Distances use the model's most important features (by XGBoost gain), robustly standardised and weighted by
+their gain share. The threshold is a quantile of the distances that held-out training materials (other folds,
+so other papers) show to the rest, so 'outside' means 'farther than new papers usually are'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LABEL_COLUMNS = ("formula", "log10_sigma", "censored", "ea_eV", "sources", "paper")
+_Z_CLIP = 10.0  # one extreme feature must not dominate every distance
+
+
+@dataclass(frozen=True)
+class DomainModel:
+    """Reference materials in a weighted, standardised feature space, with a distance threshold.
+
+    Attributes:
+        features: names of the features the distance uses (a subset of the model's).
+        center, scale, weights: per-feature standardisation and gain weights.
+        matrix: the standardised training materials (rows) in those features.
+        labels: per training material: formula, measured log10 σ (and whether censored), Ea, sources, paper.
+        k: neighbours averaged into the distance.
+        threshold: the `quantile` of held-out materials' distances; farther is outside the domain.
+        quantile: the quantile that set the threshold.
+    """
+
+    features: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    matrix: np.ndarray
+    labels: dict[str, list]
+    k: int
+    threshold: float
+    quantile: float
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, materials: pd.DataFrame, importance: Mapping[str, float],
+            folds: Iterable[tuple[np.ndarray, np.ndarray]], k: int = 5, n_features: int = 32,
+            quantile: float = 0.95) -> tuple[DomainModel, np.ndarray]:
+        """Build the domain of a training set.
+
+        Args:
+            X: training features (rows aligned with `materials`).
+            materials: the training materials (formula, log10_sigma, censored, ea_eV, sources, paper).
+            importance: feature -> gain of the fitted model; the top `n_features` are used.
+            folds: the grouped CV folds; held-out distances are measured fold by fold.
+            k: neighbours averaged.
+            n_features: how many of the most important features span the space.
+            quantile: threshold quantile of the held-out distances.
+
+        Returns:
+            (the domain, each training row's held-out kNN distance).
+        """
+        ranked = sorted(((g, f) for f, g in importance.items() if f in X.columns and g > 0), reverse=True)
+        features = tuple(f for _, f in ranked[:n_features]) or tuple(X.columns[:n_features])
+        gains = np.array([importance.get(f, 1.0) for f in features], float)
+        raw = X.loc[:, list(features)].to_numpy(float)
+        center = np.nan_to_num(np.nanmedian(raw, axis=0)) if len(raw) else np.zeros(len(features))
+        q75, q25 = (np.nan_to_num(np.nanpercentile(raw, p, axis=0)) for p in (75, 25))
+        scale = (q75 - q25) / 1.349
+        std = np.nan_to_num(np.nanstd(raw, axis=0))
+        scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
+        weights = gains / gains.sum()
+        labels = {c: _json_list(materials[c]) if c in materials else [None] * len(materials)
+                  for c in LABEL_COLUMNS}
+        partial = cls(features, center, scale, weights, np.zeros((0, len(features)), np.float32), labels, k,
+                      float("inf"), quantile)
+        Z = partial.transform(X)
+        held_out = np.full(len(X), np.nan)
+        for train_idx, test_idx in folds:
+            held_out[test_idx] = _knn(Z[test_idx], Z[train_idx], k)[0]
+        threshold = float(np.nanquantile(held_out, quantile))
+        return cls(features, center, scale, weights, Z, labels, k, threshold, quantile), held_out
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Standardised, weighted coordinates of feature rows (unknown values sit at the centre)."""
+        raw = X.loc[:, list(self.features)].to_numpy(float)
+        z = np.clip(np.nan_to_num((raw - self.center) / self.scale), -_Z_CLIP, _Z_CLIP)
+        return (z * np.sqrt(self.weights)).astype(np.float32)
+
+    def distance(self, X: pd.DataFrame, n_neighbors: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean distance to the k nearest training materials, and the nearest `n_neighbors` of them.
+
+        Returns:
+            (mean kNN distance per row, neighbour indices (rows × n_neighbors), their distances).
+        """
+        return _knn(self.transform(X), self.matrix, self.k, n_neighbors)
+
+    def neighbors(self, idx: np.ndarray, dist: np.ndarray) -> list[list[dict]]:
+        """The labelled nearest materials of each query row, nearest first."""
+        return [[{**{c: self.labels[c][j] for c in LABEL_COLUMNS}, "distance": round(float(d), 4)}
+                 for j, d in zip(row_idx, row_d, strict=True)] for row_idx, row_d in zip(idx, dist, strict=True)]
+
+    def to_dict(self) -> dict:
+        """JSON form (the bundle's `domain.json`)."""
+        return {"features": list(self.features), "center": self.center.tolist(), "scale": self.scale.tolist(),
+                "weights": self.weights.tolist(), "matrix": np.round(self.matrix.astype(float), 5).tolist(),
+                "labels": self.labels, "k": self.k, "threshold": self.threshold, "quantile": self.quantile}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DomainModel:
+        """Rebuild from `to_dict` output."""
+        n = len(d["features"])
+        matrix = np.asarray(d["matrix"], np.float32).reshape(-1, n)
+        return cls(tuple(d["features"]), np.asarray(d["center"], float), np.asarray(d["scale"], float),
+                   np.asarray(d["weights"], float), matrix, {c: list(d["labels"][c]) for c in LABEL_COLUMNS},
+                   int(d["k"]), float(d["threshold"]), float(d["quantile"]))
+
+
+def _json_list(series: pd.Series) -> list:
+    out = []
+    for v in series.tolist():
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not np.isfinite(v):
+            v = None
+        out.append(v)
+    return out
+
+
+def _knn(queries: np.ndarray, refs: np.ndarray, k: int, n_neighbors: int = 0,
+         chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean distance to the k nearest refs (and the n_neighbors nearest), in chunks of queries."""
+    n = len(queries)
+    kk = min(k, len(refs))
+    nn = min(n_neighbors, len(refs))
+    mean = np.full(n, np.nan)
+    idx = np.zeros((n, nn), int)
+    dist = np.zeros((n, nn))
+    if not len(refs) or not n:
+        return mean, idx, dist
+    ref_sq = np.einsum("ij,ij->i", refs, refs)
+    for s in range(0, n, chunk):
+        q = queries[s:s + chunk]
+        d2 = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None, :] - 2.0 * (q @ refs.T)
+        d = np.sqrt(np.maximum(d2, 0.0))
+        part = np.partition(d, kk - 1, axis=1)[:, :kk]
+        mean[s:s + chunk] = part.mean(axis=1)
+        if nn:
+            near = np.argpartition(d, nn - 1, axis=1)[:, :nn]
+            nd = np.take_along_axis(d, near, axis=1)
+            order = np.argsort(nd, axis=1, kind="stable")
+            idx[s:s + chunk] = np.take_along_axis(near, order, axis=1)
+            dist[s:s + chunk] = np.take_along_axis(nd, order, axis=1)
+    return mean, idx, dist
