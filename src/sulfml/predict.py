@@ -301,16 +301,20 @@ def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
 def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
     """(feature row, reduced formula, in domain, notes, error) of one distinct formula text; appends its
     feature inputs to `feats`."""
-    from sulfml.formula_fast import parse_fast
+    from sulfml.formula_fast import read_fast
 
-    parsed = parse_fast(text)
-    if parsed is None:
+    fast = read_fast(text)
+    if fast is not None:  # what parse_formula returns, without importing it (and pymatgen)
+        composition, formula, notation = fast
+        tags, additive = (), None
+    else:
         from sulfml.formula import parse_formula
 
         parsed = parse_formula(text)
-    if not parsed.ok:
-        return -1, None, None, None, parsed.error
-    composition = parsed.composition
+        if not parsed.ok:
+            return -1, None, None, None, parsed.error
+        composition, formula, notation = parsed.composition, parsed.formula, parsed.notation
+        tags, additive = parsed.tags, parsed.additive
     domain_notes = []
     if "Li" not in composition:
         domain_notes.append("no lithium: outside what the model knows")
@@ -318,11 +322,10 @@ def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
     if unseen:
         domain_notes.append(f"elements never seen in training: {', '.join(unseen)}")
     in_domain = not domain_notes
-    if parsed.additive:
-        domain_notes.append(f"composite: predicted for the host only, additive {parsed.additive!r} ignored")
-    feats.append({"composition": composition, "notation": parsed.notation, "tags": ";".join(parsed.tags),
-                  "family": None})
-    return len(feats) - 1, parsed.formula, in_domain, tuple(domain_notes), ""
+    if additive:
+        domain_notes.append(f"composite: predicted for the host only, additive {additive!r} ignored")
+    feats.append({"composition": composition, "notation": notation, "tags": ";".join(tags), "family": None})
+    return len(feats) - 1, formula, in_domain, tuple(domain_notes), ""
 
 
 def features(feats: list[dict], bundle: Bundle) -> pd.DataFrame:

@@ -8,10 +8,9 @@ data (kNN distance d), so it is wider where data are sparse.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-
-import functools
 
 import numpy as np
 
