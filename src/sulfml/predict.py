@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sulfml.formula import parse_formula
+from sulfml.model.domain import DomainModel
 from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
@@ -137,6 +137,8 @@ def _prepare(rec: dict, bundle: Bundle, uses_structure: bool) -> _Row:
             struct.update(fields)
         else:
             row.notes.append(f"the model uses composition only (preset {bundle.preset}): the CIF gave the composition")
+    from sulfml.formula import parse_formula
+
     parsed = parse_formula(text)
     if not parsed.ok:
         row.out["error"] = parsed.error
@@ -176,64 +178,247 @@ def predict_frame(inputs: pd.DataFrame, bundle: Bundle | None = None) -> pd.Data
     Returns:
         One row per input row with `OUTPUT_COLUMNS`. `neighbors` lists the nearest training materials.
     """
-    from sulfml.featurize.presets import featurize
+    return predict_batch(inputs, bundle).frame()
 
+
+@dataclass
+class Batch:
+    """Predictions of a batch of rows as columns, with the nearest training materials as indices.
+
+    `frame()` gives the output contract; `neighbor_texts()` the CSV cell of `neighbors` without building
+    the per-row dicts (the streaming CLI and screening use it).
+    """
+
+    columns: dict[str, list]
+    neighbor_idx: list  # per row: indices into the domain's training materials ([] for failed rows)
+    neighbor_dist: list
+    domain: DomainModel | None
+
+    def __len__(self) -> int:
+        return len(self.columns["input"])
+
+    def neighbors(self) -> list[list[dict]]:
+        """The `neighbors` column: the labelled nearest training materials of each row."""
+        if self.domain is None:
+            return [[] for _ in range(len(self))]
+        return [self.domain.neighbors([i], [d])[0] if len(i) else [] for i, d in
+                zip(self.neighbor_idx, self.neighbor_dist, strict=True)]
+
+    def neighbor_texts(self, describe) -> list[str]:
+        """One text per row from `describe(label dict)` per training material (cached per material)."""
+        if self.domain is None:
+            return [""] * len(self)
+        labels = self.domain.labels
+        cache: dict[int, str] = {}
+
+        def text(j: int) -> str:
+            if j not in cache:
+                cache[j] = describe({c: labels[c][j] for c in labels})
+            return cache[j]
+
+        return ["; ".join(text(j) for j in row) for row in self.neighbor_idx]
+
+    def frame(self, neighbors: bool | str = True, describe=None) -> pd.DataFrame:
+        """The output contract; `neighbors="text"` puts `neighbor_texts(describe)` in the `neighbors` column."""
+        cols = dict(self.columns)
+        if neighbors == "text":
+            cols["neighbors"] = self.neighbor_texts(describe)
+        elif neighbors:
+            cols["neighbors"] = self.neighbors()
+        else:
+            cols.pop("neighbors", None)
+        return pd.DataFrame(cols, columns=[c for c in OUTPUT_COLUMNS if c in cols])
+
+
+def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
+    """`predict_frame`'s work, as a `Batch` (columns plus neighbour indices).
+
+    Plain formulas take the fast parser (`sulfml.formula_fast`, same results) and each distinct formula is
+    parsed and featurized once; composition presets use the vectorized featurizer for every column it
+    covers. CIF rows and structure presets take the general per-row path.
+    """
     bundle = bundle or Bundle.from_dir()
+    n = len(inputs)
+    formulas = inputs["formula"].tolist() if "formula" in inputs.columns else [None] * n
+    temps = inputs["temperature_C"].tolist() if "temperature_C" in inputs.columns else [None] * n
+    cifs = inputs["cif"].tolist() if "cif" in inputs.columns else [None] * n
     uses_structure = bundle.uses_structure
-    rows = [_prepare(rec, bundle, uses_structure) for rec in inputs.to_dict("records")]
-    keep = [i for i, r in enumerate(rows) if r.feat is not None]
+    elements = bundle.elements
+    out = {c: [None] * n for c in OUTPUT_COLUMNS}
+    out["warning"] = [""] * n
+    out["error"] = [""] * n
+    notes: list[list[str] | None] = [None] * n
+    feat_of = [-1] * n  # row -> distinct feature row
+    feats: list[dict] = []
+    by_text: dict[str, tuple] = {}
+    t_cache: dict = {}
+    for i in range(n):
+        cif = cifs[i]
+        if uses_structure or (cif is not None and _text(cif).strip()):
+            rec = {"formula": formulas[i], "temperature_C": temps[i], "cif": cif}
+            row = _prepare(rec, bundle, uses_structure)
+            for c, v in row.out.items():
+                if c not in ("warning", "neighbors"):
+                    out[c][i] = v
+            notes[i] = row.notes
+            if row.feat is not None:
+                feat_of[i] = len(feats)
+                feats.append(row.feat)
+            continue
+        raw = formulas[i]
+        text = raw if type(raw) is str else _text(raw)
+        out["input"][i] = text
+        cell = temps[i]
+        key = cell if isinstance(cell, str | None) else repr(cell)
+        if key not in t_cache:
+            t_cache[key] = _temperature_k(cell)
+        t_k, why = t_cache[key]
+        if t_k is None:
+            out["error"][i] = why
+            continue
+        out["temperature_K"][i] = t_k
+        hit = by_text.get(text)
+        if hit is None:
+            hit = by_text[text] = _read_formula(text, elements, feats)
+        f_index, formula, in_domain, row_notes, error = hit
+        if error:
+            out["error"][i] = error
+            continue
+        out["formula"][i] = formula
+        out["in_domain"][i] = in_domain
+        notes[i] = list(row_notes) if row_notes else None
+        feat_of[i] = f_index
+    keep = [i for i in range(n) if feat_of[i] >= 0]
+    batch = Batch(out, [[] for _ in range(n)], [[] for _ in range(n)], None)
     if keep:
-        _predict_into(rows, keep, pd.DataFrame([rows[i].feat for i in keep]), bundle, featurize)
-    for r in rows:
-        r.out["warning"] = "; ".join(r.notes)
-    return pd.DataFrame([r.out for r in rows], columns=OUTPUT_COLUMNS)
+        _predict_into(batch, notes, keep, feat_of, feats, bundle)
+    for i in range(n):
+        if notes[i]:
+            out["warning"][i] = "; ".join(notes[i])
+    return batch
 
 
-def _predict_into(rows: list[_Row], keep: list[int], frame: pd.DataFrame, bundle: Bundle, featurize) -> None:
+def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
+    """(feature row, reduced formula, in domain, notes, error) of one distinct formula text; appends its
+    feature inputs to `feats`."""
+    from sulfml.formula_fast import read_fast
+
+    fast = read_fast(text)
+    if fast is not None:  # what parse_formula returns, without importing it (and pymatgen)
+        composition, formula, notation = fast
+        tags, additive = (), None
+    else:
+        from sulfml.formula import parse_formula
+
+        parsed = parse_formula(text)
+        if not parsed.ok:
+            return -1, None, None, None, parsed.error
+        composition, formula, notation = parsed.composition, parsed.formula, parsed.notation
+        tags, additive = parsed.tags, parsed.additive
+    domain_notes = []
+    if "Li" not in composition:
+        domain_notes.append("no lithium: outside what the model knows")
+    unseen = sorted(set(composition) - elements)
+    if unseen:
+        domain_notes.append(f"elements never seen in training: {', '.join(unseen)}")
+    in_domain = not domain_notes
+    if additive:
+        domain_notes.append(f"composite: predicted for the host only, additive {additive!r} ignored")
+    feats.append({"composition": composition, "notation": notation, "tags": ";".join(tags), "family": None})
+    return len(feats) - 1, formula, in_domain, tuple(domain_notes), ""
+
+
+def features(feats: list[dict], bundle: Bundle) -> pd.DataFrame:
+    """The model's feature table for feature-input rows (composition, notation, tags, family, structure).
+
+    The vectorized featurizer computes every column of the preset it covers; the rest (a preset with
+    features it does not know, structure features) come from `sulfml.featurize.presets.featurize`.
+    """
+    from sulfml.featurize import fast
+
+    names = bundle.models["log10_sigma"].card["feature_names"]
     try:
-        X = featurize(frame, bundle.preset)
+        covered = fast.covered_columns(bundle.preset)
+    except KeyError:
+        covered = []
+    position = {c: j for j, c in enumerate(covered)}
+    missing = [c for c in names if c not in position]
+    if missing:
+        from sulfml.featurize.presets import featurize
+
+        slow = featurize(pd.DataFrame(feats), bundle.preset)
+        if not covered:
+            return slow[names]
+    data = fast.preset_features([f["composition"] for f in feats], bundle.preset,
+                                [f.get("notation") for f in feats], [f.get("tags") for f in feats],
+                                [f.get("family") for f in feats])
+    frame = pd.DataFrame(data, columns=covered)
+    if missing:
+        frame = pd.concat([frame, slow[missing].reset_index(drop=True)], axis=1)
+    return frame[names] if list(frame.columns) != names else frame
+
+
+def _predict_into(batch: Batch, notes: list, keep: list[int], feat_of: list[int], feats: list[dict],
+                  bundle: Bundle) -> None:
+    out = batch.columns
+    try:
+        X = features(feats, bundle)
     except Exception as exc:
-        if len(keep) == 1:
-            rows[keep[0]].out["error"] = f"featurization failed: {exc}"
+        if len(feats) == 1:
+            for i in keep:
+                out["error"][i] = f"featurization failed: {exc}"
             return
-        # isolate the row that breaks featurization instead of failing the batch
-        for j, i in enumerate(keep):
-            _predict_into(rows, [i], frame.iloc[[j]].reset_index(drop=True), bundle, featurize)
+        # isolate the formula that breaks featurization instead of failing the batch
+        for f in range(len(feats)):
+            rows = [i for i in keep if feat_of[i] == f]
+            _predict_into(batch, notes, rows, [0 if feat_of[i] == f else -1 for i in range(len(feat_of))],
+                          [feats[f]], bundle)
         return
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
-    log_rt = sig_m.predict(X, bundle.preset).astype(float)
-    ea = ea_m.predict(X, bundle.preset).astype(float)
-    dist, nn_idx, nn_dist = sig_m.domain.distance(X, N_NEIGHBORS)
-    ea_dist = ea_m.domain.distance(X)[0]
-    hw_sig = sig_m.calibration.halfwidth(log_rt, dist)
-    hw_ea = ea_m.calibration.halfwidth(ea, ea_dist)
+    log_u = sig_m.predict(X, bundle.preset).astype(float)
+    ea_u = ea_m.predict(X, bundle.preset).astype(float)
+    dist_u, nn_idx_u, nn_dist_u = sig_m.domain.distance(X, N_NEIGHBORS)
+    ea_dist_u = ea_m.domain.distance(X)[0]
+    hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u)
+    hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u)
+    f = np.array([feat_of[i] for i in keep])
+    log_rt, ea, dist, hw_sig, hw_ea = log_u[f], ea_u[f], dist_u[f], hw_sig_u[f], hw_ea_u[f]
     ea_lo, ea_hi = np.maximum(ea - hw_ea, 0.0), ea + hw_ea
-    temps = np.array([rows[i].out["temperature_K"] for i in keep], float)
+    temps = np.array([out["temperature_K"][i] for i in keep], float)
     log_t = arrhenius_shift(log_rt, ea, temps)
     # The band at T carries both bands: the RT band, shifted by the Ea in [ea_lo, ea_hi] that moves it most.
     shifts = np.stack([arrhenius_shift(0.0, e, temps) for e in (ea_lo, ea_hi)])
     lo_t = log_rt - hw_sig + shifts.min(axis=0)
     hi_t = log_rt + hw_sig + shifts.max(axis=0)
-    neighbors = sig_m.domain.neighbors(nn_idx, nn_dist)
+    sigma = 10 ** log_t
     t_range = bundle.temperature_range_K
     threshold = sig_m.domain.threshold
+    batch.domain = sig_m.domain
+    nn_idx, nn_dist = nn_idx_u.tolist(), np.asarray(nn_dist_u).tolist()
+    columns = {"log10_sigma": log_t, "sigma_S_cm": sigma, "log10_sigma_lo": lo_t, "log10_sigma_hi": hi_t,
+               "ea_eV": ea, "ea_lo": ea_lo, "ea_hi": ea_hi}
+    for name, values in columns.items():
+        col = out[name]
+        for i, v in zip(keep, values.tolist(), strict=True):
+            col[i] = v
+    far = dist > threshold
+    shifted = np.abs(temps - ROOM_T_K) > 10
+    in_domain = out["in_domain"]
     for j, i in enumerate(keep):
-        r = rows[i]
-        r.out.update({
-            "log10_sigma": float(log_t[j]), "sigma_S_cm": float(10 ** log_t[j]),
-            "log10_sigma_lo": float(lo_t[j]), "log10_sigma_hi": float(hi_t[j]),
-            "ea_eV": float(ea[j]), "ea_lo": float(ea_lo[j]), "ea_hi": float(ea_hi[j]),
-            "neighbors": neighbors[j],
-        })
-        if dist[j] > threshold:
-            r.out["in_domain"] = False
-            r.notes.insert(0, f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
-                              f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
-        if abs(temps[j] - ROOM_T_K) > 10:
-            r.notes.append(f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea (Arrhenius, σT form)")
+        u = f[j]
+        batch.neighbor_idx[i] = nn_idx[u]
+        batch.neighbor_dist[i] = nn_dist[u]
+        if far[j]:
+            in_domain[i] = False
+            note = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
+                    f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
+            notes[i] = [note, *(notes[i] or [])]
+        if shifted[j]:
+            row_notes = notes[i] = list(notes[i] or [])
+            row_notes.append(f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea (Arrhenius, σT form)")
             if t_range and not t_range[0] <= temps[j] <= t_range[1]:
-                r.notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
-                               "training measurements span: an extrapolation")
+                row_notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
+                                 "training measurements span: an extrapolation")
 
 
 def predict(formulas: list[str], temperature_C: float | None = None, bundle: Bundle | None = None) -> pd.DataFrame:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from sulfml.cli import UsageError
-from sulfml.cli.common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,31 +32,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models-dir", default=None, help="model bundle (default: the committed models/)")
     p.add_argument("--tracking-uri", default=None, help="load the models from this MLflow registry")
     p.add_argument("--alias", default=None, help="registry alias to load, e.g. champion")
+    p.add_argument("--chunk-size", type=int, default=CHUNK, help=f"--input rows per chunk (default {CHUNK})")
     p.set_defaults(func=run)
+
+
+CHUNK = 20000
 
 
 def read_inputs(args: argparse.Namespace) -> pd.DataFrame:
     """The input rows: FORMULA arguments, or the --input CSV with its optional columns."""
     if args.input:
-        path = Path(args.input)
-        if not path.exists():
-            raise UsageError(f"input file not found: {path}")
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if args.column not in df.columns:
-            raise UsageError(f"column {args.column!r} not in {path} (columns: {', '.join(df.columns)})")
-        out = pd.DataFrame({"formula": df[args.column]})
-        for col in ("temperature_C", "cif"):
-            if col in df.columns:
-                out[col] = df[col]
-        if args.temperature_c is not None:
-            own = out["temperature_C"].astype(str).str.strip() if "temperature_C" in out else ""
-            out["temperature_C"] = out["temperature_C"].where(own != "", args.temperature_c) \
-                if "temperature_C" in out else args.temperature_c
-        for col in filter(None, args.keep.split(",")):
-            if col not in df.columns:
-                raise UsageError(f"--keep column {col!r} not in {path}")
-            out[f"input_{col}"] = df[col]
-        return out
+        return pd.concat(list(input_chunks(args, None)), ignore_index=True)
+    return _argument_inputs(args)
+
+
+def input_chunks(args: argparse.Namespace, chunk_size: int | None = CHUNK):
+    """The --input CSV in chunks of `chunk_size` rows (None: at once), each as `read_inputs` gives it."""
+    path = Path(args.input)
+    if not path.exists():
+        raise UsageError(f"input file not found: {path}")
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size)
+        chunks = [reader] if chunk_size is None else reader
+        for df in chunks:
+            yield _input_frame(args, df, path)
+    except pd.errors.EmptyDataError as exc:
+        raise UsageError(f"{path} is empty") from exc
+
+
+def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if args.column not in df.columns:
+        raise UsageError(f"column {args.column!r} not in {path} (columns: {', '.join(df.columns)})")
+    out = pd.DataFrame({"formula": df[args.column]})
+    for col in ("temperature_C", "cif"):
+        if col in df.columns:
+            out[col] = df[col]
+    if args.temperature_c is not None:
+        own = out["temperature_C"].astype(str).str.strip() if "temperature_C" in out else ""
+        out["temperature_C"] = out["temperature_C"].where(own != "", args.temperature_c) \
+            if "temperature_C" in out else args.temperature_c
+    for col in filter(None, args.keep.split(",")):
+        if col not in df.columns:
+            raise UsageError(f"--keep column {col!r} not in {path}")
+        out[f"input_{col}"] = df[col]
+    return out
+
+
+def _argument_inputs(args: argparse.Namespace) -> pd.DataFrame:
     if args.temperature_c is not None:
         from sulfml.predict import _temperature_k
 
@@ -98,12 +119,60 @@ def load_bundle(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Predict, write, and exit 1 if any row failed."""
-    from sulfml.predict import predict_frame
+    """Predict, write, and exit 1 if any row failed. --input files are streamed in chunks."""
+    if args.chunk_size < 1:
+        raise UsageError("--chunk-size must be at least 1")
+    chunks = input_chunks(args, args.chunk_size) if args.input else iter([_argument_inputs(args)])
+    first = next(chunks, None)  # usage errors (missing column...) before the models load
+    bundle = load_bundle(args)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
+    out_path = Path(args.output) if args.output else None
+    as_json = out_path is not None and out_path.suffix.lower() == ".json"
+    progress = _progress(args, to_stdout=out_path is None)
+    failed = False
+    n_rows = 0
+    sinks = []
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        sinks.append((out_path.open("w", encoding="utf-8", newline=""), "json" if as_json else "csv"))
+    if out_path is None or args.format is not None:
+        sinks.append((sys.stdout, fmt))
+    started = {id(fh): False for fh, _ in sinks}
+    try:
+        for inputs in _chain(first, chunks):
+            result = _predict_chunk(inputs, bundle, args, need_dicts=any(k != "csv" for _, k in sinks))
+            failed = failed or bool((result["error"] != "").any())
+            n_rows += len(result)
+            for fh, kind in sinks:
+                _write(fh, kind, result, started[id(fh)])
+                started[id(fh)] = True
+            if progress is not None:
+                progress.update(len(result))
+        for fh, kind in sinks:
+            if kind == "json":
+                fh.write("[\n" if not started[id(fh)] else "")
+                fh.write("\n]\n")
+    finally:
+        if progress is not None:
+            progress.close()
+        if out_path is not None:
+            sinks[0][0].close()
+    if args.output and args.format is None:
+        print(f"wrote {n_rows} rows to {args.output}" + (" (some rows failed: see error)" if failed else ""))
+    return 1 if failed else 0
 
-    inputs = read_inputs(args)
-    result = predict_frame(inputs, load_bundle(args))
-    failed = bool((result["error"] != "").any())
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_dicts: bool) -> pd.DataFrame:
+    from sulfml.predict import predict_batch
+
+    batch = predict_batch(inputs, bundle)
+    result = batch.frame() if need_dicts else batch.frame(neighbors="text", describe=_describe)
     kept = [c for c in inputs.columns if c.startswith("input_")]
     if kept:
         result = pd.concat([result, inputs[kept].reset_index(drop=True)], axis=1)
@@ -113,23 +182,38 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown --columns {unknown}; available: {', '.join(result.columns)}")
         result = result[wanted]
-    if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".json":
-            out.write_text(json.dumps(_records(result), indent=2, ensure_ascii=False, default=str))
-        else:
-            flat_csv(result).to_csv(out, index=False)
-    fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
-    if args.output and args.format is None:
-        print(f"wrote {len(result)} rows to {args.output}" + (" (some rows failed: see error)" if failed else ""))
-    elif fmt == "json":
-        print_json(_records(result))
-    elif fmt == "csv":
-        flat_csv(result).to_csv(sys.stdout, index=False)
+    return result
+
+
+def _write(fh, kind: str, result: pd.DataFrame, started: bool) -> None:
+    """Append one chunk: CSV rows (header once), JSON list items, or table lines."""
+    if kind == "csv":
+        flat_csv(result).to_csv(fh, index=False, header=not started)
+    elif kind == "json":
+        body = ",\n".join(json.dumps(r, ensure_ascii=False, default=str, allow_nan=False)
+                           for r in _records(result))
+        if body:
+            fh.write(("[\n" if not started else ",\n") + body)
+        elif not started:
+            fh.write("[\n")
+            fh.write("")
     else:
-        print(render_table(result))
-    return 1 if failed else 0
+        text = render_table(result)
+        if started and "\n" in text:
+            text = text.split("\n", 2)[2] if text.count("\n") >= 2 else ""
+        if text:
+            print(text, file=fh)
+
+
+def _progress(args: argparse.Namespace, to_stdout: bool):
+    """A tqdm bar on stderr for --input, only when stderr (and stdout, if the rows go there) is a terminal."""
+    if not args.input or not sys.stderr.isatty() or (to_stdout and not sys.stdout.isatty()):
+        return None
+    from tqdm import tqdm
+
+    with open(args.input, "rb") as fh:
+        total = max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
+    return tqdm(total=total, unit="rows", file=sys.stderr, dynamic_ncols=True)
 
 
 def _records(result: pd.DataFrame) -> list[dict]:
@@ -139,7 +223,11 @@ def _records(result: pd.DataFrame) -> list[dict]:
 def _neighbor_text(neighbors) -> str:
     if not isinstance(neighbors, list):
         return ""
-    return "; ".join(f"{n['formula']} ({_measured(n)})" for n in neighbors)
+    return "; ".join(_describe(n) for n in neighbors)
+
+
+def _describe(n: dict) -> str:
+    return f"{n['formula']} ({_measured(n)})"
 
 
 def _measured(n: dict) -> str:
@@ -151,7 +239,7 @@ def _measured(n: dict) -> str:
 
 def flat_csv(result: pd.DataFrame) -> pd.DataFrame:
     """The result with `neighbors` as one readable cell, for CSV."""
-    if "neighbors" not in result:
+    if "neighbors" not in result or result["neighbors"].map(lambda v: isinstance(v, str)).all():
         return result
     return result.assign(neighbors=result["neighbors"].map(_neighbor_text))
 

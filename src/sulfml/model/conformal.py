@@ -8,11 +8,11 @@ data (kNN distance d), so it is wider where data are sparse.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
 
 DIFFICULTY_INPUTS = ("prediction", "knn_distance")
 
@@ -37,17 +37,18 @@ def _binned_curve(z: np.ndarray, t: np.ndarray, n_bins: int) -> tuple[np.ndarray
     return xs_arr[order], ys_arr[order]
 
 
-class Difficulty(BaseEstimator, RegressorMixin):
+class DifficultyCurves:
     """Additive, piecewise-linear model of log |residual| from (prediction, kNN distance).
 
     Deliberately low-capacity (a few knots per input) so it cannot overfit the residuals it is fitted on,
-    and small enough to store exactly as JSON.
+    and small enough to store exactly as JSON. `Difficulty` is the same as a scikit-learn estimator, for
+    MAPIE; predictions only need this class, so they do not import scikit-learn.
     """
 
     def __init__(self, n_bins: int = 6):
         self.n_bins = n_bins
 
-    def fit(self, Z: np.ndarray, t: np.ndarray) -> Difficulty:
+    def fit(self, Z: np.ndarray, t: np.ndarray) -> DifficultyCurves:
         """Fit on Z = [prediction, distance] columns and t = log |residual| (MAPIE passes the log)."""
         Z, t = np.asarray(Z, float), np.asarray(t, float)
         self.intercept_ = float(np.mean(t))
@@ -74,7 +75,7 @@ class Difficulty(BaseEstimator, RegressorMixin):
                 "curves": [{"x": xs.tolist(), "y": ys.tolist()} for xs, ys in self.curves_]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Difficulty:
+    def from_dict(cls, d: dict) -> DifficultyCurves:
         """Rebuild from `to_dict` output."""
         obj = cls()
         obj.intercept_ = float(d["intercept"])
@@ -83,14 +84,14 @@ class Difficulty(BaseEstimator, RegressorMixin):
         return obj
 
 
-class PredictionColumn(BaseEstimator, RegressorMixin):
-    """A 'fitted' regressor whose prediction is column 0 of its input.
+class PredictionColumnBase:
+    """A 'fitted' regressor whose prediction is column 0 of its input (`PredictionColumn` for scikit-learn).
 
     It lets MAPIE conformalize precomputed out-of-fold predictions: the calibration matrix is
     [prediction, distance], so the base prediction is that column and the difficulty model sees both.
     """
 
-    def fit(self, Z: np.ndarray, y: np.ndarray | None = None) -> PredictionColumn:
+    def fit(self, Z: np.ndarray, y: np.ndarray | None = None) -> PredictionColumnBase:
         """Nothing to learn."""
         self.n_features_in_ = np.asarray(Z).shape[1]
         return self
@@ -114,7 +115,7 @@ class Calibration:
 
     confidence: float
     quantile: float
-    difficulty: Difficulty
+    difficulty: DifficultyCurves
     n_calibration: int
     n_difficulty: int
 
@@ -136,11 +137,33 @@ class Calibration:
     def from_dict(cls, d: dict) -> Calibration:
         """Rebuild from a card's `interval` section."""
         return cls(confidence=float(d["coverage"]), quantile=float(d["quantile"]),
-                   difficulty=Difficulty.from_dict(d["difficulty"]), n_calibration=int(d["n_calibration"]),
+                   difficulty=DifficultyCurves.from_dict(d["difficulty"]), n_calibration=int(d["n_calibration"]),
                    n_difficulty=int(d["n_difficulty"]))
 
 
 _EPS = 1e-8  # MAPIE's floor on the predicted residual scale
+
+
+@functools.cache
+def _sklearn_classes() -> dict[str, type]:
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Difficulty(DifficultyCurves, BaseEstimator, RegressorMixin):
+        __doc__ = DifficultyCurves.__doc__
+
+    class PredictionColumn(PredictionColumnBase, BaseEstimator, RegressorMixin):
+        __doc__ = PredictionColumnBase.__doc__
+
+    for cls in (Difficulty, PredictionColumn):
+        cls.__module__ = __name__
+    return {"Difficulty": Difficulty, "PredictionColumn": PredictionColumn}
+
+
+def __getattr__(name: str):
+    """`Difficulty` and `PredictionColumn`, the scikit-learn estimators, are built on first use."""
+    if name in ("Difficulty", "PredictionColumn"):
+        return _sklearn_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def calibrate(oof_prediction: np.ndarray, oof_distance: np.ndarray, y: np.ndarray, use: np.ndarray,
@@ -165,9 +188,10 @@ def calibrate(oof_prediction: np.ndarray, oof_distance: np.ndarray, y: np.ndarra
     if n_cal < math.ceil(1 / (1 - confidence)):
         raise ValueError(f"too few materials to calibrate {confidence:.0%} intervals: {len(yy)} usable rows, of "
                          f"which {n_cal} calibrate; at least {math.ceil(1 / (1 - confidence))} are needed")
-    score = ResidualNormalisedScore(residual_estimator=Difficulty(), split_size=difficulty_share,
+    classes = _sklearn_classes()
+    score = ResidualNormalisedScore(residual_estimator=classes["Difficulty"](), split_size=difficulty_share,
                                     random_state=seed)
-    mapie = SplitConformalRegressor(estimator=PredictionColumn().fit(Z), confidence_level=confidence,
+    mapie = SplitConformalRegressor(estimator=classes["PredictionColumn"]().fit(Z), confidence_level=confidence,
                                     conformity_score=score, prefit=True)
     mapie.conformalize(Z, yy)
     difficulty = score.residual_estimator_

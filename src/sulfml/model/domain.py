@@ -142,13 +142,13 @@ def _knn(queries: np.ndarray, refs: np.ndarray, k: int, n_neighbors: int = 0,
     for s in range(0, n, chunk):
         q = queries[s:s + chunk]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None, :] - 2.0 * (q @ refs.T)
-        d = np.sqrt(np.maximum(d2, 0.0))
-        part = np.partition(d, kk - 1, axis=1)[:, :kk]
-        mean[s:s + chunk] = part.mean(axis=1)
+        # One selection of the kk nearest, on squared distances: the root is taken of those only.
+        near = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
+        nd = np.sqrt(np.maximum(np.take_along_axis(d2, near, axis=1), 0.0))
+        order = np.argsort(nd, axis=1, kind="stable")
+        near, nd = np.take_along_axis(near, order, axis=1), np.take_along_axis(nd, order, axis=1)
+        mean[s:s + chunk] = nd.mean(axis=1)
         if nn:
-            near = np.argpartition(d, nn - 1, axis=1)[:, :nn]
-            nd = np.take_along_axis(d, near, axis=1)
-            order = np.argsort(nd, axis=1, kind="stable")
-            idx[s:s + chunk] = np.take_along_axis(near, order, axis=1)
-            dist[s:s + chunk] = np.take_along_axis(nd, order, axis=1)
+            idx[s:s + chunk] = near[:, :nn]
+            dist[s:s + chunk] = nd[:, :nn]
     return mean, idx, dist

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import xgboost as xgb
 
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
+from sulfml.model.trees import SMALL_BATCH, Forest
+
+if TYPE_CHECKING:  # XGBoost (and the scikit-learn it imports) is loaded when a large batch needs it
+    import pandas as pd
 
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
@@ -42,22 +45,32 @@ class PresetMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """One target's booster and card."""
+    """One target's booster and card.
 
-    booster: xgb.Booster
+    `booster` is the xgb.Booster; loaded from a directory it stays None until a batch of more than
+    `SMALL_BATCH` rows needs it, smaller batches are walked in NumPy by `forest` (the same numbers).
+    """
+
+    booster: Any
     card: dict
     domain: DomainModel
     calibration: Calibration
+    folder: Path | None = None
+    forest: Forest | None = None
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> LoadedModel:
         """Read `model.json`, `card.json` and `domain.json` from `folder`."""
         folder = Path(folder)
-        booster = xgb.Booster()
-        booster.load_model(folder / MODEL_FILE)
         card = json.loads((folder / CARD_FILE).read_text())
         domain = DomainModel.from_dict(json.loads((folder / DOMAIN_FILE).read_text()))
-        return cls(booster=booster, card=card, domain=domain, calibration=Calibration.from_dict(card["interval"]))
+        try:
+            forest = Forest.from_json(folder / MODEL_FILE)
+        except (ValueError, KeyError):  # a model the NumPy walk does not handle: XGBoost always
+            forest = None
+        booster = None if forest is not None else _load_booster(folder / MODEL_FILE)
+        return cls(booster=booster, card=card, domain=domain, calibration=Calibration.from_dict(card["interval"]),
+                   folder=folder, forest=forest)
 
     @property
     def target(self) -> str:
@@ -77,8 +90,21 @@ class LoadedModel:
         if list(features.columns) != names:
             missing = [n for n in names if n not in features.columns][:5]
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
-        dm = xgb.DMatrix(features.to_numpy(np.float32), feature_names=names, missing=np.nan)
-        return self.booster.predict(dm)
+        X = features.to_numpy(np.float32)
+        if self.forest is not None and len(X) <= SMALL_BATCH:
+            return self.forest.predict(X)
+        if self.booster is None:
+            object.__setattr__(self, "booster", _load_booster(self.folder / MODEL_FILE))
+        # inplace_predict skips building a DMatrix (same numbers; columns were checked above)
+        return self.booster.inplace_predict(X, missing=np.nan, validate_features=False)
+
+
+def _load_booster(path: Path):
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(path)
+    return booster
 
 
 @dataclass(frozen=True)

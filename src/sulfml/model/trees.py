@@ -1,0 +1,88 @@
+"""XGBoost tree ensembles evaluated in NumPy from the model's JSON, bit-for-bit equal to XGBoost's predictions.
+
+Used for small batches (one formula from the command line), so that a cold `sulfml predict` need not import
+XGBoost, which pulls in scikit-learn and SciPy; large batches still go to XGBoost's native predictor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# Below this many rows the NumPy walk is faster than importing XGBoost; above it XGBoost wins.
+SMALL_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Forest:
+    """The trees of a `gbtree` regression model with a single target, as padded arrays (trees × nodes)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    value: np.ndarray  # split threshold, or the leaf value at leaves (float32, as XGBoost stores them)
+    default_left: np.ndarray
+    base_score: np.float32
+    n_features: int
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Forest:
+        """Read XGBoost's JSON model.
+
+        Raises:
+            ValueError: a model this evaluator does not handle (not gbtree, several targets or classes,
+                categorical splits, an objective with a link function).
+        """
+        model = json.loads(Path(path).read_text())
+        learner = model["learner"]
+        params = learner["learner_model_param"]
+        booster = learner["gradient_booster"]
+        objective = learner["objective"]["name"]
+        if booster.get("name") != "gbtree" or objective not in ("reg:squarederror", "reg:absoluteerror",
+                                                                 "reg:pseudohubererror", "reg:quantileerror"):
+            raise ValueError(f"unsupported model: booster {booster.get('name')!r}, objective {objective!r}")
+        if int(params.get("num_class", 0)) > 1 or int(params.get("num_target", 1)) > 1:
+            raise ValueError("unsupported model: several classes or targets")
+        trees = booster["model"]["trees"]
+        if any(any(t.get("split_type") or []) for t in trees):
+            raise ValueError("unsupported model: categorical splits")
+        width = max((len(t["left_children"]) for t in trees), default=1)
+        shape = (len(trees), width)
+        left, right = np.full(shape, -1, np.int32), np.full(shape, -1, np.int32)
+        feature, value = np.zeros(shape, np.int32), np.zeros(shape, np.float32)
+        default_left = np.zeros(shape, bool)
+        for i, t in enumerate(trees):
+            n = len(t["left_children"])
+            left[i, :n], right[i, :n] = t["left_children"], t["right_children"]
+            feature[i, :n] = t["split_indices"]
+            value[i, :n] = np.asarray(t["split_conditions"], np.float64).astype(np.float32)
+            default_left[i, :n] = np.asarray(t["default_left"], bool)
+        base = np.float32(float(str(params["base_score"]).strip("[]").split(",")[0]))
+        return cls(left, right, feature, value, default_left, base, int(params["num_feature"]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictions for float rows (NaN = missing), as float32 like XGBoost's: base score plus the leaf of
+        each tree, added in tree order in float32; a split sends x < threshold left, missing values the
+        default way."""
+        X = np.asarray(X, np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got shape {X.shape}")
+        n = len(X)
+        out = np.full(n, self.base_score, np.float32)
+        rows = np.arange(n)
+        for t in range(len(self.left)):
+            left, right, feature = self.left[t], self.right[t], self.feature[t]
+            value, default_left = self.value[t], self.default_left[t]
+            node = np.zeros(n, np.int32)
+            while True:
+                inner = left[node] >= 0
+                if not inner.any():
+                    break
+                x = X[rows, feature[node]]
+                go_left = np.where(np.isnan(x), default_left[node], x < value[node])
+                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+            out += value[node]
+        return out

@@ -1,0 +1,52 @@
+"""Streaming `sulfml predict --input`: order kept across chunk boundaries, bad rows, no bar when piped."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from sulfml.cli import main
+
+ROWS = ["Li6PS5Cl", "bad((", "Li3PS4", "70Li2S-30P2S5", "", "Li10Ge(P0.925Sb0.075)2S12", "Xx2O", "Li7P3S11"]
+
+
+def _input(tmp_path):
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["formula", "id"])
+        w.writerows([f, i] for i, f in enumerate(ROWS))
+    return path
+
+
+def test_chunks_keep_order_and_rows(trained, tmp_path, capsys):
+    path = _input(tmp_path)
+    outs = []
+    for chunk in ("1", "3", "100"):
+        out = tmp_path / f"out{chunk}.csv"
+        code = main(["predict", "--input", str(path), "--output", str(out), "--keep", "id", "--chunk-size", chunk,
+                     "--models-dir", str(trained["models"])])
+        assert code == 1  # some rows failed, none stopped the run
+        with open(out, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert [r["input"] for r in rows] == ROWS
+        assert [r["input_id"] for r in rows] == [str(i) for i in range(len(ROWS))]
+        assert rows[1]["error"] and not rows[0]["error"] and rows[0]["neighbors"]
+        outs.append(rows)
+    assert outs[0] == outs[1] == outs[2]
+    assert "progress" not in capsys.readouterr().err  # not a terminal: no bar
+
+
+def test_json_streams_a_list(trained, tmp_path):
+    out = tmp_path / "out.json"
+    main(["predict", "--input", str(_input(tmp_path)), "--output", str(out), "--chunk-size", "3",
+          "--models-dir", str(trained["models"])])
+    data = json.loads(out.read_text())
+    assert [r["input"] for r in data] == ROWS and isinstance(data[0]["neighbors"], list)
+
+
+def test_no_progress_bar_when_piped(trained, tmp_path, capsys):
+    main(["predict", "--input", str(_input(tmp_path)), "--format", "csv", "--models-dir", str(trained["models"])])
+    captured = capsys.readouterr()
+    assert "rows/s" not in captured.err and "%|" not in captured.err
+    assert len(captured.out.strip().splitlines()) == len(ROWS) + 1

@@ -1,0 +1,54 @@
+"""Screening: enumeration, charge balance through Li, ranking through the predict path, CLI errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from sulfml.cli import main
+from sulfml.screen import ScreenError, Sweep, screen
+from sulfml.tracking.bundle import Bundle
+
+
+def test_aliovalent_substitution_moves_li():
+    sweep = Sweep("Li6PS5Cl", {"P": ["Si"], "S": ["Cl"]}, max_fraction=0.2, step=0.1)
+    cands = list(sweep.candidates())
+    assert "Li6.1P0.9Si0.1S5Cl" in cands  # Si4+ for P5+: one more Li per Si
+    assert "Li5.5PS4.5Cl1.5" in cands  # Cl- for S2-: one less Li per Cl
+    assert len(cands) == 2 * 2 + 2 + 2 and sweep.skipped == 0
+
+
+def test_unbalanceable_candidates_are_skipped():
+    sweep = Sweep("Li3PS4", {"S": ["Cl"]}, max_fraction=1.0, step=0.5)
+    cands = list(sweep.candidates())
+    assert cands == ["LiPS2Cl2"] and sweep.skipped == 1  # all S -> Cl would need -1 Li
+
+
+@pytest.mark.parametrize("subs,frac,step", [({"Zr": ["Si"]}, 0.5, 0.1), ({"P": ["Qq"]}, 0.5, 0.1),
+                                             ({"P": ["Si"]}, 1.5, 0.1), ({"P": ["Si"]}, 0.5, 0.0)])
+def test_bad_setups_raise(subs, frac, step):
+    with pytest.raises(ScreenError):
+        Sweep("Li6PS5Cl", subs, frac, step)
+
+
+def test_screen_ranks_top_k_without_parent(trained):
+    bundle = Bundle.from_dir(trained["models"])
+    sweep = Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, max_fraction=0.3, step=0.1)
+    top, counts = screen(sweep, bundle, top=4, chunk=5)
+    assert len(top) == 4 and counts["candidates"] == (1 + 2 * 3) * (1 + 3) - 1
+    assert list(top["score"]) == sorted(top["score"], reverse=True)
+    assert (top["score"] == top["log10_sigma_hi"]).all()
+    assert "Li6PS5Cl" not in set(top["formula"])
+    mean, _ = screen(Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.3, 0.1), bundle, top=4, rank="mean")
+    assert (mean["score"] == mean["log10_sigma"]).all()
+
+
+def test_cli_usage_errors_exit_2(trained, capsys):
+    base = ["screen", "Li6PS5Cl", "--models-dir", str(trained["models"])]
+    assert main([*base, "--substitute", "Zr=Si"]) == 2
+    assert "not in the parent" in capsys.readouterr().err
+    assert main([*base, "--substitute", "P=Qq"]) == 2
+    assert main([*base, "--substitute", "P=Si", "--max-fraction", "2"]) == 2
+    assert main([*base, "--substitute", "P=Si", "--max-fraction", "0.2", "--step", "0.1", "--format", "csv",
+                 "--top", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "formula,log10_sigma,log10_sigma_lo,log10_sigma_hi,ea_eV,in_domain,score" and len(out) == 3
