@@ -183,3 +183,18 @@ def test_mixes_with_matminer_featurize_dataframe() -> None:
     assert out["family_argyrodite"].tolist() == [1.0, 0.0]
     assert out["family_thiophosphate"].tolist() == [0.0, 1.0]
     assert f.citations() == [] and f.implementors()
+
+
+def test_element_fractions_are_the_fractional_composition() -> None:
+    from sulfml.featurize.electrolyte import ELEMENTS, ElementFractions
+
+    f = features(ElementFractions(), "Li6PS5Cl")
+    assert len(f) == len(ELEMENTS) == 94
+    assert f["elem_frac_Li"] == pytest.approx(6 / 13)
+    assert f["elem_frac_S"] == pytest.approx(5 / 13)
+    assert f["elem_frac_Cl"] == pytest.approx(1 / 13)
+    assert f["elem_frac_O"] == 0.0
+    assert sum(f.values()) == pytest.approx(1.0)
+    # scale-free and deuterium counts as hydrogen
+    assert features(ElementFractions(), "Li12P2S10Cl2") == pytest.approx(f)
+    assert features(ElementFractions(), {"Li": 1, "D": 4, "B": 1})["elem_frac_H"] == pytest.approx(4 / 6)

@@ -427,3 +427,34 @@ class ElectrolyteFamily(SulfmlFeaturizer):
     def feature_labels(self) -> list[str]:
         """Names of the one-hot columns."""
         return [f"family_{f}" for f in FAMILIES]
+
+
+# Every element a Li conductor in the data could contain: H (Z=1) to Pu (Z=94).
+ELEMENTS: tuple[str, ...] = (
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K",
+    "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
+    "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",
+    "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb",
+    "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr",
+    "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu",
+)
+ELEMENT_FRACTION_PREFIX = "elem_frac_"
+
+
+class ElementFractions(SulfmlFeaturizer):
+    """The fractional composition as a fixed vector: ``elem_frac_<El>`` is the atom fraction of each of
+    `ELEMENTS` (H to Pu; deuterium counts as H), so the row sums to 1 for any composition of those elements.
+
+    Besides being features, these columns are the space of the out-of-fold nearest-neighbour target features
+    (`sulfml.model.knn`).
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Atom fractions of one composition."""
+        amt = amounts(comp)
+        total = sum(amt.values())
+        return [amt.get(el, 0.0) / total if total > 0 else 0.0 for el in ELEMENTS]
+
+    def feature_labels(self) -> list[str]:
+        """``elem_frac_H`` ... ``elem_frac_Pu``."""
+        return [f"{ELEMENT_FRACTION_PREFIX}{el}" for el in ELEMENTS]

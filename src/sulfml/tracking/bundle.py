@@ -71,6 +71,11 @@ class LoadedModel:
         if list(features.columns) != names:
             missing = [n for n in names if n not in features.columns][:5]
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
+        if "knn" in self.card:  # nearest-neighbour target features from the stored reference set
+            from sulfml.model.knn import neighbour_frame
+
+            features = pd.concat([features, neighbour_frame(features, self.card["knn"])], axis=1)
+            names = list(features.columns)
         dm = xgb.DMatrix(features.to_numpy(np.float32), feature_names=names, missing=np.nan)
         return self.booster.predict(dm)
 
