@@ -11,7 +11,13 @@ from sklearn.base import clone
 from xgboost import XGBRegressor
 
 from sulfml.model.estimator import make_regressor
-from sulfml.model.knn import KNN_FEATURES, KnnFeatureRegressor, _out_of_fold, neighbour_features, neighbour_frame
+from sulfml.model.knn import (
+    KNN_FEATURES,
+    KnnFeatureRegressor,
+    _out_of_fold,
+    neighbour_features,
+    neighbour_frame,
+)
 
 
 def test_neighbour_features_on_a_known_case():

@@ -23,6 +23,7 @@ from sulfml.featurize.electrolyte import (
     ElementFractions,
     FrameworkCations,
     LithiumContent,
+    SubstitutionChemistry,
     SynthesisNotation,
 )
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
@@ -60,10 +61,15 @@ def _composition_v2_featurizers() -> list[BaseFeaturizer]:
     return [*_composition_featurizers(), ElementFractions()]
 
 
+def _chemistry_featurizers() -> list[BaseFeaturizer]:
+    return [*_composition_v2_featurizers(), SubstitutionChemistry()]
+
+
 _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "composition-v1": _composition_featurizers,
     "structure-v1": _structure_featurizers,
     "composition-v2": _composition_v2_featurizers,
+    "chemistry-v1": _chemistry_featurizers,
 }
 
 
@@ -92,7 +98,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2))
+    p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2),
+                           Preset("chemistry", 1))
 }
 
 
