@@ -50,17 +50,26 @@ class Variant:
 
     name: str
     what: str
-    config: str = "tuned"
+    config: str = "base"  # "base": tuned.toml without the issue-7 changes; else a file in experiments/configs
     preset: str | None = None
     params: dict = field(default_factory=dict)  # per target overrides
     censor: float | None = None
     sources: tuple[str, ...] | None = None
     fit: Callable | None = None  # fit(target, params, seed, Xtr, ytr, mats_tr, Xte) -> predictions
     benchmarks: tuple[str, ...] = ("obelix", "ea")
+    measurements: Callable | None = None  # filter of the training measurements (after leak exclusion)
+
+
+ISSUE7_KEYS = ("knn_k", "knn_folds", "objective")
 
 
 def _config(v: Variant) -> RunConfig:
-    cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / f"{v.config}.toml")
+    if v.config == "base":  # the pre-issue-7 tuned config: same hyperparameters, composition-v1, nothing added
+        cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / "tuned.toml")
+        cfg = replace(cfg, preset="composition-v1",
+                      params={t: {k: x for k, x in p.items() if k not in ISSUE7_KEYS} for t, p in cfg.params.items()})
+    else:
+        cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / f"{v.config}.toml")
     if v.preset:
         cfg = replace(cfg, preset=v.preset)
     if v.censor is not None:
@@ -94,6 +103,8 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int) -> dict:
     is_test = (meas["source"] == "obelix") & (meas["split"] == "test")
     test = meas[is_test].reset_index(drop=True)
     train, _ = exclude_leaks(meas[~is_test], test)
+    if v.measurements is not None:
+        train = v.measurements(train)
     mats, y = _targets(aggregate_materials(train, cfg.data.aggregation), "log10_sigma", cfg)
     pred = _fit_predict(v, cfg, "log10_sigma", seed, featurize_materials(mats, cfg.preset), y, mats,
                         featurize_materials(test, cfg.preset))
@@ -105,6 +116,8 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int) -> dict:
 
 
 def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int = 42) -> dict:
+    if v.measurements is not None:
+        meas = v.measurements(meas)
     rows, y = _targets(aggregate_materials(meas, cfg.data.aggregation), "ea_eV", cfg)
     X = featurize_materials(rows, cfg.preset)
     groups = group_labels(rows, "paper")
@@ -213,10 +226,49 @@ def fit_blend(weight: float):
     return fit
 
 
+PROTOTYPE_SPACE = ("li_atom_fraction", "li_per_anion", "anion_frac_O", "anion_frac_S", "anion_frac_Se",
+                   "anion_frac_N", "anion_frac_F", "anion_frac_Cl", "anion_frac_Br", "anion_frac_I", "anion_frac_H",
+                   "anion_per_framework_cation", "framework_valence_mean", "framework_radius_mean",
+                   "dopant_fraction")
+
+
+def fit_prototype_knn(target, params, seed, Xtr, ytr, mtr, Xte, cfg):
+    """A second set of out-of-fold kNN target features, in a 'prototype' space (standardised Li content,
+    anion make-up, anion/cation ratio, framework valence and radius: Li3InCl6 near Li3ErCl6, not near
+    In-containing chlorides), on top of the element-fraction kNN of the model."""
+    from sulfml.model.knn import KNN_FEATURES, _out_of_fold, neighbour_features
+
+    cols = list(PROTOTYPE_SPACE)
+    a, b = Xtr[cols].to_numpy(float), Xte[cols].to_numpy(float)
+    mu, sd = np.nanmean(a, 0), np.nanstd(a, 0)
+    sd[sd == 0] = 1.0
+    a, b = np.nan_to_num((a - mu) / sd, nan=-3.0), np.nan_to_num((b - mu) / sd, nan=-3.0)
+    k = 5
+    names = [f"proto_{n}" for n in KNN_FEATURES]
+    xtr = pd.concat([Xtr, pd.DataFrame(_out_of_fold(a, ytr, k, 5, seed), columns=names, index=Xtr.index)], axis=1)
+    xte = pd.concat([Xte, pd.DataFrame(neighbour_features(a, ytr, b, k), columns=names, index=Xte.index)], axis=1)
+    return make_regressor(params, seed).fit(xtr, ytr).predict(xte)
+
+
+def obelix_first(meas: pd.DataFrame) -> pd.DataFrame:
+    """Deduplication rule: a material measured by OBELiX keeps only its OBELiX measurements (curated, one
+    value per paper); every other material keeps all its measurements (median over them, as before)."""
+    in_obelix = set(meas.loc[meas["source"] == "obelix", "material_key"])
+    return meas[(meas["source"] == "obelix") | ~meas["material_key"].isin(in_obelix)]
+
+
+def one_per_paper(meas: pd.DataFrame) -> pd.DataFrame:
+    """Deduplication rule: one measurement per (material, paper) — the same value copied into several
+    sources counts once (the first by source order obelix, review, laskowski, liverpool)."""
+    order = meas["source"].map({"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3})
+    return meas.assign(_o=order).sort_values(["_o", "source_row_id"]).drop_duplicates(
+        ["material_key", "paper", "room_temperature"]).drop(columns="_o")
+
+
 KNN = {"log10_sigma": {"knn_k": 5}, "ea_eV": {"knn_k": 5}}
 
 VARIANTS = [
-    Variant("baseline", "tuned.toml as shipped before issue 7 (composition-v1)"),
+    Variant("baseline", "tuned.toml as shipped before issue 7 (composition-v1, squared error, no kNN)"),
     Variant("abs-error", "objective reg:absoluteerror (both targets)",
             params={t: {"objective": "reg:absoluteerror"} for t in ("log10_sigma", "ea_eV")}),
     Variant("censor-18", "censored sigma trained at -18 instead of -15", censor=-18.0,
@@ -243,23 +295,69 @@ VARIANTS = [
             preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
                                            "ea_eV": {"knn_k": 20, "objective": "reg:absoluteerror"}},
             benchmarks=("ea",)),
+    Variant("chemistry-knn-k5-prototype-knn", "chemistry-knn-k5-ea-abs plus kNN features in a prototype space",
+            preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
+                                           "ea_eV": {"knn_k": 5, "objective": "reg:absoluteerror"}},
+            fit=fit_prototype_knn),
     Variant("knn-k5-censor-18", "knn-k5 with censored sigma trained at -18", preset="composition-v2",
             params=KNN, censor=-18.0, benchmarks=("obelix",)),
     Variant("knn-blend-0.3", "knn-k5, prediction blended 70/30 with the kNN weighted mean",
             preset="composition-v2", params=KNN, fit=fit_blend(0.3)),
     Variant("ea-sigma-feature", "Ea with out-of-fold predicted log10 sigma as a feature (composition-v1)",
             fit=fit_sigma_feature, benchmarks=("ea",)),
+    Variant("dedup-obelix-first", "materials in OBELiX keep only their OBELiX measurements",
+            measurements=obelix_first),
+    Variant("dedup-one-per-paper", "one measurement per material and paper across sources",
+            measurements=one_per_paper),
+    Variant("shipped-tuned", "experiments/configs/tuned.toml after issue 7: chemistry-v1, sigma knn_k=5, "
+            "Ea knn_k=20 + absolute error", config="tuned"),
+    Variant("shipped-default", "experiments/configs/default.toml after issue 7 (same changes, hand-set "
+            "hyperparameters)", config="default"),
     Variant("no-liverpool", "sources without liverpool", sources=("review", "obelix", "laskowski")),
     Variant("no-review", "sources without the review tables", sources=("obelix", "liverpool", "laskowski")),
 ]
+
+
+def markdown(jsonl: Path) -> str:
+    """The ablation table (last result per variant, in `VARIANTS` order) as Markdown."""
+    rows = {}
+    for line in jsonl.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows[r["name"]] = r
+    base = rows.get("baseline", {})
+
+    def cell(r, key, digits):
+        if key not in r:
+            return "–", "–"
+        d = r[key] - base[key] if key in base and r is not base else None
+        return f"{r[key]:.{digits}f}", ("" if d is None else f"{d:+.{digits}f}")
+
+    out = ["| variant | what changed | obelix MAE | Δ obelix | obelix uncensored / censored | ea MAE | Δ ea | "
+           "command |", "|---|---|---|---|---|---|---|---|"]
+    for v in VARIANTS:
+        if v.name not in rows:
+            continue
+        r = rows[v.name]
+        o, do = cell(r, "obelix_mae", 3)
+        e, de = cell(r, "ea_mae", 4)
+        split = (f"{r['obelix_mae_uncensored']:.3f} / {r['obelix_mae_censored']:.2f}"
+                 if "obelix_mae_uncensored" in r else "–")
+        out.append(f"| {v.name} | {v.what} | {o} | {do} | {split} | {e} | {de} | "
+                   f"`scripts/ablation.py --only {v.name}` |")
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append", help="variant name (repeatable)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "ablation.jsonl"))
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown(Path(args.out)))
+        return 0
     if args.list:
         for v in VARIANTS:
             print(f"{v.name:22s} {v.what}")
