@@ -65,9 +65,9 @@ ISSUE7_KEYS = ("knn_k", "knn_folds", "objective")
 
 
 def _config(v: Variant) -> RunConfig:
-    if v.config == "base":  # the pre-issue-7 tuned config: same hyperparameters, composition-v1, nothing added
+    if v.config == "base":  # the pre-issue-7 tuned config: same hyperparameters, composition-v1, no dedup, no kNN
         cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / "tuned.toml")
-        cfg = replace(cfg, preset="composition-v1",
+        cfg = replace(cfg, preset="composition-v1", data=replace(cfg.data, aggregation="median-log10"),
                       params={t: {k: x for k, x in p.items() if k not in ISSUE7_KEYS} for t, p in cfg.params.items()})
     else:
         cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / f"{v.config}.toml")
