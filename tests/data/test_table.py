@@ -143,3 +143,27 @@ def test_full_mirror_counts(mirror_dir):
     assert s["obelix"]["rows_read"] == 599 and s["liverpool"]["rows_read"] == 820
     assert s["laskowski"]["rows_read"] == 1346 and s["review"]["rows_read"] == 51
     assert info["materials"] >= 1050 and info["materials_with_ea"] >= 600
+
+
+def test_one_per_paper_counts_each_paper_once_and_keeps_ea():
+    from sulfml.data.table import AGGREGATION_ONE_PER_PAPER, one_per_paper
+
+    raw = _raw([
+        # one paper's value copied into two sources, plus a second listing in that paper
+        {"raw_formula": "Li3PS4", "log10_sigma": -3.0, "doi": "10.1/a", "source": "laskowski", "ea_eV": 0.40},
+        {"raw_formula": "Li3PS4", "log10_sigma": -3.1, "doi": "10.1/a", "source": "obelix"},
+        {"raw_formula": "Li3PS4", "log10_sigma": -3.2, "doi": "10.1/a", "source": "liverpool", "ea_eV": 0.30},
+        {"raw_formula": "Li3PS4", "log10_sigma": -5.0, "doi": "10.1/b", "source": "laskowski"},
+        {"raw_formula": "Li3PS4", "log10_sigma": -6.0, "doi": "10.1/c", "source": "laskowski"},
+    ])
+    kept, _ = clean(raw)
+    dedup = one_per_paper(kept)
+    assert len(dedup) == 3
+    first = dedup[dedup["paper"] == "10.1/a"].iloc[0]
+    assert first["source"] == "obelix" and first["log10_sigma"] == pytest.approx(-3.1)  # obelix first
+    assert first["ea_eV"] == pytest.approx(0.35)  # the Ea of the rows it stands for
+    plain = aggregate_materials(kept).iloc[0]
+    once = aggregate_materials(kept, AGGREGATION_ONE_PER_PAPER).iloc[0]
+    assert plain["log10_sigma"] == pytest.approx(-3.2)  # three copies of paper a outvote b and c
+    assert once["log10_sigma"] == pytest.approx(-5.0)  # median of -3.1, -5, -6
+    assert once["ea_eV"] == pytest.approx(plain["ea_eV"]) == pytest.approx(0.35)

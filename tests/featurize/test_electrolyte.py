@@ -183,3 +183,46 @@ def test_mixes_with_matminer_featurize_dataframe() -> None:
     assert out["family_argyrodite"].tolist() == [1.0, 0.0]
     assert out["family_thiophosphate"].tolist() == [0.0, 1.0]
     assert f.citations() == [] and f.implementors()
+
+
+def test_element_fractions_are_the_fractional_composition() -> None:
+    from sulfml.featurize.electrolyte import ELEMENTS, ElementFractions
+
+    f = features(ElementFractions(), "Li6PS5Cl")
+    assert len(f) == len(ELEMENTS) == 94
+    assert f["elem_frac_Li"] == pytest.approx(6 / 13)
+    assert f["elem_frac_S"] == pytest.approx(5 / 13)
+    assert f["elem_frac_Cl"] == pytest.approx(1 / 13)
+    assert f["elem_frac_O"] == 0.0
+    assert sum(f.values()) == pytest.approx(1.0)
+    # scale-free and deuterium counts as hydrogen
+    assert features(ElementFractions(), "Li12P2S10Cl2") == pytest.approx(f)
+    assert features(ElementFractions(), {"Li": 1, "D": 4, "B": 1})["elem_frac_H"] == pytest.approx(4 / 6)
+
+
+def test_substitution_chemistry_of_known_electrolytes() -> None:
+    from sulfml.featurize.electrolyte import SubstitutionChemistry, cation_radius, nominal_valence
+
+    assert nominal_valence("P") == 5 and nominal_valence("Ge") == 4 and nominal_valence("La") == 3
+    assert cation_radius("Zr") == pytest.approx(0.86) and cation_radius("Al") == pytest.approx(0.675)
+    s = SubstitutionChemistry()
+    argyrodite = features(s, "Li5.5PS4.5Cl1.5")
+    assert argyrodite["anion_per_framework_cation"] == pytest.approx(6.0)
+    assert argyrodite["halogen_per_framework_cation"] == pytest.approx(1.5)
+    assert argyrodite["halogen_excess"] == pytest.approx(0.5)
+    assert features(s, "Li6PS5Cl")["halogen_excess"] == 0.0
+    assert features(s, "Li7P3S11")["anion_per_framework_cation"] == pytest.approx(11 / 3)
+    # charge-balanced: no Li excess; Li beyond the nominal valences shows up per anion
+    assert features(s, "Li3PS4")["li_excess_per_anion"] == pytest.approx(0.0)
+    assert features(s, "Li3.25PS4")["li_excess_per_anion"] == pytest.approx(0.25 / 4)
+    assert features(s, "Li10GeP2S12")["framework_valence_mean"] == pytest.approx(14 / 3)
+    # Al3+ on the Li sites of Zr4+/La3+ garnet: a dopant with lower valence and smaller radius than the hosts
+    garnet = features(s, "Li6.25Al0.25La3Zr2O12")
+    assert garnet["n_dopant_species"] == 1.0
+    assert garnet["dopant_fraction"] == pytest.approx(0.25 / 5.25)
+    assert garnet["dopant_valence_offset"] == pytest.approx(3 - (3 * 3 + 2 * 4) / 5)
+    assert garnet["dopant_radius_mismatch"] == pytest.approx(0.675 - (3 * 1.172 + 2 * 0.86) / 5)
+    undoped = features(s, "Li7La3Zr2O12")
+    assert undoped["dopant_fraction"] == 0.0 and undoped["dopant_valence_offset"] == 0.0
+    # no framework cation: ratios are unknown, never an error
+    assert math.isnan(features(s, "Li3N")["anion_per_framework_cation"])

@@ -154,3 +154,15 @@ def test_n_jobs_is_capped() -> None:
 def test_matminer_multiprocessing_is_off() -> None:
     for preset in PRESETS.values():
         assert all(f.n_jobs == 1 for f in preset.featurizers())
+
+
+def test_composition_v2_is_v1_plus_element_fractions() -> None:
+    v1 = get_preset("composition-v1").feature_names()
+    v2 = get_preset("composition-v2").feature_names()
+    assert v2[: len(v1)] == v1
+    extra = v2[len(v1):]
+    assert len(extra) == 94 and all(n.startswith("elem_frac_") for n in extra)
+    frame = pd.DataFrame({"composition": [{"Li": 3.0, "P": 1.0, "S": 4.0}]})
+    row = featurize(frame, "composition-v2").iloc[0]
+    assert row["elem_frac_Li"] == pytest.approx(0.375)
+    assert row[extra].sum() == pytest.approx(1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import mlflow
+import pandas as pd
 import pytest
 
 from sulfml.tracking.bundle import Bundle, PresetMismatchError
@@ -84,3 +85,25 @@ def test_bundle_refuses_another_preset(trained):
         bundle.models["ea_eV"].predict(X, "structure-v1")
     with pytest.raises(PresetMismatchError):
         bundle.models["ea_eV"].predict(X.iloc[:, 1:], bundle.preset)
+
+
+def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp_path):
+    from sulfml.predict import predict_frame
+
+    cfg = tmp_path / "knn.toml"
+    cfg.write_text(small_config.read_text().replace('preset = "composition-v1"', 'preset = "chemistry-v1"')
+                   .replace("[targets.log10_sigma]\n", "[targets.log10_sigma]\nknn_k = 3\n")
+                   .replace("[targets.ea_eV]\n", '[targets.ea_eV]\nknn_k = 4\nobjective = "reg:absoluteerror"\n'))
+    results = _train(cfg, mini_data_dir, tmp_path)
+    bundle = Bundle.from_dir(tmp_path / "models")
+    assert bundle.preset == "chemistry-v1"
+    for r, (target, model) in zip(results, bundle.models.items(), strict=True):
+        knn = model.card["knn"]
+        assert knn["k"] == (3 if target == "log10_sigma" else 4)
+        assert len(knn["reference_y"]) == len(knn["reference_x"]) == model.card["n_train"]
+        assert all(c.startswith("elem_frac_") for c in knn["columns"])
+        # the booster sees the preset's columns plus the six neighbour columns; the card lists the preset's
+        assert model.booster.feature_names == [*model.card["feature_names"], *knn["features"]]
+        assert r.metrics["mae"] > 0
+    out = predict_frame(pd.DataFrame({"formula": ["Li6PS5Cl", "Li3PS4"]}), bundle)
+    assert out["log10_sigma"].notna().all() and out["ea_eV"].notna().all()

@@ -25,6 +25,10 @@ SOURCES = ("review", "obelix", "liverpool", "laskowski")
 TABLE_VERSION = 1
 RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
 AGGREGATION = "median-log10"
+# median-log10 after keeping one measurement per material and paper (see `one_per_paper`).
+AGGREGATION_ONE_PER_PAPER = "median-log10-one-per-paper"
+AGGREGATIONS = (AGGREGATION, AGGREGATION_ONE_PER_PAPER)
+SOURCE_ORDER = {"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3}
 
 MEASUREMENT_COLUMNS = [
     "source", "source_row_id", "raw_formula", "formula", "composition", "composition_key", "material_key",
@@ -166,6 +170,21 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return kept, rejected.reset_index(drop=True)
 
 
+def one_per_paper(measurements: pd.DataFrame) -> pd.DataFrame:
+    """One measurement per material, paper and room-temperature flag: the deduplication rule.
+
+    The same value is often copied into several sources (a paper's Li6PS5Cl in OBELiX and in Laskowski), and
+    a paper may list one composition several times; each paper then counts once in the material's median.
+    The kept row is the first by source (obelix, review, laskowski, liverpool), then source row id; it takes
+    the median Ea of the rows it stands for, so an Ea reported by any source is kept.
+    """
+    keys = ["material_key", "paper", "room_temperature"]
+    m = measurements.assign(_order=measurements["source"].map(SOURCE_ORDER))
+    m = m.sort_values(["_order", "source_row_id"])
+    m["ea_eV"] = m.groupby(keys, dropna=False)["ea_eV"].transform("median")
+    return m.drop_duplicates(keys).drop(columns="_order")
+
+
 def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION) -> pd.DataFrame:
     """One row per Li-containing material with a room-temperature conductivity.
 
@@ -175,19 +194,23 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
     `n_measurements` and `n_sources` keep the disagreement visible. A material is its composition key
     plus its additive, so `Li3PS4 – 10 wt% Al2O3` is not `Li3PS4`.
 
+    Strategy `median-log10-one-per-paper`: the same after `one_per_paper` (each paper counts once).
+
     Args:
         measurements: `DataTable.measurements`.
-        strategy: only `median-log10` is defined.
+        strategy: `median-log10` or `median-log10-one-per-paper`.
 
     Returns:
         A frame indexed by `material_key`.
     """
-    if strategy != AGGREGATION:
-        raise ValueError(f"unknown aggregation strategy {strategy!r}; known: {AGGREGATION!r}")
+    if strategy not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation strategy {strategy!r}; known: {', '.join(AGGREGATIONS)}")
+    if strategy == AGGREGATION_ONE_PER_PAPER:
+        measurements = one_per_paper(measurements)
     m = measurements[measurements["room_temperature"]].copy()
     m = m[m["composition"].map(lambda c: "Li" in json.loads(c))]
     # OBELiX rows carry structures and the official split; prefer them for the descriptive columns.
-    m["_order"] = m["source"].map({"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3})
+    m["_order"] = m["source"].map(SOURCE_ORDER)
     m = m.sort_values(["_order", "source_row_id"])
     rows = []
     for key, g in m.groupby("material_key", sort=True):

@@ -427,3 +427,131 @@ class ElectrolyteFamily(SulfmlFeaturizer):
     def feature_labels(self) -> list[str]:
         """Names of the one-hot columns."""
         return [f"family_{f}" for f in FAMILIES]
+
+
+# Every element a Li conductor in the data could contain: H (Z=1) to Pu (Z=94).
+ELEMENTS: tuple[str, ...] = (
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K",
+    "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
+    "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",
+    "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb",
+    "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr",
+    "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu",
+)
+ELEMENT_FRACTION_PREFIX = "elem_frac_"
+
+
+class ElementFractions(SulfmlFeaturizer):
+    """The fractional composition as a fixed vector: ``elem_frac_<El>`` is the atom fraction of each of
+    `ELEMENTS` (H to Pu; deuterium counts as H), so the row sums to 1 for any composition of those elements.
+
+    Besides being features, these columns are the space of the out-of-fold nearest-neighbour target features
+    (`sulfml.model.knn`).
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Atom fractions of one composition."""
+        amt = amounts(comp)
+        total = sum(amt.values())
+        return [amt.get(el, 0.0) / total if total > 0 else 0.0 for el in ELEMENTS]
+
+    def feature_labels(self) -> list[str]:
+        """``elem_frac_H`` ... ``elem_frac_Pu``."""
+        return [f"{ELEMENT_FRACTION_PREFIX}{el}" for el in ELEMENTS]
+
+
+def nominal_valence(element: str) -> float:
+    """A framework cation's nominal valence: its highest positive common oxidation state (P 5, Ge 4, La 3).
+
+    NaN when pymatgen lists no positive common state.
+    """
+    from pymatgen.core import Element
+
+    states = [s for s in Element(element).common_oxidation_states if s > 0]
+    return float(max(states)) if states else math.nan
+
+
+def cation_radius(element: str) -> float:
+    """Shannon ionic radius (Å) of the element at `nominal_valence`, else its average cationic radius."""
+    from pymatgen.core import Element
+
+    el = Element(element)
+    v = nominal_valence(element)
+    radii = el.ionic_radii
+    if math.isfinite(v) and int(v) in radii:
+        return float(radii[int(v)])
+    r = float(el.average_cationic_radius)
+    return r if r > 0 else math.nan
+
+
+def _mean(weights: Mapping[str, float], values: Mapping[str, float]) -> float:
+    pairs = [(w, values[el]) for el, w in weights.items() if math.isfinite(values[el])]
+    total = sum(w for w, _ in pairs)
+    return sum(w * v for w, v in pairs) / total if total > 0 else math.nan
+
+
+class SubstitutionChemistry(SulfmlFeaturizer):
+    """Polyanion, charge-balance and substitution descriptors.
+
+    T = framework (non-Li) cations, A = anions, X = halogens; host cations are those with at least
+    `MINOR_SHARE` of T, dopants the rest. Valences are `nominal_valence`, radii `cation_radius`.
+
+    * ``anion_per_framework_cation`` (A/T: 4 for PS4/GeS4/SiO4 units, 3.5 for P2S7, 3 for P2S6,
+      6 for argyrodites), ``chalcogen_per_framework_cation``, ``halogen_per_framework_cation``;
+    * ``halogen_excess``: halogens per framework cation beyond 1 (argyrodite Li(7-x)PS(6-x)X(x), x > 1);
+    * ``framework_valence_mean`` (T-weighted nominal valence), ``framework_valence_from_balance``
+      ((anion charge - Li) / T, what charge neutrality asks of the framework);
+    * ``li_excess_per_anion``: (Li - (anion charge - nominal framework charge)) / A, > 0 for Li beyond
+      what the nominal valences balance, < 0 for Li vacancies;
+    * ``dopant_fraction`` (dopant share of T), ``n_dopant_species``, ``dopant_valence_offset``
+      (dopant minus host mean valence, 0 without dopants: aliovalent substitution),
+      ``dopant_radius_mismatch`` (dopant minus host mean radius, Å, 0 without dopants),
+      ``framework_radius_mean``, ``framework_radius_spread`` (max - min over T, Å).
+    """
+
+    def featurize(self, comp: Composition | Mapping[str, float] | str) -> list[float]:
+        """Substitution descriptors of one composition."""
+        amt = amounts(comp)
+        li = amt.get("Li", 0.0)
+        anions = anion_amounts(amt)
+        fw = framework_amounts(amt)
+        n_a = sum(anions.values())
+        t = sum(fw.values())
+        charge = sum(ANION_CHARGE[el] * x for el, x in anions.items())
+        hal = sum(anions.get(el, 0.0) for el in HALOGENS)
+        chal = sum(anions.get(el, 0.0) for el in (*CHALCOGENS, "O"))
+        valence = {el: nominal_valence(el) for el in fw}
+        radius = {el: cation_radius(el) for el in fw}
+        host = {el: x for el, x in fw.items() if x >= MINOR_SHARE * t}
+        dopant = {el: x for el, x in fw.items() if x < MINOR_SHARE * t}
+        fw_charge = sum(x * valence[el] for el, x in fw.items() if math.isfinite(valence[el]))
+        if dopant and host:
+            v_off = _mean(dopant, valence) - _mean(host, valence)
+            r_off = _mean(dopant, radius) - _mean(host, radius)
+        else:
+            v_off = r_off = 0.0
+        radii = [r for r in radius.values() if math.isfinite(r)]
+        return [
+            _ratio(n_a, t),
+            _ratio(chal, t),
+            _ratio(hal, t),
+            max(_ratio(hal, t) - 1.0, 0.0) if t > 0 else math.nan,
+            _mean(fw, valence),
+            _ratio(charge - li, t),
+            _ratio(li - (charge - fw_charge), n_a),
+            _ratio(sum(dopant.values()), t) if t > 0 else 0.0,
+            float(len(dopant)),
+            v_off,
+            r_off,
+            _mean(fw, radius),
+            (max(radii) - min(radii)) if radii else math.nan,
+        ]
+
+    def feature_labels(self) -> list[str]:
+        """Names of the substitution descriptors."""
+        return [
+            "anion_per_framework_cation", "chalcogen_per_framework_cation", "halogen_per_framework_cation",
+            "halogen_excess", "framework_valence_mean", "framework_valence_from_balance",
+            "li_excess_per_anion", "dopant_fraction", "n_dopant_species", "dopant_valence_offset",
+            "dopant_radius_mismatch", "framework_radius_mean", "framework_radius_spread",
+        ]

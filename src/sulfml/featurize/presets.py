@@ -20,8 +20,10 @@ from pymatgen.core import Composition
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
+    ElementFractions,
     FrameworkCations,
     LithiumContent,
+    SubstitutionChemistry,
     SynthesisNotation,
 )
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
@@ -54,9 +56,20 @@ def _structure_featurizers() -> list[BaseFeaturizer]:
     return [*_composition_featurizers(), LatticeFeatures(), CifFeatures()]
 
 
+def _composition_v2_featurizers() -> list[BaseFeaturizer]:
+    # v1 plus the fractional composition, which is also the space of the kNN target features.
+    return [*_composition_featurizers(), ElementFractions()]
+
+
+def _chemistry_featurizers() -> list[BaseFeaturizer]:
+    return [*_composition_v2_featurizers(), SubstitutionChemistry()]
+
+
 _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "composition-v1": _composition_featurizers,
     "structure-v1": _structure_featurizers,
+    "composition-v2": _composition_v2_featurizers,
+    "chemistry-v1": _chemistry_featurizers,
 }
 
 
@@ -85,7 +98,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    p.id: p for p in (Preset("composition", 1), Preset("structure", 1))
+    p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2),
+                           Preset("chemistry", 1))
 }
 
 

@@ -117,7 +117,7 @@ class TargetModel:
     """A fitted target model with everything its card records."""
 
     target: str
-    regressor: XGBRegressor
+    regressor: XGBRegressor  # or a KnnFeatureRegressor (sulfml.model.knn) around one
     training: TrainingSet
     cv: CVResult
     config: RunConfig
@@ -132,10 +132,11 @@ class TargetModel:
         return tuple(self.training.X.columns)
 
     def card(self) -> dict:
-        """The JSON card stored beside the XGBoost model."""
+        """The JSON card stored beside the XGBoost model (with the kNN reference set when there is one)."""
         from sulfml import __version__
 
-        return {
+        knn = {"knn": self.regressor.to_dict()} if hasattr(self.regressor, "to_dict") else {}
+        return knn | {
             "target": self.target,
             "preset": self.config.preset,
             "feature_names": list(self.feature_names),

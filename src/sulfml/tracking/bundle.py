@@ -90,6 +90,10 @@ class LoadedModel:
         if list(features.columns) != names:
             missing = [n for n in names if n not in features.columns][:5]
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
+        if "knn" in self.card:  # nearest-neighbour target features from the stored reference set
+            from sulfml.model.knn_features import neighbour_frame
+
+            features = pd.concat([features, neighbour_frame(features, self.card["knn"])], axis=1)
         X = features.to_numpy(np.float32)
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)

@@ -95,9 +95,12 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         bundle_dir = save_model(tm.regressor, card, tm.domain, Path(tmp) / "bundle" / TARGET_DIRS[tm.target])
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
         example = ts.X.head(3)
+        trees = tm.regressor
+        if hasattr(trees, "neighbour_columns"):  # KnnFeatureRegressor: log its trees with their full input
+            example, trees = trees.neighbour_columns(example), trees.xgb_
         info = mlflow.xgboost.log_model(
-            tm.regressor, name="model", model_format="json", input_example=example,
-            signature=infer_signature(example, tm.regressor.predict(example)),
+            trees, name="model", model_format="json", input_example=example,
+            signature=infer_signature(example, trees.predict(example)),
         )
     version = mlflow.register_model(info.model_uri, MODEL_NAMES[tm.target],
                                     tags={"data_hash": ts.data_hash, "run_id": run.info.run_id})

@@ -1,0 +1,102 @@
+"""Nearest-neighbour target features and the regressor that uses them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from xgboost import XGBRegressor
+
+from sulfml.model.estimator import make_regressor
+from sulfml.model.knn import (
+    KNN_FEATURES,
+    KnnFeatureRegressor,
+    _out_of_fold,
+    neighbour_features,
+    neighbour_frame,
+)
+
+
+def test_neighbour_features_on_a_known_case():
+    ref = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]])
+    y = np.array([1.0, 2.0, 10.0])
+    f = neighbour_features(ref, y, np.array([[0.1, 0.0]]), k=2)[0]
+    assert f[0] == 1.0  # nearest is the first row
+    assert f[1] == pytest.approx(1.5)
+    w = np.array([1 / (0.1 + 1e-3), 1 / (0.9 + 1e-3)])
+    assert f[2] == pytest.approx((w @ [1.0, 2.0]) / w.sum())
+    assert f[3] == pytest.approx(0.1) and f[4] == pytest.approx(0.5) and f[5] == pytest.approx(0.5)
+    # k larger than the reference set uses every row
+    assert neighbour_features(ref, y, np.array([[0.0, 0.0]]), k=10)[0][1] == pytest.approx(13 / 3)
+
+
+def test_out_of_fold_features_never_see_their_own_row():
+    # every row is unique and far apart: if a row were its own neighbour, distance 0 would appear
+    x = np.eye(20) * 5.0
+    y = np.arange(20.0)
+    oof = _out_of_fold(x, y, k=1, folds=5, seed=0)
+    assert np.all(oof[:, 3] > 0)
+    assert not np.any(oof[:, 0] == y)
+
+
+def frame(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    frac = rng.dirichlet(np.ones(4), size=n)
+    X = pd.DataFrame({"other": rng.normal(size=n), **{f"elem_frac_{e}": frac[:, i]
+                                                       for i, e in enumerate(("Li", "P", "S", "Cl"))}})
+    y = 10 * frac[:, 0] - 3 * frac[:, 3] + rng.normal(scale=0.1, size=n)
+    return X, y
+
+
+def test_make_regressor_switches_on_knn_k():
+    assert isinstance(make_regressor({}, 1), XGBRegressor)
+    assert isinstance(make_regressor({"knn_k": 0}, 1), XGBRegressor)
+    m = make_regressor({"knn_k": 3, "knn_folds": 4, "max_depth": 2}, 7, n_jobs=1)
+    assert isinstance(m, KnnFeatureRegressor)
+    assert (m.k, m.folds, m.seed) == (3, 4, 7)
+    assert m.xgb_params["max_depth"] == 2 and "knn_k" not in m.xgb_params
+    assert m.xgb_params["objective"] == "reg:squarederror"
+    assert make_regressor({"objective": "reg:absoluteerror"}, 1).get_params()["objective"] == "reg:absoluteerror"
+
+
+def test_fit_predict_clone_and_stored_reference_agree():
+    X, y = frame()
+    m = make_regressor({"knn_k": 3, "n_estimators": 30}, 0, n_jobs=1)
+    m.fit(X, y)
+    pred = m.predict(X.iloc[:5])
+    assert pred.shape == (5,)
+    # the trees see the six neighbour columns after the preset's columns
+    assert m.get_booster().feature_names == [*X.columns, *KNN_FEATURES]
+    # a clone is unfitted, with the same parameters, and refits to the same model
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "xgb_")
+    np.testing.assert_allclose(c.fit(X, y).predict(X.iloc[:5]), pred, rtol=1e-6)
+    # the JSON reference set gives the same neighbour columns as the fitted model
+    spec = json.loads(json.dumps(m.to_dict()))
+    np.testing.assert_allclose(neighbour_frame(X.iloc[:5], spec).to_numpy(),
+                               m.neighbour_columns(X.iloc[:5])[list(KNN_FEATURES)].to_numpy())
+    # numpy input at predict time works by position
+    np.testing.assert_allclose(m.predict(X.iloc[:5].to_numpy()), pred, rtol=1e-6)
+
+
+def test_fit_needs_element_fraction_columns():
+    X, y = frame()
+    m = KnnFeatureRegressor({"n_estimators": 5}, k=3)
+    with pytest.raises(ValueError, match="elem_frac_"):
+        m.fit(X[["other"]], y)
+    with pytest.raises(TypeError):
+        m.fit(X.to_numpy(), y)
+
+
+def test_bundle_round_trip_uses_the_reference_set(tmp_path):
+    from sulfml.tracking.bundle import LoadedModel, save_model
+
+    X, y = frame()
+    m = make_regressor({"knn_k": 3, "n_estimators": 30}, 0, n_jobs=1).fit(X, y)
+    card = {"target": "log10_sigma", "preset": "p", "feature_names": list(X.columns), "knn": m.to_dict()}
+    save_model(m, card, tmp_path)
+    loaded = LoadedModel.from_dir(tmp_path)
+    np.testing.assert_allclose(loaded.predict(X.iloc[:7], "p"), m.predict(X.iloc[:7]), rtol=1e-5)
