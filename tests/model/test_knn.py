@@ -92,11 +92,21 @@ def test_fit_needs_element_fraction_columns():
 
 
 def test_bundle_round_trip_uses_the_reference_set(tmp_path):
+    import pandas as pd
+
+    from sulfml.model.conformal import calibrate
+    from sulfml.model.cv import grouped_folds
+    from sulfml.model.domain import DomainModel
     from sulfml.tracking.bundle import LoadedModel, save_model
 
     X, y = frame()
     m = make_regressor({"knn_k": 3, "n_estimators": 30}, 0, n_jobs=1).fit(X, y)
-    card = {"target": "log10_sigma", "preset": "p", "feature_names": list(X.columns), "knn": m.to_dict()}
-    save_model(m, card, tmp_path)
+    folds = grouped_folds(np.arange(len(y)) % 10, 5, 0)
+    mats = pd.DataFrame({"formula": [f"m{i}" for i in range(len(y))], "log10_sigma": y})
+    domain, dist = DomainModel.fit(X, mats, {c: 1.0 for c in X.columns}, folds)
+    interval = calibrate(m.predict(X), dist, y, np.ones(len(y), bool)).to_dict()
+    card = {"target": "log10_sigma", "preset": "p", "feature_names": list(X.columns), "knn": m.to_dict(),
+            "interval": interval}
+    save_model(m, card, domain, tmp_path)
     loaded = LoadedModel.from_dir(tmp_path)
     np.testing.assert_allclose(loaded.predict(X.iloc[:7], "p"), m.predict(X.iloc[:7]), rtol=1e-5)

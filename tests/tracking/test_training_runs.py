@@ -103,7 +103,10 @@ def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp
         assert len(knn["reference_y"]) == len(knn["reference_x"]) == model.card["n_train"]
         assert all(c.startswith("elem_frac_") for c in knn["columns"])
         # the booster sees the preset's columns plus the six neighbour columns; the card lists the preset's
-        assert model.booster.feature_names == [*model.card["feature_names"], *knn["features"]]
+        import xgboost as xgb
+
+        booster = xgb.Booster(model_file=str(tmp_path / "models" / target / "model.json"))
+        assert booster.feature_names == [*model.card["feature_names"], *knn["features"]]
         assert r.metrics["mae"] > 0
     out = predict_frame(pd.DataFrame({"formula": ["Li6PS5Cl", "Li3PS4"]}), bundle)
     assert out["log10_sigma"].notna().all() and out["ea_eV"].notna().all()

@@ -91,6 +91,8 @@ class LoadedModel:
             missing = [n for n in names if n not in features.columns][:5]
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
         if "knn" in self.card:  # nearest-neighbour target features from the stored reference set
+            import pandas as pd
+
             from sulfml.model.knn_features import neighbour_frame
 
             features = pd.concat([features, neighbour_frame(features, self.card["knn"])], axis=1)
