@@ -73,17 +73,22 @@ def train(
     log(f"data: {len(materials)} materials from {', '.join(config.data.sources)}, {features.shape[1]} "
         f"features ({config.preset}) ({time.perf_counter() - t0:.1f} s)")
     uri = configure(tracking_uri)
-    results = []
+    # Both targets are fitted and logged before either alias moves, so a run stopped halfway (killed,
+    # out of memory, a store error) leaves the champion pair and the exported bundle as they were.
+    logged = []
     for target in TARGETS:
         ts = training_set(materials, features, target, config)
         tm = replace(fit_target(ts, config), temperature_range_K=materials.attrs.get("temperature_range_K"))
         run_id, version = log_training_run(tm, config_path)
-        promoted, reason = maybe_promote(target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
-        results.append(TrainResult(target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
+        logged.append((tm, ts, run_id, version))
         m = tm.cv.metrics
         log(f"{target}: n={len(ts.y)} CV MAE {m['mae']:.3f} (uncensored {m['mae_uncensored']:.3f}) RMSE {m['rmse']:.3f} R2 {m['r2']:.3f} "
-            f"Spearman {m['spearman']:.3f}; run {run_id}, version {version}; {reason} "
-            f"({time.perf_counter() - t0:.1f} s)")
+            f"Spearman {m['spearman']:.3f}; run {run_id}, version {version} ({time.perf_counter() - t0:.1f} s)")
+    results = []
+    for tm, ts, run_id, version in logged:
+        promoted, reason = maybe_promote(tm.target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
+        results.append(TrainResult(tm.target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
+        log(f"{tm.target}: {reason}")
     if export:
         dest = Path(models_dir or default_models_dir())
         download_champions(dest)

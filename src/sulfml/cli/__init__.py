@@ -1,28 +1,44 @@
 """The `sulfml` command: one small module per subcommand, each with `register(subparsers)`.
 
 Handlers only parse arguments and print; the work is done by library calls the tests use too.
+
+Exit statuses: 0 success, 1 some rows failed (each carries its `error`), 2 usage error (one line on
+stderr), 3 internal error (one line on stderr; `--debug` or SULFML_DEBUG=1 shows the traceback),
+130 interrupted. No traceback reaches the user without `--debug`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from sulfml import __version__
 
 # Imported lazily so that `sulfml parse` does not pay for MLflow and XGBoost imports.
 SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen"]
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 
 class UsageError(Exception):
     """A mistake in how the command was called (missing file, column...): exit status 2, one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (argparse prints the usage block first)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
-    parser = argparse.ArgumentParser(prog="sulfml", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="sulfml", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"sulfml {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an internal error (also SULFML_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
@@ -35,16 +51,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: object) -> str:
+    """A message squeezed onto one line (exception texts from libraries can span several)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= 500 else line[:497] + "..."
+
+
+def _safe_streams() -> None:
+    """Never crash on printing: lone surrogates from undecodable argv bytes, or a non-UTF-8 terminal."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _usage_message(exc: BaseException) -> str | None:
+    """The one-line usage message for errors that are the caller's, not sulfml's; None otherwise."""
+    from sulfml.tracking.integrity import BundleError
+
+    if isinstance(exc, UsageError | BundleError):
+        return _one_line(exc)
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        what = {FileNotFoundError: "not found", PermissionError: "permission denied",
+                IsADirectoryError: "is a directory", NotADirectoryError: "not a directory"}
+        reason = next(v for k, v in what.items() if isinstance(exc, k))
+        return _one_line(f"{exc.filename}: {reason}" if exc.filename else f"{reason}: {exc}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sulfml` console script."""
+    _safe_streams()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere before a `--`, not only before the subcommand
+    cut = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:cut] or os.environ.get("SULFML_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv[:cut] if a != "--debug"] + argv[cut:]
     args = build_parser().parse_args(argv)
+    where = f"sulfml {args.command}"
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"sulfml {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `sulfml predict ... | head`: the reader left; not an error worth a message
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown from flushing
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        message = _usage_message(exc)
+        if message is not None:
+            print(f"{where}: error: {message}", file=sys.stderr)
+            return EXIT_USAGE
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print(f"{where}: internal error: {type(exc).__name__}: {_one_line(exc)}{hint}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The model bundle: per target, XGBoost's native JSON, a JSON card (metrics, interval calibration) and the
-applicability domain as JSON. Loading never unpickles."""
+applicability domain as JSON. Loading never unpickles: a bundle holding a pickle is refused, the card is
+validated against `card.schema.json`, and `model.json` and `domain.json` must match the sha256 checksums
+the card records (written at export) before either is parsed."""
 
 from __future__ import annotations
 
@@ -13,9 +15,19 @@ import numpy as np
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
 from sulfml.model.trees import SMALL_BATCH, Forest
+from sulfml.tracking.integrity import (
+    BundleError,
+    checksums,
+    read_json_file,
+    scan_for_pickles,
+    validate_card,
+    verify_checksum,
+)
 
 if TYPE_CHECKING:  # XGBoost (and the scikit-learn it imports) is loaded when a large batch needs it
     import pandas as pd
+
+__all__ = ["BUNDLE_FILES", "Bundle", "BundleError", "LoadedModel", "PresetMismatchError", "save_model"]
 
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
@@ -30,13 +42,40 @@ def default_models_dir() -> Path:
 
 
 def save_model(regressor, card: dict, domain: DomainModel, folder: str | Path) -> Path:
-    """Write one target's `model.json` (XGBoost native), `card.json` and `domain.json` into `folder`."""
+    """Write one target's `model.json` (XGBoost native), `domain.json` and `card.json` (with the sha256 of
+    the other two) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     regressor.get_booster().save_model(folder / MODEL_FILE)
-    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
     (folder / DOMAIN_FILE).write_text(json.dumps(domain.to_dict(), separators=(",", ":")))
+    write_card(card, folder)
     return folder
+
+
+def write_card(card: dict, folder: str | Path) -> Path:
+    """Write `card.json` with the checksums of the `model.json` and `domain.json` already in `folder`."""
+    folder = Path(folder)
+    card = dict(card) | {"checksums": checksums(folder)}
+    validate_card(card, str(folder))
+    path = folder / CARD_FILE
+    path.write_text(json.dumps(card, indent=2, sort_keys=True))
+    return path
+
+
+def _read_verified(path: Path, card: dict, where: str) -> bytes:
+    """The bytes of a checksummed bundle file, after checking them against the card (before parsing)."""
+    from sulfml.tracking.integrity import looks_like_pickle
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"{where}: {path.name} is missing") from None
+    except OSError as exc:
+        raise BundleError(f"{where}: cannot read {path.name}: {exc.strerror or exc}") from None
+    if looks_like_pickle(data):
+        raise BundleError(f"{where}: {path.name} is a Python pickle, not JSON; refused (it was not loaded)")
+    verify_checksum(card, path.name, data, where)
+    return data
 
 
 class PresetMismatchError(ValueError):
@@ -60,17 +99,39 @@ class LoadedModel:
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> LoadedModel:
-        """Read `model.json`, `card.json` and `domain.json` from `folder`."""
+        """Read and check `card.json`, then `model.json` and `domain.json`, from `folder`.
+
+        Raises:
+            BundleError: a file is missing, not JSON (e.g. a pickle), fails the card schema or its checksum,
+                or does not fit the card; nothing in it is used.
+        """
         folder = Path(folder)
-        card = json.loads((folder / CARD_FILE).read_text())
-        domain = DomainModel.from_dict(json.loads((folder / DOMAIN_FILE).read_text()))
+        scan_for_pickles(folder)
+        where = str(folder)
+        _, card = read_json_file(folder / CARD_FILE, where)
+        if isinstance(card, dict) and "checksums" not in card:
+            raise BundleError(f"{where}: card.json has no checksums (exported by an older sulfml or edited); "
+                              "re-export the bundle with `sulfml registry export` or `sulfml train`")
+        card = validate_card(card, where)
+        model_bytes = _read_verified(folder / MODEL_FILE, card, where)
+        domain_bytes = _read_verified(folder / DOMAIN_FILE, card, where)
         try:
             forest = Forest.from_json(folder / MODEL_FILE)
-        except (ValueError, KeyError):  # a model the NumPy walk does not handle: XGBoost always
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):  # not for the NumPy walk
             forest = None
-        booster = None if forest is not None else _load_booster(folder / MODEL_FILE)
-        return cls(booster=booster, card=card, domain=domain, calibration=Calibration.from_dict(card["interval"]),
-                   folder=folder, forest=forest)
+        booster = None if forest is not None else _booster_from_bytes(model_bytes, where)
+        n_features = forest.n_features if forest is not None else booster.num_features()
+        if n_features != len(card["feature_names"]):
+            raise BundleError(f"{where}: model.json expects {n_features} features but card.json "
+                              f"lists {len(card['feature_names'])}")
+        try:
+            domain = DomainModel.from_dict(json.loads(domain_bytes))
+            calibration = Calibration.from_dict(card["interval"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise BundleError(f"{where}: domain.json or the card's interval section is damaged: "
+                              f"{type(exc).__name__}: {exc}") from None
+        return cls(booster=booster, card=card, domain=domain, calibration=calibration, folder=folder,
+                   forest=forest)
 
     @property
     def target(self) -> str:
@@ -99,17 +160,23 @@ class LoadedModel:
         X = features.to_numpy(np.float32)
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)
-        if self.booster is None:
-            object.__setattr__(self, "booster", _load_booster(self.folder / MODEL_FILE))
+        if self.booster is None:  # read again, so checked again before XGBoost parses it
+            where = str(self.folder)
+            data = _read_verified(self.folder / MODEL_FILE, self.card, where)
+            object.__setattr__(self, "booster", _booster_from_bytes(data, where))
         # inplace_predict skips building a DMatrix (same numbers; columns were checked above)
         return self.booster.inplace_predict(X, missing=np.nan, validate_features=False)
 
 
-def _load_booster(path: Path):
+def _booster_from_bytes(data: bytes, where: str):
+    """An XGBoost booster from checked model.json bytes."""
     import xgboost as xgb
 
-    booster = xgb.Booster()
-    booster.load_model(path)
+    try:
+        booster = xgb.Booster()
+        booster.load_model(bytearray(data))
+    except xgb.core.XGBoostError as exc:
+        raise BundleError(f"{where}: model.json is not an XGBoost model: {str(exc).splitlines()[0]}") from None
     return booster
 
 
@@ -124,11 +191,17 @@ class Bundle:
     def from_dir(cls, folder: str | Path | None = None) -> Bundle:
         """Load `<folder>/log10_sigma` and `<folder>/ea_eV` (default: the committed bundle)."""
         folder = Path(folder) if folder else default_models_dir()
+        if folder.exists() and not folder.is_dir():
+            raise BundleError(f"{folder} is a file, not a model bundle directory")
         models = {}
         for target, sub in TARGET_DIRS.items():
             if not (folder / sub / MODEL_FILE).exists():
                 raise FileNotFoundError(f"no {target} model in {folder / sub} (run `sulfml train` first)")
+        scan_for_pickles(folder)
+        for target, sub in TARGET_DIRS.items():
             models[target] = LoadedModel.from_dir(folder / sub)
+            if models[target].target != target:
+                raise BundleError(f"{folder / sub}: card.json is for {models[target].target}, not {target}")
         presets = {m.preset for m in models.values()}
         if len(presets) != 1:
             raise PresetMismatchError(f"the bundle's models use different presets: {sorted(presets)}")

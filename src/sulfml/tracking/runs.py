@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from sulfml.model.train import TargetModel
-from sulfml.tracking.bundle import BUNDLE_FILES, CARD_FILE, TARGET_DIRS, save_model
+from sulfml.tracking.bundle import CARD_FILE, DOMAIN_FILE, MODEL_FILE, TARGET_DIRS, save_model, write_card
+from sulfml.tracking.integrity import BundleError, read_json_file, scan_for_pickles, validate_card, verify_checksum
 
 EXPERIMENT = "sulfml"
 ALIAS = "champion"
@@ -32,8 +39,38 @@ def configure(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
-    mlflow.set_experiment(experiment)
+    with _store_init_lock(resolved):
+        # the first use of a sqlite store creates and migrates its tables: one process at a time
+        retry_locked(mlflow.set_experiment, experiment)
+        retry_locked(mlflow.MlflowClient().search_registered_models, max_results=1)
     return resolved
+
+
+@contextlib.contextmanager
+def _store_init_lock(uri: str):
+    """An exclusive lock on `<db>.lock` beside a local sqlite store (a no-op for other stores)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: rely on the retries alone
+        yield
+        return
+    db = Path(uri[len(prefix):].split("?")[0])
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(db.with_name(db.name + ".lock"), "a")  # noqa: SIM115 - held for the block
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _flat_params(tm: TargetModel) -> dict[str, object]:
@@ -102,11 +139,13 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
             trees, name="model", model_format="json", input_example=example,
             signature=infer_signature(example, trees.predict(example)),
         )
-    version = mlflow.register_model(info.model_uri, MODEL_NAMES[tm.target],
-                                    tags={"data_hash": ts.data_hash, "run_id": run.info.run_id})
+    version = retry_locked(mlflow.register_model, info.model_uri, MODEL_NAMES[tm.target],
+                           tags={"data_hash": ts.data_hash, "run_id": run.info.run_id})
     client = mlflow.MlflowClient()
-    client.set_model_version_tag(MODEL_NAMES[tm.target], version.version, "cv_mae", repr(float(tm.cv.metrics['mae'])))
-    client.set_model_version_tag(MODEL_NAMES[tm.target], version.version, "source_run_id", run.info.run_id)
+    retry_locked(client.set_model_version_tag, MODEL_NAMES[tm.target], version.version, "cv_mae",
+                 repr(float(tm.cv.metrics['mae'])))
+    retry_locked(client.set_model_version_tag, MODEL_NAMES[tm.target], version.version, "source_run_id",
+                 run.info.run_id)
     return run.info.run_id, str(version.version)
 
 
@@ -145,7 +184,7 @@ def maybe_promote(target: str, version: str, cv_mae: float, data_hash: str, forc
         if not cv_mae < cur_mae:
             return False, f"kept champion v{current.version}: its CV MAE {cur_mae:.4f} <= {cv_mae:.4f}"
         why = f"promoted: CV MAE {cv_mae:.4f} beats champion v{current.version} ({cur_mae:.4f}) on the same data"
-    client.set_registered_model_alias(name, ALIAS, version)
+    retry_locked(client.set_registered_model_alias, name, ALIAS, version)
     return True, why
 
 
@@ -153,7 +192,7 @@ def promote(name: str, version: str) -> None:
     """Point `champion` of a registered model at a version."""
     import mlflow
 
-    mlflow.MlflowClient().set_registered_model_alias(name, ALIAS, str(version))
+    retry_locked(mlflow.MlflowClient().set_registered_model_alias, name, ALIAS, str(version))
 
 
 def list_models() -> list[dict]:
@@ -182,22 +221,128 @@ def list_models() -> list[dict]:
 
 
 def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
-    """Copy the aliased version of both models, as bundle files, into `dest/<target>/`."""
+    """Copy the aliased version of both models, as bundle files, into `dest/<target>/`.
+
+    The registry's files are checked (no pickles, card schema, checksums) and the new bundle is built in a
+    temporary directory beside `dest`, loaded once, then swapped into place in one step: a process killed
+    at any point leaves `dest` as it was or fully replaced, never half written.
+
+    Raises:
+        MlflowException: no version holds the alias.
+        BundleError: a registry artifact was tampered with or is damaged; `dest` is left untouched.
+    """
     import mlflow
+
+    from sulfml.tracking.bundle import Bundle
 
     dest = Path(dest)
     client = mlflow.MlflowClient()
-    for target, name in MODEL_NAMES.items():
-        mv = client.get_model_version_by_alias(name, alias)
-        run_id = mv.tags.get("source_run_id") or mv.run_id
-        out = dest / TARGET_DIRS[target]
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="bundle", dst_path=tmp))
-            card = json.loads((src / CARD_FILE).read_text())
-            card.update({"registered_version": int(mv.version), "alias": alias})
-            (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
-            for name in BUNDLE_FILES:
-                if name != CARD_FILE:
-                    (out / name).write_bytes((src / name).read_bytes())
+    versions = {target: retry_locked(client.get_model_version_by_alias, name, alias)
+                for target, name in MODEL_NAMES.items()}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
+    try:
+        if dest.is_dir():  # keep what is not ours (models/README.md)
+            for item in dest.iterdir():
+                if item.name in TARGET_DIRS.values():
+                    continue
+                if item.is_dir() and not item.is_symlink():
+                    shutil.copytree(item, staging / item.name, symlinks=True)
+                else:
+                    shutil.copy2(item, staging / item.name, follow_symlinks=False)
+        for target, mv in versions.items():
+            _export_version(mv, staging / TARGET_DIRS[target], alias)
+        Bundle.from_dir(staging)  # what lands in dest loads
+        staging.chmod(0o755)
+        _swap_into_place(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # after the swap, this holds the previous bundle
     return dest
+
+
+def _export_version(mv, out: Path, alias: str) -> None:
+    """Download one registered version's bundle files into `out`, checked against its own card."""
+    import mlflow
+
+    run_id = mv.tags.get("source_run_id") or mv.run_id
+    where = f"registry artifact {mv.name} v{mv.version} (run {run_id})"
+    out.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(retry_locked(mlflow.artifacts.download_artifacts, run_id=run_id, artifact_path="bundle",
+                                dst_path=tmp))
+        scan_for_pickles(src)
+        _, card = read_json_file(src / CARD_FILE, where)
+        if isinstance(card, dict) and "checksums" not in card:
+            raise BundleError(f"{where}: card.json has no checksums (logged by an older sulfml); retrain to "
+                              "register a version with checksummed files")
+        card = validate_card(card, where)
+        for name in (MODEL_FILE, DOMAIN_FILE):
+            data = (src / name).read_bytes() if (src / name).is_file() else b""
+            verify_checksum(card, name, data, where)
+            (out / name).write_bytes(data)
+    card.update({"registered_version": int(mv.version), "alias": alias})
+    write_card(card, out)
+
+
+def _swap_into_place(new: Path, dest: Path) -> None:
+    """Make `new` become `dest`; afterwards `new` holds the old `dest` (if there was one).
+
+    On Linux, renameat2(RENAME_EXCHANGE) swaps the two directories atomically. Elsewhere two renames are
+    used, with a window of microseconds in which `dest` is absent.
+    """
+    if not dest.exists():
+        os.rename(new, dest)
+        return
+    if _exchange(new, dest):
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    os.rmdir(old)
+    os.rename(dest, old)
+    os.rename(new, dest)
+    os.rename(old, new)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+T = TypeVar("T")
+_RETRY_WAITS = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A store error that goes away when retried: sqlite busy, or two processes racing to create one thing."""
+    text = str(exc).lower()
+    return any(s in text for s in ("database is locked", "database table is locked", "unable to open database",
+                                   "already exists", "unique constraint failed"))
+
+
+def retry_locked(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Call an MLflow function, retrying while a sqlite store is locked by another process.
+
+    Two `sulfml train` processes writing one local sqlite store meet "database is locked" (and, on a fresh
+    store, both create the same tables or experiment). Waits up to ~20 s in total, then raises a clear
+    error instead of a traceback.
+    """
+    for wait in (*_RETRY_WAITS, None):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            if wait is None:
+                raise StoreBusyError(f"the MLflow store stayed locked by another process: {exc}") from exc
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+class StoreBusyError(RuntimeError):
+    """The tracking store stayed locked through every retry."""

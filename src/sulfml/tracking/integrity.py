@@ -1,0 +1,188 @@
+"""Integrity of a model bundle before anything in it is used: no pickles, JSON only, a card that follows
+`card.schema.json`, and sha256 checksums of `model.json` and `domain.json` that match the card.
+
+Light on imports on purpose: the CLI maps `BundleError` to a usage error without loading XGBoost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from importlib import resources
+from pathlib import Path
+
+CHECKSUMMED = ("model.json", "domain.json")
+# Serialised Python objects: loading any of them can run arbitrary code, so a bundle holding one is refused.
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pck", ".pcl", ".joblib", ".jbl", ".cloudpickle", ".dill",
+                             ".sav", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".bin"})
+_MAX_SCAN = 200  # files inspected per bundle; a bundle has six
+
+
+class BundleError(ValueError):
+    """A model bundle that is missing, damaged, tampered with or unsafe; it is never used."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def looks_like_pickle(data: bytes) -> bool:
+    """True for a pickle stream (protocol 2+ starts with 0x80 and the protocol number), a joblib/zlib or a
+    numpy/zip container, and the ASCII protocol-0 opcodes a pickle starts with."""
+    head = data[:2]
+    if head[:1] == b"\x80" and 2 <= (head[1:2] or b"\x00")[0] <= 5:
+        return True
+    if data[:4] in (b"PK\x03\x04", b"\x93NUM") or data[:2] in (b"\x78\x9c", b"\x78\xda", b"\x1f\x8b"):
+        return True
+    return data[:1] in (b"(", b"c") and (b"\n." in data[-4:] or data.rstrip().endswith(b"."))
+
+
+def scan_for_pickles(root: str | Path) -> None:
+    """Refuse a bundle directory holding a pickle-like file (by name or by content) anywhere below it."""
+    root = Path(root)
+    for n, path in enumerate(sorted(root.rglob("*"))):
+        if n >= _MAX_SCAN:
+            raise BundleError(f"{root} holds more than {_MAX_SCAN} files: not a sulfml model bundle")
+        if path.is_symlink() or not path.is_file():
+            continue
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise BundleError(f"refusing the bundle in {root}: {path.name} is a serialised Python object "
+                              "(pickle/joblib); sulfml bundles are JSON only and never unpickled")
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if (head[:1] == b"\x80" and 2 <= (head[1:2] or b"\x00")[0] <= 5) or (
+                path.suffix.lower() == ".json" and looks_like_pickle(head + b"\n.")):
+                raise BundleError(f"refusing the bundle in {root}: {path.relative_to(root)} holds a pickle, "
+                                  "not JSON; it was not loaded")
+
+
+def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
+    """Read a bundle file as bytes and parse it as JSON; refuse pickles and anything that is not JSON."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"{what}: {path} is missing") from None
+    except OSError as exc:
+        raise BundleError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    if looks_like_pickle(data):
+        raise BundleError(f"{what}: {path} is a Python pickle, not JSON; refused (it was not loaded)")
+    try:
+        return data, json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BundleError(f"{what}: {path} is not UTF-8 JSON (binary or damaged file)") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{what}: {path} is not valid JSON (truncated or damaged?): {exc.msg} at line "
+                          f"{exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise BundleError(f"{what}: {path} is nested too deeply to be a sulfml file") from None
+
+
+def card_schema() -> dict:
+    """The JSON schema of card.json (shipped with the package)."""
+    return json.loads(resources.files("sulfml.tracking").joinpath("card.schema.json").read_text("utf-8"))
+
+
+def schema_errors(value: object, schema: dict, path: str = "card") -> list[str]:
+    """Validate `value` against the subset of JSON Schema used by `card.schema.json`.
+
+    Supports type, enum, required, properties, additionalProperties, items, minItems, maxItems, minimum,
+    exclusiveMinimum, exclusiveMaximum, maxLength, pattern and oneOf. Returns readable messages, empty
+    when valid.
+    """
+    if "oneOf" in schema:
+        if sum(not schema_errors(value, s, path) for s in schema["oneOf"]) != 1:
+            return [f"{path}: {_short(value)} does not have an allowed form"]
+        return []
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{path}: {_short(value)} is not one of {schema['enum']}"]
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(value, t) for t in types):
+            return [f"{path}: expected {' or '.join(types)}, got {_json_type(value)} {_short(value)}"]
+    errors: list[str] = []
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{path}: missing {key!r}")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, sub in value.items():
+            if key in props:
+                errors += schema_errors(sub, props[key], f"{path}.{key}")
+            elif extra is False:
+                errors.append(f"{path}: unexpected key {key!r}")
+            elif isinstance(extra, dict):
+                errors += schema_errors(sub, extra, f"{path}.{key}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path}: needs at least {schema['minItems']} items, has {len(value)}")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(f"{path}: at most {schema['maxItems']} items, has {len(value)}")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                errors += schema_errors(item, schema["items"], f"{path}[{i}]")
+                if len(errors) > 5:
+                    break
+    if isinstance(value, str):
+        if len(value) > schema.get("maxLength", math.inf):
+            errors.append(f"{path}: longer than {schema['maxLength']} characters")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{path}: {_short(value)} does not match {schema['pattern']}")
+    if _is_type(value, "number"):
+        if "minimum" in schema and not value >= schema["minimum"]:
+            errors.append(f"{path}: {value} is below {schema['minimum']}")
+        if "exclusiveMinimum" in schema and not value > schema["exclusiveMinimum"]:
+            errors.append(f"{path}: {value} must be above {schema['exclusiveMinimum']}")
+        if "exclusiveMaximum" in schema and not value < schema["exclusiveMaximum"]:
+            errors.append(f"{path}: {value} must be below {schema['exclusiveMaximum']}")
+    return errors
+
+
+def _is_type(value: object, t: str) -> bool:
+    return {
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+    }[t](value)
+
+
+def _json_type(value: object) -> str:
+    for t in ("null", "boolean", "integer", "number", "string", "array", "object"):
+        if _is_type(value, t):
+            return t
+    return type(value).__name__
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate_card(card: object, where: str) -> dict:
+    """Check a card against the schema; raise BundleError naming the first problems."""
+    errors = schema_errors(card, card_schema())
+    if errors:
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise BundleError(f"{where}: card.json does not follow the card schema: {'; '.join(errors[:3])}{more}")
+    return card  # type: ignore[return-value]
+
+
+def checksums(folder: str | Path) -> dict[str, str]:
+    """The sha256 of the checksummed bundle files in `folder`."""
+    return {name: sha256_bytes((Path(folder) / name).read_bytes()) for name in CHECKSUMMED}
+
+
+def verify_checksum(card: dict, name: str, data: bytes, where: str) -> None:
+    """Raise BundleError unless `data` has the sha256 the card records for `name`."""
+    expected = card["checksums"][name]
+    actual = sha256_bytes(data)
+    if actual != expected:
+        raise BundleError(f"{where}: {name} does not match the checksum in card.json (sha256 {actual[:12]}... "
+                          f"instead of {expected[:12]}...): the file was changed or damaged after export")
