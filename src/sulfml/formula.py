@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _CLEAN = str.maketrans(
      **dict.fromkeys(map(ord, "\u00a0\u2002\u2003\u2007\u2009\u202f\u3000\t\r\n"), " "),
      **dict.fromkeys(map(ord, _DASHES), "-")}
 )
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous)\)?"
 _TRAILING_WORD = re.compile(r"(?:^|\s)" + _WORD + r"\s*$", re.IGNORECASE)
@@ -39,6 +41,11 @@ _PERCENT = re.compile(
 )
 _HYDRATE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)?\s*H2O|\(H2O\)(\d+(?:\.\d*)?|\.\d+)?)\s*$")
 _OPEN, _CLOSE = "([", ")]"
+MAX_AMOUNT = 1e6  # per element, in the scale written: far above any formula or glass percentage
+# What spreadsheets and programs write for an empty cell; NaN would otherwise read as sodium nitride.
+# Case matters: "Na" is sodium, "NA" is not available.
+_MISSING = frozenset({"NaN", "nan", "NAN", "None", "none", "NONE", "null", "NULL", "Null", "NA", "N/A", "n/a",
+                      "#N/A", "#NA", "nil", "missing", "?", "-", "--", "---"})
 _QUOTES = ('""', "''", "\u201c\u201d", "\u2018\u2019")
 
 
@@ -100,6 +107,9 @@ def parse_formula(text: str) -> ParsedFormula:
         The parsed formula; rejections are reported in `.error`, never raised.
     """
     raw = "" if text is None else str(text)
+    if any(c in _LINE_BREAKS for c in raw.strip()):
+        # two formulas pasted into one cell would otherwise be read as one (Li6PS5Cl + Li3PS4 -> Li9P2S9Cl)
+        return ParsedFormula(raw, None, None, "", None, (), "several lines in one cell: give one formula per row")
     cached = _parse_clean(" ".join(raw.translate(_CLEAN).split()))
     comp = None if cached.composition is None else dict(cached.composition)
     return dataclasses.replace(cached, input=raw, composition=comp)
@@ -136,6 +146,8 @@ def _parse_clean(text: str) -> ParsedFormula:
     while len(text) > 1 and text[0] + text[-1] in _QUOTES:
         text = text[1:-1].strip()
     try:
+        if text in _MISSING:
+            raise FormulaError(f"empty formula: {text!r} marks a missing value, not a formula")
         text = _strip_words(text, tags)
         if not text:
             raise FormulaError("empty formula")
@@ -155,9 +167,12 @@ def _parse_clean(text: str) -> ParsedFormula:
             raise FormulaError("unreadable: percentage notation not understood")
         else:
             comp, notation = _mixture(text)
-        comp = {el: round(amt, 10) for el, amt in comp.items() if amt != 0}
+        comp = {el: round(_finite(amt), 10) for el, amt in comp.items() if amt != 0}
+        comp = {el: amt for el, amt in comp.items() if amt != 0}
         if not comp or any(amt < 0 for amt in comp.values()):
             raise FormulaError("non-positive total")
+        if (big := max(comp, key=comp.get)) and comp[big] > MAX_AMOUNT:
+            raise FormulaError(f"implausible amount: {comp[big]:.3g} {big} (more than {MAX_AMOUNT:g})")
     except FormulaError as exc:
         return ParsedFormula("", None, None, "", None, tuple(tags), str(exc))
     except RecursionError:
@@ -219,6 +234,17 @@ def _check_parentheses(text: str) -> None:
         raise FormulaError("malformed parentheses: unclosed group")
 
 
+def _number(text: str) -> float:
+    """A coefficient or amount as written; refuses those too large to be a float."""
+    return _finite(float(text))
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise FormulaError("implausible amount: too large to be a number of atoms")
+    return value
+
+
 def _split_top(text: str, seps: str) -> list[str]:
     """Split at separator characters outside any group (parentheses are known to be balanced)."""
     pieces, depth, start = [], 0, 0
@@ -236,7 +262,7 @@ def _split_top(text: str, seps: str) -> list[str]:
 
 def _percent(m: re.Match) -> tuple[dict[str, float], str, str | None]:
     """Host with a wt%/vol% additive (a second phase) or a mol% component (a mole fraction)."""
-    pct = float(m["pct"])
+    pct = _number(m["pct"])
     if not 0 < pct < 100:
         raise FormulaError("unreadable: percentage must be between 0 and 100")
     host = _mixture(m["host"])[0]
@@ -256,7 +282,7 @@ def _split_hydrate(text: str) -> tuple[str, float] | None:
     host = text[: len(text) - len(pieces[-1]) - 1].strip()
     if not host:
         return None
-    return host, float(m.group(1) or m.group(2) or 1)
+    return host, _number(m.group(1) or m.group(2) or "1")
 
 
 def _components(text: str) -> list[str]:
@@ -307,7 +333,7 @@ def _component(text: str) -> tuple[float | None, dict[str, float], bool, bool]:
     """Read '[coefficient] formula'; return (coefficient, composition, carries a proportion, has a mixture)."""
     coef = None
     if (m := _NUMBER.match(text)) is not None:
-        coef = float(m.group())
+        coef = _number(m.group())
         text = text[m.end():].strip()
         if not text:
             raise FormulaError("unreadable: coefficient without a formula")
@@ -356,7 +382,7 @@ def _compound(text: str) -> tuple[dict[str, float], bool, bool]:
             raise FormulaError(f"unreadable: unexpected {c!r}")
         amount = 1.0
         if (m := _NUMBER.match(text, i)) is not None:
-            amount = float(m.group())
+            amount = _number(m.group())
             i = m.end()
             lead_multiplier = lead_multiplier or first_group
         if is_group and m is not None:

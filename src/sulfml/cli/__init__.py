@@ -68,9 +68,9 @@ def _safe_streams() -> None:
 
 def _usage_message(exc: BaseException) -> str | None:
     """The one-line usage message for errors that are the caller's, not sulfml's; None otherwise."""
-    from sulfml.tracking.integrity import BundleError
+    from sulfml.errors import UserFacingError
 
-    if isinstance(exc, UsageError | BundleError):
+    if isinstance(exc, UsageError | UserFacingError):
         return _one_line(exc)
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
         what = {FileNotFoundError: "not found", PermissionError: "permission denied",

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
     p = sub.add_parser("predict", help="predict room-temperature log10 sigma and Ea")
     p.add_argument("formulas", nargs="*", metavar="FORMULA")
-    p.add_argument("--input", "-i", help="CSV with a formula column and optional temperature_C and cif columns")
+    p.add_argument("--input", "-i", help="CSV (any of , ; tab | separators; UTF-8, else Windows-1252) or JSON (a "
+                                         "list of formulas or of objects) with a formula column and optional "
+                                         "temperature_C and cif columns")
     p.add_argument("--column", default="formula", help="the formula column of --input (default formula)")
     p.add_argument("--keep", default="", help="comma-separated --input columns to copy to the output as input_<col>")
     p.add_argument("--cif", help="predict from a crystal structure (CIF); with one FORMULA, the formula wins "
@@ -48,21 +50,38 @@ def read_inputs(args: argparse.Namespace) -> pd.DataFrame:
 
 def input_chunks(args: argparse.Namespace, chunk_size: int | None = CHUNK):
     """The --input CSV in chunks of `chunk_size` rows (None: at once), each as `read_inputs` gives it."""
+    from sulfml.cli.inputs import STREAM_BYTES, read_table
+    from sulfml.predict import _temperature_k
+
+    if args.temperature_c is not None and _temperature_k(args.temperature_c)[0] is None:
+        raise UsageError(f"--temperature-c: {_temperature_k(args.temperature_c)[1]}")
     path = Path(args.input)
-    if not path.exists():
-        raise UsageError(f"input file not found: {path}")
-    try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size)
-        chunks = [reader] if chunk_size is None else reader
-        for df in chunks:
-            yield _input_frame(args, df, path)
-    except pd.errors.EmptyDataError as exc:
-        raise UsageError(f"{path} is empty") from exc
+    if path.is_file() and path.stat().st_size > STREAM_BYTES:
+        # too large to hold: stream as UTF-8 CSV (undecodable bytes become U+FFFD and fail their row)
+        try:
+            reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size or CHUNK,
+                                 encoding_errors="replace")
+            for df in reader:
+                yield _input_frame(args, df, path)
+        except pd.errors.EmptyDataError as exc:
+            raise UsageError(f"{path} is empty") from exc
+        except pd.errors.ParserError as exc:
+            raise UsageError(f"{path} is not a readable CSV: {' '.join(str(exc).split())}") from exc
+        return
+    # BOM, ; or tab separators, legacy encodings, JSON, ragged rows: see sulfml.cli.inputs
+    notes: list[str] = []
+    df = read_table(path, args.column, notes=notes)
+    for note in notes:
+        print(f"sulfml predict: note: {note}", file=sys.stderr)
+    step = chunk_size or max(len(df), 1)
+    for start in range(0, max(len(df), 1), step):
+        yield _input_frame(args, df.iloc[start: start + step].reset_index(drop=True), path)
 
 
 def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    if args.column not in df.columns:
-        raise UsageError(f"column {args.column!r} not in {path} (columns: {', '.join(df.columns)})")
+    from sulfml.cli.inputs import resolve_column
+
+    args.column = resolve_column(df, args.column, path)
     out = pd.DataFrame({"formula": df[args.column]})
     for col in ("temperature_C", "cif"):
         if col in df.columns:

@@ -48,15 +48,22 @@ def run_promote(args: argparse.Namespace) -> int:
     """Move the alias."""
     from mlflow.exceptions import MlflowException
 
-    from sulfml.tracking.runs import MODEL_NAMES, configure, promote
+    from sulfml.tracking.runs import MODEL_NAMES, configure, list_models, promote
 
     if args.name not in MODEL_NAMES.values():
         raise UsageError(f"unknown model {args.name!r}; known: {', '.join(MODEL_NAMES.values())}")
+    version = args.version.strip().lstrip("vV")
+    if not version.isascii() or not version.isdigit() or int(version) < 1:
+        raise UsageError(f"cannot promote {args.name} {args.version!r}: a version is a positive whole number")
     configure(args.tracking_uri)
     try:
-        promote(args.name, args.version)
+        promote(args.name, version)
     except MlflowException as exc:
-        raise UsageError(f"cannot promote {args.name} v{args.version}: {exc.message}") from exc
+        known = [str(r["version"]) for r in list_models() if r["name"] == args.name]
+        raise UsageError(f"cannot promote {args.name} v{version}: no such version (registered: "
+                         f"{', '.join(known) or 'none'})" if version not in known else
+                         f"cannot promote {args.name} v{version}: {exc.message}") from exc
+    args.version = version
     print(f"{args.name}@champion -> v{args.version}")
     return 0
 

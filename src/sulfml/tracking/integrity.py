@@ -13,6 +13,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from sulfml.errors import UserFacingError
+
 CHECKSUMMED = ("model.json", "domain.json")
 # Serialised Python objects: loading any of them can run arbitrary code, so a bundle holding one is refused.
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pck", ".pcl", ".joblib", ".jbl", ".cloudpickle", ".dill",
@@ -20,7 +22,7 @@ PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pck", ".pcl", ".joblib", ".jbl
 _MAX_SCAN = 200  # files inspected per bundle; a bundle has six
 
 
-class BundleError(ValueError):
+class BundleError(UserFacingError):
     """A model bundle that is missing, damaged, tampered with or unsafe; it is never used."""
 
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from sulfml.errors import UserFacingError
 from sulfml.model.train import TargetModel
 from sulfml.tracking.bundle import CARD_FILE, DOMAIN_FILE, MODEL_FILE, TARGET_DIRS, save_model, write_card
 from sulfml.tracking.integrity import BundleError, read_json_file, scan_for_pickles, validate_card, verify_checksum
@@ -39,11 +40,29 @@ def configure(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
-    with _store_init_lock(resolved):
-        # the first use of a sqlite store creates and migrates its tables: one process at a time
-        retry_locked(mlflow.set_experiment, experiment)
-        retry_locked(mlflow.MlflowClient().search_registered_models, max_results=1)
+    try:
+        with _store_init_lock(resolved):
+            # the first use of a sqlite store creates and migrates its tables: one process at a time
+            retry_locked(mlflow.set_experiment, experiment)
+            retry_locked(mlflow.MlflowClient().search_registered_models, max_results=1)
+    except Exception as exc:
+        if isinstance(exc, KeyboardInterrupt | UserFacingError):
+            raise
+        reason = getattr(exc, "message", None) or str(exc)
+        raise TrackingStoreError(f"cannot use the MLflow store {_masked(resolved)}: "
+                                 f"{type(exc).__name__}: {' '.join(reason.split())[:300]}") from exc
     return resolved
+
+
+class TrackingStoreError(UserFacingError):
+    """The tracking store cannot be opened or used (bad URI, not a database, unreachable server)."""
+
+
+def _masked(uri: str) -> str:
+    """The URI with any password hidden."""
+    import re
+
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", uri)
 
 
 @contextlib.contextmanager
@@ -344,5 +363,5 @@ def retry_locked(fn: Callable[..., T], *args, **kwargs) -> T:
     raise AssertionError("unreachable")
 
 
-class StoreBusyError(RuntimeError):
+class StoreBusyError(UserFacingError):
     """The tracking store stayed locked through every retry."""
