@@ -372,8 +372,8 @@ def _compound(text: str) -> tuple[dict[str, float], bool, bool]:
                 nested = nested or inner_nested
             first_group = i == 0
             i = end + 1
-        elif c.isupper():
-            sym = text[i: i + 2] if i + 1 < n and text[i + 1].islower() else c
+        elif c.isascii() and c.isupper():  # not look-alikes such as U+216C, which reads as L
+            sym = text[i: i + 2] if i + 1 < n and text[i + 1].isascii() and text[i + 1].islower() else c
             if sym not in ELEMENTS:
                 raise FormulaError(f"unknown element: {sym}")
             sub, first_group = {sym: 1.0}, False

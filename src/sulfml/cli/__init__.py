@@ -29,8 +29,12 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors on one line (argparse prints the usage block first)."""
 
+    dash_formula = False  # an argument like -Li2S: argparse takes it for an option
+
     def error(self, message: str):  # noqa: D102 - argparse API
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+        dash = "unrecognized arguments: -" in message or _Parser.dash_formula
+        hint = "; put formulas starting with '-' after `--`" if dash else ""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help{hint})\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     cut = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:cut] or os.environ.get("SULFML_DEBUG", "") not in ("", "0")
     argv = [a for a in argv[:cut] if a != "--debug"] + argv[cut:]
+    _Parser.dash_formula = any(a[:2] in ("-(", "-[") or a[:2].lstrip("-").isupper() and a[:1] == "-"
+                               and a[1:2] != "-" for a in argv[:cut])
     args = build_parser().parse_args(argv)
     where = f"sulfml {args.command}"
     try:

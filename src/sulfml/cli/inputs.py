@@ -143,10 +143,10 @@ def _cell(value) -> str:
 
 def _from_csv(text: str, path: Path, column: str) -> pd.DataFrame:
     sep = _separator(text, column)
-    # NUL bytes would end a cell early in some readers; keep them visible to the formula parser instead.
-    reader = csv.reader(io.StringIO(text.replace("\x00", "\ufffd"), newline=""), delimiter=sep)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
-        records = [r for r in reader if any(cell.strip() for cell in r)]
+        # blank lines are not rows; a line of empty cells (",,") is one, and gets its "empty formula" error
+        records = [r for r in reader if r and not (len(r) == 1 and not r[0].strip())]
     except csv.Error as exc:
         raise UsageError(f"{path} is not a readable CSV: {exc} (line {reader.line_num})") from None
     if not records:
