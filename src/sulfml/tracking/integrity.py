@@ -42,22 +42,24 @@ def looks_like_pickle(data: bytes) -> bool:
     return data[:1] in (b"(", b"c") and (b"\n." in data[-4:] or data.rstrip().endswith(b"."))
 
 
-def scan_for_pickles(root: str | Path) -> None:
-    """Refuse a bundle directory holding a pickle-like file (by name or by content) anywhere below it."""
+def scan_for_pickles(root: str | Path, where: str | None = None) -> None:
+    """Refuse a bundle directory holding a pickle-like file (by name or by content) anywhere below it;
+    `where` names the bundle in the message (default: the directory)."""
     root = Path(root)
+    where = where or f"the bundle in {root}"
     for n, path in enumerate(sorted(root.rglob("*"))):
         if n >= _MAX_SCAN:
-            raise BundleError(f"{root} holds more than {_MAX_SCAN} files: not a sulfml model bundle")
+            raise BundleError(f"{where} holds more than {_MAX_SCAN} files: not a sulfml model bundle")
         if path.is_symlink() or not path.is_file():
             continue
         if path.suffix.lower() in PICKLE_SUFFIXES:
-            raise BundleError(f"refusing the bundle in {root}: {path.name} is a serialised Python object "
+            raise BundleError(f"refusing {where}: {path.relative_to(root)} is a serialised Python object "
                               "(pickle/joblib); sulfml bundles are JSON only and never unpickled")
         with open(path, "rb") as fh:
             head = fh.read(8)
         if (head[:1] == b"\x80" and 2 <= (head[1:2] or b"\x00")[0] <= 5) or (
                 path.suffix.lower() == ".json" and looks_like_pickle(head + b"\n.")):
-                raise BundleError(f"refusing the bundle in {root}: {path.relative_to(root)} holds a pickle, "
+                raise BundleError(f"refusing {where}: {path.relative_to(root)} holds a pickle, "
                                   "not JSON; it was not loaded")
 
 

@@ -289,7 +289,7 @@ def _export_version(mv, out: Path, alias: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(retry_locked(mlflow.artifacts.download_artifacts, run_id=run_id, artifact_path="bundle",
                                 dst_path=tmp))
-        scan_for_pickles(src)
+        scan_for_pickles(src, where)
         _, card = read_json_file(src / CARD_FILE, where)
         if isinstance(card, dict) and "checksums" not in card:
             raise BundleError(f"{where}: card.json has no checksums (logged by an older sulfml); retrain to "

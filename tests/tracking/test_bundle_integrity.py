@@ -1,0 +1,157 @@
+"""A tampered or damaged model bundle fails to load with a clear message and never runs code from data."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sulfml.cli import main
+from sulfml.tracking.bundle import Bundle, BundleError, LoadedModel
+from sulfml.tracking.integrity import card_schema, schema_errors, sha256_bytes
+
+
+class _Payload:
+    """Unpickling this runs os.system: the proof that a loader unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture
+def bundle(trained, tmp_path) -> Path:
+    dest = tmp_path / "bundle"
+    shutil.copytree(trained["models"], dest)
+    return dest
+
+
+def _card(folder: Path) -> dict:
+    return json.loads((folder / "card.json").read_text())
+
+
+def _write_card(folder: Path, card: dict) -> None:
+    (folder / "card.json").write_text(json.dumps(card))
+
+
+def _refused(folder: Path, fragment: str, capsys) -> str:
+    with pytest.raises(BundleError) as exc:
+        Bundle.from_dir(folder)
+    message = str(exc.value)
+    assert fragment in message, message
+    # and through the CLI: exit 2, the same reason on one line
+    code = main(["predict", "--models-dir", str(folder), "Li6PS5Cl"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err and "Traceback" not in err
+    return message
+
+
+def test_the_intact_bundle_loads(bundle):
+    b = Bundle.from_dir(bundle)
+    card = b.models["ea_eV"].card
+    assert set(card["checksums"]) == {"model.json", "domain.json"}
+    assert card["checksums"]["model.json"] == sha256_bytes((bundle / "ea_eV" / "model.json").read_bytes())
+    assert schema_errors(card, card_schema()) == []
+
+
+def test_the_committed_bundle_passes_its_own_checks():
+    b = Bundle.from_dir()
+    assert {m.target for m in b.models.values()} == {"log10_sigma", "ea_eV"}
+
+
+@pytest.mark.parametrize("victim", ["model.json", "domain.json", "card.json"])
+def test_a_pickle_payload_is_never_unpickled(bundle, tmp_path, capsys, victim):
+    marker = tmp_path / f"pwned-{victim}"
+    payload = pickle.dumps(_Payload(marker), protocol=pickle.HIGHEST_PROTOCOL)
+    (bundle / "log10_sigma" / victim).write_bytes(payload)
+    message = _refused(bundle, "pickle", capsys)
+    assert not marker.exists(), message
+    with pytest.raises(BundleError):
+        LoadedModel.from_dir(bundle / "log10_sigma")
+    assert not marker.exists()
+
+
+def test_the_payload_would_have_run(tmp_path):
+    """The payload is live: the tests above would notice a loader that unpickles."""
+    marker = tmp_path / "ran"
+    pickle.loads(pickle.dumps(_Payload(marker)))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "scaler.joblib", "extra.cloudpickle", "weights.pickle"])
+def test_a_bundle_holding_a_pickle_file_is_refused(bundle, capsys, name):
+    (bundle / "ea_eV" / name).write_bytes(pickle.dumps({"a": 1}))
+    _refused(bundle, name, capsys)
+
+
+def test_a_pickle_under_an_innocent_name_is_refused(bundle, capsys):
+    (bundle / "ea_eV" / "notes.txt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    _refused(bundle, "notes.txt", capsys)
+
+
+def test_truncated_model_json_fails_its_checksum(bundle, capsys):
+    path = bundle / "ea_eV" / "model.json"
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    _refused(bundle, "does not match the checksum", capsys)
+
+
+def test_truncated_card_is_not_json(bundle, capsys):
+    path = bundle / "ea_eV" / "card.json"
+    path.write_text(path.read_text()[:100])
+    _refused(bundle, "not valid JSON", capsys)
+
+
+def test_an_edited_domain_fails_its_checksum(bundle, capsys):
+    path = bundle / "log10_sigma" / "domain.json"
+    dom = json.loads(path.read_text())
+    dom["threshold"] = 1e9  # everything "in domain"
+    path.write_text(json.dumps(dom))
+    _refused(bundle, "domain.json does not match the checksum", capsys)
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda c: c.update(feature_names="MagpieData mean Number"), "card.feature_names: expected array"),
+    (lambda c: c.update(target="sigma"), "card.target"),
+    (lambda c: c["interval"].update(coverage="90%"), "card.interval.coverage: expected number"),
+    (lambda c: c["interval"].update(coverage=1.5), "must be below 1"),
+    (lambda c: c.pop("preset"), "missing 'preset'"),
+    (lambda c: c.update(preset="../../etc"), "card.preset"),
+    (lambda c: c["checksums"].update({"model.json": "abc"}), "card.checksums.model.json"),
+    (lambda c: c.pop("checksums"), "no checksums"),
+    (lambda c: c.update(n_train=True), "card.n_train: expected integer"),
+    (lambda c: c["domain"].update(elements=["Li", "<script>"]), "card.domain.elements[1]"),
+])
+def test_a_card_that_breaks_the_schema_is_refused(bundle, capsys, edit, fragment):
+    card = _card(bundle / "ea_eV")
+    edit(card)
+    _write_card(bundle / "ea_eV", card)
+    _refused(bundle, fragment, capsys)
+
+
+def test_swapped_target_dirs_are_refused(bundle, capsys):
+    a, b = bundle / "ea_eV", bundle / "log10_sigma"
+    a.rename(bundle / "tmp")
+    b.rename(a)
+    (bundle / "tmp").rename(b)
+    _refused(bundle, "card.json is for", capsys)
+
+
+def test_a_missing_file_is_named(bundle, capsys):
+    (bundle / "ea_eV" / "domain.json").unlink()
+    _refused(bundle, "domain.json is missing", capsys)
+
+
+def test_a_checksummed_but_wrong_model_is_refused(bundle, capsys):
+    """A model.json that is JSON but not a booster, with its checksum updated to match."""
+    folder = bundle / "ea_eV"
+    (folder / "model.json").write_text('{"learner": "nope"}')
+    card = _card(folder)
+    card["checksums"]["model.json"] = sha256_bytes((folder / "model.json").read_bytes())
+    _write_card(folder, card)
+    _refused(bundle, "model.json is not an XGBoost model", capsys)
