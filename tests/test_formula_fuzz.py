@@ -12,8 +12,8 @@ Findings of the first runs (fixed in `sulfml.formula`, pinned in `REGRESSIONS` b
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import tempfile
@@ -19,7 +18,13 @@ import pandas as pd
 from sulfml.errors import UserFacingError
 from sulfml.model.train import TargetModel
 from sulfml.tracking.bundle import CARD_FILE, DOMAIN_FILE, MODEL_FILE, TARGET_DIRS, save_model, write_card
-from sulfml.tracking.integrity import BundleError, read_json_file, scan_for_pickles, validate_card, verify_checksum
+from sulfml.tracking.integrity import (
+    BundleError,
+    read_json_file,
+    scan_for_pickles,
+    validate_card,
+    verify_checksum,
+)
 
 EXPERIMENT = "sulfml"
 ALIAS = "champion"
