@@ -263,7 +263,13 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
     client = mlflow.MlflowClient()
     versions = {target: retry_locked(client.get_model_version_by_alias, name, alias)
                 for target, name in MODEL_NAMES.items()}
+    if dest.exists() and not dest.is_dir():
+        raise BundleError(f"cannot export the models to {dest}: it is a file, not a directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{dest.name}.new-*"):  # left by an export killed an hour ago or more
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
     try:
         if dest.is_dir():  # keep what is not ours (models/README.md)
