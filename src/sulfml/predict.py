@@ -50,6 +50,8 @@ def structure_fields(cif: str | Path) -> tuple[dict, dict[str, float], list[str]
     """
     from pymatgen.core import Structure
 
+    if not Path(cif).is_file():  # a directory, /dev/zero or a FIFO would fail late or never return
+        raise ValueError("not a regular file" if Path(cif).exists() else "no such file")
     notes = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -198,6 +198,22 @@ def test_predict_hostile_files(capsys, trained, name):
     check_rows(json.loads(out), expected)
 
 
+def test_cif_cells_that_are_not_files_fail_their_row_only(capsys, trained, tmp_path):
+    src = tmp_path / "cifs.csv"
+    src.write_text(f"formula,cif\nLi6PS5Cl,\n,/dev/zero\n,{tmp_path}\n,{tmp_path / 'none.cif'}\nLi3PS4,\n")
+    code, out, _ = run(capsys, "predict", "--models-dir", trained["models"], "--format", "json", "--input", src)
+    rows = json.loads(out)
+    assert code == 1 and len(rows) == 5
+    assert [bool(r["error"]) for r in rows] == [False, True, True, True, False]
+    assert "not a regular file" in rows[1]["error"] and "no such file" in rows[3]["error"]
+
+
+def test_unwritable_output_is_a_usage_error(capsys, trained, tmp_path):
+    code, _, err = run(capsys, "predict", "--models-dir", trained["models"], "--output", tmp_path, "Li3PS4")
+    assert code == 2
+    one_line_usage_error(err, "is a directory")
+
+
 def test_file_notes_the_guessed_encoding(capsys, trained):
     _, _, err = run(capsys, "predict", "--models-dir", trained["models"], "--input", FIXTURES / "cp1252.csv")
     assert "not UTF-8; read it as cp1252" in err

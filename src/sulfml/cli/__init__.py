@@ -81,6 +81,8 @@ def _usage_message(exc: BaseException) -> str | None:
                 IsADirectoryError: "is a directory", NotADirectoryError: "not a directory"}
         reason = next(v for k, v in what.items() if isinstance(exc, k))
         return _one_line(f"{exc.filename}: {reason}" if exc.filename else f"{reason}: {exc}")
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:  # a full disk, a read-only file system
+        return _one_line(f"{exc.filename}: {exc.strerror}")
     return None
 
 
