@@ -298,8 +298,17 @@ def test_internal_errors_are_one_line_and_debug_shows_the_traceback(capsys, monk
 
 def test_undecodable_argument_bytes_do_not_crash_printing(capsys):
     # what Python makes of a non-UTF-8 byte on the command line (surrogateescape)
-    code, out, _ = run(capsys, "parse", "--json", "Li\udce9S")
-    assert code == 1 and "unexpected" in out
+    code, out, _ = run(capsys, "parse", "--json", "Li\udce9S", "Li\ud800S")
+    rows = json.loads(out)
+    assert code == 1 and rows[0]["input"] == "LiéS" and "unexpected 'é'" in rows[0]["error"]
+    assert "unexpected" in rows[1]["error"]
+
+
+def test_undecodable_argument_bytes_can_be_written_to_files(capsys, trained, tmp_path):
+    for name in ("out.json", "out.csv"):
+        code, _, err = run(capsys, "predict", "--models-dir", trained["models"], "--output", tmp_path / name,
+                           "Li\udce9S", "Li3PS4")
+        assert code == 1 and "LiéS" in (tmp_path / name).read_text(encoding="utf-8"), err
 
 
 # `sulfml screen` is built separately; these run once it exists.

@@ -13,10 +13,12 @@ import io
 import json
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sulfml.cli import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEPARATORS = (",", ";", "\t", "|")
 MAX_BYTES = 2 * 1024**3
@@ -52,6 +54,16 @@ def read_table(path: str | Path, column: str = "formula", *, notes: list[str] | 
             if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
                 raise
     return _from_csv(text, path, column)
+
+
+def text_arg(arg: str) -> str:
+    """A command-line text as the user meant it: bytes that were not UTF-8 (which Python keeps as lone
+    surrogates, unprintable and unwritable) are decoded like input files, as Windows-1252 or Latin-1."""
+    try:
+        raw = arg.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that did not come from bytes
+        return arg.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return decode(raw)[0]
 
 
 def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
@@ -106,6 +118,8 @@ class _NotJson(UsageError):
 
 
 def _from_json(text: str, path: Path, column: str) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             items = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -142,6 +156,8 @@ def _cell(value) -> str:
 
 
 def _from_csv(text: str, path: Path, column: str) -> pd.DataFrame:
+    import pandas as pd
+
     sep = _separator(text, column)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:

@@ -17,9 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one result per input, in order; exit 1 when any input was rejected."""
+    from sulfml.cli.inputs import text_arg
     from sulfml.formula import parse_formula
 
-    results = [parse_formula(t) for t in args.texts]
+    results = [parse_formula(text_arg(t)) for t in args.texts]
     if args.json:
         print_json([r.to_dict() for r in results])
     else:

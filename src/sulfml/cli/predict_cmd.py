@@ -98,6 +98,9 @@ def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.D
 
 
 def _argument_inputs(args: argparse.Namespace) -> pd.DataFrame:
+    from sulfml.cli.inputs import text_arg
+
+    args.formulas = [text_arg(f) for f in args.formulas]
     if args.temperature_c is not None:
         from sulfml.predict import _temperature_k
 
