@@ -59,6 +59,8 @@ def read_table(path: str | Path, column: str = "formula", *, notes: list[str] | 
 def text_arg(arg: str) -> str:
     """A command-line text as the user meant it: bytes that were not UTF-8 (which Python keeps as lone
     surrogates, unprintable and unwritable) are decoded like input files, as Windows-1252 or Latin-1."""
+    if not any(0xD800 <= ord(c) <= 0xDFFF for c in arg):
+        return arg
     try:
         raw = arg.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # surrogates that did not come from bytes
