@@ -135,8 +135,20 @@ REGRESSIONS = [
 
 @pytest.mark.parametrize(("text", "fragment"), REGRESSIONS, ids=lambda v: repr(v)[:30])
 def test_regressions(text, fragment):
+    from sulfml.formula_fast import parse_fast
+
     r = check(text)
     assert not r.ok and fragment in r.error
+    assert parse_fast(text) is None  # the fast path leaves every rejection to parse_formula
+
+
+@FUZZ
+@given(st.lists(TOKENS, min_size=1, max_size=14).map("".join))
+def test_the_fast_path_agrees_with_the_parser(text):
+    from sulfml.formula_fast import parse_fast
+
+    fast = parse_fast(text)
+    assert fast is None or fast == parse_formula(text), text
 
 
 def test_long_inputs_are_fast():

@@ -43,6 +43,7 @@ SPECIAL_FORMULAS: dict[str, str] = {
 AMOUNT_TOLERANCE = 1e-8
 # Amounts this small are dropped differently by pymatgen's Composition: left to parse_formula.
 _SMALLEST = 1e-6
+_LARGEST = 1e6  # sulfml.formula.MAX_AMOUNT: larger amounts are rejected there
 
 
 def parse_fast(text):
@@ -68,7 +69,7 @@ def read_fast(text: str) -> tuple[dict[str, float], str, str] | None:
 
 
 def _read(text: str) -> tuple[dict[str, float], str] | None:
-    if not text:
+    if not text or text == "NaN":  # a missing value to parse_formula, not sodium nitride
         return None
     first = text[0]
     if "A" <= first <= "Z":
@@ -95,6 +96,8 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
         return None
     comp = {}
     for el, amt in raw.items():
+        if not math.isfinite(amt) or amt > _LARGEST:  # parse_formula says why
+            return None
         amt = round(amt, 10)
         if amt != 0:
             if not amt >= _SMALLEST:
