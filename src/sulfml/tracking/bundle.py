@@ -121,9 +121,12 @@ class LoadedModel:
             forest = None
         booster = None if forest is not None else _booster_from_bytes(model_bytes, where)
         n_features = forest.n_features if forest is not None else booster.num_features()
-        if n_features != len(card["feature_names"]):
+        expected = len(card["feature_names"]) + len(card.get("knn", {}).get("features", []))
+        if n_features != expected:
             raise BundleError(f"{where}: model.json expects {n_features} features but card.json "
-                              f"lists {len(card['feature_names'])}")
+                              f"describes {expected}")
+        if "knn" in card and not set(card["knn"]["columns"]) <= set(card["feature_names"]):
+            raise BundleError(f"{where}: card.json's knn columns are not among its feature names")
         try:
             domain = DomainModel.from_dict(json.loads(domain_bytes))
             calibration = Calibration.from_dict(card["interval"])
@@ -202,6 +205,8 @@ class Bundle:
             models[target] = LoadedModel.from_dir(folder / sub)
             if models[target].target != target:
                 raise BundleError(f"{folder / sub}: card.json is for {models[target].target}, not {target}")
+            if "domain" not in models[target].card:
+                raise BundleError(f"{folder / sub}: card.json has no domain section (elements seen in training)")
         presets = {m.preset for m in models.values()}
         if len(presets) != 1:
             raise PresetMismatchError(f"the bundle's models use different presets: {sorted(presets)}")
