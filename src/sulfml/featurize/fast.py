@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from sulfml.featurize.rules import (
+    _TOL,
+    ANION_CHARGE,
+    ANIONS,
+    CHALCOGENS,
+    FAMILIES,
+    FRAMEWORK_CATIONS,
+    HALOGENS,
+    LISICON_X,
+    MINOR_SHARE,
+    PEROVSKITE_B,
+    family_from_label,
+    synthesis_flags,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,28 +69,6 @@ MAGPIE_STATS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev
 STOICHIOMETRY_P: tuple[int, ...] = (0, 2, 3, 5, 7, 10)
 ORBITALS: tuple[str, ...] = ("s", "p", "d", "f")
 
-# Copies of the constants of `sulfml.featurize.electrolyte` (importing it would import matminer and
-# pymatgen); tests assert they are equal.
-ANION_CHARGE: dict[str, int] = {
-    "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
-}
-ANIONS: tuple[str, ...] = tuple(ANION_CHARGE)
-HALOGENS: tuple[str, ...] = ("F", "Cl", "Br", "I")
-CHALCOGENS: tuple[str, ...] = ("S", "Se", "Te")
-FRAMEWORK_CATIONS: tuple[str, ...] = (
-    "P", "Si", "Ge", "Sn", "Sb", "As", "B", "Al", "Ga", "In", "Zr", "Ti", "La", "Ta", "Nb",
-    "Y", "Hf", "Sc", "Mg", "Ca", "Sr", "Ba", "Zn", "W", "Te", "Bi", "Na", "K",
-)
-FAMILIES: tuple[str, ...] = (
-    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "garnet", "NASICON", "perovskite",
-    "LISICON", "anti-perovskite", "other",
-)
-MINOR_SHARE = 0.2
-_TOL = 0.3
-PEROVSKITE_B: tuple[str, ...] = (
-    "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
-)
-LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
 FLAGS: tuple[str, ...] = ("is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate")
 
 # Presets whose composition featurizers are the four matminer ones followed by our five.
@@ -461,67 +453,10 @@ def _compound_possible(idx: np.ndarray, w: np.ndarray, present: np.ndarray, tabl
 # Our electrolyte features
 
 
-def _tag_keys(tags: Any) -> frozenset[str]:
-    if not isinstance(tags, str):
-        return frozenset()
-    return frozenset(t.split(":", 1)[0].strip().lower() for t in tags.split(";") if t.strip())
-
-
-def _norm_label(label: Any) -> str:
-    if not isinstance(label, str):
-        return ""
-    return re.sub(r"[^a-z0-9]", "", label.lower())
-
-
-def _notation(notation: Any) -> str:
-    return notation.strip().lower() if isinstance(notation, str) and notation.strip() else "plain"
-
-
-def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None) -> tuple[bool, ...]:
-    """The six `FLAGS` of one row; same rules as `sulfml.featurize.electrolyte.synthesis_flags`."""
-    note = _notation(notation)
-    keys = _tag_keys(tags)
-    fam = _norm_label(family)
-    glass_ceramic = bool(keys & {"glass-ceramic", "glassceramic", "glass ceramic"}) or fam in (
-        "glassceramic", "glassceramics")
-    glass = (note == "glass" or "glass" in keys or fam in ("glass", "glasses")) and not glass_ceramic
-    return (
-        glass,
-        glass_ceramic,
-        glass or "amorphous" in keys,
-        note == "composite" or "composite" in keys,
-        note == "host+dopant" or bool(keys & {"doped", "dopant", "host+dopant"}),
-        note == "hydrate" or "hydrate" in keys,
-    )
-
-
-_LABELS: dict[str, str] = {
-    "argyrodite": "argyrodite", "argyrodites": "argyrodite",
-    "lgps": "LGPS",
-    "thiolisicon": "thio-LISICON", "thiolisicons": "thio-LISICON",
-    "thiophosphate": "thiophosphate", "thiophosphates": "thiophosphate", "li2sp2s5": "thiophosphate",
-    "garnet": "garnet", "garnets": "garnet", "garnetlike": "garnet",
-    "nasicon": "NASICON", "nasicons": "NASICON", "nasiconlike": "NASICON",
-    "perovskite": "perovskite", "perovskites": "perovskite",
-    "lisicon": "LISICON", "lisicons": "LISICON",
-    "antiperovskite": "anti-perovskite", "antiperovskites": "anti-perovskite",
-}
-_GENERIC_LABELS = frozenset({
-    "", "oxide", "oxides", "sulfide", "sulfides", "sulphide", "sulphides", "halide", "halides",
-    "chloride", "chlorides", "cholorides", "fluoride", "fluorides", "phosphate", "phosphates",
-    "hydride", "hydrides", "nitride", "nitrides", "other", "others", "unknown", "none", "nan",
-    "glass", "glasses", "glassceramic", "glassceramics",
-})
-
-
-def family_from_label(label: Any) -> str | None:
-    """Our family for a data label, None for chemistry classes; as in `electrolyte.family_from_label`."""
-    key = _norm_label(label)
-    if key in _LABELS:
-        return _LABELS[key]
-    if key in _GENERIC_LABELS:
-        return None
-    return "other"
+def _flags(notation: Any, tags: Any, family: Any) -> tuple[bool, ...]:
+    """The six `FLAGS` of one row, in order."""
+    flags = synthesis_flags(notation, tags, family)
+    return tuple(flags[name] for name in FLAGS)
 
 
 def _column(values: Sequence[Any] | None, n: int, default: Any) -> list[Any]:
@@ -573,7 +508,7 @@ def electrolyte_features(
     label_table = np.full(len(uniq) + 1, -1)
     for raw, k in uniq.items():
         key = (_clean(raw[0], "plain"), _clean(raw[1], ""), _clean(raw[2], None))
-        flag_table[k] = synthesis_flags(*key)
+        flag_table[k] = _flags(*key)
         label = family_from_label(key[2])
         label_table[k] = -1 if label is None else FAMILIES.index(label)
     flags = flag_table[codes] if n else np.zeros((0, len(FLAGS)))
