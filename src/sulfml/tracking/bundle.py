@@ -64,16 +64,9 @@ def write_card(card: dict, folder: str | Path) -> Path:
 
 def _read_verified(path: Path, card: dict, where: str) -> bytes:
     """The bytes of a checksummed bundle file, after checking them against the card (before parsing)."""
-    from sulfml.tracking.integrity import looks_like_pickle
+    from sulfml.tracking.integrity import read_bundle_bytes
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(f"{where}: {path.name} is missing") from None
-    except OSError as exc:
-        raise BundleError(f"{where}: cannot read {path.name}: {exc.strerror or exc}") from None
-    if looks_like_pickle(data):
-        raise BundleError(f"{where}: {path.name} is a Python pickle, not JSON; refused (it was not loaded)")
+    data = read_bundle_bytes(path, where)
     verify_checksum(card, path.name, data, where)
     return data
 

@@ -63,8 +63,8 @@ def scan_for_pickles(root: str | Path, where: str | None = None) -> None:
                                   "not JSON; it was not loaded")
 
 
-def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
-    """Read a bundle file as bytes and parse it as JSON; refuse pickles and anything that is not JSON."""
+def read_bundle_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a bundle file; a missing or unreadable file or a pickle is a `BundleError`."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -73,6 +73,12 @@ def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
         raise BundleError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     if looks_like_pickle(data):
         raise BundleError(f"{what}: {path} is a Python pickle, not JSON; refused (it was not loaded)")
+    return data
+
+
+def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
+    """Read a bundle file as bytes and parse it as JSON; refuse pickles and anything that is not JSON."""
+    data = read_bundle_bytes(path, what)
     try:
         return data, json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
