@@ -149,16 +149,8 @@ def _prepare(rec: dict, bundle: Bundle, uses_structure: bool) -> _Row:
     if cif and _text(rec.get("formula")).strip() and not _same_composition(composition, amounts):
         row.notes.append(f"the CIF's composition {amounts} differs from the formula; the formula is used")
     row.out["formula"] = parsed.formula
-    domain_notes = []
-    if "Li" not in composition:
-        domain_notes.append("no lithium: outside what the model knows")
-    unseen = sorted(set(composition) - bundle.elements)
-    if unseen:
-        domain_notes.append(f"elements never seen in training: {', '.join(unseen)}")
-    row.out["in_domain"] = not domain_notes
+    row.out["in_domain"], domain_notes = _composition_notes(composition, bundle.elements, parsed.additive)
     row.notes = domain_notes + row.notes
-    if parsed.additive:
-        row.notes.append(f"composite: predicted for the host only, additive {parsed.additive!r} ignored")
     row.feat = {"composition": composition, "notation": parsed.notation, "tags": ";".join(parsed.tags),
                 "family": None} | struct
     return row
@@ -300,6 +292,21 @@ def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
     return batch
 
 
+def _composition_notes(composition: dict, elements: set[str], additive: str | None) -> tuple[bool, list[str]]:
+    """(in domain, notes) from the composition alone: no Li or unseen elements put it outside; a composite's
+    additive is noted last."""
+    notes = []
+    if "Li" not in composition:
+        notes.append("no lithium: outside what the model knows")
+    unseen = sorted(set(composition) - elements)
+    if unseen:
+        notes.append(f"elements never seen in training: {', '.join(unseen)}")
+    in_domain = not notes
+    if additive:
+        notes.append(f"composite: predicted for the host only, additive {additive!r} ignored")
+    return in_domain, notes
+
+
 def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
     """(feature row, reduced formula, in domain, notes, error) of one distinct formula text; appends its
     feature inputs to `feats`."""
@@ -317,15 +324,7 @@ def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
             return -1, None, None, None, parsed.error
         composition, formula, notation = parsed.composition, parsed.formula, parsed.notation
         tags, additive = parsed.tags, parsed.additive
-    domain_notes = []
-    if "Li" not in composition:
-        domain_notes.append("no lithium: outside what the model knows")
-    unseen = sorted(set(composition) - elements)
-    if unseen:
-        domain_notes.append(f"elements never seen in training: {', '.join(unseen)}")
-    in_domain = not domain_notes
-    if additive:
-        domain_notes.append(f"composite: predicted for the host only, additive {additive!r} ignored")
+    in_domain, domain_notes = _composition_notes(composition, elements, additive)
     feats.append({"composition": composition, "notation": notation, "tags": ";".join(tags), "family": None})
     return len(feats) - 1, formula, in_domain, tuple(domain_notes), ""
 
@@ -348,7 +347,7 @@ def features(feats: list[dict], bundle: Bundle) -> pd.DataFrame:
     if missing:
         from sulfml.featurize.presets import featurize
 
-        slow = featurize(pd.DataFrame(feats), bundle.preset)
+        slow = featurize(pd.DataFrame(feats), bundle.preset, columns=missing)
         if not covered:
             return slow[names]
     data = fast.preset_features([f["composition"] for f in feats], bundle.preset,

@@ -166,3 +166,28 @@ def test_composition_v2_is_v1_plus_element_fractions() -> None:
     row = featurize(frame, "composition-v2").iloc[0]
     assert row["elem_frac_Li"] == pytest.approx(0.375)
     assert row[extra].sum() == pytest.approx(1.0)
+
+
+def test_featurize_a_subset_of_columns_skips_the_other_featurizers(monkeypatch):
+    import pandas as pd
+
+    from sulfml.featurize import presets
+
+    frame = pd.DataFrame({"composition": [{"Li": 6, "P": 1, "S": 5, "Cl": 1}, {"Li": 3, "P": 1, "S": 4}]})
+    full = presets.featurize(frame, "chemistry-v1")
+    wanted = [c for c in full.columns if c.startswith("elem_frac_")][:3] + [full.columns[-1]]
+    calls = []
+    real = presets._compute
+
+    def spy(preset_id, index, key):
+        calls.append(index)
+        return real(preset_id, index, key)
+
+    monkeypatch.setattr(presets, "_compute", spy)
+    part = presets.featurize(frame, "chemistry-v1", columns=wanted)
+    assert list(part.columns) == wanted
+    pd.testing.assert_frame_equal(part, full[wanted])
+    featurizers, _ = presets._compiled("chemistry-v1")
+    assert set(calls) <= {len(featurizers) - 2, len(featurizers) - 1}   # magpie and the others never ran
+    with pytest.raises(KeyError, match="not columns"):
+        presets.featurize(frame, "chemistry-v1", columns=["no_such_feature"])

@@ -182,7 +182,8 @@ def _compute(preset_id: str, index: int, key: tuple) -> tuple[float, ...]:
     return tuple(math.nan if v is None else float(v) for v in values)
 
 
-def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) -> pd.DataFrame:
+def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None,
+              columns: list[str] | None = None) -> pd.DataFrame:
     """Feature table of a materials frame.
 
     Args:
@@ -190,6 +191,8 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) ->
             `family`, `space_group_number`, `a`, `b`, `c`, `alpha`, `beta`, `gamma`, `z` and `cif_path`
             are optional (missing column or NaN = unknown).
         preset_id: a key of `PRESETS`, e.g. "composition-v1".
+        columns: only these of the preset's columns (default all); featurizers that give none of them are
+            skipped, so the predict path pays only for what the vectorized featurizer does not cover.
         n_jobs: CPU cap, None = `available_cpus()`, never more. Featurization is serial (a few seconds for
             2,000 compositions, most of it matminer's magpie statistics), so the cap is only validated;
             matminer's own multiprocessing is always off.
@@ -199,23 +202,33 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) ->
         feature is unknown. A row whose featurizer fails gets NaN for that featurizer (with one warning).
     """
     featurizers, names = _compiled(get_preset(preset_id).id)
+    wanted = set(names if columns is None else columns)
+    if not wanted <= set(names):
+        raise KeyError(f"not columns of preset {preset_id!r}: {sorted(wanted - set(names))[:5]}")
     # Serial by design (see docstring); the call still validates the cap so callers get errors early.
     resolve_n_jobs(n_jobs)
     if "composition" not in frame.columns:
         raise KeyError("featurize needs a 'composition' column")
 
     n = len(frame)
-    columns: dict[str, list[Hashable]] = {"composition": [_composition_key(v) for v in frame["composition"]]}
+    cells: dict[str, list[Hashable]] = {"composition": [_composition_key(v) for v in frame["composition"]]}
     for col in (*_DEFAULTS, *_NUMERIC_COLUMNS):
         values = frame[col].tolist() if col in frame.columns else [None] * n
-        columns[col] = [_clean(col, v) for v in values]
+        cells[col] = [_clean(col, v) for v in values]
 
     blocks: list[np.ndarray] = []
+    kept: list[str] = []
     failures: dict[str, int] = {}
+    start = 0
     for index, featurizer in enumerate(featurizers):
         inputs = getattr(featurizer, "inputs", ("composition",))
         width = len(featurizer.feature_labels())
-        keys = list(zip(*(columns[c] for c in inputs), strict=True)) if n else []
+        own = names[start:start + width]
+        start += width
+        if not wanted & set(own):
+            continue
+        kept += own
+        keys = list(zip(*(cells[c] for c in inputs), strict=True)) if n else []
         block = np.full((n, width), np.nan)
         done: dict[tuple, tuple[float, ...] | None] = {}
         for row, key in enumerate(keys):
@@ -232,4 +245,5 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None) ->
         warnings.warn(f"featurize({preset_id}): NaN for inputs that failed: {failures}", stacklevel=2)
 
     data = np.hstack(blocks) if blocks else np.empty((n, 0))
-    return pd.DataFrame(data, index=frame.index, columns=list(names), dtype=float)
+    out = pd.DataFrame(data, index=frame.index, columns=kept, dtype=float)
+    return out if columns is None else out[list(columns)]
