@@ -73,7 +73,7 @@ def test_neighbors_and_distance_based_domain(bundle):
     assert far.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
 
 
-def test_interval_widens_with_distance_and_temperature(bundle):
+def test_interval_widens_away_from_room_temperature(bundle):
     out = predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4", "Li3PS4"],
                                       "temperature_C": ["25", "300", "1500"]}), bundle)
     width = out["log10_sigma_hi"] - out["log10_sigma_lo"]

@@ -21,7 +21,7 @@ from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
 from sulfml.model.train import TrainingSet, featurize_materials, fit_target, training_set
-from sulfml.predict import ROOM_T_K, arrhenius_shift, predict_frame
+from sulfml.predict import K_B_EV, ROOM_T_K, arrhenius_shift, predict_frame
 
 TEMPERATURE_BINS_K = (278.0, 323.15, 373.15, 473.15, 673.15, 1200.0)
 
@@ -127,7 +127,7 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
         frames.append(pd.DataFrame({
             "id": rows["source_row_id"].to_numpy(), "formula": rows["formula"].to_numpy(), "temperature_K": t,
             "y_true": rows["log10_sigma"].to_numpy(float), "y_pred": log_t,
-            "y_pred_sigma_form": log_rt - ea / (8.617333262e-5 * np.log(10)) * (1 / t - 1 / ROOM_T_K),
+            "y_pred_sigma_form": log_rt - ea / (K_B_EV * np.log(10)) * (1 / t - 1 / ROOM_T_K),
             "y_pred_no_shift": log_rt, "y_lo": out["log10_sigma_lo"].to_numpy(float),
             "y_hi": out["log10_sigma_hi"].to_numpy(float), "ea_pred": ea, "fold": k,
             "error": out["error"].to_numpy(),
