@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -191,9 +192,7 @@ def test_detects_a_wrong_table(frame: pd.DataFrame, reference: pd.DataFrame, mon
     tables = fast.element_tables()
     magpie = tables.magpie.copy()
     magpie[tables.index["Li"], fast.MAGPIE_FEATURES.index("MeltingT")] += 1e-6
-    monkeypatch.setattr(fast, "element_tables", lambda: fast.ElementTables(
-        tables.symbols, tables.index, magpie, tables.electronegativity, tables.oxidation_states,
-        tables.n_oxidation_states))
+    monkeypatch.setattr(fast, "element_tables", lambda: dataclasses.replace(tables, magpie=magpie))
     got = fast.fast_features(frame["composition"].tolist())
     bad, _ = _mismatches(reference[fast.matminer_columns()].to_numpy(), got)
     assert bad.any()
@@ -282,3 +281,38 @@ def test_odd_label_values_read_as_featurize_reads_them() -> None:
     got = fast.electrolyte_features(frame["composition"].tolist(), frame["notation"].tolist(),
                                     frame["tags"].tolist(), frame["family"].tolist())
     np.testing.assert_array_equal(got, ref)
+
+
+@pytest.fixture(scope="module")
+def chemistry_reference(frame: pd.DataFrame) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return featurize(frame, "chemistry-v1", columns=fast.fraction_columns() + fast.substitution_columns())
+
+
+@pytest.mark.parametrize("part", ["fractions", "substitution"])
+def test_chemistry_parts_agree(frame: pd.DataFrame, chemistry_reference: pd.DataFrame, part: str) -> None:
+    names = fast.fraction_columns() if part == "fractions" else fast.substitution_columns()
+    ref = chemistry_reference[names].to_numpy()
+    batch = fast.composition_batch(frame["composition"].tolist())
+    got = fast.element_fractions(batch) if part == "fractions" else fast.substitution_features(batch)
+    bad, max_diff = _mismatches(ref, got)
+    print(f"{part}: {len(frame)} rows, max abs difference {max_diff:.3g}")
+    assert not bad.any(), _report(frame, names, ref, got, bad)
+    if part == "substitution":
+        # Not vacuous: dopants, valence offsets and undefined ratios all occur.
+        assert (got[:, names.index("n_dopant_species")] > 0).sum() > 50
+        assert (got[:, names.index("dopant_valence_offset")] != 0).sum() > 50
+        assert np.isnan(got[:, names.index("anion_per_framework_cation")]).sum() > 10
+
+
+@pytest.mark.parametrize("preset_id", ["composition-v2", "chemistry-v1"])
+def test_featurize_fast_covers_the_chemistry_presets(frame: pd.DataFrame, preset_id: str) -> None:
+    sample = frame.iloc[::7]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = featurize(sample, preset_id)
+    got = fast.featurize_fast(sample, preset_id)
+    assert fast.covered_columns(preset_id) == get_preset(preset_id).feature_names() == list(got.columns)
+    bad, _ = _mismatches(ref.to_numpy(), got.to_numpy())
+    assert not bad.any()

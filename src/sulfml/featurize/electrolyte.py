@@ -16,12 +16,15 @@ from sulfml.featurize.rules import (  # noqa: F401  (re-exported: tests and call
     ANION_CHARGE,
     ANIONS,
     CHALCOGENS,
+    ELEMENT_FRACTION_PREFIX,
+    ELEMENTS,
     FAMILIES,
     FRAMEWORK_CATIONS,
     HALOGENS,
     LISICON_X,
     MINOR_SHARE,
     PEROVSKITE_B,
+    SUBSTITUTION_LABELS,
     family_from_label,
     synthesis_flags,
 )
@@ -347,16 +350,6 @@ class ElectrolyteFamily(SulfmlFeaturizer):
         return [f"family_{f}" for f in FAMILIES]
 
 
-# Every element a Li conductor in the data could contain: H (Z=1) to Pu (Z=94).
-ELEMENTS: tuple[str, ...] = (
-    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K",
-    "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
-    "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",
-    "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb",
-    "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr",
-    "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu",
-)
-ELEMENT_FRACTION_PREFIX = "elem_frac_"
 
 
 class ElementFractions(SulfmlFeaturizer):
@@ -467,9 +460,4 @@ class SubstitutionChemistry(SulfmlFeaturizer):
 
     def feature_labels(self) -> list[str]:
         """Names of the substitution descriptors."""
-        return [
-            "anion_per_framework_cation", "chalcogen_per_framework_cation", "halogen_per_framework_cation",
-            "halogen_excess", "framework_valence_mean", "framework_valence_from_balance",
-            "li_excess_per_anion", "dopant_fraction", "n_dopant_species", "dopant_valence_offset",
-            "dopant_radius_mismatch", "framework_radius_mean", "framework_radius_spread",
-        ]
+        return list(SUBSTITUTION_LABELS)

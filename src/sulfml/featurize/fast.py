@@ -1,4 +1,4 @@
-"""Vectorized composition features: the numbers of the `composition-v1` preset, many rows at a time.
+"""Vectorized composition features: the numbers of the composition presets, many rows at a time.
 
 matminer featurizes one pymatgen Composition at a time in Python (about 1 ms per composition for the
 magpie statistics). This module computes the same features for a whole batch with NumPy:
@@ -7,8 +7,10 @@ magpie statistics). This module computes the same features for a whole batch wit
   `ValenceOrbital`, `IonProperty(fast=True)`, all with `impute_nan=True`), same columns, same order, same
   values (to rounding), including matminer's edge cases;
 * `electrolyte_features` gives our own featurizers' columns (`LithiumContent`, `AnionFramework`,
-  `FrameworkCations`, `SynthesisNotation`, `ElectrolyteFamily`);
-* `featurize_fast` is a drop-in for `presets.featurize` on composition-only presets.
+  `FrameworkCations`, `SynthesisNotation`, `ElectrolyteFamily`), `element_fractions` those of
+  `ElementFractions` and `substitution_features` those of `SubstitutionChemistry`;
+* `preset_features` puts the parts of a preset together; `featurize_fast` is a drop-in for
+  `presets.featurize` on the composition-only presets (composition-v1, composition-v2, chemistry-v1).
 
 The element tables come from matminer's own data (after its NaN imputation) and ship with the package as
 `element_tables.json`, so importing this module needs neither matminer nor pymatgen: the predict path
@@ -17,7 +19,8 @@ check that the shipped file still equals matminer's data.
 
 Compositions are read the way `presets.featurize` reads them: amounts below pymatgen's
 `Composition.amount_tolerance` (1e-8), non-positive and NaN amounts are dropped, and the isotopes D and T
-are added to H (as pymatgen's `element_composition` does). A row left without elements gets NaN for every matminer feature, as `featurize` gives it.
+are added to H (as pymatgen's `element_composition` does). A row left without elements gets NaN for every
+matminer feature, as `featurize` gives it.
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ from sulfml.featurize.rules import (
     ANION_CHARGE,
     ANIONS,
     CHALCOGENS,
+    ELEMENT_FRACTION_PREFIX,
+    ELEMENTS,
     FAMILIES,
     FRAMEWORK_CATIONS,
     HALOGENS,
     LISICON_X,
     MINOR_SHARE,
     PEROVSKITE_B,
+    SUBSTITUTION_LABELS,
     family_from_label,
     synthesis_flags,
 )
@@ -71,8 +77,16 @@ ORBITALS: tuple[str, ...] = ("s", "p", "d", "f")
 
 FLAGS: tuple[str, ...] = ("is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate")
 
-# Presets whose composition featurizers are the four matminer ones followed by our five.
-_COMPOSITION_PRESETS = ("composition-v1", "structure-v1")
+# The parts of each preset this module computes, in preset order: every preset starts with the four matminer
+# featurizers and our five; structure-v1 then has lattice and CIF columns (not covered here).
+_PRESET_PARTS: dict[str, tuple[str, ...]] = {
+    "composition-v1": ("matminer", "electrolyte"),
+    "structure-v1": ("matminer", "electrolyte"),
+    "composition-v2": ("matminer", "electrolyte", "fractions"),
+    "chemistry-v1": ("matminer", "electrolyte", "fractions", "substitution"),
+}
+# Presets whose every column is covered.
+_FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1")
 # Rows per block: bounds the (rows x elements x properties) temporaries to a few tens of MB.
 _BLOCK = 4096
 # Sums per block in the oxidation-state search (rows x combinations).
@@ -95,6 +109,8 @@ class ElementTables:
         oxidation_states: pymatgen common oxidation states per element, NaN-padded (IonProperty(fast=True)
             uses `PymatgenData.get_oxidation_states`, i.e. `Element.common_oxidation_states`).
         n_oxidation_states: how many states each element has (0 for noble gases and the heaviest).
+        nominal_valence: `electrolyte.nominal_valence` per element (NaN without a positive common state).
+        cation_radius: `electrolyte.cation_radius` per element, Å (NaN when pymatgen has none).
     """
 
     symbols: tuple[str, ...]
@@ -103,6 +119,8 @@ class ElementTables:
     electronegativity: np.ndarray
     oxidation_states: np.ndarray
     n_oxidation_states: np.ndarray
+    nominal_valence: np.ndarray
+    cation_radius: np.ndarray
 
 
 def build_element_tables() -> dict[str, Any]:
@@ -113,6 +131,8 @@ def build_element_tables() -> dict[str, Any]:
     """
     from matminer.utils.data import MagpieData, PymatgenData
     from pymatgen.core import Element
+
+    from sulfml.featurize.electrolyte import cation_radius, nominal_valence
 
     magpie = MagpieData(impute_nan=True)
     pmg = PymatgenData(impute_nan=True)
@@ -129,7 +149,14 @@ def build_element_tables() -> dict[str, Any]:
         "magpie": [[float(magpie.get_elemental_property(e, p)) for p in MAGPIE_FEATURES] for e in elements],
         "electronegativity": x,
         "oxidation_states": [[int(s) for s in pmg.get_oxidation_states(e)] for e in elements],
+        # NaN is not JSON: null marks an element without a valence or radius.
+        "nominal_valence": [_json_number(nominal_valence(e.symbol)) for e in elements],
+        "cation_radius": [_json_number(cation_radius(e.symbol)) for e in elements],
     }
+
+
+def _json_number(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def tables_from_dict(data: Mapping[str, Any]) -> ElementTables:
@@ -152,6 +179,8 @@ def tables_from_dict(data: Mapping[str, Any]) -> ElementTables:
         electronegativity=np.asarray(data["electronegativity"], dtype=float),
         oxidation_states=ox,
         n_oxidation_states=np.array([len(s) for s in states]),
+        nominal_valence=np.array([np.nan if v is None else v for v in data["nominal_valence"]], dtype=float),
+        cation_radius=np.array([np.nan if v is None else v for v in data["cation_radius"]], dtype=float),
     )
 
 
@@ -188,21 +217,36 @@ def electrolyte_columns() -> list[str]:
     ]
 
 
-def covered_columns(preset_id: str) -> list[str]:
-    """The columns of a preset this module computes (matminer part, then ours), in preset order.
+def fraction_columns() -> list[str]:
+    """Names of `ElementFractions`' columns (elem_frac_H ... elem_frac_Pu)."""
+    return [f"{ELEMENT_FRACTION_PREFIX}{el}" for el in ELEMENTS]
 
-    For "composition-v1" that is every column; "structure-v1" adds lattice and CIF columns, not covered.
+
+def substitution_columns() -> list[str]:
+    """Names of `SubstitutionChemistry`'s columns."""
+    return list(SUBSTITUTION_LABELS)
+
+
+_PART_COLUMNS = {"matminer": matminer_columns, "electrolyte": electrolyte_columns, "fractions": fraction_columns,
+                 "substitution": substitution_columns}
+
+
+def covered_columns(preset_id: str) -> list[str]:
+    """The columns of a preset this module computes, in preset order.
+
+    For "composition-v1", "composition-v2" and "chemistry-v1" that is every column; "structure-v1" adds
+    lattice and CIF columns, not covered.
 
     Raises:
         KeyError: a preset this module does not know.
     """
     _check_preset(preset_id)
-    return [*matminer_columns(), *electrolyte_columns()]
+    return [c for part in _PRESET_PARTS[preset_id] for c in _PART_COLUMNS[part]()]
 
 
 def _check_preset(preset_id: str) -> None:
-    if preset_id not in _COMPOSITION_PRESETS:
-        raise KeyError(f"fast featurizer does not cover preset {preset_id!r}; it covers {list(_COMPOSITION_PRESETS)}")
+    if preset_id not in _PRESET_PARTS:
+        raise KeyError(f"fast featurizer does not cover preset {preset_id!r}; it covers {list(_PRESET_PARTS)}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -232,6 +276,20 @@ class CompositionBatch:
         rows = np.broadcast_to(np.arange(len(self))[:, None], self.index.shape)
         out[rows[self.present], self.index[self.present]] = self.amount[self.present]
         return out
+
+    @classmethod
+    def concat(cls, blocks: Sequence[CompositionBatch]) -> CompositionBatch:
+        """The rows of several batches, one after the other (padded to the widest)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        width = max([1, *(b.index.shape[1] for b in blocks)])
+
+        def pad(a: np.ndarray, fill: Any) -> np.ndarray:
+            return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
+
+        return cls(np.concatenate([pad(b.index, 0) for b in blocks] or [np.zeros((0, 1), np.int64)]),
+                   np.concatenate([pad(b.amount, 0.0) for b in blocks] or [np.zeros((0, 1))]),
+                   np.concatenate([pad(b.present, False) for b in blocks] or [np.zeros((0, 1), bool)]))
 
     def rows(self, sl: slice) -> CompositionBatch:
         """A block of rows, trimmed to its widest row."""
@@ -304,7 +362,7 @@ def fast_features(compositions: Iterable[Any] | CompositionBatch, preset_id: str
 
     Args:
         compositions: element symbol -> amount mappings, or a `composition_batch`.
-        preset_id: "composition-v1" or "structure-v1" (both start with the same matminer featurizers).
+        preset_id: a preset `covered_columns` knows (all start with the same matminer featurizers).
         out: optional (rows, len(matminer_columns())) float array to fill, e.g. a view of a wider table.
 
     Returns:
@@ -544,34 +602,12 @@ def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np
     their windows are bit-identical.
     """
     ix = tables.index
-    idx, w, present = batch.index, batch.amount, batch.present
+    idx, w = batch.index, batch.amount
     n = len(batch)
-    dense = batch.dense(len(tables.symbols))
-
-    def amt(el: str) -> np.ndarray:
-        return dense[:, ix[el]]
-
-    has_o = amt("O") > 0
-    anion = {el: amt(el) for el in ANIONS}
-    for el in ("Te", "H"):
-        # Te is a Te6+ cation and H sits in OH-/H2O when O is present.
-        anion[el] = np.where(has_o, 0.0, anion[el])
-    # Framework = everything but Li and the anions; Te only with O, H never (anion or hydroxide).
-    not_fw = np.zeros(len(tables.symbols), dtype=bool)
-    not_fw[[ix[el] for el in ("Li", *ANIONS)]] = True
-    fw_entry = present & ~not_fw[idx]
-    fw_entry |= present & (idx == ix["Te"]) & has_o[:, None]
-    fw_amt = np.where(fw_entry, w, 0.0)
-    # fw.get(el) for each element: the dense amount where that element is framework.
-    fw_dense = dense.copy()
-    fw_dense[:, not_fw] = 0.0
-    fw_dense[:, ix["Te"]] = np.where(has_o, amt("Te"), 0.0)
-
-    total = _seqsum(w)
-    li = amt("Li")
-    n_anion = _sum_cols([anion[el] for el in ANIONS])
-    charge = _sum_cols([ANION_CHARGE[el] * anion[el] for el in ANIONS])
-    t = _seqsum(fw_amt)
+    ions = _Ions.of(batch, tables)
+    dense, anion, has_o = ions.dense, ions.anion, ions.has_o
+    fw_entry, fw_amt, fw_dense = ions.fw_entry, ions.fw_amt, ions.fw_dense
+    total, li, n_anion, charge, t = _seqsum(w), ions.li, ions.n_anion, ions.charge, ions.t
     n_fw = fw_entry.sum(1)
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -603,6 +639,110 @@ def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np
         family = _family_codes(dense, fw_dense, fw_entry, fw_amt, idx, anion, li, n_anion, t, has_o, glass, ix)
     cols = np.stack([*lithium, *anion_cols, *fw_cols], axis=1) if n else np.empty((0, 4 + 19 + 31))
     return cols, family
+
+
+@dataclass(frozen=True)
+class _Ions:
+    """Anions and framework cations of a block of rows, as `electrolyte.anion_amounts` and
+    `framework_amounts` define them, with the sums our featurizers share (in their order of addition)."""
+
+    dense: np.ndarray  # (rows, elements) amounts
+    has_o: np.ndarray
+    anion: dict[str, np.ndarray]  # per anion element: its amount where it counts as an anion, else 0
+    fw_entry: np.ndarray  # (rows, width): the entry is a framework cation
+    fw_amt: np.ndarray  # (rows, width): its amount where it is, else 0
+    fw_dense: np.ndarray  # (rows, elements): framework amounts by element
+    li: np.ndarray
+    n_anion: np.ndarray
+    charge: np.ndarray  # total anion charge
+    t: np.ndarray  # framework cation atoms
+
+    @classmethod
+    def of(cls, batch: CompositionBatch, tables: ElementTables) -> _Ions:
+        ix = tables.index
+        idx, w, present = batch.index, batch.amount, batch.present
+        dense = batch.dense(len(tables.symbols))
+        has_o = dense[:, ix["O"]] > 0
+        anion = {el: dense[:, ix[el]] for el in ANIONS}
+        for el in ("Te", "H"):
+            # Te is a Te6+ cation and H sits in OH-/H2O when O is present.
+            anion[el] = np.where(has_o, 0.0, anion[el])
+        # Framework = everything but Li and the anions; Te only with O, H never (anion or hydroxide).
+        not_fw = np.zeros(len(tables.symbols), dtype=bool)
+        not_fw[[ix[el] for el in ("Li", *ANIONS)]] = True
+        fw_entry = present & ~not_fw[idx]
+        fw_entry |= present & (idx == ix["Te"]) & has_o[:, None]
+        fw_amt = np.where(fw_entry, w, 0.0)
+        fw_dense = dense.copy()
+        fw_dense[:, not_fw] = 0.0
+        fw_dense[:, ix["Te"]] = np.where(has_o, dense[:, ix["Te"]], 0.0)
+        return cls(dense, has_o, anion, fw_entry, fw_amt, fw_dense, dense[:, ix["Li"]],
+                   _sum_cols([anion[el] for el in ANIONS]),
+                   _sum_cols([ANION_CHARGE[el] * anion[el] for el in ANIONS]), _seqsum(fw_amt))
+
+
+def element_fractions(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`ElementFractions` for many rows: atom fractions of `ELEMENTS` (0 for an empty row)."""
+    tables = element_tables()
+    out = _output(out, len(batch), len(ELEMENTS))
+    cols = [tables.index[el] for el in ELEMENTS]
+    for start in range(0, len(batch), _BLOCK):
+        block = batch.rows(slice(start, start + _BLOCK))
+        total = _seqsum(block.amount)
+        dense = block.dense(len(tables.symbols))[:, cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start:start + len(block)] = np.where(total[:, None] > 0, dense / total[:, None], 0.0)
+    return out
+
+
+def substitution_features(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`SubstitutionChemistry` for many rows, columns as `substitution_columns()`."""
+    tables = element_tables()
+    out = _output(out, len(batch), len(SUBSTITUTION_LABELS))
+    for start in range(0, len(batch), _BLOCK):
+        block = batch.rows(slice(start, start + _BLOCK))
+        out[start:start + len(block)] = _substitution_block(block, tables)
+    return out
+
+
+def _substitution_block(batch: CompositionBatch, tables: ElementTables) -> np.ndarray:
+    ions = _Ions.of(batch, tables)
+    w, fw = batch.amount, ions.fw_entry
+    t, n_a, li = ions.t, ions.n_anion, ions.li
+    valence = tables.nominal_valence[batch.index]
+    radius = tables.cation_radius[batch.index]
+    hal = _sum_cols([ions.anion[el] for el in HALOGENS])
+    chal = _sum_cols([ions.anion[el] for el in (*CHALCOGENS, "O")])
+    host = fw & (w >= MINOR_SHARE * t[:, None])
+    dopant = fw & ~host
+
+    def total(mask: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        # Left-to-right sums over the selected entries: adding the 0.0 of the others changes nothing.
+        return _seqsum(np.where(mask, w if values is None else w * values, 0.0))
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+        def mean(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+            # `electrolyte._mean`: weights of the entries with a known value.
+            known = mask & np.isfinite(values)
+            return ratio(total(known, np.where(known, values, 0.0)), total(known))
+
+        fw_charge = total(fw & np.isfinite(valence), np.where(np.isfinite(valence), valence, 0.0))
+        both = dopant.any(1) & host.any(1)
+        known_r = fw & np.isfinite(radius)
+        spread = np.where(known_r, radius, -np.inf).max(1) - np.where(known_r, radius, np.inf).min(1)
+        cols = [
+            ratio(n_a, t), ratio(chal, t), ratio(hal, t),
+            np.where(t > 0, np.maximum(ratio(hal, t) - 1.0, 0.0), np.nan),
+            mean(fw, valence), ratio(ions.charge - li, t), ratio(li - (ions.charge - fw_charge), n_a),
+            np.where(t > 0, ratio(total(dopant), t), 0.0), dopant.sum(1).astype(float),
+            np.where(both, mean(dopant, valence) - mean(host, valence), 0.0),
+            np.where(both, mean(dopant, radius) - mean(host, radius), 0.0),
+            mean(fw, radius), np.where(known_r.any(1), spread, np.nan),
+        ]
+    return np.stack(cols, axis=1) if len(batch) else np.empty((0, len(SUBSTITUTION_LABELS)))
 
 
 def _sum_cols(cols: Sequence[np.ndarray]) -> np.ndarray:
@@ -710,13 +850,22 @@ def preset_features(
     tags: Sequence[Any] | None = None,
     family: Sequence[Any] | None = None,
 ) -> np.ndarray:
-    """All `covered_columns(preset_id)` for many rows: `fast_features` then `electrolyte_features`."""
+    """All `covered_columns(preset_id)` for many rows (element -> amount mappings or a `CompositionBatch`)."""
     _check_preset(preset_id)
-    batch = composition_batch(compositions)
+    batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions)
     out = np.empty((len(batch), len(covered_columns(preset_id))))
-    width = len(matminer_columns())
-    fast_features(batch, preset_id, out=out[:, :width])
-    electrolyte_features(batch, notation, tags, family, out=out[:, width:])
+    start = 0
+    for part in _PRESET_PARTS[preset_id]:
+        view = out[:, start:start + len(_PART_COLUMNS[part]())]
+        start += view.shape[1]
+        if part == "matminer":
+            fast_features(batch, preset_id, out=view)
+        elif part == "electrolyte":
+            electrolyte_features(batch, notation, tags, family, out=view)
+        elif part == "fractions":
+            element_fractions(batch, out=view)
+        else:
+            substitution_features(batch, out=view)
     return out
 
 
@@ -729,20 +878,20 @@ def _output(out: np.ndarray | None, n: int, width: int) -> np.ndarray:
 
 
 def featurize_fast(frame: pd.DataFrame, preset_id: str = "composition-v1") -> pd.DataFrame:
-    """Drop-in for `presets.featurize` on "composition-v1": same columns and values, vectorized.
+    """Drop-in for `presets.featurize` on the composition presets: same columns and values, vectorized.
 
     Args:
         frame: one row per material with a `composition` column (element -> amount dicts) and optional
             `notation`, `tags` and `family` columns.
-        preset_id: "composition-v1" (other presets have columns this module does not compute).
+        preset_id: one of `_FULL_PRESETS` (others have columns this module does not compute).
 
     Raises:
         KeyError: no `composition` column, or a preset with columns this module does not cover.
     """
     import pandas as pd
 
-    if preset_id != "composition-v1":
-        raise KeyError(f"featurize_fast computes every column of 'composition-v1' only, not {preset_id!r}")
+    if preset_id not in _FULL_PRESETS:
+        raise KeyError(f"featurize_fast computes every column of {list(_FULL_PRESETS)} only, not {preset_id!r}")
     if "composition" not in frame.columns:
         raise KeyError("featurize needs a 'composition' column")
 

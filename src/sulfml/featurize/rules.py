@@ -30,6 +30,23 @@ PEROVSKITE_B: tuple[str, ...] = (
 )
 LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
 
+# Every element a Li conductor in the data could contain: H (Z=1) to Pu (Z=94).
+ELEMENTS: tuple[str, ...] = (
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K",
+    "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
+    "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",
+    "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb",
+    "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr",
+    "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu",
+)
+ELEMENT_FRACTION_PREFIX = "elem_frac_"
+SUBSTITUTION_LABELS: tuple[str, ...] = (
+    "anion_per_framework_cation", "chalcogen_per_framework_cation", "halogen_per_framework_cation",
+    "halogen_excess", "framework_valence_mean", "framework_valence_from_balance",
+    "li_excess_per_anion", "dopant_fraction", "n_dopant_species", "dopant_valence_offset",
+    "dopant_radius_mismatch", "framework_radius_mean", "framework_radius_spread",
+)
+
 
 def _tag_keys(tags: Any) -> set[str]:
     """Lower-cased tag names, value after ':' dropped ("polymorph:β" -> "polymorph")."""
