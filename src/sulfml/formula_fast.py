@@ -165,3 +165,39 @@ def _reduce(sym_amt: dict[str, float]) -> tuple[str, int]:
     for s in syms:
         parts.extend((s, str(_double_format(sym_amt[s] * 1.0 / factor))))
     return "".join([*parts, *poly]), factor
+
+
+# INTERIM (replaced by the vectorized reader)
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    ok: np.ndarray
+    index: np.ndarray
+    amount: np.ndarray
+    present: np.ndarray
+    formula: list
+    glass: np.ndarray
+
+
+def read_many(texts):
+    from sulfml.featurize.fast import element_tables
+
+    ix = element_tables().index
+    rows = [read_fast(t) if type(t) is str else None for t in texts]
+    n = len(rows)
+    width = max([1, *(len(r[0]) for r in rows if r)])
+    index = np.zeros((n, width), np.int64)
+    amount = np.zeros((n, width))
+    present = np.zeros((n, width), bool)
+    for i, r in enumerate(rows):
+        if r:
+            for j, el in enumerate(sorted(r[0])):
+                index[i, j] = ix[el]
+                amount[i, j] = r[0][el]
+                present[i, j] = True
+    return ParsedBatch(np.array([r is not None for r in rows], bool), index, amount, present,
+                       [r[1] if r else None for r in rows], np.array([bool(r) and r[2] == "glass" for r in rows]))

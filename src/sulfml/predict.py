@@ -227,69 +227,181 @@ class Batch:
 def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
     """`predict_frame`'s work, as a `Batch` (columns plus neighbour indices).
 
-    Plain formulas take the fast parser (`sulfml.formula_fast`, same results) and each distinct formula is
-    parsed and featurized once; composition presets use the vectorized featurizer for every column it
-    covers. CIF rows and structure presets take the general per-row path.
+    Plain formulas and glasses are read all at once by `sulfml.formula_fast.read_many` (the same results as
+    `parse_formula`), each distinct text once; the rest go to `parse_formula` one by one. Composition presets
+    are featurized for the whole batch by `sulfml.featurize.fast`. CIF rows and structure presets take the
+    general per-row path (`_prepare`).
     """
     bundle = bundle or Bundle.from_dir()
     n = len(inputs)
-    formulas = inputs["formula"].tolist() if "formula" in inputs.columns else [None] * n
-    temps = inputs["temperature_C"].tolist() if "temperature_C" in inputs.columns else [None] * n
-    cifs = inputs["cif"].tolist() if "cif" in inputs.columns else [None] * n
-    uses_structure = bundle.uses_structure
-    elements = bundle.elements
-    out = {c: [None] * n for c in OUTPUT_COLUMNS}
+
+    def column(name: str) -> list:
+        return inputs[name].tolist() if name in inputs.columns else [None] * n
+
+    formulas, temps, cifs = column("formula"), column("temperature_C"), column("cif")
+    out: dict[str, list | np.ndarray] = {c: [None] * n for c in OUTPUT_COLUMNS}
     out["warning"] = [""] * n
     out["error"] = [""] * n
     notes: list[list[str] | None] = [None] * n
-    feat_of = [-1] * n  # row -> distinct feature row
-    feats: list[dict] = []
-    by_text: dict[str, tuple] = {}
-    t_cache: dict = {}
-    for i in range(n):
-        cif = cifs[i]
-        if uses_structure or (cif is not None and _text(cif).strip()):
-            rec = {"formula": formulas[i], "temperature_C": temps[i], "cif": cif}
-            row = _prepare(rec, bundle, uses_structure)
-            for c, v in row.out.items():
-                if c not in ("warning", "neighbors"):
-                    out[c][i] = v
-            notes[i] = row.notes
-            if row.feat is not None:
-                feat_of[i] = len(feats)
-                feats.append(row.feat)
-            continue
-        raw = formulas[i]
-        text = raw if type(raw) is str else _text(raw)
-        out["input"][i] = text
-        cell = temps[i]
-        key = cell if isinstance(cell, str | None) else repr(cell)
-        if key not in t_cache:
-            t_cache[key] = _temperature_k(cell)
-        t_k, why = t_cache[key]
-        if t_k is None:
-            out["error"][i] = why
-            continue
-        out["temperature_K"][i] = t_k
-        hit = by_text.get(text)
-        if hit is None:
-            hit = by_text[text] = _read_formula(text, elements, feats)
-        f_index, formula, in_domain, row_notes, error = hit
-        if error:
-            out["error"][i] = error
-            continue
-        out["formula"][i] = formula
-        out["in_domain"][i] = in_domain
-        notes[i] = list(row_notes) if row_notes else None
-        feat_of[i] = f_index
-    keep = [i for i in range(n) if feat_of[i] >= 0]
+    inputs_ = _FeatureInputs()
+    feat_of = np.full(n, -1)  # row -> feature row
+    general = [i for i in range(n) if bundle.uses_structure or _text(cifs[i]).strip()]
+    for i in general:
+        row = _prepare({"formula": formulas[i], "temperature_C": temps[i], "cif": cifs[i]}, bundle,
+                       bundle.uses_structure)
+        for c, v in row.out.items():
+            if c not in ("warning", "neighbors"):
+                out[c][i] = v
+        notes[i] = row.notes
+        if row.feat is not None:
+            feat_of[i] = inputs_.add_dict(row.feat)
+    simple = np.setdiff1d(np.arange(n), general) if general else np.arange(n)
+    if len(simple):
+        _read_rows(simple, formulas, temps, bundle.elements, out, notes, feat_of, inputs_)
+    keep = np.flatnonzero(feat_of >= 0)
     batch = Batch(out, [[] for _ in range(n)], [[] for _ in range(n)], None)
-    if keep:
-        _predict_into(batch, notes, keep, feat_of, feats, bundle)
+    if len(keep):
+        _predict_into(batch, notes, keep, feat_of, inputs_, bundle)
     for i in range(n):
         if notes[i]:
             out["warning"][i] = "; ".join(notes[i])
     return batch
+
+
+class _FeatureInputs:
+    """The distinct feature rows of a batch: whole-batch parses (`ParsedBatch` blocks) and single rows
+    (dicts from `parse_formula` or a CIF), in the order they were added."""
+
+    def __init__(self) -> None:
+        self.parts: list = []  # ParsedBatch blocks (rows selected by a mask) or lists of dicts
+        self.n = 0
+
+    def add_dict(self, feat: dict) -> int:
+        if not self.parts or not isinstance(self.parts[-1], list):
+            self.parts.append([])
+        self.parts[-1].append(feat)
+        self.n += 1
+        return self.n - 1
+
+    def add_parsed(self, parsed, rows: np.ndarray) -> np.ndarray:
+        self.parts.append((parsed, rows))
+        self.n += len(rows)
+        return np.arange(self.n - len(rows), self.n)
+
+    def dicts(self) -> list[dict]:
+        """Every feature row as the dict `presets.featurize` reads (the general path)."""
+        from sulfml.featurize.fast import element_tables
+
+        symbols = element_tables().symbols
+        feats = []
+        for part in self.parts:
+            if isinstance(part, list):
+                feats += part
+                continue
+            parsed, rows = part
+            for r in rows:
+                comp = {symbols[j]: float(x) for j, x, p in zip(parsed.index[r], parsed.amount[r],
+                                                                 parsed.present[r], strict=True) if p}
+                feats.append({"composition": comp, "notation": "glass" if parsed.glass[r] else "plain",
+                              "tags": "", "family": None})
+        return feats
+
+    def batch(self):
+        """(CompositionBatch, notation, tags, family) of every feature row, for the vectorized featurizer."""
+        from sulfml.featurize.fast import CompositionBatch, composition_batch
+
+        blocks, notation, tags, family = [], [], [], []
+        for part in self.parts:
+            if isinstance(part, list):
+                blocks.append(composition_batch([f["composition"] for f in part]))
+                notation += [f.get("notation") for f in part]
+                tags += [f.get("tags") for f in part]
+                family += [f.get("family") for f in part]
+                continue
+            parsed, rows = part
+            blocks.append(CompositionBatch(parsed.index[rows], parsed.amount[rows], parsed.present[rows]))
+            notation += np.where(parsed.glass[rows], "glass", "plain").tolist()
+            tags += [""] * len(rows)
+            family += [None] * len(rows)
+        return CompositionBatch.concat(blocks), notation, tags, family
+
+
+def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str], out: dict, notes: list,
+               feat_of: np.ndarray, inputs_: _FeatureInputs) -> None:
+    """Temperatures, parsing and composition notes of the plain rows (no CIF), each distinct text once."""
+    from sulfml.formula_fast import read_many
+
+    texts = [t if type(t) is str else _text(t) for t in (formulas[i] for i in rows)]
+    for i, t in zip(rows.tolist(), texts, strict=True):
+        out["input"][i] = t
+    t_cache: dict = {}
+    t_k = np.full(len(rows), ROOM_T_K)
+    usable = np.ones(len(rows), bool)
+    for j, i in enumerate(rows.tolist()):
+        cell = temps[i]
+        if cell is None:
+            continue
+        key = cell if isinstance(cell, str) else repr(cell)
+        if key not in t_cache:
+            t_cache[key] = _temperature_k(cell)
+        value, why = t_cache[key]
+        if value is None:
+            out["error"][i] = why
+            usable[j] = False
+        else:
+            t_k[j] = value
+    rows, texts, t_k = rows[usable], [t for t, u in zip(texts, usable, strict=True) if u], t_k[usable]
+    for i, v in zip(rows.tolist(), t_k.tolist(), strict=True):
+        out["temperature_K"][i] = v
+    distinct = dict.fromkeys(texts)
+    unique = list(distinct)
+    position = {t: j for j, t in enumerate(unique)}
+    inverse = np.fromiter((position[t] for t in texts), np.int64, len(texts))
+    parsed = read_many(unique)
+    u_feat = np.full(len(unique), -1)
+    u_formula: list = list(parsed.formula)
+    u_in_domain, u_notes, u_error = _domain_of_parsed(parsed, elements)
+    ok = np.flatnonzero(parsed.ok)
+    u_feat[ok] = inputs_.add_parsed(parsed, ok)
+    if len(ok) < len(unique):  # what the fast reader leaves: the full parser, one text at a time
+        from sulfml.formula import parse_formula
+
+        for u in np.flatnonzero(~parsed.ok).tolist():
+            p = parse_formula(unique[u])
+            if not p.ok:
+                u_error[u] = p.error
+                continue
+            u_formula[u] = p.formula
+            u_in_domain[u], u_notes[u] = _composition_notes(p.composition, elements, p.additive)
+            u_feat[u] = inputs_.add_dict({"composition": p.composition, "notation": p.notation,
+                                          "tags": ";".join(p.tags), "family": None})
+    feat_of[rows] = u_feat[inverse]
+    for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
+        if u_error[u]:
+            out["error"][i] = u_error[u]
+            continue
+        out["formula"][i] = u_formula[u]
+        out["in_domain"][i] = u_in_domain[u]
+        if u_notes[u]:
+            notes[i] = list(u_notes[u])
+
+
+def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list, list]:
+    """`_composition_notes` of every row of a `ParsedBatch` (notes only where there are any)."""
+    from sulfml.featurize.fast import element_tables
+
+    tables = element_tables()
+    n = len(parsed.ok)
+    known = np.zeros(len(tables.symbols), bool)
+    known[[tables.index[e] for e in elements if e in tables.index]] = True
+    has_li = (parsed.present & (parsed.index == tables.index["Li"])).any(1)
+    unseen = (parsed.present & ~known[parsed.index]).any(1)
+    in_domain = (has_li & ~unseen).tolist()
+    notes: list = [None] * n
+    for r in np.flatnonzero(parsed.ok & ~(has_li & ~unseen)).tolist():
+        comp = {tables.symbols[j]: 1.0 for j, p in zip(parsed.index[r], parsed.present[r], strict=True) if p}
+        in_domain[r], notes[r] = _composition_notes(comp, elements, None)
+    return in_domain, notes, [""] * n
 
 
 def _composition_notes(composition: dict, elements: set[str], additive: str | None) -> tuple[bool, list[str]]:
@@ -307,33 +419,11 @@ def _composition_notes(composition: dict, elements: set[str], additive: str | No
     return in_domain, notes
 
 
-def _read_formula(text: str, elements: set[str], feats: list[dict]) -> tuple:
-    """(feature row, reduced formula, in domain, notes, error) of one distinct formula text; appends its
-    feature inputs to `feats`."""
-    from sulfml.formula_fast import read_fast
+def features(inputs_: _FeatureInputs, bundle: Bundle) -> np.ndarray:
+    """The model's feature matrix (columns as the card's `feature_names`) of the batch's feature rows.
 
-    fast = read_fast(text)
-    if fast is not None:  # what parse_formula returns, without importing it (and pymatgen)
-        composition, formula, notation = fast
-        tags, additive = (), None
-    else:
-        from sulfml.formula import parse_formula
-
-        parsed = parse_formula(text)
-        if not parsed.ok:
-            return -1, None, None, None, parsed.error
-        composition, formula, notation = parsed.composition, parsed.formula, parsed.notation
-        tags, additive = parsed.tags, parsed.additive
-    in_domain, domain_notes = _composition_notes(composition, elements, additive)
-    feats.append({"composition": composition, "notation": notation, "tags": ";".join(tags), "family": None})
-    return len(feats) - 1, formula, in_domain, tuple(domain_notes), ""
-
-
-def features(feats: list[dict], bundle: Bundle) -> pd.DataFrame:
-    """The model's feature table for feature-input rows (composition, notation, tags, family, structure).
-
-    The vectorized featurizer computes every column of the preset it covers; the rest (a preset with
-    features it does not know, structure features) come from `sulfml.featurize.presets.featurize`.
+    Composition presets come whole from the vectorized featurizer; for others (structure features) the
+    columns it does not cover come from `sulfml.featurize.presets.featurize`.
     """
     from sulfml.featurize import fast
 
@@ -344,82 +434,77 @@ def features(feats: list[dict], bundle: Bundle) -> pd.DataFrame:
         covered = []
     position = {c: j for j, c in enumerate(covered)}
     missing = [c for c in names if c not in position]
+    slow = None
     if missing:
         from sulfml.featurize.presets import featurize
 
-        slow = featurize(pd.DataFrame(feats), bundle.preset, columns=missing)
+        slow = featurize(pd.DataFrame(inputs_.dicts()), bundle.preset, columns=missing).to_numpy(float)
         if not covered:
-            return slow[names]
-    data = fast.preset_features([f["composition"] for f in feats], bundle.preset,
-                                [f.get("notation") for f in feats], [f.get("tags") for f in feats],
-                                [f.get("family") for f in feats])
-    frame = pd.DataFrame(data, columns=covered)
-    if missing:
-        frame = pd.concat([frame, slow[missing].reset_index(drop=True)], axis=1)
-    return frame[names] if list(frame.columns) != names else frame
+            return slow
+    comps, notation, tags, family = inputs_.batch()
+    data = fast.preset_features(comps, bundle.preset, notation, tags, family)
+    if not missing and covered == names:
+        return data
+    X = np.empty((len(data), len(names)))
+    for j, c in enumerate(names):
+        X[:, j] = data[:, position[c]] if c in position else slow[:, missing.index(c)]
+    return X
 
 
-def _predict_into(batch: Batch, notes: list, keep: list[int], feat_of: list[int], feats: list[dict],
+def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarray, inputs_: _FeatureInputs,
                   bundle: Bundle) -> None:
     out = batch.columns
     try:
-        X = features(feats, bundle)
-    except Exception as exc:
-        if len(feats) == 1:
-            for i in keep:
-                out["error"][i] = f"featurization failed: {exc}"
-            return
-        # isolate the formula that breaks featurization instead of failing the batch
-        for f in range(len(feats)):
-            rows = [i for i in keep if feat_of[i] == f]
-            _predict_into(batch, notes, rows, [0 if feat_of[i] == f else -1 for i in range(len(feat_of))],
-                          [feats[f]], bundle)
+        X = features(inputs_, bundle)
+    except Exception as exc:  # a featurizer bug must cost its rows, not the batch
+        for i in keep.tolist():
+            out["error"][i] = f"featurization failed: {exc}"
         return
+    names = bundle.models["log10_sigma"].card["feature_names"]
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
-    log_u = sig_m.predict(X, bundle.preset).astype(float)
-    ea_u = ea_m.predict(X, bundle.preset).astype(float)
-    dist_u, nn_idx_u, nn_dist_u = sig_m.domain.distance(X, N_NEIGHBORS)
-    ea_dist_u = ea_m.domain.distance(X)[0]
+    log_u = sig_m.predict_array(X).astype(float)
+    ea_u = ea_m.predict_array(X).astype(float)
+    dist_u, nn_idx_u, nn_dist_u = sig_m.domain.distance_array(X, names, N_NEIGHBORS)
+    ea_dist_u = ea_m.domain.distance_array(X, names)[0]
     hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u)
     hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u)
-    f = np.array([feat_of[i] for i in keep])
+    f = feat_of[keep]
     log_rt, ea, dist, hw_sig, hw_ea = log_u[f], ea_u[f], dist_u[f], hw_sig_u[f], hw_ea_u[f]
     ea_lo, ea_hi = np.maximum(ea - hw_ea, 0.0), ea + hw_ea
-    temps = np.array([out["temperature_K"][i] for i in keep], float)
+    temps = np.array([out["temperature_K"][i] for i in keep.tolist()], float)
     log_t = arrhenius_shift(log_rt, ea, temps)
     # The band at T carries both bands: the RT band, shifted by the Ea in [ea_lo, ea_hi] that moves it most.
     shifts = np.stack([arrhenius_shift(0.0, e, temps) for e in (ea_lo, ea_hi)])
     lo_t = log_rt - hw_sig + shifts.min(axis=0)
     hi_t = log_rt + hw_sig + shifts.max(axis=0)
-    sigma = 10 ** log_t
-    t_range = bundle.temperature_range_K
-    threshold = sig_m.domain.threshold
-    batch.domain = sig_m.domain
-    nn_idx, nn_dist = nn_idx_u.tolist(), np.asarray(nn_dist_u).tolist()
-    columns = {"log10_sigma": log_t, "sigma_S_cm": sigma, "log10_sigma_lo": lo_t, "log10_sigma_hi": hi_t,
-               "ea_eV": ea, "ea_lo": ea_lo, "ea_hi": ea_hi}
+    columns = {"log10_sigma": log_t, "sigma_S_cm": 10 ** log_t, "log10_sigma_lo": lo_t,
+               "log10_sigma_hi": hi_t, "ea_eV": ea, "ea_lo": ea_lo, "ea_hi": ea_hi}
+    n = len(out["input"])
     for name, values in columns.items():
-        col = out[name]
-        for i, v in zip(keep, values.tolist(), strict=True):
-            col[i] = v
-    far = dist > threshold
-    shifted = np.abs(temps - ROOM_T_K) > 10
+        col = np.full(n, np.nan)
+        col[keep] = values
+        out[name] = col
+    batch.domain = sig_m.domain
+    nn_idx, nn_dist = nn_idx_u[f].tolist(), nn_dist_u[f].tolist()
+    for j, i in enumerate(keep.tolist()):
+        batch.neighbor_idx[i] = nn_idx[j]
+        batch.neighbor_dist[i] = nn_dist[j]
+    threshold = sig_m.domain.threshold
     in_domain = out["in_domain"]
-    for j, i in enumerate(keep):
-        u = f[j]
-        batch.neighbor_idx[i] = nn_idx[u]
-        batch.neighbor_dist[i] = nn_dist[u]
-        if far[j]:
-            in_domain[i] = False
-            note = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
-                    f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
-            notes[i] = [note, *(notes[i] or [])]
-        if shifted[j]:
-            row_notes = notes[i] = list(notes[i] or [])
-            row_notes.append(f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea (Arrhenius, σT form)")
-            if t_range and not t_range[0] <= temps[j] <= t_range[1]:
-                row_notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
-                                 "training measurements span: an extrapolation")
+    for j in np.flatnonzero(dist > threshold).tolist():
+        i = int(keep[j])
+        in_domain[i] = False
+        note = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
+                f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
+        notes[i] = [note, *(notes[i] or [])]
+    t_range = bundle.temperature_range_K
+    for j in np.flatnonzero(np.abs(temps - ROOM_T_K) > 10).tolist():
+        i = int(keep[j])
+        row_notes = notes[i] = list(notes[i] or [])
+        row_notes.append(f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea (Arrhenius, σT form)")
+        if t_range and not t_range[0] <= temps[j] <= t_range[1]:
+            row_notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
+                             "training measurements span: an extrapolation")
 
 
 def predict(formulas: list[str], temperature_C: float | None = None, bundle: Bundle | None = None) -> pd.DataFrame:

@@ -50,3 +50,10 @@ def test_no_progress_bar_when_piped(trained, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "rows/s" not in captured.err and "%|" not in captured.err
     assert len(captured.out.strip().splitlines()) == len(ROWS) + 1
+
+
+def test_columns_without_error_column_still_sets_exit_status(tmp_path) -> None:
+    out = tmp_path / "o.csv"
+    rc = main(["predict", "Li6PS5Cl", "Xx", "--columns", "formula,log10_sigma", "--output", str(out)])
+    assert rc == 1
+    assert out.read_text(encoding="utf-8").splitlines()[0] == "formula,log10_sigma"

@@ -162,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     started = {id(fh): False for fh, _ in sinks}
     try:
         for inputs in _chain(first, chunks):
-            result = _predict_chunk(inputs, bundle, args, need_dicts=any(k != "csv" for _, k in sinks))
-            failed = failed or bool((result["error"] != "").any())
+            result, chunk_failed = _predict_chunk(inputs, bundle, args, need_dicts=any(k != "csv" for _, k in sinks))
+            failed = failed or chunk_failed
             n_rows += len(result)
             for fh, kind in sinks:
                 _write(fh, kind, result, started[id(fh)])
@@ -190,10 +190,13 @@ def _chain(first, rest):
     yield from rest
 
 
-def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_dicts: bool) -> pd.DataFrame:
+def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_dicts: bool
+                   ) -> tuple[pd.DataFrame, bool]:
+    """The chunk's output rows (only the --columns asked for) and whether any row failed."""
     from sulfml.predict import predict_batch
 
     batch = predict_batch(inputs, bundle)
+    failed = any(batch.columns["error"])
     result = batch.frame() if need_dicts else batch.frame(neighbors="text", describe=_describe)
     kept = [c for c in inputs.columns if c.startswith("input_")]
     if kept:
@@ -204,13 +207,13 @@ def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_
         if unknown:
             raise UsageError(f"unknown --columns {unknown}; available: {', '.join(result.columns)}")
         result = result[wanted]
-    return result
+    return result, failed
 
 
 def _write(fh, kind: str, result: pd.DataFrame, started: bool) -> None:
     """Append one chunk: CSV rows (header once), JSON list items, or table lines."""
     if kind == "csv":
-        flat_csv(result).to_csv(fh, index=False, header=not started)
+        write_csv(fh, flat_csv(result), header=not started)
     elif kind == "json":
         body = ",\n".join(json.dumps(r, ensure_ascii=False, default=str, allow_nan=False)
                            for r in _records(result))
@@ -257,6 +260,23 @@ def _measured(n: dict) -> str:
     if v is None:
         return "σ unknown"
     return f"log10 σ {'< ' if n.get('censored') else ''}{v:.2f}"
+
+
+def write_csv(fh, frame: pd.DataFrame, header: bool = True) -> None:
+    """`frame.to_csv(fh, index=False)` with the same text, several times faster for large chunks: pandas
+    formats cell by cell, here each column is turned into text at once (floats by `repr`, the shortest text
+    that reads back as the same number, as pandas writes them)."""
+    import csv
+
+    def text(values: pd.Series) -> list[str]:
+        if values.dtype.kind == "f":
+            return ["" if v != v else repr(v) for v in values.tolist()]
+        return ["" if v is None or v != v else str(v) for v in values.tolist()]
+
+    writer = csv.writer(fh, lineterminator="\n")
+    if header:
+        writer.writerow(frame.columns)
+    writer.writerows(zip(*(text(frame[c]) for c in frame.columns), strict=True))
 
 
 def flat_csv(result: pd.DataFrame) -> pd.DataFrame:

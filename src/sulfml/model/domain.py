@@ -8,8 +8,9 @@ so other papers) show to the rest, so 'outside' means 'farther than new papers u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,9 @@ class DomainModel:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Standardised, weighted coordinates of feature rows (unknown values sit at the centre)."""
-        raw = X.loc[:, list(self.features)].to_numpy(float)
+        return self._coordinates(X.loc[:, list(self.features)].to_numpy(float))
+
+    def _coordinates(self, raw: np.ndarray) -> np.ndarray:
         z = np.clip(np.nan_to_num((raw - self.center) / self.scale), -_Z_CLIP, _Z_CLIP)
         return (z * np.sqrt(self.weights)).astype(np.float32)
 
@@ -93,7 +96,19 @@ class DomainModel:
         Returns:
             (mean kNN distance per row, neighbour indices (rows × n_neighbors), their distances).
         """
-        return _knn(self.transform(X), self.matrix, self.k, n_neighbors)
+        return _knn(self.transform(X), self._matrix64, self.k, n_neighbors)
+
+    def distance_array(self, X: np.ndarray, columns: Sequence[str], n_neighbors: int = 3
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`distance` of a feature matrix whose columns are named by `columns`."""
+        position = {c: j for j, c in enumerate(columns)}
+        raw = np.asarray(X, float)[:, [position[f] for f in self.features]]
+        return _knn(self._coordinates(raw), self._matrix64, self.k, n_neighbors)
+
+    @cached_property
+    def _matrix64(self) -> np.ndarray:
+        # One float64 copy per model, so the nearest-neighbour search can cache its tree on it.
+        return self.matrix.astype(float)
 
     def neighbors(self, idx: np.ndarray, dist: np.ndarray) -> list[list[dict]]:
         """The labelled nearest materials of each query row, nearest first."""
@@ -130,24 +145,21 @@ def _json_list(series: pd.Series) -> list:
 def _knn(queries: np.ndarray, refs: np.ndarray, k: int, n_neighbors: int = 0,
          chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean distance to the k nearest refs (and the n_neighbors nearest), in chunks of queries."""
+    from sulfml.model.knn_features import nearest
+
     n = len(queries)
-    kk = min(k, len(refs))
     nn = min(n_neighbors, len(refs))
     mean = np.full(n, np.nan)
     idx = np.zeros((n, nn), int)
     dist = np.zeros((n, nn))
     if not len(refs) or not n:
         return mean, idx, dist
-    ref_sq = np.einsum("ij,ij->i", refs, refs)
+    # In float64: a near-duplicate's small distance is a difference of large squares, which float32 would
+    # round differently for each batch size (BLAS picks its kernel by shape).
+    queries, refs = np.asarray(queries, float), np.asarray(refs, float)
     for s in range(0, n, chunk):
-        q = queries[s:s + chunk]
-        d2 = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None, :] - 2.0 * (q @ refs.T)
-        # One selection of the kk nearest, on squared distances: the root is taken of those only.
-        near = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
-        nd = np.sqrt(np.maximum(np.take_along_axis(d2, near, axis=1), 0.0))
-        order = np.argsort(nd, axis=1, kind="stable")
-        near, nd = np.take_along_axis(near, order, axis=1), np.take_along_axis(nd, order, axis=1)
-        mean[s:s + chunk] = nd.mean(axis=1)
+        near, nd = nearest(queries[s:s + chunk], refs, max(k, nn))
+        mean[s:s + chunk] = nd[:, :k].mean(axis=1)
         if nn:
             idx[s:s + chunk] = near[:, :nn]
             dist[s:s + chunk] = nd[:, :nn]

@@ -4,10 +4,14 @@ stored reference set without importing scikit-learn or matminer (the regressor t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KNN_FEATURES: tuple[str, ...] = (
     "knn_y_nearest", "knn_y_mean", "knn_y_weighted_mean", "knn_distance_nearest", "knn_distance_mean",
@@ -16,10 +20,13 @@ KNN_FEATURES: tuple[str, ...] = (
 _EPS = 1e-3  # distance offset of the inverse-distance weights (an identical composition has distance 0)
 
 
+_CHUNK = 2048  # query rows per search: bounds memory (rows x references x 8 bytes for small batches)
+
+
 def neighbour_features(ref_x: np.ndarray, ref_y: np.ndarray, query_x: np.ndarray, k: int) -> np.ndarray:
     """The `KNN_FEATURES` of each query row from its k nearest reference rows (Euclidean distance).
 
-    Ties are broken by reference order (stable sort), so results are deterministic.
+    Copies of one reference row come in reference order (`nearest`), so results are deterministic.
 
     Returns:
         An array of shape (len(query_x), 6).
@@ -27,18 +34,125 @@ def neighbour_features(ref_x: np.ndarray, ref_y: np.ndarray, query_x: np.ndarray
     ref_x, query_x, ref_y = np.asarray(ref_x, float), np.asarray(query_x, float), np.asarray(ref_y, float)
     if len(ref_y) == 0:
         raise ValueError("no reference rows")
-    k = min(k, len(ref_y))
-    d2 = (np.sum(query_x**2, 1)[:, None] + np.sum(ref_x**2, 1)[None, :] - 2.0 * query_x @ ref_x.T)
-    dist = np.sqrt(np.maximum(d2, 0.0))
-    # sort only the k nearest: a full sort per row dominates for large batches
-    near = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else np.argsort(dist, axis=1)
-    near = np.sort(near, axis=1)  # reference order first, so the stable sort below breaks ties by it
-    order = np.argsort(np.take_along_axis(dist, near, axis=1), axis=1, kind="stable")
-    idx = np.take_along_axis(near, order, axis=1)
-    d = np.take_along_axis(dist, idx, axis=1)
-    yn = ref_y[idx]
-    w = 1.0 / (d + _EPS)
-    return np.column_stack([yn[:, 0], yn.mean(1), (yn * w).sum(1) / w.sum(1), d[:, 0], d.mean(1), yn.std(1)])
+    out = np.empty((len(query_x), len(KNN_FEATURES)))
+    for s in range(0, len(query_x), _CHUNK):
+        idx, d = nearest(query_x[s:s + _CHUNK], ref_x, k)
+        yn = ref_y[idx]
+        w = 1.0 / (d + _EPS)
+        out[s:s + _CHUNK] = np.column_stack([yn[:, 0], yn.mean(1), (yn * w).sum(1) / w.sum(1), d[:, 0], d.mean(1),
+                                             yn.std(1)])
+    return out
+
+
+# Distinct candidates per query beyond k: room for rounding between the search and the final order.
+_MARGIN = 3
+# A k-d tree (SciPy) finds few neighbours of many queries faster than the full distance matrix; for many
+# neighbours (or few queries) the matrix wins.
+_TREE_FROM = 1024
+_TREE_MAX_CANDIDATES = 10
+_REFERENCES: dict[int, tuple[np.ndarray, _Reference]] = {}
+
+
+@dataclass
+class _Reference:
+    """A reference set prepared for searching: its distinct rows (the same composition measured by several
+    papers is one row), the original rows each stands for, and a k-d tree built on first use."""
+
+    rows: np.ndarray  # distinct rows, in order of first occurrence
+    members: np.ndarray  # (distinct, most copies): original row indices, ascending, padded with -1
+    sq: np.ndarray  # squared norms of `rows`
+    tree: Any = None
+
+    @classmethod
+    def of(cls, ref: np.ndarray) -> _Reference:
+        _, first, inverse = np.unique(ref, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        group = rank[inverse.reshape(-1)]
+        counts = np.bincount(group, minlength=len(order))
+        by_group = np.argsort(group, kind="stable")  # original indices, grouped, ascending within a group
+        slot = np.arange(len(by_group)) - np.repeat(np.cumsum(counts) - counts, counts)
+        members = np.full((len(order), max(1, int(counts.max(initial=1)))), -1)
+        members[group[by_group], slot] = by_group
+        rows = ref[np.sort(first)]
+        return cls(rows, members, np.einsum("ij,ij->i", rows, rows))
+
+    def search_tree(self):
+        """The k-d tree, or None without SciPy."""
+        if self.tree is None:
+            try:
+                from scipy.spatial import cKDTree
+            except ImportError:
+                self.tree = False
+            else:
+                self.tree = cKDTree(self.rows)
+        return self.tree or None
+
+
+def _reference(ref: np.ndarray) -> _Reference:
+    hit = _REFERENCES.get(id(ref))
+    if hit is not None and hit[0] is ref:
+        return hit[1]
+    prepared = _Reference.of(ref)
+    if len(_REFERENCES) >= 8:  # a process predicts with a few reference sets; CV folds make new ones
+        _REFERENCES.pop(next(iter(_REFERENCES)))
+    _REFERENCES[id(ref)] = (ref, prepared)  # holding `ref` keeps its id from being reused while cached
+    return prepared
+
+
+def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest reference rows of each query row (Euclidean), nearest first; copies of one row (the same
+    composition from several papers) come in reference order, as do distinct rows at equal distances.
+
+    Large batches with few neighbours search a k-d tree, the others the full distance matrix. The two agree
+    on the neighbours; their distances differ by rounding only (below 1e-7, far below any split of the
+    models, which start at 5e-4).
+
+    Args:
+        query, ref: float64 rows (keep passing the same `ref` array: its preparation is cached).
+        k: neighbours (at most the number of references).
+
+    Returns:
+        (indices into `ref`, distances), each of shape (len(query), k).
+    """
+    r = _reference(ref)
+    n, k = len(query), min(k, len(ref))
+    m = min(k + _MARGIN, len(r.rows))
+    tree = r.search_tree() if n >= _TREE_FROM and m <= _TREE_MAX_CANDIDATES else None
+    if tree is not None:
+        from sulfml.resources import available_cpus
+
+        d, candidates = (a.reshape(n, m) for a in tree.query(query, k=m, workers=available_cpus()))
+    else:
+        d, candidates = _brute(query, r, m)
+    order = np.lexsort((candidates, d), axis=1)  # by distance, then by first occurrence
+    candidates, d = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(d, order, axis=1)
+    # Expand each distinct row into its copies and keep the first k: slot = copies before it in the row.
+    copies = r.members[candidates, :k]  # (n, m, at most k)
+    real = copies >= 0
+    slot = np.cumsum(real.reshape(n, -1), axis=1).reshape(real.shape) - 1
+    take = real & (slot < k)
+    rows = np.broadcast_to(np.arange(n)[:, None, None], real.shape)
+    idx, dist = np.zeros((n, k), np.int64), np.zeros((n, k))
+    idx[rows[take], slot[take]] = copies[take]
+    dist[rows[take], slot[take]] = np.broadcast_to(d[:, :, None], real.shape)[take]
+    return idx, dist
+
+
+def _brute(query: np.ndarray, r: _Reference, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of m candidates per query from the full distance matrix."""
+    # Columns where every query is 0 add nothing to q·r (element fractions are mostly zeros).
+    cols = np.flatnonzero(np.any(query != 0, axis=0))
+    # |q|² is the same for every reference of a row, so the ranking needs only |r|² - 2 q·r.
+    rank = (query[:, cols] @ r.rows[:, cols].T) * -2.0
+    rank += r.sq
+    if m < rank.shape[1]:
+        candidates = np.argpartition(rank, m - 1, axis=1)[:, :m]
+    else:
+        candidates = np.broadcast_to(np.arange(rank.shape[1]), rank.shape).copy()
+    d2 = np.einsum("ij,ij->i", query, query)[:, None] + np.take_along_axis(rank, candidates, axis=1)
+    return np.sqrt(np.maximum(d2, 0.0)), candidates
 
 
 _DENSE: dict[int, tuple[dict, np.ndarray]] = {}
@@ -60,8 +174,14 @@ def _dense_reference(spec: dict[str, Any]) -> np.ndarray:
 
 def neighbour_frame(features: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     """The `KNN_FEATURES` of a feature frame from a stored reference set (`KnnFeatureRegressor.to_dict`)."""
-    cols = spec["columns"]
-    ref = _dense_reference(spec)
-    query = np.nan_to_num(features[cols].to_numpy(float))
-    values = neighbour_features(ref, np.asarray(spec["reference_y"], float), query, int(spec["k"]))
+    import pandas as pd
+
+    values = neighbour_array(features[spec["columns"]].to_numpy(float), spec["columns"], spec)
     return pd.DataFrame(values, columns=spec["features"], index=features.index)
+
+
+def neighbour_array(X: np.ndarray, columns: Sequence[str], spec: dict[str, Any]) -> np.ndarray:
+    """The `KNN_FEATURES` of feature rows `X` (columns named by `columns`) from a stored reference set."""
+    position = {c: j for j, c in enumerate(columns)}
+    query = np.nan_to_num(np.asarray(X, float)[:, [position[c] for c in spec["columns"]]])
+    return neighbour_features(_dense_reference(spec), np.asarray(spec["reference_y"], float), query, int(spec["k"]))

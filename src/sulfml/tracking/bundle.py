@@ -14,6 +14,7 @@ import numpy as np
 
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
+from sulfml.model.native import NativeBooster, NativeUnavailable
 from sulfml.model.trees import SMALL_BATCH, Forest
 from sulfml.tracking.integrity import (
     BundleError,
@@ -79,8 +80,9 @@ class PresetMismatchError(ValueError):
 class LoadedModel:
     """One target's booster and card.
 
-    `booster` is the xgb.Booster; loaded from a directory it stays None until a batch of more than
-    `SMALL_BATCH` rows needs it, smaller batches are walked in NumPy by `forest` (the same numbers).
+    `booster` is a `NativeBooster` (or, without XGBoost's library at hand, an xgb.Booster); loaded from a
+    directory it stays None until a batch of more than `SMALL_BATCH` rows needs it, smaller batches are walked
+    in NumPy by `forest` (the same numbers).
     """
 
     booster: Any
@@ -113,7 +115,10 @@ class LoadedModel:
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):  # not for the NumPy walk
             forest = None
         booster = None if forest is not None else _booster_from_bytes(model_bytes, where)
-        n_features = forest.n_features if forest is not None else booster.num_features()
+        if forest is not None:
+            n_features = forest.n_features
+        else:
+            n_features = booster.num_features if isinstance(booster, NativeBooster) else booster.num_features()
         expected = len(card["feature_names"]) + len(card.get("knn", {}).get("features", []))
         if n_features != expected:
             raise BundleError(f"{where}: model.json expects {n_features} features but card.json "
@@ -147,25 +152,43 @@ class LoadedModel:
         if list(features.columns) != names:
             missing = [n for n in names if n not in features.columns][:5]
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
+        return self.predict_array(features.to_numpy(float))
+
+    def predict_array(self, X: np.ndarray) -> np.ndarray:
+        """Predict from a feature matrix whose columns are the card's `feature_names`, in order."""
+        names = self.card["feature_names"]
+        if X.ndim != 2 or X.shape[1] != len(names):
+            raise PresetMismatchError(f"model {self.target} needs {len(names)} features, got shape {X.shape}")
         if "knn" in self.card:  # nearest-neighbour target features from the stored reference set
-            import pandas as pd
+            from sulfml.model.knn_features import neighbour_array
 
-            from sulfml.model.knn_features import neighbour_frame
-
-            features = pd.concat([features, neighbour_frame(features, self.card["knn"])], axis=1)
-        X = features.to_numpy(np.float32)
+            knn = neighbour_array(X, names, self.card["knn"])
+            X32 = np.empty((len(X), X.shape[1] + knn.shape[1]), np.float32)  # one copy, in XGBoost's dtype
+            X32[:, :X.shape[1]] = X
+            X32[:, X.shape[1]:] = knn
+            X = X32
+        X = np.ascontiguousarray(X, np.float32)
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)
         if self.booster is None:  # read again, so checked again before XGBoost parses it
             where = str(self.folder)
             data = _read_verified(self.folder / MODEL_FILE, self.card, where)
             object.__setattr__(self, "booster", _booster_from_bytes(data, where))
+        if isinstance(self.booster, NativeBooster):
+            return self.booster.predict(X)
         # inplace_predict skips building a DMatrix (same numbers; columns were checked above)
         return self.booster.inplace_predict(X, missing=np.nan, validate_features=False)
 
 
 def _booster_from_bytes(data: bytes, where: str):
-    """An XGBoost booster from checked model.json bytes."""
+    """An XGBoost booster from checked model.json bytes: through XGBoost's library directly when it can be
+    loaded (`sulfml.model.native`, no 1.5 s import of the xgboost package), else the xgboost package's."""
+    try:
+        return NativeBooster.from_bytes(data)
+    except NativeUnavailable:
+        pass
+    except ValueError as exc:
+        raise BundleError(f"{where}: model.json is not an XGBoost model: {str(exc).splitlines()[0]}") from None
     import xgboost as xgb
 
     try:
