@@ -162,3 +162,35 @@ def test_cif_column_feeds_structure_and_a_bad_cif_fails_only_its_row(bundle, tmp
     out = predict_frame(frame, bundle)
     assert out.loc[0, "error"] == "" and np.isfinite(out.loc[0, "log10_sigma"])
     assert "CIF" in out.loc[1, "error"] and pd.isna(out.loc[1, "log10_sigma"])
+
+
+def _distinct_formulas(n: int) -> list[str]:
+    """n distinct argyrodite, halide and glass variants."""
+    out: list[str] = []
+    for i in range(n):
+        x = (i // 3 + 1) / (n + 1)
+        out.append((f"Li{6 - x:.5f}PS{5 - x:.5f}Cl{1 + x:.5f}", f"Li{3 - x:.5f}Y{1 - x:.5f}Zr{x:.5f}Cl6",
+                    f"{60 + 20 * x:.5f}Li2S-{40 - 20 * x:.5f}P2S5")[i % 3])
+    assert len(set(out)) == n
+    return out
+
+
+def test_large_batches_agree_with_small_ones():
+    """A large batch (k-d tree search, XGBoost's library) gives what small batches (full distance matrix,
+    NumPy trees) give, with the shipped chemistry-v1 bundle and its nearest-neighbour features."""
+    from sulfml.model.knn_features import _TREE_FROM
+    from sulfml.model.trees import SMALL_BATCH
+    from sulfml.predict import predict_batch
+
+    bundle = Bundle.from_dir()
+    texts = _distinct_formulas(_TREE_FROM + 100) + ["Li6PS5Cl", "Li7La3Zr2O12"]
+    big = predict_batch(pd.DataFrame({"formula": texts}), bundle)
+    picks = [0, 1, 2, 500, 1001, len(texts) - 2, len(texts) - 1]
+    small = predict_batch(pd.DataFrame({"formula": [texts[i] for i in picks]}), bundle)
+    assert len(picks) <= SMALL_BATCH
+    for c in ("log10_sigma", "ea_eV"):
+        assert [big.columns[c][i] for i in picks] == list(small.columns[c])  # float32 trees: identical
+    for c in ("log10_sigma_lo", "log10_sigma_hi", "ea_lo", "ea_hi"):
+        np.testing.assert_allclose([big.columns[c][i] for i in picks], small.columns[c], rtol=0, atol=1e-6)
+    assert [big.neighbor_idx[i] for i in picks] == small.neighbor_idx
+    assert big.columns["in_domain"][picks[0]] is True

@@ -57,3 +57,26 @@ def test_columns_without_error_column_still_sets_exit_status(tmp_path) -> None:
     rc = main(["predict", "Li6PS5Cl", "Xx", "--columns", "formula,log10_sigma", "--output", str(out)])
     assert rc == 1
     assert out.read_text(encoding="utf-8").splitlines()[0] == "formula,log10_sigma"
+
+
+def test_large_input_imports_no_heavy_packages(tmp_path):
+    """--input above the NumPy-tree batch size runs XGBoost through its library: no xgboost package,
+    scikit-learn, matminer, pymatgen or MLflow in the process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import sulfml
+
+    path = tmp_path / "in.csv"
+    path.write_text("formula\n" + "\n".join(f"Li{6 - i / 1000:.3f}PS{5 - i / 1000:.3f}Cl{1 + i / 1000:.3f}"
+                                            for i in range(600)) + "\n", encoding="utf-8")
+    code = ("import sys; from sulfml.cli import main; "
+            f"rc = main(['predict', '--input', {str(path)!r}, '--output', {str(tmp_path / 'o.csv')!r}]); "
+            "print(rc, [m for m in ('xgboost', 'sklearn', 'matminer', 'pymatgen', 'mlflow') if m in sys.modules])")
+    src = str(Path(sulfml.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split("\n")[-2] == "0 []"
+    assert len((tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()) == 601

@@ -110,3 +110,39 @@ def test_bundle_round_trip_uses_the_reference_set(tmp_path):
     save_model(m, card, domain, tmp_path)
     loaded = LoadedModel.from_dir(tmp_path)
     np.testing.assert_allclose(loaded.predict(X.iloc[:7], "p"), m.predict(X.iloc[:7]), rtol=1e-5)
+
+
+def _exact_nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rule `nearest` promises, by brute force: sort every reference by (distance, index)."""
+    d = np.sqrt(((query[:, None, :] - ref[None]) ** 2).sum(-1))
+    idx = np.array([np.lexsort((np.arange(len(ref)), row))[:k] for row in d])
+    return idx, np.take_along_axis(d, idx, axis=1)
+
+
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_nearest_follows_distance_then_reference_order(k, monkeypatch):
+    from sulfml.model import knn_features
+
+    rng = np.random.default_rng(4)
+    base = rng.random((200, 8)) * (rng.random((200, 8)) > 0.6)
+    # copies of rows, as when several papers measured one composition: they must come in reference order
+    ref = np.vstack([base, base[:30], base[5:15], base[5:15], base[5:15]])
+    query = np.vstack([rng.random((1200, 8)) * (rng.random((1200, 8)) > 0.6), ref[:40], ref[230:240]])
+    want_idx, want_d = _exact_nearest(query, ref, k)
+    results = {}
+    for method, tree_from in (("tree", 1), ("matrix", 10**9)):
+        monkeypatch.setattr(knn_features, "_TREE_FROM", tree_from)
+        results[method] = knn_features.nearest(query, ref, k)
+        np.testing.assert_array_equal(results[method][0], want_idx, err_msg=method)
+        np.testing.assert_allclose(results[method][1], want_d, atol=1e-7, err_msg=method)
+    # not vacuous: queries equal to a copied row have tied neighbours
+    assert (want_d[:, 0] == 0).sum() >= 50
+
+
+def test_nearest_handles_fewer_references_than_k():
+    from sulfml.model.knn_features import nearest
+
+    ref = np.array([[0.0, 1.0], [0.0, 1.0], [2.0, 0.0]])
+    idx, d = nearest(np.array([[0.0, 1.0], [2.0, 0.1]]), ref, 5)
+    assert idx.tolist() == [[0, 1, 2], [2, 0, 1]]
+    assert d[0, 0] == 0.0 and d[0, 2] == pytest.approx(np.sqrt(5.0))
