@@ -81,6 +81,36 @@ def matminer_rate(texts: list[str]) -> float:
         return len(comps) / (time.perf_counter() - t0)
 
 
+# Where the time goes: the predict path's stages, by the function that does each (cumulative time).
+STAGES = {
+    "read the input file": ("predict_cmd.py", "input_chunks"),
+    "parse formulas": ("formula_fast.py", "read_many"),
+    "featurize": ("fast.py", "preset_features"),
+    "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
+    "XGBoost trees (both models)": ("native.py", "predict"),
+    "domain distances (both models)": ("domain.py", "distance_array"),
+    "write the CSV": ("predict_cmd.py", "write_csv"),
+}
+
+
+def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]:
+    """`sulfml predict --input path` in this process under cProfile: total seconds and seconds per stage."""
+    import cProfile
+    import pstats
+
+    from sulfml.cli import main as cli
+
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(profile).stats
+    found = {}
+    for stage, (file, func) in STAGES.items():
+        found[stage] = sum(v[3] for (f, _, name), v in stats.items() if f.endswith(file) and name == func)
+    return total, found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="distinct formulas (default 100000)")
@@ -107,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{rate:,.0f} rows/s, {rate / mm:,.0f}x matminer; peak RSS {rss1 / 2**20:,.0f} MiB")
         t2, rss2 = run_child([*cmd, str(big), "--output", str(Path(tmp) / "out2.csv")])
         print(f"    {2 * args.n:,} rows: {t2:.2f} s, {2 * args.n / t2:,.0f} rows/s; peak RSS {rss2 / 2**20:,.0f} MiB")
+        total, found = where_the_time_goes(small, Path(tmp) / "out-profiled.csv")
+        print(f"    where the time goes (one more run, in this process, under cProfile: {total:.2f} s):")
+        for stage, seconds in found.items():
+            print(f"      {stage:<36} {seconds:6.2f} s  {seconds / total:5.1%}")
+        print(f"      {'the rest (start-up excluded)':<36} {total - sum(found.values()):6.2f} s")
         cold = [run_child([py, "-m", "sulfml", "predict", "Li6PS5Cl", "--format", "csv"])[0] for _ in range(args.reps)]
         imp = [run_child([py, "-c", "import mlflow, matminer.featurizers.composition"])[0] for _ in range(args.reps)]
         c, i = statistics.median(cold), statistics.median(imp)
