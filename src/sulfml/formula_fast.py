@@ -266,12 +266,16 @@ def _round(x: np.ndarray, digits: int) -> np.ndarray:
     """Python's `round(v, digits)` of each value (correctly rounded decimal, half to even), for v >= 0.
 
     `rint(x * 10**digits) / 10**digits` is that whenever the product is below 2**52 (the integer is exact,
-    the division correctly rounded) and farther from a half-integer than its own rounding error; the few
+    the division correctly rounded) and farther from a half-integer than its rounding error; the few
     others take Python's round. `np.round` skips that check and differs now and then.
     """
     p = x * 10.0**digits
-    y = np.rint(p) / 10.0**digits
-    unsure = ~(np.abs(p - np.floor(p) - 0.5) > np.spacing(p)) | ~(p < 2.0**52)
+    y = np.rint(p)
+    off = np.abs(p - y)  # from the nearest integer; unsure near 0.5 (a rounding error is below p * 2**-52)
+    off -= 0.5
+    np.abs(off, out=off)
+    unsure = ~(off > p * 2.3e-16) | ~(p < 2.0**52)
+    y /= 10.0**digits
     if unsure.any():
         y[unsure] = [round(v, digits) for v in x[unsure].tolist()]
     return y
@@ -370,26 +374,26 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     edge = np.flatnonzero(np.diff(((cls == _DIGIT) | (cls == _DOT)).view(np.int8))) + 1
     run_start, run_end = edge[0::2], edge[1::2]
     run_len = run_end - run_start
-    width = min(_MAX_RUN, int(run_len.max(initial=1)))
-    chars = buf[np.minimum(run_start[:, None] + np.arange(width), len(buf) - 1)]
-    inside = np.arange(width) < run_len[:, None]
-    is_dot = inside & (chars == ord("."))
-    is_digit = inside & ~is_dot
     # float(text) exactly: the digits as an integer below 10**15 over a power of ten, both exact doubles,
-    # one correctly rounded division. (Longer runs overflow here; they go to read_fast.)
-    mantissa = np.zeros(len(run_start), dtype=np.int64)
-    fraction = np.zeros(len(run_start), dtype=np.int64)
-    seen_dot = np.zeros(len(run_start), dtype=bool)
-    for k in range(width):
-        d = is_digit[:, k]
-        mantissa = np.where(d, mantissa * 10 + (chars[:, k].astype(np.int64) - 48), mantissa)
-        fraction += d & seen_dot
-        seen_dot |= is_dot[:, k]
-    n_digits = is_digit.sum(axis=1)
-    value = mantissa / _POW10[np.minimum(fraction, _MAX_DIGITS)]
+    # one correctly rounded division. (The integer is exact in a double below 2**53; longer numbers go
+    # to read_fast.) One pass per character position, over all runs at once.
+    padded = np.concatenate([buf, np.zeros(_MAX_RUN, dtype=np.uint8)])
+    mantissa = np.zeros(len(run_start))
+    n_digits = np.zeros(len(run_start), dtype=np.int64)
+    n_dots = np.zeros(len(run_start), dtype=np.int64)
+    fraction = np.zeros(len(run_start), dtype=np.int64)  # digits after the dot
+    for k in range(min(_MAX_RUN, int(run_len.max(initial=0)))):
+        char = padded[run_start + k]
+        inside = run_len > k
+        is_digit = inside & (char != ord("."))
+        n_dots += inside & ~is_digit
+        n_digits += is_digit
+        fraction += is_digit & (n_dots > 0)
+        mantissa = np.where(is_digit, mantissa * 10 + (char - 48.0), mantissa)
+    value = mantissa / _POW10[np.clip(fraction, 0, _MAX_DIGITS)]
     # `\d+(\.\d*)?|\.\d+`, and a glass coefficient is followed by its compound's first element.
     is_coef = (cls[run_start - 1] == _DASH) | (cls[run_start - 1] == _SEP)
-    bad[run_start] |= (n_digits == 0) | (is_dot.sum(axis=1) > 1) | (is_coef & (cls[run_end] != _UPPER))
+    bad[run_start] |= (n_digits == 0) | (n_dots > 1) | (is_coef & (cls[run_end] != _UPPER))
     long_number = (run_len > _MAX_RUN) | (n_digits > _MAX_DIGITS) | (mantissa >= 10**15)
     run_at = np.full(len(buf) + 1, -1, dtype=np.int32)  # + 1: the position after the last row end
     run_at[run_start] = np.arange(len(run_start), dtype=np.int32)
