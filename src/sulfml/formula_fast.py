@@ -230,6 +230,13 @@ def _classes() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CLASS, _FOLLOWS = _classes()
+# The same tables for bytes.translate, which maps a whole buffer many times faster than a NumPy lookup;
+# and a character's digit value (10 for the dot, 11 for anything else).
+_CLASS_BYTES, _FOLLOWS_BYTES = _CLASS.tobytes(), np.resize(~_FOLLOWS, 256).astype(np.uint8).tobytes()
+_DIGIT_VALUE = np.full(256, 11, dtype=np.uint8)
+_DIGIT_VALUE[ord("0"): ord("9") + 1] = np.arange(10)
+_DIGIT_VALUE[ord(".")] = 10
+_DIGIT_BYTES = _DIGIT_VALUE.tobytes()
 
 
 @dataclass(frozen=True)
@@ -271,10 +278,13 @@ def _round(x: np.ndarray, digits: int) -> np.ndarray:
     """
     p = x * 10.0**digits
     y = np.rint(p)
-    off = np.abs(p - y)  # from the nearest integer; unsure near 0.5 (a rounding error is below p * 2**-52)
+    off = p - y  # from the nearest integer: unsure near 0.5, as a rounding error is below p * 2**-52
+    np.abs(off, out=off)
     off -= 0.5
     np.abs(off, out=off)
-    unsure = ~(off > p * 2.3e-16) | ~(p < 2.0**52)
+    unsure = p >= 2.0**52
+    p *= 2.3e-16
+    unsure |= ~(off > p)
     y /= 10.0**digits
     if unsure.any():
         y[unsure] = [round(v, digits) for v in x[unsure].tolist()]
@@ -351,13 +361,16 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     # The text starts with a separator and every row ends with one, so each character has a previous
     # one and rows never run into each other. A newline inside a text stays an invalid character: only
     # the positions computed from the lengths are separators.
-    buf = np.frombuffer(("\n" + joined + "\n").encode("ascii"), dtype=np.uint8)
+    raw = ("\n" + joined + "\n").encode("ascii")
+    buf = np.frombuffer(raw, dtype=np.uint8)
     start = np.cumsum(length + 1) - length  # first character of each row
-    cls = _CLASS[buf]
+    cls = np.frombuffer(raw.translate(_CLASS_BYTES), dtype=np.uint8).copy()
     cls[0] = _SEP
     cls[start + length] = _SEP
+    pair = cls[:-1] * 9
+    pair += cls[1:]
     bad = np.zeros(len(buf), dtype=bool)
-    bad[1:] = ~_FOLLOWS[cls[:-1] * 9 + cls[1:]]
+    bad[1:] = np.frombuffer(pair.tobytes().translate(_FOLLOWS_BYTES), dtype=bool)
 
     # One level of parentheses: with the row ends as markers too, "(" must follow ")" or a row end, ")"
     # must follow "(", a row must not end inside a group; a "-" inside a group is wrong too.
@@ -371,25 +384,25 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     bad[dash] |= mark_cls[np.searchsorted(mark, dash) - 1] == _OPEN
 
     # Number runs (the text starts and ends with a separator, so run edges alternate start and end).
-    edge = np.flatnonzero(np.diff(((cls == _DIGIT) | (cls == _DOT)).view(np.int8))) + 1
+    digit = np.frombuffer(raw.translate(_DIGIT_BYTES) + b"\x0b" * _MAX_RUN, dtype=np.uint8)
+    edge = np.flatnonzero(np.diff((digit <= 10).view(np.int8))) + 1
     run_start, run_end = edge[0::2], edge[1::2]
     run_len = run_end - run_start
     # float(text) exactly: the digits as an integer below 10**15 over a power of ten, both exact doubles,
     # one correctly rounded division. (The integer is exact in a double below 2**53; longer numbers go
     # to read_fast.) One pass per character position, over all runs at once.
-    padded = np.concatenate([buf, np.zeros(_MAX_RUN, dtype=np.uint8)])
     mantissa = np.zeros(len(run_start))
-    n_digits = np.zeros(len(run_start), dtype=np.int64)
     n_dots = np.zeros(len(run_start), dtype=np.int64)
-    fraction = np.zeros(len(run_start), dtype=np.int64)  # digits after the dot
+    dot_at = np.zeros(len(run_start), dtype=np.int64)
     for k in range(min(_MAX_RUN, int(run_len.max(initial=0)))):
-        char = padded[run_start + k]
+        char = digit[run_start + k]
         inside = run_len > k
-        is_digit = inside & (char != ord("."))
-        n_dots += inside & ~is_digit
-        n_digits += is_digit
-        fraction += is_digit & (n_dots > 0)
-        mantissa = np.where(is_digit, mantissa * 10 + (char - 48.0), mantissa)
+        is_dot = inside & (char == 10)
+        n_dots += is_dot
+        dot_at[is_dot] = k
+        mantissa = np.where(inside & (char < 10), mantissa * 10 + char, mantissa)
+    n_digits = run_len - n_dots
+    fraction = np.where(n_dots > 0, run_len - 1 - dot_at, 0)  # digits after the dot (one dot)
     value = mantissa / _POW10[np.clip(fraction, 0, _MAX_DIGITS)]
     # `\d+(\.\d*)?|\.\d+`, and a glass coefficient is followed by its compound's first element.
     is_coef = (cls[run_start - 1] == _DASH) | (cls[run_start - 1] == _SEP)
@@ -440,21 +453,22 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
 
     count = np.bincount(el_row, minlength=n)
     crowded = count > _MAX_SYMBOLS
-    fallback |= crowded
-    keep = ~crowded[el_row]
-    el_row, el, part, amount = el_row[keep], el[keep], part[keep], amount[keep]
-    count[crowded] = 0
+    if crowded.any():
+        fallback |= crowded
+        keep = ~crowded[el_row]
+        el_row, el, part, amount = el_row[keep], el[keep], part[keep], amount[keep]
+        count[crowded] = 0
     width = max(1, int(count.max(initial=0)))
     col = np.arange(len(el_row)) - (np.cumsum(count) - count)[el_row]
     # Symbol order within each row, ties (an element in several glass parts) in text order: sort a key of
     # symbol rank and column, then fetch the terms by column.
-    key = np.full((n, width), sym.pad * 64, dtype=np.int64)
-    key[el_row, col] = sym.by_symbol[el] * 64 + col
+    key = np.full((n, width), sym.pad << 6, dtype=np.int32)
+    key[el_row, col] = (sym.by_symbol[el] << 6) + col
     key.sort(axis=1)
-    els = sym.of_symbol_rank[key // 64]
+    els = sym.of_symbol_rank[key >> 6]
     where = np.zeros((n, width), dtype=np.int64)
     where[el_row, col] = np.arange(len(el_row))
-    where = np.take_along_axis(where, key % 64, axis=1)
+    where = np.take_along_axis(where, key & 63, axis=1)
     where[els == sym.pad] = len(el_row)  # padding: term 0, part -1
     terms = np.append(amount, 0.0)[where]
     parts = np.append(part, -1)[where]
@@ -468,8 +482,7 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     keep = np.ones((n, width), dtype=bool)
     keep[:, :-1] = ~same
     keep &= els != sym.pad
-    rounded = np.zeros((n, width))
-    rounded[keep] = _round(total[keep], 10)
+    rounded = _round(total, 10)  # padding is 0
     row_bad |= (keep & ((total > _LARGEST) | ((rounded != 0) & ~(rounded >= _SMALLEST)))).any(axis=1)
     keep &= rounded != 0
     row_bad |= ~keep.any(axis=1)
