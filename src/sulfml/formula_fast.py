@@ -202,7 +202,7 @@ class ParsedBatch:
 # comparison.
 _OTHER, _UPPER, _LOWER, _DIGIT, _DOT, _DASH, _OPEN, _CLOSE, _SEP = range(9)
 # A number of more than 15 significant digits (or 18 digits, or 19 characters) goes to `read_fast`: the
-# exact conversion below needs the digits as an int64 below 10**15.
+# exact conversion below needs its digits as an integer below 10**15.
 _MAX_DIGITS = 18
 _MAX_RUN = _MAX_DIGITS + 1
 # Rows with more element symbols than this go to `read_fast` rather than widening every padded array.
@@ -260,12 +260,12 @@ def _symbols() -> _Symbols:
         if s in ELECTRONEGATIVITY:  # the others go to parse_formula, as in `_compound`
             code[(ord(s[0]) - 65) * 27 + (ord(s[1]) - 96 if len(s) > 1 else 0)] = z
     z_of = {s: z for z, s in enumerate(symbols)}
-    by_symbol = np.full(pad + 1, pad, dtype=np.int64)
-    by_symbol[[z_of[s] for s in sorted(ELECTRONEGATIVITY)]] = np.arange(len(ELECTRONEGATIVITY))
-    by_x = np.full(pad + 1, pad, dtype=np.int64)
-    by_x[[z_of[s] for s in _order(ELECTRONEGATIVITY)]] = np.arange(len(ELECTRONEGATIVITY))
-    of_symbol_rank = np.full(pad + 1, pad, dtype=np.int64)
-    of_symbol_rank[by_symbol[:pad][by_symbol[:pad] < pad]] = np.flatnonzero(by_symbol[:pad] < pad)
+    by_symbol, by_x, of_symbol_rank = (np.full(pad + 1, pad, dtype=np.int64) for _ in range(3))
+    for rank, s in enumerate(sorted(ELECTRONEGATIVITY)):
+        by_symbol[z_of[s]] = rank
+        of_symbol_rank[rank] = z_of[s]
+    for rank, s in enumerate(_order(ELECTRONEGATIVITY)):
+        by_x[z_of[s]] = rank
     return _Symbols(code, symbols, by_symbol, by_x, of_symbol_rank, pad)
 
 
@@ -306,12 +306,14 @@ def read_many(texts: Sequence[object]) -> ParsedBatch:
     symbols) go through `read_fast` one by one: same answer, only slower.
 
     Args:
-        texts: formula texts; anything that is not a str is not ok.
+        texts: formula texts (a list, or anything `list()` takes); anything that is not a str is not ok.
 
     Returns:
         The compositions as padded arrays, elements of each row in symbol order, with reduced formula and
         notation; row i equals `read_fast(texts[i])`.
     """
+    if type(texts) is not list:
+        texts = list(texts)
     n = len(texts)
     strs = texts
     joined = None
