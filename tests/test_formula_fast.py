@@ -233,3 +233,15 @@ def test_round_is_pythons_round():
         assert _round(x, digits).tolist() == [round(v, digits) for v in x.tolist()]
         # np.round is not Python's round: the reason _round exists.
     assert not np.array_equal(np.round(x, 10), [round(v, 10) for v in x.tolist()])
+
+
+def test_read_many_reduced_formulas_of_random_compositions():
+    """Integer (gcd, polyanions, special formulas) and fractional amounts over all elements."""
+    rng = np.random.default_rng(8)
+    syms = sorted(ELECTRONEGATIVITY)
+    texts = ["LiO", "O2", "H2", "Cl2", "Li2O2", "NaO", "K4O4"]
+    for _ in range(20000):
+        els = rng.choice(syms, size=int(rng.integers(1, 7)), replace=False)
+        scale = rng.choice([1, 2, 0.25, 0.1, 1 / 3])
+        texts.append("".join(f"{e}{a * scale:.12g}" for e, a in zip(els, rng.integers(1, 13, size=len(els)), strict=True)))
+    assert _rows_of(read_many(texts)) == [read_fast(t) for t in texts]

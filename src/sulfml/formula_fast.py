@@ -511,16 +511,13 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list:
     """`reduced_formula` of each row (None where nothing is present)."""
-    sym = _symbols()
     n = len(els)
     out = np.full(n, None, dtype=object)
     has = present.any(axis=1)
     integer = has & ((np.abs(amounts - np.rint(amounts)) < AMOUNT_TOLERANCE) | ~present).all(axis=1)
-    # Integer compositions take the gcd and polyanion rules, per row (rare in screening sets).
-    for i in np.flatnonzero(integer).tolist():
-        row = present[i]
-        names = [sym.symbols[z] for z in els[i, row].tolist()]
-        out[i] = reduced_formula(dict(zip(names, amounts[i, row].tolist(), strict=True)))
+    rows = np.flatnonzero(integer)
+    if len(rows):
+        out[rows] = _integer_formulas(els[rows], np.rint(amounts[rows]).astype(np.int64), present[rows])
     rows = np.flatnonzero(has & ~integer)
     if len(rows):
         out[rows] = _fractional_formulas(els[rows], amounts[rows], present[rows])
@@ -553,3 +550,47 @@ def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarr
     pieces[at + 1] = text[inverse]
     pieces[2 * np.cumsum(count) + np.arange(len(els))] = "\n"
     return "".join(pieces.tolist()).split("\n")[:-1]
+
+
+def _join_rows(pieces: np.ndarray) -> list[str]:
+    """One string per row of a (rows, k) object array of strings: one join, split at the row ends."""
+    ends = np.full((len(pieces), 1), "\n", dtype=object)
+    return "".join(np.hstack([pieces, ends]).ravel().tolist()).split("\n")[:-1]
+
+
+def _integer_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
+    """`reduced_formula` of rows with integer amounts (`_reduce`'s gcd and polyanion rules, then the
+    special formulas), for all rows at once."""
+    sym = _symbols()
+    rows, width = els.shape
+    key = np.where(present, sym.by_x[els], sym.pad) * 64 + np.arange(width)
+    key.sort(axis=1)
+    col = key % 64
+    els, amounts, present = (np.take_along_axis(a, col, axis=1) for a in (els, amounts, present))
+    count = present.sum(axis=1)
+    amounts = amounts // np.gcd.reduce(amounts, axis=1)[:, None]  # padding is 0, which gcd ignores
+    # The last two elements by electronegativity, when close in it, form a polyanion if they reduce.
+    electronegativity = np.array([ELECTRONEGATIVITY.get(s, 0.0) for s in sym.symbols] + [0.0])
+    r = np.arange(rows)
+    a, b = np.maximum(count - 2, 0), count - 1
+    poly_factor = np.gcd(amounts[r, a], amounts[r, b])
+    poly = (count >= 3) & (electronegativity[els[r, b]] - electronegativity[els[r, a]] < 1.65) & (poly_factor != 1)
+    plain = present & (np.arange(width) < (count - 2 * poly)[:, None])
+    in_a, in_b = amounts[r, a] // poly_factor, amounts[r, b] // poly_factor
+    names = np.array([*sym.symbols, ""], dtype=object)
+    values = np.unique(np.concatenate([amounts.ravel(), poly_factor, in_a, in_b]))
+    # _double_format: an amount of 1 is not written.
+    text = np.array([str(v) for v in values.tolist()], dtype=object)
+    text[values == 1] = ""  # the poly factor is never 1 where written
+
+    def amount_text(x: np.ndarray) -> np.ndarray:
+        return text[np.searchsorted(values, x)]
+
+    pieces = np.empty((rows, 2 * width + 7), dtype=object)
+    pieces[:, 0:2 * width:2] = names[np.where(plain, els, sym.pad)]
+    pieces[:, 1:2 * width:2] = np.where(plain, amount_text(amounts), "")
+    group = [np.where(poly, "(", ""), np.where(poly, names[els[r, a]], ""), np.where(poly, amount_text(in_a), ""),
+             np.where(poly, names[els[r, b]], ""), np.where(poly, amount_text(in_b), ""), np.where(poly, ")", ""),
+             np.where(poly, text[np.searchsorted(values, poly_factor)], "")]
+    pieces[:, 2 * width:] = np.stack(group, axis=1)
+    return [SPECIAL_FORMULAS.get(f, f) for f in _join_rows(pieces)]
