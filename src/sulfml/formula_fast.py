@@ -332,6 +332,7 @@ def read_many(texts: Sequence[object]) -> ParsedBatch:
 
 
 def _read_block(texts: list) -> ParsedBatch:
+    """`read_many` of up to `_BLOCK` texts."""
     n = len(texts)
     strs = texts
     joined = None
