@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sulfml.featurize.fast import CompositionBatch, element_tables
 from sulfml.formula import parse_formula
-from sulfml.formula_fast import ELECTRONEGATIVITY, SPECIAL_FORMULAS, parse_fast, reduced_formula
+from sulfml.formula_fast import (
+    ELECTRONEGATIVITY,
+    SPECIAL_FORMULAS,
+    _round,
+    parse_fast,
+    read_fast,
+    read_many,
+    reduced_formula,
+)
 
-NOTATIONS = Path(__file__).resolve().parents[1] / "datasets" / "FORMULA_NOTATIONS.md"
+ROOT = Path(__file__).resolve().parents[1]
+NOTATIONS = ROOT / "datasets" / "FORMULA_NOTATIONS.md"
 SYMBOLS = sorted(ELECTRONEGATIVITY) + ["He", "Xx", "D", "T", "Bo", "Ro"]
 
 
@@ -130,3 +141,107 @@ def test_tables_match_pymatgen():
         amts = rng.integers(1, 13, size=len(els)) * (1 if rng.random() < 0.6 else 0.25)
         comp = {str(e): float(a) for e, a in zip(els, amts, strict=True)}
         assert reduced_formula(comp) == Composition(comp).reduced_formula, comp
+
+
+def benchmark_formulas(n: int) -> list[str]:
+    """The benchmark's screening-style formulas (plain, `(PO4)3` groups, glasses)."""
+    spec = importlib.util.spec_from_file_location("featurize_speed", ROOT / "benchmarks" / "featurize_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.formulas(n)
+
+
+EDGE_CASES = [
+    "", "NaN", None, float("nan"), 1.5, b"Li2S", "nan", "Na", "N", "LiLi", "Li2S-Li2S", "LiLi2(LiO)2",
+    "Li(LiO)2", "Li3(PO4)", "(PO4)3Li", "Li3(PO4", "Li3PO4)", "Li((PO4))", "Li()", "Li(PO4)(SO4)2",
+    "Li(P(O4))", "Li(PO4)3.5.", "70Li2S-30P2(SO4)5", "70Li2S-30(P2S5)", "70(Li2S)-30P2S5", "Li2S-P2S5",
+    "70Li2S-30P2S5-", "-70Li2S", "70Li2S--30P2S5", "70Li2S", "70Li2S-30P2S5-0Li", "1Li-2Li-3Li-4Li",
+    "0.1Li-0.2Li-0.3Li", "0.7Li2S-0.3P2S5(PO4)2", "Li٣PS4", "Li₂S", "β-Li3PS4", "Li2 S", " Li2S", "Li2S ",
+    "Li2S\n", "Li2S\nP2S5", "Li2S\t", "Li1e-9Cl", "Li0.0000001S", "Li0.000001S", "Li0.00000049S",
+    "Li0.00000000004S", "Li1000000", "Li1000001", "Li999999.99999999S", "Li1000000.00000001",
+    "Li0.0000000000000000001", "Li1234567890123456.5S", "Li123456789012345S", "Li1234567890123456S",
+    "Li0.123456789012345678901S", "Li00000000000000000000001S", "Li1.2.3S", "Li.S", "Li..5S", "Li.5S",
+    "Li5.S", "Li0", "Li0S0", "Li0.00000000001S", ".5Li2S-.5P2S5", "5.Li2S-5.P2S5", "Xx2O", "He2Li", "D2O",
+    "T2O", "LiHe", "Bo", "LIS", "Lii", "li2S", "Li2s", "Li3OCl", "LiO", "O", "H", "Li10Ge1.05P1.95S12",
+    "Li1.3Al0.3Ti1.7(PO4)3", "75.5Li2S-24P2S5-0.5LiI", "50Li2S-45P2S5-5LiI", "Li2(SO4)2", "Ca(OH)2",
+    "Li6PS5Cl" * 20, "Li0.1" * 40, "LiNaKRbCsBeMgCaSrBaScYTiZrHfVNbTaCrMoWMnFeCoNiCuZnBAlGaInCSiGeSnPAsSbSBr",
+    "0.33333333Li-0.66666667S", "3Li0.1-3S0.2", "0.1Li3-0.2Li3-0.3Li3", "10Li0.1(PO4)0.3-20Li0.2",
+]
+
+
+def _rows_of(batch) -> list:
+    symbols = element_tables().symbols
+    out = []
+    for i in range(len(batch.ok)):
+        row = batch.present[i]
+        if not batch.ok[i]:
+            assert not row.any() and batch.formula[i] is None and not batch.glass[i]
+            out.append(None)
+            continue
+        assert row[: row.sum()].all()  # entries first, then padding
+        names = [symbols[z] for z in batch.index[i, row].tolist()]
+        assert names == sorted(set(names))
+        assert not batch.amount[i, ~row].any() and not batch.index[i, ~row].any()
+        comp = dict(zip(names, batch.amount[i, row].tolist(), strict=True))
+        out.append((comp, batch.formula[i], "glass" if batch.glass[i] else "plain"))
+    return out
+
+
+@pytest.mark.parametrize("texts", [generated(), generated(20000, seed=11), benchmark_formulas(20000),
+                                   EDGE_CASES, integer_formulas(), notation_examples()],
+                         ids=["generated", "generated-11", "benchmark", "edge", "integer", "notations"])
+def test_read_many_equals_read_fast(texts):
+    batch = read_many(texts)
+    n = len(texts)
+    assert batch.ok.shape == batch.glass.shape == (n,) and len(batch.formula) == n
+    assert batch.index.shape == batch.amount.shape == batch.present.shape
+    assert batch.index.shape[0] == n and batch.index.shape[1] == max(1, batch.present.sum(1).max(initial=0))
+    assert batch.index.dtype == np.int64 and batch.amount.dtype == np.float64 and batch.present.dtype == bool
+    expected = [read_fast(t) for t in texts]
+    got = _rows_of(batch)
+    for text, want, row in zip(texts, expected, got, strict=True):
+        assert row == want, text  # dict equality is float ==, and dicts compare without order
+    assert np.array_equal(batch.ok, [e is not None for e in expected])
+    CompositionBatch(batch.index, batch.amount, batch.present).dense(118)
+
+
+def test_read_many_one_text_at_a_time_and_empty():
+    assert read_many([]).index.shape == (0, 1)
+    for text in EDGE_CASES[:40]:
+        assert _rows_of(read_many([text])) == [read_fast(text)], text
+    # A bad row between good ones must not disturb its neighbours (parentheses, separators).
+    texts = ["Li2S", "Li(PO4", "Li3PO4", "70Li2S-(", "Li2S)", "30P2S5"]
+    assert _rows_of(read_many(texts)) == [read_fast(t) for t in texts]
+
+
+def test_read_many_takes_the_common_shapes_in_bulk(monkeypatch):
+    """Only the unusual rows may go through read_fast one by one."""
+    import sulfml.formula_fast as ff
+
+    calls = []
+    monkeypatch.setattr(ff, "read_fast", lambda text: calls.append(text) or read_fast(text))
+    texts = benchmark_formulas(2000) + ["Li2S-Li2S", "LiLi", "Li٣PS4", "Li1234567890123456.5S", "Li2(SO4)2"]
+    assert _rows_of(ff.read_many(texts)) == [read_fast(t) for t in texts]
+    assert sorted(calls) == sorted(["LiLi", "Li٣PS4", "Li1234567890123456.5S"])
+
+
+def test_round_is_pythons_round():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.random(20000) * 10.0 ** rng.integers(-7, 7, 20000),
+                        np.arange(1, 20000) * 5e-11, np.arange(1, 20000) / 8 * 1e-8, [0.0, 1e6, 999999.99999999]])
+    for digits in (8, 10):
+        assert _round(x, digits).tolist() == [round(v, digits) for v in x.tolist()]
+        # np.round is not Python's round: the reason _round exists.
+    assert not np.array_equal(np.round(x, 10), [round(v, 10) for v in x.tolist()])
+
+
+def test_read_many_reduced_formulas_of_random_compositions():
+    """Integer (gcd, polyanions, special formulas) and fractional amounts over all elements."""
+    rng = np.random.default_rng(8)
+    syms = sorted(ELECTRONEGATIVITY)
+    texts = ["LiO", "O2", "H2", "Cl2", "Li2O2", "NaO", "K4O4"]
+    for _ in range(20000):
+        els = rng.choice(syms, size=int(rng.integers(1, 7)), replace=False)
+        scale = rng.choice([1, 2, 0.25, 0.1, 1 / 3])
+        texts.append("".join(f"{e}{a * scale:.12g}" for e, a in zip(els, rng.integers(1, 13, size=len(els)), strict=True)))
+    assert _rows_of(read_many(texts)) == [read_fast(t) for t in texts]

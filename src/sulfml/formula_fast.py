@@ -3,12 +3,18 @@
 `parse_fast(text)` returns exactly what `sulfml.formula.parse_formula` returns for the texts it accepts
 (one compiled regex, float arithmetic in the parser's order, pymatgen's reduced formula re-implemented),
 and None for anything else, which then goes to `parse_formula`. It imports neither pymatgen nor pandas.
+`read_many(texts)` reads a whole column at once with NumPy, row for row what `read_fast` returns.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
 
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _EL = r"[A-Z][a-z]?"
@@ -167,14 +173,23 @@ def _reduce(sym_amt: dict[str, float]) -> tuple[str, int]:
     return "".join([*parts, *poly]), factor
 
 
-# INTERIM (replaced by the vectorized reader)
-from dataclasses import dataclass  # noqa: E402
-
-import numpy as np  # noqa: E402
+# ---------------------------------------------------------------------------------------------------------
+# Many texts at once
 
 
 @dataclass(frozen=True)
 class ParsedBatch:
+    """`read_fast` of many texts as padded arrays; feeds `sulfml.featurize.fast.CompositionBatch`.
+
+    Attributes:
+        ok: (n,) True where `read_fast(text)` is not None.
+        index: (n, width) element rows (atomic number - 1), by symbol within a row, 0 where padded.
+        amount: (n, width) the amounts of `read_fast`'s composition, 0 where padded.
+        present: (n, width) True for real entries; all False in rows that are not ok.
+        formula: (n,) reduced formulas, None where not ok.
+        glass: (n,) True where the notation is "glass" (else "plain"); False where not ok.
+    """
+
     ok: np.ndarray
     index: np.ndarray
     amount: np.ndarray
@@ -183,21 +198,400 @@ class ParsedBatch:
     glass: np.ndarray
 
 
-def read_many(texts):
+# Character classes of the joined text; the order makes "marker" (a parenthesis or a row's end) one
+# comparison.
+_OTHER, _UPPER, _LOWER, _DIGIT, _DOT, _DASH, _OPEN, _CLOSE, _SEP = range(9)
+# A number of more than 15 significant digits (or 18 digits, or 19 characters) goes to `read_fast`: the
+# exact conversion below needs its digits as an integer below 10**15.
+_MAX_DIGITS = 18
+_MAX_RUN = _MAX_DIGITS + 1
+# Rows with more element symbols than this go to `read_fast` rather than widening every padded array.
+_MAX_SYMBOLS = 32
+_BLOCK = 8192  # rows read at once
+_POW10 = np.array([10.0**k for k in range(_MAX_DIGITS + 1)])  # exact doubles (up to 1e22 they are)
+
+
+def _classes() -> tuple[np.ndarray, np.ndarray]:
+    table = np.full(256, _OTHER, dtype=np.uint8)
+    table[ord("\n")] = _SEP  # rows are joined by newlines; texts with one are read apart
+    for lo, hi, cls in (("A", "Z", _UPPER), ("a", "z", _LOWER), ("0", "9", _DIGIT)):
+        table[ord(lo): ord(hi) + 1] = cls
+    table[[ord("."), ord("("), ord(")"), ord("-")]] = (_DOT, _OPEN, _CLOSE, _DASH)
+    # follows[prev * 9 + cur]: cur may come right after prev in `_PLAIN` or `_GLASS`. Numbers need a few
+    # more rules (one dot, a digit, a glass coefficient is followed by an element) and parentheses a depth.
+    follows = np.zeros((9, 9), dtype=bool)
+    ends = [_UPPER, _LOWER, _DIGIT, _DOT, _CLOSE]  # what can end a compound
+    follows[[_SEP, _UPPER, _LOWER, _DIGIT, _DOT, _OPEN, _CLOSE], _UPPER] = True
+    follows[_UPPER, _LOWER] = True
+    for cur in (_DIGIT, _DOT):
+        follows[[_SEP, _UPPER, _LOWER, _DIGIT, _DOT, _CLOSE, _DASH], cur] = True
+    for cur in (_OPEN, _DASH, _SEP):
+        follows[ends, cur] = True
+    follows[[_UPPER, _LOWER, _DIGIT, _DOT], _CLOSE] = True
+    return table, follows.ravel()
+
+
+_CLASS, _FOLLOWS = _classes()
+# The same tables for bytes.translate, which maps a whole buffer many times faster than a NumPy lookup;
+# and a character's digit value (10 for the dot, 11 for anything else).
+_CLASS_BYTES, _FOLLOWS_BYTES = _CLASS.tobytes(), np.resize(~_FOLLOWS, 256).astype(np.uint8).tobytes()
+_DIGIT_VALUE = np.full(256, 11, dtype=np.uint8)
+_DIGIT_VALUE[ord("0"): ord("9") + 1] = np.arange(10)
+_DIGIT_VALUE[ord(".")] = 10
+_DIGIT_BYTES = _DIGIT_VALUE.tobytes()
+
+
+@dataclass(frozen=True)
+class _Symbols:
+    code: np.ndarray  # (26 * 27,) element row of an uppercase letter + optional lowercase one, -1 if not ours
+    symbols: tuple[str, ...]
+    by_symbol: np.ndarray  # element row -> rank in `sorted` symbol order (the padding row last)
+    by_x: np.ndarray  # element row -> rank in reduced-formula order (electronegativity, symbol)
+    of_symbol_rank: np.ndarray  # the inverse of by_symbol
+    pad: int  # an element row past the table, for padding while sorting
+
+
+@cache
+def _symbols() -> _Symbols:
     from sulfml.featurize.fast import element_tables
 
-    ix = element_tables().index
-    rows = [read_fast(t) if type(t) is str else None for t in texts]
-    n = len(rows)
-    width = max([1, *(len(r[0]) for r in rows if r)])
-    index = np.zeros((n, width), np.int64)
+    symbols = element_tables().symbols
+    pad = len(symbols)
+    code = np.full(26 * 27, -1, dtype=np.int64)
+    for z, s in enumerate(symbols):
+        if s in ELECTRONEGATIVITY:  # the others go to parse_formula, as in `_compound`
+            code[(ord(s[0]) - 65) * 27 + (ord(s[1]) - 96 if len(s) > 1 else 0)] = z
+    z_of = {s: z for z, s in enumerate(symbols)}
+    by_symbol, by_x, of_symbol_rank = (np.full(pad + 1, pad, dtype=np.int32) for _ in range(3))
+    for rank, s in enumerate(sorted(ELECTRONEGATIVITY)):
+        by_symbol[z_of[s]] = rank
+        of_symbol_rank[rank] = z_of[s]
+    for rank, s in enumerate(_order(ELECTRONEGATIVITY)):
+        by_x[z_of[s]] = rank
+    return _Symbols(code, symbols, by_symbol, by_x, of_symbol_rank, pad)
+
+
+def _round(x: np.ndarray, digits: int) -> np.ndarray:
+    """Python's `round(v, digits)` of each value (correctly rounded decimal, half to even), for v >= 0.
+
+    `rint(x * 10**digits) / 10**digits` is that whenever the product is below 2**52 (the integer is exact,
+    the division correctly rounded) and farther from a half-integer than its rounding error; the few
+    others take Python's round. `np.round` skips that check and differs now and then.
+    """
+    p = x * 10.0**digits
+    y = np.rint(p)
+    off = p - y  # from the nearest integer: unsure near 0.5, as a rounding error is below p * 2**-52
+    np.abs(off, out=off)
+    off -= 0.5
+    np.abs(off, out=off)
+    unsure = p >= 2.0**52
+    p *= 2.3e-16
+    unsure |= ~(off > p)
+    y /= 10.0**digits
+    if unsure.any():
+        y[unsure] = [round(v, digits) for v in x[unsure].tolist()]
+    return y
+
+
+def _rows(pos: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The row of each position of the joined text."""
+    return np.searchsorted(start, pos, side="right") - 1
+
+
+def read_many(texts: Sequence[object]) -> ParsedBatch:
+    """`read_fast` of every text, vectorized over the whole column.
+
+    The texts are joined into one byte array; character classes, number runs, element symbols and
+    parentheses are found with NumPy, so the shape `_PLAIN`/`_GLASS` accept is checked without a regex
+    per row. Amounts follow `_read`'s float arithmetic exactly. Rows outside the common shape (non-ASCII
+    text, numbers of more than 15 significant digits, an element twice in one compound, very many
+    symbols) go through `read_fast` one by one: same answer, only slower.
+
+    Args:
+        texts: formula texts (a list, or anything `list()` takes); anything that is not a str is not ok.
+
+    Returns:
+        The compositions as padded arrays, elements of each row in symbol order, with reduced formula and
+        notation; row i equals `read_fast(texts[i])`.
+    """
+    if type(texts) is not list:
+        texts = list(texts)
+    # Blocks of rows keep the arrays small: faster in the cache, and far fewer fresh memory pages.
+    blocks = [_read_block(texts[i: i + _BLOCK]) for i in range(0, len(texts), _BLOCK)] or [_read_block([])]
+    if len(blocks) == 1:
+        return blocks[0]
+    width = max(b.index.shape[1] for b in blocks)
+
+    def stack(name: str) -> np.ndarray:
+        return np.concatenate([np.pad(getattr(b, name), ((0, 0), (0, width - b.index.shape[1])))
+                               for b in blocks])
+
+    return ParsedBatch(np.concatenate([b.ok for b in blocks]), stack("index"), stack("amount"),
+                       stack("present"), [f for b in blocks for f in b.formula],
+                       np.concatenate([b.glass for b in blocks]))
+
+
+def _read_block(texts: list) -> ParsedBatch:
+    """`read_many` of up to `_BLOCK` texts."""
+    n = len(texts)
+    strs = texts
+    joined = None
+    if set(map(type, texts)) <= {str}:  # exactly str: read_fast refuses subclasses too
+        joined = "\n".join(texts)
+    if joined is None or not joined.isascii() or joined.count("\n") != n - 1:
+        # Here these are empty rows: non-ASCII texts go to read_fast (there `\d` also reads other
+        # scripts' digits); texts with a newline are not ok, and the newline would split the row.
+        strs = [t if type(t) is str and t.isascii() and "\n" not in t else "" for t in texts]
+        joined = "\n".join(strs)
+    length = np.fromiter(map(len, strs), dtype=np.int64, count=n)
+    ok, glass, fallback, els, amounts, keep = _read_bulk(joined, length)
+    if strs is not texts:
+        fallback[[i for i in np.flatnonzero(length == 0).tolist() if type(texts[i]) is str and texts[i]]] = True
+    slow = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
+    slow = {i: read for i, read in slow.items() if read is not None}
+
+    # Compact each row's entries to the left (they stay in symbol order).
+    count = keep.sum(axis=1)
+    width = max(1, int(count.max(initial=0)), *(len(read[0]) for read in slow.values()))
+    present = np.arange(width) < count[:, None]
+    index = np.zeros((n, width), dtype=np.int64)
     amount = np.zeros((n, width))
-    present = np.zeros((n, width), bool)
-    for i, r in enumerate(rows):
-        if r:
-            for j, el in enumerate(sorted(r[0])):
-                index[i, j] = ix[el]
-                amount[i, j] = r[0][el]
-                present[i, j] = True
-    return ParsedBatch(np.array([r is not None for r in rows], bool), index, amount, present,
-                       [r[1] if r else None for r in rows], np.array([bool(r) and r[2] == "glass" for r in rows]))
+    index[present], amount[present] = els[keep], amounts[keep]
+    formula = _formulas(index, amount, present)
+    if slow:
+        z_of = {s: z for z, s in enumerate(_symbols().symbols)}
+        for i, (comp, reduced, notation) in slow.items():
+            names = sorted(comp)
+            present[i, : len(names)] = True
+            index[i, : len(names)] = [z_of[s] for s in names]
+            amount[i, : len(names)] = [comp[s] for s in names]
+            ok[i], glass[i], formula[i] = True, notation == "glass", reduced
+    return ParsedBatch(ok, index, amount, present, formula, glass)
+
+
+def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(ok, glass, fallback, elements, amounts, keep) of ASCII texts joined by newlines.
+
+    The (rows, k) element rows and amounts are in symbol order, `keep` marks the composition's entries;
+    `fallback` marks the rows `read_fast` has to read.
+    """
+    n = len(length)
+    sym = _symbols()
+    if n == 0:
+        empty = np.zeros((0, 1), dtype=bool)
+        return empty[:, 0], empty[:, 0], empty[:, 0], np.zeros((0, 1), np.int64), np.zeros((0, 1)), empty
+    # The text starts with a separator and every row ends with one, so each character has a previous
+    # one and rows never run into each other.
+    raw = ("\n" + joined + "\n").encode("ascii")
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    start = np.cumsum(length + 1) - length  # first character of each row
+    cls = np.frombuffer(raw.translate(_CLASS_BYTES), dtype=np.uint8)
+    pair = cls[:-1] * 9
+    pair += cls[1:]
+    bad = np.zeros(len(buf), dtype=bool)
+    bad[1:] = np.frombuffer(pair.tobytes().translate(_FOLLOWS_BYTES), dtype=bool)
+
+    # One level of parentheses: with the row ends as markers too, "(" must follow ")" or a row end, ")"
+    # must follow "(", a row must not end inside a group; a "-" inside a group is wrong too.
+    mark = np.flatnonzero(cls >= _OPEN)
+    mark_cls = cls[mark]
+    after_open = np.empty(len(mark), dtype=bool)
+    after_open[0] = False
+    after_open[1:] = mark_cls[:-1] == _OPEN
+    bad[mark] |= np.where(mark_cls == _CLOSE, ~after_open, after_open)
+    dash = np.flatnonzero(cls == _DASH)
+    bad[dash] |= mark_cls[np.searchsorted(mark, dash) - 1] == _OPEN
+
+    # Number runs (the text starts and ends with a separator, so run edges alternate start and end).
+    digit = np.frombuffer(raw.translate(_DIGIT_BYTES) + b"\x0b" * _MAX_RUN, dtype=np.uint8)
+    edge = np.flatnonzero(np.diff((digit <= 10).view(np.int8))) + 1
+    run_start, run_end = edge[0::2], edge[1::2]
+    run_len = run_end - run_start
+    # float(text) exactly: the digits as an integer below 10**15 over a power of ten, both exact doubles,
+    # one correctly rounded division. (The integer is exact in a double below 2**53; longer numbers go
+    # to read_fast.) One pass per character position, over all runs at once.
+    mantissa = np.zeros(len(run_start))
+    n_dots = np.zeros(len(run_start), dtype=np.int64)
+    dot_at = np.zeros(len(run_start), dtype=np.int64)
+    for k in range(min(_MAX_RUN, int(run_len.max(initial=0)))):
+        char = digit[run_start + k]
+        inside = run_len > k
+        is_dot = inside & (char == 10)
+        n_dots += is_dot
+        dot_at[is_dot] = k
+        mantissa = np.where(inside & (char < 10), mantissa * 10 + char, mantissa)
+    n_digits = run_len - n_dots
+    fraction = np.where(n_dots > 0, run_len - 1 - dot_at, 0)  # digits after the dot (one dot)
+    value = mantissa / _POW10[np.clip(fraction, 0, _MAX_DIGITS)]
+    # `\d+(\.\d*)?|\.\d+`, and a glass coefficient is followed by its compound's first element.
+    is_coef = (cls[run_start - 1] == _DASH) | (cls[run_start - 1] == _SEP)
+    bad[run_start] |= (n_digits == 0) | (n_dots > 1) | (is_coef & (cls[run_end] != _UPPER))
+    long_number = (run_len > _MAX_RUN) | (n_digits > _MAX_DIGITS) | (mantissa >= 10**15)
+    run_at = np.full(len(buf) + 1, -1, dtype=np.int32)  # + 1: the position after the last row end
+    run_at[run_start] = np.arange(len(run_start), dtype=np.int32)
+    value = np.append(value, 1.0)  # run -1: no number, amount 1
+
+    # Element symbols: an uppercase letter and, greedily, one lowercase letter (as `[A-Z][a-z]?`).
+    el_pos = np.flatnonzero(cls == _UPPER)
+    two = cls[el_pos + 1] == _LOWER
+    code = (buf[el_pos] - 65).astype(np.int64) * 27 + np.where(two, buf[el_pos + 1].astype(np.int64) - 96, 0)
+    el = sym.code[code]
+    bad[el_pos] |= el < 0
+
+    first = cls[start]
+    is_glass = (first == _DIGIT) | (first == _DOT)
+    n_dash = np.bincount(_rows(dash, start), minlength=n)
+    row_bad = np.logical_or.reduceat(bad, start)
+    row_bad |= np.where(is_glass, n_dash == 0, (first != _UPPER) | (n_dash > 0))
+    three = start[length == 3]
+    row_bad[length == 3] |= (buf[three] == 78) & (buf[three + 1] == 97) & (buf[three + 2] == 78)  # "NaN"
+    fallback = np.zeros(n, dtype=bool)
+    fallback[_rows(run_start[long_number], start)] = True
+    fallback &= ~row_bad
+
+    # Each symbol's term in `_read`'s arithmetic: (amount * group multiplier) * glass coefficient;
+    # multiplying by an absent 1.0 is exact, so plain and grouped symbols take the same formula.
+    el_row = _rows(el_pos, start)
+    take = ~row_bad[el_row] & ~fallback[el_row]
+    el_pos, el_row, el, two = el_pos[take], el_row[take], el[take], two[take]
+    amount = value[run_at[el_pos + 1 + two]]
+    has_group = np.zeros(n, dtype=bool)
+    has_group[_rows(mark[mark_cls == _OPEN], start)] = True
+    sub = np.flatnonzero(has_group[el_row])
+    k = np.searchsorted(mark, el_pos[sub]) - 1
+    in_group = mark_cls[k] == _OPEN
+    amount[sub] *= np.where(in_group, value[run_at[mark[np.minimum(k + 1, len(mark) - 1)] + 1]], 1.0)
+    # A glass part's coefficient starts right after the row start or dash before the symbol; that
+    # position also tells the parts (compounds) apart.
+    part = np.zeros(len(el_pos), dtype=np.int64)
+    sub = np.flatnonzero(is_glass[el_row])
+    part_pos = np.flatnonzero(cls[: int(el_pos[sub].max(initial=0)) + 1] >= _DASH)
+    part_pos = part_pos[(cls[part_pos] == _DASH) | (cls[part_pos] == _SEP)]
+    part[sub] = part_pos[np.searchsorted(part_pos, el_pos[sub]) - 1] + 1
+    amount[sub] *= value[run_at[part[sub]]]
+
+    count = np.bincount(el_row, minlength=n)
+    crowded = count > _MAX_SYMBOLS
+    if crowded.any():
+        fallback |= crowded
+        keep = ~crowded[el_row]
+        el_row, el, part, amount = el_row[keep], el[keep], part[keep], amount[keep]
+        count[crowded] = 0
+    width = max(1, int(count.max(initial=0)))
+    col = np.arange(len(el_row)) - (np.cumsum(count) - count)[el_row]
+    # Symbol order within each row, ties (an element in several glass parts) in text order: sort a key of
+    # symbol rank and column, then fetch the terms by column.
+    key = np.full((n, width), sym.pad << 6, dtype=np.int32)
+    key[el_row, col] = (sym.by_symbol[el] << 6) + col
+    key.sort(axis=1)
+    els = sym.of_symbol_rank[key >> 6]
+    where = np.zeros((n, width), dtype=np.int32)
+    where[el_row, col] = np.arange(len(el_row), dtype=np.int32)
+    where = np.take_along_axis(where, key & 63, axis=1)
+    where[els == sym.pad] = len(el_row)  # padding: term 0, part -1
+    terms = np.append(amount, 0.0)[where]
+    parts = np.append(part, -1)[where]
+    same = els[:, 1:] == els[:, :-1]
+    # An element twice in one compound is summed before the multipliers apply: left to read_fast.
+    fallback |= (same & (parts[:, 1:] == parts[:, :-1]) & (els[:, 1:] != sym.pad)).any(axis=1)
+    # raw[el] = raw.get(el, 0.0) + term, part by part: a left fold along each run of one element.
+    total = terms
+    for j in range(1, width):
+        total[:, j] = np.where(same[:, j - 1], total[:, j - 1] + terms[:, j], terms[:, j])
+    keep = np.ones((n, width), dtype=bool)
+    keep[:, :-1] = ~same
+    keep &= els != sym.pad
+    rounded = _round(total, 10)  # padding is 0
+    row_bad |= (keep & ((total > _LARGEST) | ((rounded != 0) & ~(rounded >= _SMALLEST)))).any(axis=1)
+    keep &= rounded != 0
+    row_bad |= ~keep.any(axis=1)
+    ok = ~row_bad & ~fallback
+    keep &= ok[:, None]
+    return ok, ok & is_glass, fallback, els, rounded, keep
+
+
+def _formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list:
+    """`reduced_formula` of each row (None where nothing is present)."""
+    n = len(els)
+    out = np.full(n, None, dtype=object)
+    has = present.any(axis=1)
+    integer = has & ((np.abs(amounts - np.rint(amounts)) < AMOUNT_TOLERANCE) | ~present).all(axis=1)
+    rows = np.flatnonzero(integer)
+    if len(rows):
+        out[rows] = _integer_formulas(els[rows], np.rint(amounts[rows]).astype(np.int64), present[rows])
+    rows = np.flatnonzero(has & ~integer)
+    if len(rows):
+        out[rows] = _fractional_formulas(els[rows], amounts[rows], present[rows])
+    return out.tolist()
+
+
+def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
+    """`reduced_formula` of rows with a non-integer amount: symbol + `_double_format(amount, False)` in
+    electronegativity order. Each distinct amount is formatted once, and the formulas are one join of
+    shared strings."""
+    sym = _symbols()
+    width = els.shape[1]
+    key = np.where(present, sym.by_x[els], sym.pad) * 64 + np.arange(width)
+    key.sort(axis=1)
+    col = key % 64
+    els, amounts, present = (np.take_along_axis(a, col, axis=1) for a in (els, amounts, present))
+    distinct, inverse = np.unique(amounts[present], return_inverse=True)
+    whole = np.abs(distinct - np.rint(distinct)) <= AMOUNT_TOLERANCE  # math.isclose(x, round(x), ...)
+    text = np.empty(len(distinct), dtype=object)
+    text[whole] = list(map(str, np.rint(distinct[whole]).astype(np.int64).tolist()))
+    text[~whole] = list(map(repr, _round(distinct[~whole], 8).tolist()))
+    names = np.array(sym.symbols, dtype=object)
+    count = present.sum(axis=1)
+    m = len(inverse)
+    # Row r's entries go to 2 * (entry number) + r, its newline after them.
+    entry_row = np.repeat(np.arange(len(els)), count)
+    pieces = np.empty(2 * m + len(els), dtype=object)
+    at = 2 * np.arange(m) + entry_row
+    pieces[at] = names[els[present]]
+    pieces[at + 1] = text[inverse]
+    pieces[2 * np.cumsum(count) + np.arange(len(els))] = "\n"
+    return "".join(pieces.tolist()).split("\n")[:-1]
+
+
+def _join_rows(pieces: np.ndarray) -> list[str]:
+    """One string per row of a (rows, k) object array of strings: one join, split at the row ends."""
+    ends = np.full((len(pieces), 1), "\n", dtype=object)
+    return "".join(np.hstack([pieces, ends]).ravel().tolist()).split("\n")[:-1]
+
+
+def _integer_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
+    """`reduced_formula` of rows with integer amounts (`_reduce`'s gcd and polyanion rules, then the
+    special formulas), for all rows at once."""
+    sym = _symbols()
+    rows, width = els.shape
+    key = np.where(present, sym.by_x[els], sym.pad) * 64 + np.arange(width)
+    key.sort(axis=1)
+    col = key % 64
+    els, amounts, present = (np.take_along_axis(a, col, axis=1) for a in (els, amounts, present))
+    count = present.sum(axis=1)
+    amounts = amounts // np.gcd.reduce(amounts, axis=1)[:, None]  # padding is 0, which gcd ignores
+    # The last two elements by electronegativity, when close in it, form a polyanion if they reduce.
+    electronegativity = np.array([ELECTRONEGATIVITY.get(s, 0.0) for s in sym.symbols] + [0.0])
+    r = np.arange(rows)
+    a, b = np.maximum(count - 2, 0), count - 1
+    poly_factor = np.gcd(amounts[r, a], amounts[r, b])
+    poly = (count >= 3) & (electronegativity[els[r, b]] - electronegativity[els[r, a]] < 1.65) & (poly_factor != 1)
+    plain = present & (np.arange(width) < (count - 2 * poly)[:, None])
+    in_a, in_b = amounts[r, a] // poly_factor, amounts[r, b] // poly_factor
+    names = np.array([*sym.symbols, ""], dtype=object)
+    values = np.unique(np.concatenate([amounts.ravel(), poly_factor, in_a, in_b]))
+    # _double_format: an amount of 1 is not written.
+    text = np.array([str(v) for v in values.tolist()], dtype=object)
+    text[values == 1] = ""  # the poly factor is never 1 where written
+
+    def amount_text(x: np.ndarray) -> np.ndarray:
+        return text[np.searchsorted(values, x)]
+
+    pieces = np.empty((rows, 2 * width + 7), dtype=object)
+    pieces[:, 0:2 * width:2] = names[np.where(plain, els, sym.pad)]
+    pieces[:, 1:2 * width:2] = np.where(plain, amount_text(amounts), "")
+    group = [np.where(poly, "(", ""), np.where(poly, names[els[r, a]], ""), np.where(poly, amount_text(in_a), ""),
+             np.where(poly, names[els[r, b]], ""), np.where(poly, amount_text(in_b), ""), np.where(poly, ")", ""),
+             np.where(poly, text[np.searchsorted(values, poly_factor)], "")]
+    pieces[:, 2 * width:] = np.stack(group, axis=1)
+    return [SPECIAL_FORMULAS.get(f, f) for f in _join_rows(pieces)]
