@@ -245,10 +245,11 @@ def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
     notes: list[list[str] | None] = [None] * n
     inputs_ = _FeatureInputs()
     feat_of = np.full(n, -1)  # row -> feature row
-    general = [i for i in range(n) if bundle.uses_structure or _text(cifs[i]).strip()]
+    uses_structure = bundle.uses_structure
+    general = list(range(n)) if uses_structure else [i for i, c in enumerate(cifs) if _text(c).strip()]
     for i in general:
         row = _prepare({"formula": formulas[i], "temperature_C": temps[i], "cif": cifs[i]}, bundle,
-                       bundle.uses_structure)
+                       uses_structure)
         for c, v in row.out.items():
             if c not in ("warning", "neighbors"):
                 out[c][i] = v

@@ -128,15 +128,21 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
         d, candidates = _brute(query, r, m)
     order = np.lexsort((candidates, d), axis=1)  # by distance, then by first occurrence
     candidates, d = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(d, order, axis=1)
-    # Expand each distinct row into its copies and keep the first k: slot = copies before it in the row.
-    copies = r.members[candidates, :k]  # (n, m, at most k)
-    real = copies >= 0
-    slot = np.cumsum(real.reshape(n, -1), axis=1).reshape(real.shape) - 1
-    take = real & (slot < k)
-    rows = np.broadcast_to(np.arange(n)[:, None, None], real.shape)
+    # Expand each distinct row into its copies and keep the first k. Most rows' k nearest are single copies.
     idx, dist = np.zeros((n, k), np.int64), np.zeros((n, k))
-    idx[rows[take], slot[take]] = copies[take]
-    dist[rows[take], slot[take]] = np.broadcast_to(d[:, :, None], real.shape)[take]
+    if m >= k:
+        idx[:], dist[:] = r.members[candidates[:, :k], 0], d[:, :k]
+        copied = np.flatnonzero((r.members[candidates[:, :k], 1:] >= 0).any(axis=(1, 2)))
+    else:  # fewer distinct rows than k: every row needs copies
+        copied = np.arange(n)
+    if len(copied):
+        copies = r.members[candidates[copied], :k]  # (rows, m, at most k)
+        real = copies >= 0
+        slot = np.cumsum(real.reshape(len(copied), -1), axis=1).reshape(real.shape) - 1  # copies before it
+        take = real & (slot < k)
+        rows = np.broadcast_to(copied[:, None, None], real.shape)
+        idx[rows[take], slot[take]] = copies[take]
+        dist[rows[take], slot[take]] = np.broadcast_to(d[copied, :, None], real.shape)[take]
     return idx, dist
 
 
