@@ -274,7 +274,7 @@ class _FeatureInputs:
     (dicts from `parse_formula` or a CIF), in the order they were added."""
 
     def __init__(self) -> None:
-        self.parts: list = []  # ParsedBatch blocks (rows selected by a mask) or lists of dicts
+        self.parts: list = []  # (ParsedBatch, row indices) blocks or lists of dicts
         self.n = 0
 
     def add_dict(self, feat: dict) -> int:
