@@ -70,19 +70,20 @@ class Forest:
         X = np.asarray(X, np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} features, got shape {X.shape}")
-        n = len(X)
-        out = np.full(n, self.base_score, np.float32)
-        rows = np.arange(n)
-        for t in range(len(self.left)):
-            left, right, feature = self.left[t], self.right[t], self.feature[t]
-            value, default_left = self.value[t], self.default_left[t]
-            node = np.zeros(n, np.int32)
-            while True:
-                inner = left[node] >= 0
-                if not inner.any():
-                    break
-                x = X[rows, feature[node]]
-                go_left = np.where(np.isnan(x), default_left[node], x < value[node])
-                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
-            out += value[node]
-        return out
+        n, n_trees = len(X), len(self.left)
+        # All trees walk together, one level per step: a handful of array operations instead of a Python
+        # loop over the trees.
+        tree = np.arange(n_trees)[None, :]
+        rows = np.arange(n)[:, None]
+        node = np.zeros((n, n_trees), np.int32)
+        while True:
+            left = self.left[tree, node]
+            inner = left >= 0
+            if not inner.any():
+                break
+            x = X[rows, self.feature[tree, node]]
+            go_left = np.where(np.isnan(x), self.default_left[tree, node], x < self.value[tree, node])
+            node = np.where(inner, np.where(go_left, left, self.right[tree, node]), node)
+        # XGBoost adds the leaves to the base score one tree after the other, in float32: a running sum.
+        terms = np.concatenate([np.full((n, 1), self.base_score, np.float32), self.value[tree, node]], axis=1)
+        return np.cumsum(terms, axis=1, dtype=np.float32)[:, -1] if n else np.zeros(0, np.float32)
