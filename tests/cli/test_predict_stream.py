@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from sulfml.cli import main
 
 ROWS = ["Li6PS5Cl", "bad((", "Li3PS4", "70Li2S-30P2S5", "", "Li10Ge(P0.925Sb0.075)2S12", "Xx2O", "Li7P3S11"]
@@ -80,3 +82,25 @@ def test_large_input_imports_no_heavy_packages(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split("\n")[-2] == "0 []"
     assert len((tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()) == 601
+
+
+@pytest.mark.parametrize("columns", [None, ["formula"], ["log10_sigma"]])
+def test_write_csv_writes_what_pandas_writes(columns):
+    import io
+
+    import pandas as pd
+
+    from sulfml.cli.predict_cmd import write_csv
+
+    frame = pd.DataFrame({
+        "formula": ["Li6PS5Cl", "", 'say "hi"', "a,b", "two\nlines", None, "x\ry", " padded "],
+        "log10_sigma": [-2.927370071411133, float("nan"), 1e-300, -0.1, 3.0, float("inf"), 12345678.9, 0.0],
+        "in_domain": [True, None, False, True, None, False, True, True],
+        "n": [1, 2, 3, 4, 5, 6, 7, 8],
+    })
+    frame = frame if columns is None else frame[columns]
+    for header in (True, False):
+        want, got = io.StringIO(), io.StringIO()
+        frame.to_csv(want, index=False, header=header, lineterminator="\n")
+        write_csv(got, frame, header=header)
+        assert got.getvalue() == want.getvalue()
