@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.model.domain import DomainModel
+from sulfml.resources import available_cpus
 from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
@@ -26,6 +27,7 @@ K_B_EV = 8.617333262e-5
 MAX_T_K = 3000.0  # far above the melting point of any solid electrolyte: a typo, not a question
 STRUCTURE_COLUMNS = ["space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path"]
 N_NEIGHBORS = 3
+_PARALLEL_FROM = 2048  # rows from which the two targets are predicted in parallel threads
 
 
 def arrhenius_shift(log10_sigma_rt: np.ndarray, ea_ev: np.ndarray, temperature_k: np.ndarray) -> np.ndarray:
@@ -463,10 +465,21 @@ def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarr
         return
     names = bundle.models["log10_sigma"].card["feature_names"]
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
-    log_u = sig_m.predict_array(X).astype(float)
-    ea_u = ea_m.predict_array(X).astype(float)
-    dist_u, nn_idx_u, nn_dist_u = sig_m.domain.distance_array(X, names, N_NEIGHBORS)
-    ea_dist_u = ea_m.domain.distance_array(X, names)[0]
+
+    def model_and_domain(m, n_neighbors: int) -> tuple:
+        return m.predict_array(X).astype(float), *m.domain.distance_array(X, names, n_neighbors)
+
+    if len(X) >= _PARALLEL_FROM and available_cpus() > 1:
+        # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            ea_job = pool.submit(model_and_domain, ea_m, 0)
+            log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
+            ea_u, ea_dist_u, _, _ = ea_job.result()
+    else:
+        log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
+        ea_u, ea_dist_u, _, _ = model_and_domain(ea_m, 0)
     hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u)
     hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u)
     f = feat_of[keep]
