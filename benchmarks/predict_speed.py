@@ -94,15 +94,23 @@ STAGES = {
 
 
 def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]:
-    """`sulfml predict --input path` in this process under cProfile: total seconds and seconds per stage."""
+    """`sulfml predict --input path` in this process under cProfile: total seconds and seconds per stage.
+
+    cProfile sees one thread only, so the two targets run one after the other here (no parallel threads).
+    """
     import cProfile
     import pstats
 
+    import sulfml.predict
     from sulfml.cli import main as cli
 
+    parallel_from, sulfml.predict._PARALLEL_FROM = sulfml.predict._PARALLEL_FROM, float("inf")
     profile = cProfile.Profile()
     t0 = time.perf_counter()
-    profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
+    try:
+        profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
+    finally:
+        sulfml.predict._PARALLEL_FROM = parallel_from
     total = time.perf_counter() - t0
     stats = pstats.Stats(profile).stats
     found = {}
@@ -138,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         t2, rss2 = run_child([*cmd, str(big), "--output", str(Path(tmp) / "out2.csv")])
         print(f"    {2 * args.n:,} rows: {t2:.2f} s, {2 * args.n / t2:,.0f} rows/s; peak RSS {rss2 / 2**20:,.0f} MiB")
         total, found = where_the_time_goes(small, Path(tmp) / "out-profiled.csv")
-        print(f"    where the time goes (one more run, in this process, under cProfile: {total:.2f} s):")
+        print(f"    where the time goes (one more run, in this process, under cProfile, targets one after the "
+              f"other: {total:.2f} s):")
         for stage, seconds in found.items():
             print(f"      {stage:<36} {seconds:6.2f} s  {seconds / total:5.1%}")
         print(f"      {'the rest (start-up excluded)':<36} {total - sum(found.values()):6.2f} s")
