@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -471,12 +472,9 @@ def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarr
 
     if len(X) >= _PARALLEL_FROM and available_cpus() > 1:
         # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:
-            ea_job = pool.submit(model_and_domain, ea_m, 0)
-            log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
-            ea_u, ea_dist_u, _, _ = ea_job.result()
+        ea_job = _worker().submit(model_and_domain, ea_m, 0)
+        log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
+        ea_u, ea_dist_u, _, _ = ea_job.result()
     else:
         log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
         ea_u, ea_dist_u, _, _ = model_and_domain(ea_m, 0)
@@ -519,6 +517,15 @@ def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarr
         if t_range and not t_range[0] <= temps[j] <= t_range[1]:
             row_notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
                              "training measurements span: an extrapolation")
+
+
+@cache
+def _worker():
+    """One helper thread for the whole process: a new thread per chunk would get a new malloc arena each
+    time, and the memory of a long stream would grow with its length."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(1, thread_name_prefix="sulfml-predict")
 
 
 def predict(formulas: list[str], temperature_C: float | None = None, bundle: Bundle | None = None) -> pd.DataFrame:
