@@ -36,23 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sulfml.featurize.rules import (
-    _TOL,
-    ANION_CHARGE,
-    ANIONS,
-    CHALCOGENS,
-    ELEMENT_FRACTION_PREFIX,
-    ELEMENTS,
-    FAMILIES,
-    FRAMEWORK_CATIONS,
-    HALOGENS,
-    LISICON_X,
-    MINOR_SHARE,
-    PEROVSKITE_B,
-    SUBSTITUTION_LABELS,
-    family_from_label,
-    synthesis_flags,
-)
+from sulfml.featurize import rules
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,24 +191,24 @@ def electrolyte_columns() -> list[str]:
     """Names of our electrolyte features `electrolyte_features` computes, in preset order."""
     return [
         "li_atom_fraction", "li_per_anion", "li_per_framework_cation", "li_anion_charge_fraction",
-        *(f"anion_frac_{el}" for el in ANIONS), "halogen_fraction", "chalcogenide_fraction",
-        *(f"halogen_share_{el}" for el in HALOGENS), "halogen_mixing_entropy", "anion_atom_fraction",
+        *(f"anion_frac_{el}" for el in rules.ANIONS), "halogen_fraction", "chalcogenide_fraction",
+        *(f"halogen_share_{el}" for el in rules.HALOGENS), "halogen_mixing_entropy", "anion_atom_fraction",
         "n_anion_species", "mixed_anion", "mixed_halogen",
-        *(f"framework_share_{el}" for el in FRAMEWORK_CATIONS), "framework_share_other",
+        *(f"framework_share_{el}" for el in rules.FRAMEWORK_CATIONS), "framework_share_other",
         "n_framework_cation_species", "framework_cation_atom_fraction",
         *FLAGS,
-        *(f"family_{f}" for f in FAMILIES),
+        *(f"family_{f}" for f in rules.FAMILIES),
     ]
 
 
 def fraction_columns() -> list[str]:
     """Names of `ElementFractions`' columns (elem_frac_H ... elem_frac_Pu)."""
-    return [f"{ELEMENT_FRACTION_PREFIX}{el}" for el in ELEMENTS]
+    return [f"{rules.ELEMENT_FRACTION_PREFIX}{el}" for el in rules.ELEMENTS]
 
 
 def substitution_columns() -> list[str]:
     """Names of `SubstitutionChemistry`'s columns."""
-    return list(SUBSTITUTION_LABELS)
+    return list(rules.SUBSTITUTION_LABELS)
 
 
 _PART_COLUMNS = {"matminer": matminer_columns, "electrolyte": electrolyte_columns, "fractions": fraction_columns,
@@ -513,7 +497,7 @@ def _compound_possible(idx: np.ndarray, w: np.ndarray, present: np.ndarray, tabl
 
 def _flags(notation: Any, tags: Any, family: Any) -> tuple[bool, ...]:
     """The six `FLAGS` of one row, in order."""
-    flags = synthesis_flags(notation, tags, family)
+    flags = rules.synthesis_flags(notation, tags, family)
     return tuple(flags[name] for name in FLAGS)
 
 
@@ -567,12 +551,12 @@ def electrolyte_features(
     for raw, k in uniq.items():
         key = (_clean(raw[0], "plain"), _clean(raw[1], ""), _clean(raw[2], None))
         flag_table[k] = _flags(*key)
-        label = family_from_label(key[2])
-        label_table[k] = -1 if label is None else FAMILIES.index(label)
+        label = rules.family_from_label(key[2])
+        label_table[k] = -1 if label is None else rules.FAMILIES.index(label)
     flags = flag_table[codes] if n else np.zeros((0, len(FLAGS)))
     label_family = label_table[codes] if n else np.zeros(0, dtype=int)
     out = _output(out, n, len(electrolyte_columns()))
-    n_comp = len(electrolyte_columns()) - len(FLAGS) - len(FAMILIES)
+    n_comp = len(electrolyte_columns()) - len(FLAGS) - len(rules.FAMILIES)
     for start in range(0, n, _BLOCK):
         sl = slice(start, start + _BLOCK)
         block = batch.rows(sl)
@@ -581,7 +565,7 @@ def electrolyte_features(
         fam_code = np.where(labels >= 0, labels, fam_code)
         out[sl, :n_comp] = comp_cols
         out[sl, n_comp:n_comp + len(FLAGS)] = flags[sl]
-        out[sl, n_comp + len(FLAGS):] = fam_code[:, None] == np.arange(len(FAMILIES))[None, :]
+        out[sl, n_comp + len(FLAGS):] = fam_code[:, None] == np.arange(len(rules.FAMILIES))[None, :]
     return out
 
 
@@ -619,11 +603,11 @@ def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np
 
         lithium = [ratio(li, total), ratio(li, n_anion), ratio(li, t), ratio(li, charge)]
 
-        anion_present = {el: anion[el] > 0 for el in ANIONS}
-        fracs = [share(anion[el], n_anion) for el in ANIONS]
-        n_hal = _sum_cols([anion[el] for el in HALOGENS])
-        hal_shares = [share(anion[el], n_hal) for el in HALOGENS]
-        n_chal = _sum_cols([anion[el] for el in CHALCOGENS])
+        anion_present = {el: anion[el] > 0 for el in rules.ANIONS}
+        fracs = [share(anion[el], n_anion) for el in rules.ANIONS]
+        n_hal = _sum_cols([anion[el] for el in rules.HALOGENS])
+        hal_shares = [share(anion[el], n_hal) for el in rules.HALOGENS]
+        n_chal = _sum_cols([anion[el] for el in rules.CHALCOGENS])
         entropy = _sum_cols([np.where(s > 0, s * np.log(np.where(s > 0, s, 1.0)), 0.0) for s in hal_shares])
         n_species = _sum_cols([p.astype(float) for p in anion_present.values()])
         anion_cols = [
@@ -632,7 +616,7 @@ def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np
             (_sum_cols([(s > 0).astype(float) for s in hal_shares]) > 1).astype(float),
         ]
 
-        shares = [share(fw_dense[:, ix[el]], t) for el in FRAMEWORK_CATIONS]
+        shares = [share(fw_dense[:, ix[el]], t) for el in rules.FRAMEWORK_CATIONS]
         other = np.where(t != 0, 1.0 - _sum_cols(shares), 0.0)
         fw_cols = [*shares, np.maximum(other, 0.0), n_fw.astype(float), ratio(t, total)]
 
@@ -663,13 +647,13 @@ class _Ions:
         idx, w, present = batch.index, batch.amount, batch.present
         dense = batch.dense(len(tables.symbols))
         has_o = dense[:, ix["O"]] > 0
-        anion = {el: dense[:, ix[el]] for el in ANIONS}
+        anion = {el: dense[:, ix[el]] for el in rules.ANIONS}
         for el in ("Te", "H"):
             # Te is a Te6+ cation and H sits in OH-/H2O when O is present.
             anion[el] = np.where(has_o, 0.0, anion[el])
         # Framework = everything but Li and the anions; Te only with O, H never (anion or hydroxide).
         not_fw = np.zeros(len(tables.symbols), dtype=bool)
-        not_fw[[ix[el] for el in ("Li", *ANIONS)]] = True
+        not_fw[[ix[el] for el in ("Li", *rules.ANIONS)]] = True
         fw_entry = present & ~not_fw[idx]
         fw_entry |= present & (idx == ix["Te"]) & has_o[:, None]
         fw_amt = np.where(fw_entry, w, 0.0)
@@ -677,15 +661,15 @@ class _Ions:
         fw_dense[:, not_fw] = 0.0
         fw_dense[:, ix["Te"]] = np.where(has_o, dense[:, ix["Te"]], 0.0)
         return cls(dense, has_o, anion, fw_entry, fw_amt, fw_dense, dense[:, ix["Li"]],
-                   _sum_cols([anion[el] for el in ANIONS]),
-                   _sum_cols([ANION_CHARGE[el] * anion[el] for el in ANIONS]), _seqsum(fw_amt))
+                   _sum_cols([anion[el] for el in rules.ANIONS]),
+                   _sum_cols([rules.ANION_CHARGE[el] * anion[el] for el in rules.ANIONS]), _seqsum(fw_amt))
 
 
 def element_fractions(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
     """`ElementFractions` for many rows: atom fractions of `ELEMENTS` (0 for an empty row)."""
     tables = element_tables()
-    out = _output(out, len(batch), len(ELEMENTS))
-    cols = [tables.index[el] for el in ELEMENTS]
+    out = _output(out, len(batch), len(rules.ELEMENTS))
+    cols = [tables.index[el] for el in rules.ELEMENTS]
     for start in range(0, len(batch), _BLOCK):
         block = batch.rows(slice(start, start + _BLOCK))
         total = _seqsum(block.amount)
@@ -698,7 +682,7 @@ def element_fractions(batch: CompositionBatch, out: np.ndarray | None = None) ->
 def substitution_features(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
     """`SubstitutionChemistry` for many rows, columns as `substitution_columns()`."""
     tables = element_tables()
-    out = _output(out, len(batch), len(SUBSTITUTION_LABELS))
+    out = _output(out, len(batch), len(rules.SUBSTITUTION_LABELS))
     for start in range(0, len(batch), _BLOCK):
         block = batch.rows(slice(start, start + _BLOCK))
         out[start:start + len(block)] = _substitution_block(block, tables)
@@ -711,9 +695,9 @@ def _substitution_block(batch: CompositionBatch, tables: ElementTables) -> np.nd
     t, n_a, li = ions.t, ions.n_anion, ions.li
     valence = tables.nominal_valence[batch.index]
     radius = tables.cation_radius[batch.index]
-    hal = _sum_cols([ions.anion[el] for el in HALOGENS])
-    chal = _sum_cols([ions.anion[el] for el in (*CHALCOGENS, "O")])
-    host = fw & (w >= MINOR_SHARE * t[:, None])
+    hal = _sum_cols([ions.anion[el] for el in rules.HALOGENS])
+    chal = _sum_cols([ions.anion[el] for el in (*rules.CHALCOGENS, "O")])
+    host = fw & (w >= rules.MINOR_SHARE * t[:, None])
     dopant = fw & ~host
 
     def total(mask: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
@@ -742,7 +726,7 @@ def _substitution_block(batch: CompositionBatch, tables: ElementTables) -> np.nd
             np.where(both, mean(dopant, radius) - mean(host, radius), 0.0),
             mean(fw, radius), np.where(known_r.any(1), spread, np.nan),
         ]
-    return np.stack(cols, axis=1) if len(batch) else np.empty((0, len(SUBSTITUTION_LABELS)))
+    return np.stack(cols, axis=1) if len(batch) else np.empty((0, len(rules.SUBSTITUTION_LABELS)))
 
 
 def _sum_cols(cols: Sequence[np.ndarray]) -> np.ndarray:
@@ -758,7 +742,7 @@ def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray,
                   t: np.ndarray, has_o: np.ndarray, glass: np.ndarray, ix: Mapping[str, int]) -> np.ndarray:
     """Index into `FAMILIES` of `electrolyte.family_from_composition` for every row (first match wins)."""
     n = dense.shape[0]
-    code = np.full(n, FAMILIES.index("other"))
+    code = np.full(n, rules.FAMILIES.index("other"))
     undecided = li > 0
 
     def get(el: str) -> np.ndarray:
@@ -767,7 +751,7 @@ def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray,
     def within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
         return (lo <= x) & (x <= hi)
 
-    def near(x: np.ndarray, target: float, tol: float = _TOL) -> np.ndarray:
+    def near(x: np.ndarray, target: float, tol: float = rules._TOL) -> np.ndarray:
         return np.abs(x - target) <= tol
 
     def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -776,17 +760,17 @@ def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray,
 
     def assign(mask: np.ndarray, family: str) -> None:
         hit = undecided & mask
-        code[hit] = FAMILIES.index(family)
+        code[hit] = rules.FAMILIES.index(family)
         undecided[hit] = False
 
-    hal = _sum_cols([anion[el] for el in HALOGENS])
+    hal = _sum_cols([anion[el] for el in rules.HALOGENS])
     chal_s = anion["S"] + anion["Se"] + anion["Te"]
     o = anion["O"]
     ch = chal_s + o
     sulfide = (n_a > 0) & (chal_s >= 0.5 * n_a)
     oxide = (n_a > 0) & (o >= 0.5 * n_a)
-    # Main cations: framework entries with at least MINOR_SHARE of the framework atoms.
-    major = fw_entry & (fw_amt >= MINOR_SHARE * t[:, None])
+    # Main cations: framework entries with at least rules.MINOR_SHARE of the framework atoms.
+    major = fw_entry & (fw_amt >= rules.MINOR_SHARE * t[:, None])
 
     def only(allowed: Iterable[str]) -> np.ndarray:
         ok = np.zeros(dense.shape[1], dtype=bool)
@@ -829,12 +813,12 @@ def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray,
     x = get("P") + get("Si") + get("As")
     m = t - x
     assign(oxide & (x > 0) & (m > 0) & within(div(o, x), 3.8, 4.2) & within(div(x, m), 1.2, 1.8), "NASICON")
-    b = _sum_cols([get(el) for el in PEROVSKITE_B])
+    b = _sum_cols([get(el) for el in rules.PEROVSKITE_B])
     a_site = a_site + (get("Na") + get("K"))  # as `a_site += get("Na") + get("K")`
     assign(oxide & (b > 0) & (a_site > 0) & within(div(o, b), 2.8, 3.2) & within(div(a_site + li, b), 0.5, 1.15),
            "perovskite")
-    x = _sum_cols([get(el) for el in LISICON_X])
-    assign(oxide & (x > 0) & only([*LISICON_X, "Mg", "Ti"]) & within(div(o, x), 3.2, 4.4) & within(div(li, x), 2.5, 4.5),
+    x = _sum_cols([get(el) for el in rules.LISICON_X])
+    assign(oxide & (x > 0) & only([*rules.LISICON_X, "Mg", "Ti"]) & within(div(o, x), 3.2, 4.4) & within(div(li, x), 2.5, 4.5),
            "LISICON")
     return code
 

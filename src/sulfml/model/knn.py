@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from sulfml.featurize.electrolyte import ELEMENT_FRACTION_PREFIX
+from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX
 from sulfml.model.knn_features import KNN_FEATURES, neighbour_features, neighbour_frame  # noqa: F401
 
 
