@@ -1,7 +1,7 @@
 """XGBoost tree ensembles evaluated in NumPy from the model's JSON, bit-for-bit equal to XGBoost's predictions.
 
-Used for small batches (one formula from the command line), so that a cold `sulfml predict` need not import
-XGBoost, which pulls in scikit-learn and SciPy; large batches still go to XGBoost's native predictor.
+Used for small batches (one formula from the command line), so that a cold `sulfml predict` need not load
+XGBoost at all; large batches go to XGBoost's C library (`sulfml.model.native`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Below this many rows the NumPy walk is faster than importing XGBoost; above it XGBoost wins.
+# Below this many rows the NumPy walk is faster than loading XGBoost's library and model; above it XGBoost wins.
 SMALL_BATCH = 256
 
 
