@@ -30,13 +30,18 @@ class Forest:
 
     @classmethod
     def from_json(cls, path: str | Path) -> Forest:
-        """Read XGBoost's JSON model.
+        """Read XGBoost's JSON model from a file (see `from_bytes`)."""
+        return cls.from_bytes(Path(path).read_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Forest:
+        """XGBoost's JSON model from its bytes (the bundle passes the bytes it checked against the card).
 
         Raises:
             ValueError: a model this evaluator does not handle (not gbtree, several targets or classes,
-                categorical splits, an objective with a link function).
+                categorical splits, an objective with a link function), or not JSON.
         """
-        model = json.loads(Path(path).read_text())
+        model = json.loads(data)
         learner = model["learner"]
         params = learner["learner_model_param"]
         booster = learner["gradient_booster"]

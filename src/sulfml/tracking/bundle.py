@@ -19,21 +19,20 @@ from sulfml.model.trees import SMALL_BATCH, Forest
 from sulfml.tracking.integrity import (
     BundleError,
     checksums,
-    read_json_file,
+    read_card,
+    read_verified,
     scan_for_pickles,
     validate_card,
-    verify_checksum,
 )
 
 if TYPE_CHECKING:  # XGBoost (and the scikit-learn it imports) is loaded when a large batch needs it
     import pandas as pd
 
-__all__ = ["BUNDLE_FILES", "Bundle", "BundleError", "LoadedModel", "PresetMismatchError", "save_model"]
+__all__ = ["Bundle", "BundleError", "LoadedModel", "PresetMismatchError", "save_model"]
 
 MODEL_FILE = "model.json"
 CARD_FILE = "card.json"
 DOMAIN_FILE = "domain.json"
-BUNDLE_FILES = (MODEL_FILE, CARD_FILE, DOMAIN_FILE)
 TARGET_DIRS = {"log10_sigma": "log10_sigma", "ea_eV": "ea_eV"}
 
 
@@ -61,15 +60,6 @@ def write_card(card: dict, folder: str | Path) -> Path:
     path = folder / CARD_FILE
     path.write_text(json.dumps(card, indent=2, sort_keys=True))
     return path
-
-
-def _read_verified(path: Path, card: dict, where: str) -> bytes:
-    """The bytes of a checksummed bundle file, after checking them against the card (before parsing)."""
-    from sulfml.tracking.integrity import read_bundle_bytes
-
-    data = read_bundle_bytes(path, where)
-    verify_checksum(card, path.name, data, where)
-    return data
 
 
 class PresetMismatchError(ValueError):
@@ -103,15 +93,12 @@ class LoadedModel:
         folder = Path(folder)
         scan_for_pickles(folder)
         where = str(folder)
-        _, card = read_json_file(folder / CARD_FILE, where)
-        if isinstance(card, dict) and "checksums" not in card:
-            raise BundleError(f"{where}: card.json has no checksums (exported by an older sulfml or edited); "
-                              "re-export the bundle with `sulfml registry export` or `sulfml train`")
-        card = validate_card(card, where)
-        model_bytes = _read_verified(folder / MODEL_FILE, card, where)
-        domain_bytes = _read_verified(folder / DOMAIN_FILE, card, where)
+        card = read_card(folder, where, "exported by an older sulfml or edited; re-export the bundle with "
+                                        "`sulfml registry export` or `sulfml train`")
+        model_bytes = read_verified(folder / MODEL_FILE, card, where)
+        domain_bytes = read_verified(folder / DOMAIN_FILE, card, where)
         try:
-            forest = Forest.from_json(folder / MODEL_FILE)
+            forest = Forest.from_bytes(model_bytes)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):  # not for the NumPy walk
             forest = None
         booster = None if forest is not None else _booster_from_bytes(model_bytes, where)
@@ -172,7 +159,7 @@ class LoadedModel:
             return self.forest.predict(X)
         if self.booster is None:  # read again, so checked again before XGBoost parses it
             where = str(self.folder)
-            data = _read_verified(self.folder / MODEL_FILE, self.card, where)
+            data = read_verified(self.folder / MODEL_FILE, self.card, where)
             object.__setattr__(self, "booster", _booster_from_bytes(data, where))
         if isinstance(self.booster, NativeBooster):
             return self.booster.predict(X)

@@ -6,6 +6,7 @@ Light on imports on purpose: the CLI maps `BundleError` to a usage error without
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -76,11 +77,27 @@ def read_bundle_bytes(path: Path, what: str) -> bytes:
     return data
 
 
-def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
-    """Read a bundle file as bytes and parse it as JSON; refuse pickles and anything that is not JSON."""
+def read_verified(path: Path, card: dict, what: str) -> bytes:
+    """The bytes of a checksummed bundle file, after checking them against the card (before any parsing)."""
+    data = read_bundle_bytes(path, what)
+    verify_checksum(card, path.name, data, what)
+    return data
+
+
+def read_card(folder: Path, what: str, fix: str) -> dict:
+    """`folder`'s card.json, parsed and validated against the schema; `fix` says how to get a card with
+    checksums when it has none."""
+    card = read_json_file(folder / "card.json", what)
+    if isinstance(card, dict) and "checksums" not in card:
+        raise BundleError(f"{what}: card.json has no checksums ({fix})")
+    return validate_card(card, what)
+
+
+def read_json_file(path: Path, what: str) -> object:
+    """Read a bundle file and parse it as JSON; refuse pickles and anything that is not JSON."""
     data = read_bundle_bytes(path, what)
     try:
-        return data, json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise BundleError(f"{what}: {path} is not UTF-8 JSON (binary or damaged file)") from None
     except json.JSONDecodeError as exc:
@@ -90,6 +107,7 @@ def read_json_file(path: Path, what: str) -> tuple[bytes, object]:
         raise BundleError(f"{what}: {path} is nested too deeply to be a sulfml file") from None
 
 
+@functools.cache
 def card_schema() -> dict:
     """The JSON schema of card.json (shipped with the package)."""
     return json.loads(resources.files("sulfml.tracking").joinpath("card.schema.json").read_text("utf-8"))

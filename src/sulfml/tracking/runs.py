@@ -17,13 +17,13 @@ import pandas as pd
 
 from sulfml.errors import UserFacingError
 from sulfml.model.train import TargetModel
-from sulfml.tracking.bundle import CARD_FILE, DOMAIN_FILE, MODEL_FILE, TARGET_DIRS, save_model, write_card
+from sulfml.tracking.bundle import TARGET_DIRS, save_model, write_card
 from sulfml.tracking.integrity import (
+    CHECKSUMMED,
     BundleError,
-    read_json_file,
+    read_card,
+    read_verified,
     scan_for_pickles,
-    validate_card,
-    verify_checksum,
 )
 
 EXPERIMENT = "sulfml"
@@ -300,15 +300,10 @@ def _export_version(mv, out: Path, alias: str) -> None:
         src = Path(retry_locked(mlflow.artifacts.download_artifacts, run_id=run_id, artifact_path="bundle",
                                 dst_path=tmp))
         scan_for_pickles(src, where)
-        _, card = read_json_file(src / CARD_FILE, where)
-        if isinstance(card, dict) and "checksums" not in card:
-            raise BundleError(f"{where}: card.json has no checksums (logged by an older sulfml); retrain to "
-                              "register a version with checksummed files")
-        card = validate_card(card, where)
-        for name in (MODEL_FILE, DOMAIN_FILE):
-            data = (src / name).read_bytes() if (src / name).is_file() else b""
-            verify_checksum(card, name, data, where)
-            (out / name).write_bytes(data)
+        card = read_card(src, where, "logged by an older sulfml; retrain to register a version with "
+                                     "checksummed files")
+        for name in CHECKSUMMED:
+            (out / name).write_bytes(read_verified(src / name, card, where))
     card.update({"registered_version": int(mv.version), "alias": alias})
     write_card(card, out)
 
