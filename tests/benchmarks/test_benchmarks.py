@@ -105,3 +105,21 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
         for fold, part in preds.groupby("fold"):
             keys = set(held[held["source_row_id"].astype(str).isin(part["id"].astype(str))]["composition_key"])
             assert keys and not keys & set(audit.loc[audit["test_fold"] == fold, "composition_key"])
+
+
+def test_leak_groups_join_materials_sharing_any_paper_or_composition():
+    from sulfml.benchmarks.core import leak_groups
+    from sulfml.model.cv import group_labels
+
+    materials = pd.DataFrame({
+        "paper": ["10.1/a", "10.1/c", "10.1/e", "10.1/f", "Ref. 12"],
+        "papers": ["10.1/a|10.1/b", "10.1/c", "10.1/e", "10.1/f", "Ref. 12"],
+        "dois": ["10.1/a|10.1/b", "10.1/b|10.1/c", "10.1/e", None, None],
+        "composition_key": ["Li3PS4", "Li7P3S11", "Li7P3S11", "Li6PS5Cl", "Li3InCl6"],
+    })
+    groups = leak_groups(materials)
+    # the first three are chained by the DOI 10.1/b and by the composition Li7P3S11; the others stand alone
+    assert groups[0] == groups[1] == groups[2]
+    assert len({groups[0], groups[3], groups[4]}) == 3
+    # grouping by the first paper alone would have split the chain
+    assert len(set(group_labels(materials)[:3])) == 3

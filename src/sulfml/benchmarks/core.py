@@ -159,6 +159,29 @@ def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig, calibrate
     return FittedTarget(regressor=model, materials=ts.materials, preset=config.preset)
 
 
+def leak_groups(materials: pd.DataFrame) -> np.ndarray:
+    """Fold groups for cross-validated benchmarks: materials that share any paper (DOI or review reference of
+    any of their measurements) or their composition are joined into one group, transitively, so a held-out
+    material's papers and composition are never trained on. (Grouping by each material's first paper, as
+    training's CV does, lets a material reported by several papers share one with the training folds.)"""
+    parent = list(range(len(materials)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    columns = (materials[c].tolist() for c in ("papers", "dois", "composition_key"))
+    for i, (papers, dois, comp) in enumerate(zip(*columns, strict=True)):
+        tokens = {t for text in (papers, dois) if isinstance(text, str) for t in text.split("|") if t}
+        for token in tokens | {f"composition:{comp}"}:
+            a, b = root(i), root(owner.setdefault(token, i))
+            parent[max(a, b)] = min(a, b)
+    return np.array([f"group:{root(i)}" for i in range(len(materials))])
+
+
 def training_rows(measurements: pd.DataFrame, materials: pd.DataFrame) -> pd.DataFrame:
     """The measurements behind the training materials, in the audited `training_set.csv` layout."""
     rows = measurements[measurements["material_key"].isin(set(materials["material_key"]))
