@@ -104,3 +104,16 @@ def test_write_csv_writes_what_pandas_writes(columns):
         frame.to_csv(want, index=False, header=header, lineterminator="\n")
         write_csv(got, frame, header=header)
         assert got.getvalue() == want.getvalue()
+
+
+@pytest.mark.parametrize("columns", [[], ["--columns", "formula,ea_eV"]])
+def test_table_streams_every_row_with_one_header_and_footer(tmp_path, capsys, columns):
+    path = tmp_path / "in.csv"
+    path.write_text("formula\nLi6PS5Cl\nLi7P3S11\nXx\nLi3PS4\nLiCl\n", encoding="utf-8")
+    main(["predict", "--input", str(path), "--chunk-size", "2", "--format", "table", *columns])
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines() if line[:1] not in (" ", "-", "~", "f", "")]
+    # the table names a failed row by its input; with --columns formula it is blank (an indented line)
+    assert rows == ["Li6PS5Cl", "Li7P3S11", *([] if columns else ["Xx"]), "Li3PS4", "LiCl"]
+    assert out.count("formula") == 1
+    assert out.count("nearest known materials") == (0 if columns else 1)

@@ -159,21 +159,28 @@ def run(args: argparse.Namespace) -> int:
         sinks.append((out_path.open("w", encoding="utf-8", newline=""), "json" if as_json else "csv"))
     if out_path is None or args.format is not None:
         sinks.append((sys.stdout, fmt))
-    started = {id(fh): False for fh, _ in sinks}
+    started = False  # a chunk was written: CSV and table headers go out once
+    wrote_items = {id(fh): False for fh, _ in sinks}  # a JSON item was written: the next one needs a comma
+    neighbors_shown = False
     try:
+        for fh, kind in sinks:
+            if kind == "json":
+                fh.write("[\n")
         for inputs in _chain(first, chunks):
             result, chunk_failed = _predict_chunk(inputs, bundle, args, need_dicts=any(k != "csv" for _, k in sinks))
             failed = failed or chunk_failed
             n_rows += len(result)
             for fh, kind in sinks:
-                _write(fh, kind, result, started[id(fh)])
-                started[id(fh)] = True
+                wrote_items[id(fh)] |= _write(fh, kind, result, started, wrote_items[id(fh)])
+            neighbors_shown = neighbors_shown or _has_neighbors(result)
+            started = True
             if progress is not None:
                 progress.update(len(result))
         for fh, kind in sinks:
             if kind == "json":
-                fh.write("[\n" if not started[id(fh)] else "")
                 fh.write("\n]\n")
+            elif kind == "table" and neighbors_shown:
+                print(NEIGHBORS_FOOTER, file=fh)
     finally:
         if progress is not None:
             progress.close()
@@ -210,24 +217,22 @@ def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_
     return result, failed
 
 
-def _write(fh, kind: str, result: pd.DataFrame, started: bool) -> None:
-    """Append one chunk: CSV rows (header once), JSON list items, or table lines."""
+def _write(fh, kind: str, result: pd.DataFrame, started: bool, wrote_items: bool) -> bool:
+    """Append one chunk: CSV rows, JSON list items, or table lines (headers only with the first chunk).
+    Returns whether JSON items were written."""
     if kind == "csv":
         write_csv(fh, flat_csv(result), header=not started)
     elif kind == "json":
         body = ",\n".join(json.dumps(r, ensure_ascii=False, default=str, allow_nan=False)
                            for r in _records(result))
         if body:
-            fh.write(("[\n" if not started else ",\n") + body)
-        elif not started:
-            fh.write("[\n")
-            fh.write("")
+            fh.write((",\n" if wrote_items else "") + body)
+        return bool(body)
     else:
-        text = render_table(result)
-        if started and "\n" in text:
-            text = text.split("\n", 2)[2] if text.count("\n") >= 2 else ""
+        text = render_table(result, header=not started, footer=False)
         if text:
             print(text, file=fh)
+    return False
 
 
 def _progress(args: argparse.Namespace, to_stdout: bool):
@@ -303,15 +308,24 @@ def _num(v, fmt: str) -> str:
     return "" if v is None or pd.isna(v) else format(v, fmt)
 
 
-def render_table(result: pd.DataFrame) -> str:
+NEIGHBORS_FOOTER = "~ nearest known materials in the model's feature space, with their measured values"
+
+
+def _has_neighbors(result: pd.DataFrame) -> bool:
+    return "neighbors" in result and any(isinstance(v, list) and v for v in result["neighbors"])
+
+
+def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True) -> str:
     """A terminal layout: one line per row (σ with its interval, Ea with its interval, T, domain), then the
-    warnings and the nearest known materials under it."""
+    warnings and the nearest known materials under it. A streamed table prints the header with its first
+    chunk and the footer after its last."""
     if not {"log10_sigma", "log10_sigma_lo", "log10_sigma_hi"} <= set(result.columns):
-        return result.to_string(index=False, na_rep="")
+        blank = result.astype(object).where(result.notna(), "")  # None and NaN alike print as nothing
+        return blank.to_string(index=False, header=header) if len(result) or header else ""
     lines = []
     head = f"{'formula':<28} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  {'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain"
-    lines.append(head)
-    lines.append("-" * len(head))
+    if header:
+        lines += [head, "-" * len(head)]
     for r in result.to_dict("records"):
         name = str(r.get("formula") or r.get("input") or "")[:28]
         if r.get("error"):
@@ -328,6 +342,6 @@ def render_table(result: pd.DataFrame) -> str:
             lines.append(f"{'':<4}~ {str(n['formula']):<26} measured {_measured(n)}"
                          + (f", Ea {n['ea_eV']:.2f} eV" if n.get("ea_eV") is not None else "")
                          + f"  (distance {n['distance']:.2f}; {n.get('sources') or ''})")
-    if any(r.get("neighbors") for r in result.to_dict("records")):
-        lines.append("~ nearest known materials in the model's feature space, with their measured values")
+    if footer and _has_neighbors(result):
+        lines.append(NEIGHBORS_FOOTER)
     return "\n".join(lines)
