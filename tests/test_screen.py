@@ -37,9 +37,22 @@ def test_screen_ranks_top_k_without_parent(trained):
     assert len(top) == 4 and counts["candidates"] == (1 + 2 * 3) * (1 + 3) - 1
     assert list(top["score"]) == sorted(top["score"], reverse=True)
     assert (top["score"] == top["log10_sigma_hi"]).all()
-    assert "Li6PS5Cl" not in set(top["formula"])
     mean, _ = screen(Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.3, 0.1), bundle, top=4, rank="mean")
     assert (mean["score"] == mean["log10_sigma"]).all()
+
+
+def test_screen_excludes_candidates_equal_to_the_parent(trained):
+    from sulfml.formula import composition_key, parse_formula
+
+    bundle = Bundle.from_dir(trained["models"])
+    # swapping one S for Cl (a fifth of the S site) and the Cl for S (all of its site) gives the parent back
+    sweep = Sweep("Li6PS5Cl", {"S": ["Cl"], "Cl": ["S"]}, max_fraction=1.0, step=0.2)
+    parent = composition_key(parse_formula("Li6PS5Cl").composition)
+    same = [t for t in sweep.candidates() if composition_key(parse_formula(t).composition) == parent]
+    assert same  # not vacuous
+    top, counts = screen(sweep, bundle, top=50, chunk=3)
+    assert counts["predicted"] == counts["candidates"] - len(same) - counts["failed"]
+    assert parent not in {composition_key(parse_formula(f).composition) for f in top["formula"]}
 
 
 def test_cli_usage_errors_exit_2(trained, capsys):

@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
     top, counts = screen(sweep, bundle, top=args.top, rank=args.rank)
-    summary = (f"{counts['candidates']} candidates predicted, {counts['skipped']} skipped (cannot be "
-               f"charge-balanced through Li), {counts['failed']} failed; top {len(top)} by {args.rank}")
+    summary = (f"{counts['candidates']} candidates, {counts['predicted']} predicted, {counts['skipped']} skipped "
+               f"(cannot be charge-balanced through Li), {counts['failed']} failed; top {len(top)} by {args.rank}")
     print(summary, file=sys.stderr)
     if args.output:
         if args.output.lower().endswith(".json"):
