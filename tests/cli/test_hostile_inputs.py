@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sulfml.cli import build_parser, main
+from sulfml.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 OK = None  # the row is predicted
@@ -38,7 +38,7 @@ FORMULAS = [
     ("Li1e400S", "unexpected 'e'"),
     ("Li" + "9" * 400 + "S", "implausible amount"),
     ("Li99999999S", "implausible amount"),
-    ("Li" * 2500, "implausible amount" if 2500 > 1e6 else OK),  # 5,000 characters, Li2500: odd but readable
+    ("Li" * 2500, OK),  # 5,000 characters, Li2500: odd but readable
     ("Li6PS5Cl" + "(" * 4992, "malformed parentheses"),
     ("Li6PS5Cl)", "malformed parentheses"),
     ("(Li2S", "malformed parentheses"),
@@ -311,23 +311,18 @@ def test_undecodable_argument_bytes_can_be_written_to_files(capsys, trained, tmp
         assert code == 1 and "LiéS" in (tmp_path / name).read_text(encoding="utf-8"), err
 
 
-# `sulfml screen` is built separately; these run once it exists.
 SCREEN = [
     (["screen", "Li6PS5Cl)", "--substitute", "P=Si"], "parenthes"),
     (["screen", "Li6PS5Cl", "--substitute", "Q=Si"], "Q"),
     (["screen", "Li6PS5Cl", "--substitute", "P=Xx"], "Xx"),
-    (["screen", "", "--substitute", "P=Si"], ""),
-    (["screen", "Li6PS5Cl", "--substitute", "P=Si; rm -rf /"], ""),
-    (["screen", "NaN", "--substitute", "P=Si"], ""),
+    (["screen", "", "--substitute", "P=Si"], "empty formula"),
+    (["screen", "Li6PS5Cl", "--substitute", "P=Si; rm -rf /"], "unknown element"),
+    (["screen", "NaN", "--substitute", "P=Si"], "missing value"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "fragment"), SCREEN, ids=lambda v: " ".join(map(str, v))[:40] if isinstance(v, list) else None)
 def test_screen_bad_calls_are_one_line_usage_errors(capsys, argv, fragment):
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    if "screen" not in sub.choices:
-        pytest.skip("sulfml screen does not exist yet")
     try:
         code, _, err = run(capsys, *argv)
     except SystemExit as exc:

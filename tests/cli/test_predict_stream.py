@@ -36,7 +36,6 @@ def test_chunks_keep_order_and_rows(trained, tmp_path, capsys):
         assert rows[1]["error"] and not rows[0]["error"] and rows[0]["neighbors"]
         outs.append(rows)
     assert outs[0] == outs[1] == outs[2]
-    assert "progress" not in capsys.readouterr().err  # not a terminal: no bar
 
 
 def test_json_streams_a_list(trained, tmp_path):
@@ -47,11 +46,20 @@ def test_json_streams_a_list(trained, tmp_path):
     assert [r["input"] for r in data] == ROWS and isinstance(data[0]["neighbors"], list)
 
 
-def test_no_progress_bar_when_piped(trained, tmp_path, capsys):
-    main(["predict", "--input", str(_input(tmp_path)), "--format", "csv", "--models-dir", str(trained["models"])])
+def test_progress_bar_only_on_a_terminal(trained, tmp_path, capsys, monkeypatch):
+    import sys
+
+    args = ["predict", "--input", str(_input(tmp_path)), "--models-dir", str(trained["models"])]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    main([*args, "--format", "csv"])  # rows piped on: no bar even though stderr is a terminal
     captured = capsys.readouterr()
     assert "rows/s" not in captured.err and "%|" not in captured.err
     assert len(captured.out.strip().splitlines()) == len(ROWS) + 1
+    main([*args, "--output", str(tmp_path / "o.csv")])  # rows to a file, stderr a terminal: a bar
+    assert f"{len(ROWS)}/{len(ROWS)}" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    main([*args, "--output", str(tmp_path / "o.csv")])  # stderr not a terminal: no bar
+    assert "%|" not in capsys.readouterr().err
 
 
 def test_columns_without_error_column_still_sets_exit_status(tmp_path) -> None:
