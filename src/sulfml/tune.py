@@ -319,7 +319,7 @@ def tune(
     import optuna
 
     from sulfml.model.train import cross_validate
-    from sulfml.resources import available_cpus
+    from sulfml.resources import resolve_n_jobs
     from sulfml.tracking.runs import configure
 
     t_start = time.perf_counter()
@@ -340,7 +340,7 @@ def tune(
     output_config = Path(output_config or default_config_path().parent / f"tuned-{target}.toml")
     # One count for every fit. XGBoost's CPU hist trees come out the same on any number of threads,
     # so this changes trial times, never scores (`sulfml train` uses all cores and reproduces them).
-    n_jobs = n_jobs or available_cpus()
+    n_jobs = resolve_n_jobs(n_jobs)
     base_params = dict(config.params.get(target, {}))
 
     full = _load_training_set(config, target, data_dir, log)

@@ -97,7 +97,9 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
             audit = train[train["target"] == target]
             assert not set(audit.loc[audit["test_fold"] != fold, "material_key"]) & set(part["id"])
     if name == "temperature":
-        assert (preds["temperature_K"] > 310).all() and "by_temperature" in metrics
+        from sulfml.data.table import RT_RANGE_K
+
+        assert not preds["temperature_K"].between(*RT_RANGE_K).any() and "by_temperature" in metrics
         m = bench_data.table.measurements
         held = m[m["source_row_id"].astype(str).isin(preds["id"].astype(str)) & (m["source"] == "liverpool")]
         audit = train.astype({"source_row_id": str}).merge(m.astype({"source_row_id": str}),
@@ -123,3 +125,11 @@ def test_leak_groups_join_materials_sharing_any_paper_or_composition():
     assert len({groups[0], groups[3], groups[4]}) == 3
     # grouping by the first paper alone would have split the chain
     assert len(set(group_labels(materials)[:3])) == 3
+
+
+def test_benchmark_cli_unknown_config_is_usage_error(mini_data_dir, tmp_path, capsys):
+    from sulfml.cli import main
+
+    code = main(["benchmark", "ea", "--output", str(tmp_path / "o"), "--config", str(tmp_path / "none.toml"),
+                 "--data-dir", str(mini_data_dir)])
+    assert code == 2 and "config file not found" in capsys.readouterr().err

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.config and not Path(args.config).exists():
         raise UsageError(f"config file not found: {args.config}")
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise UsageError(f"--n-jobs must be at least 1, got {args.n_jobs}")
     trials = args.trials if args.trials is not None or args.timeout is not None else 100
     try:
         tune(args.target, trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study,
