@@ -51,14 +51,15 @@ def child_env() -> dict[str, str]:
 
 def run_child(cmd: list[str]) -> tuple[float, int]:
     """Wall time (s) and peak RSS (bytes) of a child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if usage and os.WEXITSTATUS(_) not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
+    # stderr goes to a file: a pipe read only after the child ends would block a child that writes a lot
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        if os.WEXITSTATUS(status) not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read().decode(errors='replace')}")
     return elapsed, usage.ru_maxrss * 1024
 
 

@@ -1,4 +1,5 @@
-"""The benchmarks: the official OBELiX split, Ea by grouped CV, the review's sulfides, leave-one-family-out."""
+"""The accuracy benchmarks: the official OBELiX split, Ea by grouped CV, the review's sulfides,
+leave-one-family-out (the interval and temperature benchmarks are in `trust.py`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `benchmark` subcommand."""
-    p = sub.add_parser("benchmark", help="run a benchmark: obelix, ea, review, family (or all)")
+    p = sub.add_parser("benchmark", help="run a benchmark: obelix, ea, review, family, intervals, temperature (or all)")
     p.add_argument("name", choices=[*NAMES, "all"])
     p.add_argument("--output", "-o", required=True, help="directory for metrics.json, predictions.csv, "
                                                           "training_set.csv and parity.png")
