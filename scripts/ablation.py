@@ -11,7 +11,8 @@ one thing. Both benchmarks reproduce `sulfml.benchmarks.suites` exactly:
   removed (`exclude_leaks`); censored test values count as log10 = -15. XGBoost is seeded, and with
   subsampling the score moves by a few hundredths between seeds, so the obelix column is the mean over seeds
   42, 7 and 2026 (seed 42 alone is what `sulfml benchmark obelix` prints; it is in the JSON output).
-* ea: grouped (by paper) 5-fold CV over every material with an Ea; folds from the config seed (as
+* ea: grouped 5-fold CV over every material with an Ea, materials sharing a paper or composition in one
+  group (`leak_groups`); folds from the config seed (as
   `sulfml benchmark ea`), XGBoost seeds as for obelix, mean reported.
 
 Whatever a variant learns from targets (kNN neighbours, a sigma model feeding Ea) is fitted on the
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sulfml.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks
+from sulfml.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks, leak_groups
 from sulfml.config import RunConfig
 from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import group_labels, grouped_folds
@@ -123,7 +124,7 @@ def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int = 42) -> dict:
         meas = v.measurements(meas)
     rows, y = _targets(aggregate_materials(meas, cfg.data.aggregation), "ea_eV", cfg)
     X = featurize_materials(rows, cfg.preset)
-    groups = group_labels(rows, "paper")
+    groups = leak_groups(rows)  # as `sulfml benchmark ea` (ablation.md, dated 696acd0, grouped by first paper)
     oof = np.full(len(y), np.nan)
     for tr, te in grouped_folds(groups, 5, cfg.seed):
         oof[te] = _fit_predict(v, cfg, "ea_eV", seed, X.iloc[tr], y[tr], rows.iloc[tr], X.iloc[te])
