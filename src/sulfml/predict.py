@@ -182,8 +182,8 @@ def predict_frame(inputs: pd.DataFrame, bundle: Bundle | None = None) -> pd.Data
 class Batch:
     """Predictions of a batch of rows as columns, with the nearest training materials as indices.
 
-    `frame()` gives the output contract; `neighbor_texts()` the CSV cell of `neighbors` without building
-    the per-row dicts (the streaming CLI and screening use it).
+    `frame()` gives the output contract; `frame(describe)` puts `neighbor_texts(describe)`, the CSV cell of
+    `neighbors`, in its place without building the per-row dicts (the streaming CLI uses it).
     """
 
     columns: dict[str, list]
@@ -195,11 +195,10 @@ class Batch:
         return len(self.columns["input"])
 
     def neighbors(self) -> list[list[dict]]:
-        """The `neighbors` column: the labelled nearest training materials of each row."""
+        """The `neighbors` column: the labelled nearest training materials of each row ([] for failed rows)."""
         if self.domain is None:
             return [[] for _ in range(len(self))]
-        return [self.domain.neighbors([i], [d])[0] if len(i) else [] for i, d in
-                zip(self.neighbor_idx, self.neighbor_dist, strict=True)]
+        return self.domain.neighbors(self.neighbor_idx, self.neighbor_dist)
 
     def neighbor_texts(self, describe) -> list[str]:
         """One text per row from `describe(label dict)` per training material (cached per material)."""
@@ -215,15 +214,10 @@ class Batch:
 
         return ["; ".join(text(j) for j in row) for row in self.neighbor_idx]
 
-    def frame(self, neighbors: bool | str = True, describe=None) -> pd.DataFrame:
-        """The output contract; `neighbors="text"` puts `neighbor_texts(describe)` in the `neighbors` column."""
+    def frame(self, describe=None) -> pd.DataFrame:
+        """The output contract; with `describe`, the `neighbors` column is `neighbor_texts(describe)`."""
         cols = dict(self.columns)
-        if neighbors == "text":
-            cols["neighbors"] = self.neighbor_texts(describe)
-        elif neighbors:
-            cols["neighbors"] = self.neighbors()
-        else:
-            cols.pop("neighbors", None)
+        cols["neighbors"] = self.neighbors() if describe is None else self.neighbor_texts(describe)
         return pd.DataFrame(cols, columns=[c for c in OUTPUT_COLUMNS if c in cols])
 
 
@@ -364,7 +358,8 @@ def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str]
     parsed = read_many(unique)
     u_feat = np.full(len(unique), -1)
     u_formula: list = list(parsed.formula)
-    u_in_domain, u_notes, u_error = _domain_of_parsed(parsed, elements)
+    u_in_domain, u_notes = _domain_of_parsed(parsed, elements)
+    u_error = [""] * len(unique)
     ok = np.flatnonzero(parsed.ok)
     u_feat[ok] = inputs_.add_parsed(parsed, ok)
     if len(ok) < len(unique):  # what the fast reader leaves: the full parser, one text at a time
@@ -390,7 +385,7 @@ def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str]
             notes[i] = list(u_notes[u])
 
 
-def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list, list]:
+def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list]:
     """`_composition_notes` of every row of a `ParsedBatch` (notes only where there are any)."""
     from sulfml.featurize.fast import element_tables
 
@@ -405,7 +400,7 @@ def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list, list]:
     for r in np.flatnonzero(parsed.ok & ~(has_li & ~unseen)).tolist():
         comp = {tables.symbols[j]: 1.0 for j, p in zip(parsed.index[r], parsed.present[r], strict=True) if p}
         in_domain[r], notes[r] = _composition_notes(comp, elements, None)
-    return in_domain, notes, [""] * n
+    return in_domain, notes
 
 
 def _composition_notes(composition: dict, elements: set[str], additive: str | None) -> tuple[bool, list[str]]:

@@ -4,6 +4,7 @@ materials, for formulas, a CSV file or a CIF."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -41,15 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 CHUNK = 20000
 
 
-def read_inputs(args: argparse.Namespace) -> pd.DataFrame:
-    """The input rows: FORMULA arguments, or the --input CSV with its optional columns."""
-    if args.input:
-        return pd.concat(list(input_chunks(args, None)), ignore_index=True)
-    return _argument_inputs(args)
-
-
-def input_chunks(args: argparse.Namespace, chunk_size: int | None = CHUNK):
-    """The --input CSV in chunks of `chunk_size` rows (None: at once), each as `read_inputs` gives it."""
+def input_chunks(args: argparse.Namespace, chunk_size: int = CHUNK):
+    """The --input file in chunks of `chunk_size` rows, with its optional columns."""
     from sulfml.cli.inputs import STREAM_BYTES, read_table
     from sulfml.predict import _temperature_k
 
@@ -59,7 +53,7 @@ def input_chunks(args: argparse.Namespace, chunk_size: int | None = CHUNK):
     if path.is_file() and path.stat().st_size > STREAM_BYTES:
         # too large to hold: stream as UTF-8 CSV (undecodable bytes become U+FFFD and fail their row)
         try:
-            reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size or CHUNK,
+            reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size,
                                  encoding_errors="replace")
             for df in reader:
                 yield _input_frame(args, df, path)
@@ -73,9 +67,8 @@ def input_chunks(args: argparse.Namespace, chunk_size: int | None = CHUNK):
     df = read_table(path, args.column, notes=notes)
     for note in notes:
         print(f"sulfml predict: note: {note}", file=sys.stderr)
-    step = chunk_size or max(len(df), 1)
-    for start in range(0, max(len(df), 1), step):
-        yield _input_frame(args, df.iloc[start: start + step].reset_index(drop=True), path)
+    for start in range(0, max(len(df), 1), chunk_size):
+        yield _input_frame(args, df.iloc[start: start + chunk_size].reset_index(drop=True), path)
 
 
 def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -166,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         for fh, kind in sinks:
             if kind == "json":
                 fh.write("[\n")
-        for inputs in _chain(first, chunks):
+        for inputs in itertools.chain([first] if first is not None else [], chunks):
             result, chunk_failed = _predict_chunk(inputs, bundle, args, need_dicts=any(k != "csv" for _, k in sinks))
             failed = failed or chunk_failed
             n_rows += len(result)
@@ -191,12 +184,6 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _chain(first, rest):
-    if first is not None:
-        yield first
-    yield from rest
-
-
 def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_dicts: bool
                    ) -> tuple[pd.DataFrame, bool]:
     """The chunk's output rows (only the --columns asked for) and whether any row failed."""
@@ -204,7 +191,7 @@ def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_
 
     batch = predict_batch(inputs, bundle)
     failed = any(batch.columns["error"])
-    result = batch.frame() if need_dicts else batch.frame(neighbors="text", describe=_describe)
+    result = batch.frame() if need_dicts else batch.frame(describe=_describe)
     kept = [c for c in inputs.columns if c.startswith("input_")]
     if kept:
         result = pd.concat([result, inputs[kept].reset_index(drop=True)], axis=1)
