@@ -157,14 +157,6 @@ def holdout_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     return idx[~mask], idx[mask]
 
 
-def subset(ts: TrainingSet, idx: np.ndarray) -> TrainingSet:
-    """The rows `idx` of a training set."""
-    from sulfml.model.train import TrainingSet
-
-    return TrainingSet(target=ts.target, materials=ts.materials.iloc[idx], X=ts.X.iloc[idx], y=ts.y[idx],
-                       groups=ts.groups[idx], censored=ts.censored[idx])
-
-
 def cv_mae(
     ts: TrainingSet,
     params: dict[str, Any],
@@ -345,7 +337,7 @@ def tune(
 
     full = _load_training_set(config, target, data_dir, log)
     tune_idx, hold_idx = holdout_split(full.groups, holdout_fraction, config.seed)
-    tuning, holdout = subset(full, tune_idx), subset(full, hold_idx)
+    tuning, holdout = full.rows(tune_idx), full.rows(hold_idx)
     if len(np.unique(tuning.groups)) < config.cv.n_splits:
         raise TuneSetupError(f"the tuning part has {len(np.unique(tuning.groups))} groups, fewer than "
                              f"{config.cv.n_splits} folds; lower --holdout-fraction")

@@ -3,8 +3,6 @@ room temperature for held-out materials."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -21,15 +19,10 @@ from sulfml.benchmarks.core import (
 from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
-from sulfml.model.train import TrainingSet, featurize_materials, fit_target, training_set
+from sulfml.model.train import featurize_materials, fit_target, training_set
 from sulfml.predict import K_B_EV, ROOM_T_K, arrhenius_shift, predict_frame
 
 TEMPERATURE_BINS_K = (278.0, 323.15, 373.15, 473.15, 673.15, 1200.0)
-
-
-def _subset(ts: TrainingSet, idx: np.ndarray) -> TrainingSet:
-    return replace(ts, materials=ts.materials.iloc[idx], X=ts.X.iloc[idx], y=ts.y[idx], groups=ts.groups[idx],
-                   censored=ts.censored[idx])
 
 
 def intervals(data: BenchmarkData) -> BenchmarkResult:
@@ -50,7 +43,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         pred, lo, hi, dist, inside_domain = (np.full(len(ts.y), np.nan) for _ in range(5))
         fold_of = np.zeros(len(ts.y), int)
         for k, (tr, te) in enumerate(grouped_folds(outer, config.cv.n_splits, config.seed + 1)):
-            tm = fit_target(_subset(ts, tr), config)
+            tm = fit_target(ts.rows(tr), config)
             p = tm.regressor.predict(ts.X.iloc[te]).astype(float)
             d = tm.domain.distance(ts.X.iloc[te])[0]
             hw = tm.calibration.halfwidth(p, d)

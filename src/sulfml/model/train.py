@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,6 +29,11 @@ class TrainingSet:
     y: np.ndarray
     groups: np.ndarray
     censored: np.ndarray
+
+    def rows(self, idx: np.ndarray) -> TrainingSet:
+        """The training set of the rows `idx` only."""
+        return replace(self, materials=self.materials.iloc[idx], X=self.X.iloc[idx], y=self.y[idx],
+                       groups=self.groups[idx], censored=self.censored[idx])
 
     @property
     def data_hash(self) -> str:
