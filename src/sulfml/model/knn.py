@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX
-from sulfml.model.knn_features import KNN_FEATURES, neighbour_features, neighbour_frame  # noqa: F401
+from sulfml.model.knn_features import KNN_FEATURES, neighbour_features
 
 
 def fraction_columns(columns) -> list[int]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 KNN_FEATURES: tuple[str, ...] = (
     "knn_y_nearest", "knn_y_mean", "knn_y_weighted_mean", "knn_distance_nearest", "knn_distance_mean",
@@ -178,14 +175,6 @@ def _dense_reference(spec: dict[str, Any]) -> np.ndarray:
         _DENSE.pop(next(iter(_DENSE)))
     _DENSE[id(spec)] = (spec, ref)
     return ref
-
-
-def neighbour_frame(features: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    """The `KNN_FEATURES` of a feature frame from a stored reference set (`KnnFeatureRegressor.to_dict`)."""
-    import pandas as pd
-
-    values = neighbour_array(features[spec["columns"]].to_numpy(float), spec["columns"], spec)
-    return pd.DataFrame(values, columns=spec["features"], index=features.index)
 
 
 def neighbour_array(X: np.ndarray, columns: Sequence[str], spec: dict[str, Any]) -> np.ndarray:
