@@ -159,6 +159,12 @@ def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig, calibrate
     return FittedTarget(regressor=model, materials=ts.materials, preset=config.preset)
 
 
+def selected_measurements(data: BenchmarkData) -> pd.DataFrame:
+    """The measurements of the sources the config trains on."""
+    m = data.table.measurements
+    return m[m["source"].isin(data.config.data.sources)]
+
+
 def leak_groups(materials: pd.DataFrame) -> np.ndarray:
     """Fold groups for cross-validated benchmarks: materials that share any paper (DOI or review reference of
     any of their measurements) or their composition are joined into one group, transitively, so a held-out

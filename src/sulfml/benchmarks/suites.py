@@ -19,6 +19,7 @@ from sulfml.benchmarks.core import (
     leak_groups,
     mae,
     scores,
+    selected_measurements,
     training_rows,
 )
 from sulfml.data.table import aggregate_materials
@@ -31,14 +32,9 @@ OBELIX_ANCHORS = {"random forest": 1.59, "MLP": 1.72, "graph networks (CIF subse
 LOFO_FAMILIES = ("argyrodite", "LGPS", "thio-LISICON", "thiophosphate")
 
 
-def _selected(data: BenchmarkData) -> pd.DataFrame:
-    m = data.table.measurements
-    return m[m["source"].isin(data.config.data.sources)]
-
-
 def obelix(data: BenchmarkData) -> BenchmarkResult:
     """Official OBELiX test split (121 entries); train on everything else minus test compositions and papers."""
-    meas = _selected(data)
+    meas = selected_measurements(data)
     is_test = (meas["source"] == "obelix") & (meas["split"] == "test")
     test = meas[is_test].reset_index(drop=True)
     train, removed = exclude_leaks(meas[~is_test], test)
@@ -77,7 +73,7 @@ def ea(data: BenchmarkData) -> BenchmarkResult:
     """Grouped 5-fold CV of Ea over every material with Ea, beside the mean predictor; a held-out material shares
     no paper and no composition with the training folds (`leak_groups`)."""
     config = replace(data.config, cv=replace(data.config.cv, n_splits=5))
-    meas = _selected(data)
+    meas = selected_measurements(data)
 
     def run(measurements: pd.DataFrame):
         mats = aggregate_materials(measurements, config.data.aggregation)
@@ -114,7 +110,7 @@ def ea(data: BenchmarkData) -> BenchmarkResult:
 
 def review(data: BenchmarkData) -> BenchmarkResult:
     """Train on everything but the review's compositions; predict its Tables 1 and 2."""
-    meas = _selected(data)
+    meas = selected_measurements(data)
     test = meas[meas["source"] == "review"].reset_index(drop=True)
     train, removed = exclude_leaks(meas[meas["source"] != "review"], test)
     sigma = fit_on(train, "log10_sigma", data.config)
@@ -145,7 +141,7 @@ def family(data: BenchmarkData) -> BenchmarkResult:
     """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV."""
     from sulfml.featurize.electrolyte import classify_family
 
-    meas = _selected(data)
+    meas = selected_measurements(data)
     config = data.config
     mats = aggregate_materials(meas, config.data.aggregation)
     fam = pd.Series([classify_family(json.loads(c), n, t, f) for c, n, t, f in

@@ -14,6 +14,7 @@ from sulfml.benchmarks.core import (
     leak_groups,
     mae,
     scores,
+    selected_measurements,
     training_rows,
 )
 from sulfml.data.table import aggregate_materials
@@ -33,7 +34,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
     held-out papers. Censored σ values are bounds, so coverage is scored on the uncensored rows.
     """
     config = data.config
-    meas = data.table.measurements[data.table.measurements["source"].isin(config.data.sources)]
+    meas = selected_measurements(data)
     mats = aggregate_materials(meas, config.data.aggregation)
     features = featurize_materials(mats, config.preset)
     frames, metrics, audit = [], {}, []
@@ -99,7 +100,7 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
     from sulfml.tracking.bundle import Bundle
 
     config = data.config
-    meas = data.table.measurements[data.table.measurements["source"].isin(config.data.sources)]
+    meas = selected_measurements(data)
     far = meas[(meas["source"] == "liverpool") & ~meas["room_temperature"] & meas["log10_sigma"].notna()
                & ~meas["censored"]]
     keys = far["composition_key"].drop_duplicates().to_numpy()
@@ -134,14 +135,14 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
     metrics = scores(p["y_true"], p["y_pred"])
     metrics |= {"mae_sigma_form": mae(p["y_true"], p["y_pred_sigma_form"]),
                 "mae_no_shift": mae(p["y_true"], p["y_pred_no_shift"]),
-                "interval_coverage": float(((p["y_true"] >= p["y_lo"]) & (p["y_true"] <= p["y_hi"])).mean()),
+                "interval_coverage": coverage_and_width(p["y_true"], p["y_lo"], p["y_hi"])["coverage"],
                 "n_materials": int(p["formula"].nunique())}
     by_bin = {}
     for name, g in p.groupby("bin", sort=False):
         by_bin[name] = {"n": len(g), "mae": mae(g["y_true"], g["y_pred"]),
                         "mae_sigma_form": mae(g["y_true"], g["y_pred_sigma_form"]),
                         "mae_no_shift": mae(g["y_true"], g["y_pred_no_shift"]),
-                        "coverage": float(((g["y_true"] >= g["y_lo"]) & (g["y_true"] <= g["y_hi"])).mean())}
+                        "coverage": coverage_and_width(g["y_true"], g["y_lo"], g["y_hi"])["coverage"]}
     order = [_bin_label(a) for a in TEMPERATURE_BINS_K[:-1]]
     metrics["by_temperature"] = {b: by_bin[b] for b in order if b in by_bin}
     info = {"form": "sigma*T = A exp(-Ea/kT) (shipped); sigma form and no shift shown for comparison",
