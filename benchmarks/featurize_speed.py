@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     assert len(set(texts)) == n
     print(f"{n} distinct formulas generated in {t_gen:.2f} s, e.g. {texts[:3]}")
 
-    from sulfml.formula import parse_formula
+    from sulfml.parse.formula import parse_formula
 
     parse_formula("Li6PS5Cl")  # imports pymatgen outside the timing
     t_parse, parsed = timed(lambda: [parse_formula(t) for t in texts])

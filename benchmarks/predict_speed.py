@@ -70,7 +70,7 @@ def matminer_rate(texts: list[str]) -> float:
     from matminer.featurizers.composition import ElementProperty
     from pymatgen.core import Composition
 
-    from sulfml.formula import parse_formula
+    from sulfml.parse.formula import parse_formula
 
     comps = [Composition(parse_formula(t).composition) for t in texts]
     ep = ElementProperty.from_preset("magpie", impute_nan=True)
@@ -102,16 +102,16 @@ def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]
     import cProfile
     import pstats
 
-    import sulfml.predict
+    import sulfml.service.pipeline
     from sulfml.cli import main as cli
 
-    parallel_from, sulfml.predict._PARALLEL_FROM = sulfml.predict._PARALLEL_FROM, float("inf")
+    parallel_from, sulfml.service.pipeline._PARALLEL_FROM = sulfml.service.pipeline._PARALLEL_FROM, float("inf")
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     try:
         profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
     finally:
-        sulfml.predict._PARALLEL_FROM = parallel_from
+        sulfml.service.pipeline._PARALLEL_FROM = parallel_from
     total = time.perf_counter() - t0
     stats = pstats.Stats(profile).stats
     found = {}

@@ -4,8 +4,8 @@
     SULFML_DATA_DIR=... python scripts/ablation.py --only knn-k5   # one (repeatable)
     python scripts/ablation.py --list
 
-Each variant starts from a base config (`experiments/configs/tuned.toml` unless it names another) and changes
-one thing. Both benchmarks reproduce `sulfml.benchmarks.suites` exactly:
+Each variant starts from a base config (`src/sulfml/configs/tuned.toml` unless it names another) and changes
+one thing. Both benchmarks reproduce `sulfml.workflows.benchmarks.suites` exactly:
 
 * obelix: the official test split; training rows sharing a composition or a paper (DOI) with a test row are
   removed (`exclude_leaks`); censored test values count as log10 = -15. XGBoost is seeded, and with
@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sulfml.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks, leak_groups
 from sulfml.config import RunConfig
 from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import group_labels, grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials
+from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks, leak_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 OBELIX_SEEDS = (42, 7, 2026)  # XGBoost seeds of both benchmarks
@@ -51,7 +51,7 @@ class Variant:
 
     name: str
     what: str
-    config: str = "base"  # "base": tuned.toml without the issue-7 changes; else a file in experiments/configs
+    config: str = "base"  # "base": tuned.toml without the issue-7 changes; else a file in src/sulfml/configs
     preset: str | None = None
     params: dict = field(default_factory=dict)  # per target overrides
     censor: float | None = None
@@ -318,9 +318,9 @@ VARIANTS = [
             measurements=one_per_paper),
     Variant("shipped-tuned-no-dedup", "shipped tuned.toml but aggregation median-log10 (no dedup)", config="tuned",
             aggregation="median-log10"),
-    Variant("shipped-tuned", "experiments/configs/tuned.toml after issue 7: chemistry-v1, sigma knn_k=5, Ea knn_k=20 "
+    Variant("shipped-tuned", "src/sulfml/configs/tuned.toml after issue 7: chemistry-v1, sigma knn_k=5, Ea knn_k=20 "
             "+ absolute error, aggregation median-log10-one-per-paper", config="tuned"),
-    Variant("shipped-default", "experiments/configs/default.toml after issue 7 (same changes, hand-set "
+    Variant("shipped-default", "src/sulfml/configs/default.toml after issue 7 (same changes, hand-set "
             "hyperparameters)", config="default"),
     Variant("no-liverpool", "sources without liverpool", sources=("review", "obelix", "laskowski")),
     Variant("no-review", "sources without the review tables", sources=("obelix", "liverpool", "laskowski")),

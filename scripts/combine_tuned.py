@@ -1,4 +1,4 @@
-"""Write experiments/configs/tuned.toml: the tuned hyperparameters of both targets in one run config.
+"""Write src/sulfml/configs/tuned.toml: the tuned hyperparameters of both targets in one run config.
 
 `sulfml tune` writes one config per target (tuned-log10_sigma.toml, tuned-ea_eV.toml), each with the
 other target left at its base values; the main job and the benchmark report train both targets at once.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sulfml.config import RunConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "src" / "sulfml" / "configs"
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
-from sulfml.predict import K_B_EV
+from sulfml.service.pipeline import K_B_EV
 
 
 def arrhenius_fits(meas: pd.DataFrame, max_t_k: float = 600.0, min_r2: float = 0.95) -> dict[str, float]:
@@ -43,7 +43,7 @@ def arrhenius_fits(meas: pd.DataFrame, max_t_k: float = 600.0, min_r2: float = 0
 
 def main() -> None:
     logging.disable(logging.INFO)
-    cfg = RunConfig.from_toml("experiments/configs/tuned.toml")
+    cfg = RunConfig.from_toml("src/sulfml/configs/tuned.toml")
     meas = build_table().measurements
     fits = arrhenius_fits(meas)
     mats = aggregate_materials(meas, cfg.data.aggregation)

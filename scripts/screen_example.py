@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sulfml.formula import composition_key, parse_formula
-from sulfml.predict import predict_frame
-from sulfml.screen import Sweep, screen
+from sulfml.parse.formula import composition_key, parse_formula
+from sulfml.service.pipeline import predict_frame
 from sulfml.tracking.bundle import Bundle
+from sulfml.workflows.screen import Sweep, screen
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# XGBoost threads wait passively, as under the command line (which sets this; `import sulfml` does not).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Read before the autouse fixture hides it: CI points this at the local mirror of the real files.
 MIRROR = Path(os.environ.get("SULFML_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
@@ -163,7 +166,7 @@ def small_config(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
     """Train once on the mini data into a private store; yields its paths. Shared by predict tests."""
-    from sulfml.training import train
+    from sulfml.workflows.train import train
 
     root = tmp_path_factory.mktemp("trained")
     config = root / "small.toml"

@@ -1,9 +1,23 @@
-"""sulfml: room-temperature Li-ion conductivity and activation energy of solid electrolytes."""
+"""sulfml: room-temperature Li-ion conductivity and activation energy of solid electrolytes.
 
-import os
+`import sulfml` loads nothing heavy and changes nothing (no environment variables, no files); the
+`Predictor` is imported when it is first used.
+"""
 
-# XGBoost's OpenMP threads spin while they wait; when another process shares the cores (a second
-# tuning worker, a test run) that spinning made a 10 s cross-validation take 10 minutes on 2 cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+__all__ = ["Predictor", "__version__"]
+
+if TYPE_CHECKING:
+    from sulfml.service.predictor import Predictor
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Predictor":
+        from sulfml.service.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'sulfml' has no attribute {name!r}")

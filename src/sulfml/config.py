@@ -10,13 +10,41 @@ from typing import Any
 
 import tomli_w
 
+from sulfml.errors import ConfigError
+
 TARGETS = ("log10_sigma", "ea_eV")
 TARGET_ALIASES = {"log10_sigma": "log10_sigma", "sigma": "log10_sigma", "ea": "ea_eV", "ea_eV": "ea_eV"}
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs that ship with sulfml, by name (`default`, `tuned`, ...)."""
+    from sulfml.shipped import shipped_path
+
+    return {p.stem: p for p in sorted(shipped_path("configs").glob("*.toml"))}
+
+
 def default_config_path() -> Path:
-    """`experiments/configs/default.toml` of this checkout."""
-    return Path(__file__).resolve().parents[2] / "experiments" / "configs" / "default.toml"
+    """The shipped `default` config."""
+    return shipped_configs()["default"]
+
+
+def resolve_config(name_or_path: str | Path | None) -> Path:
+    """A config file: an existing path as given, else a shipped config by name (`tuned` or `tuned.toml`);
+    None gives the shipped `default`.
+
+    Raises:
+        ConfigError: neither a file nor a shipped config's name.
+    """
+    if name_or_path is None:
+        return default_config_path()
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    name = path.name[:-5] if path.name.endswith(".toml") else path.name
+    if path.parent == Path(".") and name in shipped:
+        return shipped[name]
+    raise ConfigError(f"config file not found: {name_or_path} (shipped configs: {', '.join(shipped)})")
 
 
 @dataclass(frozen=True)

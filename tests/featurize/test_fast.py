@@ -17,7 +17,7 @@ import pytest
 
 from sulfml.featurize import electrolyte, fast, rules
 from sulfml.featurize.presets import featurize, get_preset
-from sulfml.formula import parse_formula
+from sulfml.parse.formula import parse_formula
 
 TOL = 1e-9
 

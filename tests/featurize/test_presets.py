@@ -12,6 +12,7 @@ import xgboost as xgb
 from matminer.featurizers.composition import ElementProperty
 from pymatgen.core import Composition
 
+from sulfml.cpus import available_cpus, resolve_n_jobs
 from sulfml.featurize import presets
 from sulfml.featurize.presets import (
     PRESETS,
@@ -20,7 +21,6 @@ from sulfml.featurize.presets import (
     get_preset,
     safe_name,
 )
-from sulfml.resources import available_cpus, resolve_n_jobs
 
 # Li10Ge(P0.925Sb0.075)2S12 and friends, as the parser hands them over.
 FRACTIONAL = [

@@ -12,10 +12,10 @@ import pytest
 
 from sulfml.model import native
 from sulfml.model.native import NativeBooster, NativeUnavailable
+from sulfml.tracking.bundle import shipped_bundle_dir
 
 xgb = pytest.importorskip("xgboost")
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _train(tmp_path: Path, **params) -> tuple[bytes, object, np.ndarray]:
@@ -58,7 +58,7 @@ def test_zero_rows_give_an_empty_array(tmp_path):
 
 @pytest.mark.parametrize("target", ["log10_sigma", "ea_eV"])
 def test_shipped_bundle_models_equal_xgboost(target):
-    path = REPO / "models" / target / "model.json"
+    path = shipped_bundle_dir() / target / "model.json"
     if not path.is_file():
         pytest.skip(f"{path} is not in this checkout")
     data = path.read_bytes()
@@ -103,7 +103,7 @@ def test_predicting_does_not_import_xgboost_sklearn_or_scipy(tmp_path):
         "loaded = [m for m in ('xgboost', 'sklearn', 'scipy', 'pandas') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(native.__file__).resolve().parents[2])}
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert np.array_equal(np.load(tmp_path / "native.npy"), _reference(booster, X))

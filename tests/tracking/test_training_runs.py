@@ -10,7 +10,7 @@ import pytest
 
 from sulfml.tracking.bundle import Bundle, PresetMismatchError
 from sulfml.tracking.runs import ALIAS, MODEL_NAMES, champion, configure, list_models, maybe_promote
-from sulfml.training import train
+from sulfml.workflows.train import train
 
 
 def _train(cfg, data, tmp_path, **kw):
@@ -88,7 +88,7 @@ def test_bundle_refuses_another_preset(trained):
 
 
 def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp_path):
-    from sulfml.predict import predict_frame
+    from sulfml.service.pipeline import predict_frame
 
     cfg = tmp_path / "knn.toml"
     cfg.write_text(small_config.read_text().replace('preset = "composition-v1"', 'preset = "chemistry-v1"')

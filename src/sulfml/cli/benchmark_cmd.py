@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sulfml.cli import UsageError
 from sulfml.cli.common import add_data_dir
 
 NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature"]
@@ -17,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", choices=[*NAMES, "all"])
     p.add_argument("--output", "-o", required=True, help="directory for metrics.json, predictions.csv, "
                                                           "training_set.csv and parity.png")
-    p.add_argument("--config", default=None, help="run config (default experiments/configs/default.toml)")
+    p.add_argument("--config", default=None, help="run config file or shipped config name (default: the shipped `default`)")
     add_data_dir(p)
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
@@ -26,18 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one benchmark (or all, each into OUTPUT/NAME)."""
-    from sulfml.benchmarks import BenchmarkData, run_benchmark
-    from sulfml.config import RunConfig, default_config_path
-    from sulfml.data.sources import DataSourceError
+    from sulfml.config import RunConfig, resolve_config
     from sulfml.data.table import build_table
+    from sulfml.workflows.benchmarks import BenchmarkData, run_benchmark
 
-    config_path = Path(args.config or default_config_path())
-    if not config_path.exists():
-        raise UsageError(f"config file not found: {config_path}")
-    try:
-        table = build_table(args.data_dir)
-    except DataSourceError as exc:
-        raise UsageError(str(exc)) from exc
+    config_path = resolve_config(args.config)
+    table = build_table(args.data_dir)
     data = BenchmarkData(table=table, config=RunConfig.from_toml(config_path))
     names = NAMES if args.name == "all" else [args.name]
     for name in names:

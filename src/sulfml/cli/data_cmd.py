@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sulfml.cli import UsageError
 from sulfml.cli.common import add_data_dir, print_json
-from sulfml.data.sources import DataSourceError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,10 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _table(args: argparse.Namespace, use_cache: bool = True):
     from sulfml.data.table import build_table
 
-    try:
-        return build_table(args.data_dir, use_cache=use_cache)
-    except DataSourceError as exc:
-        raise UsageError(str(exc)) from exc
+    return build_table(args.data_dir, use_cache=use_cache)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one result per input, in order; exit 1 when any input was rejected."""
-    from sulfml.cli.inputs import text_arg
-    from sulfml.formula import parse_formula
+    from sulfml.parse.formula import parse_formula
+    from sulfml.service.inputs import text_arg
 
     results = [parse_formula(text_arg(t)) for t in args.texts]
     if args.json:

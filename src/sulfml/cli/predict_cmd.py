@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sulfml.cli import UsageError
+from sulfml.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,8 +44,8 @@ CHUNK = 20000
 
 def input_chunks(args: argparse.Namespace, chunk_size: int = CHUNK):
     """The --input file in chunks of `chunk_size` rows, with its optional columns."""
-    from sulfml.cli.inputs import STREAM_BYTES, read_table
-    from sulfml.predict import _temperature_k
+    from sulfml.service.inputs import STREAM_BYTES, read_table
+    from sulfml.service.pipeline import _temperature_k
 
     if args.temperature_c is not None and _temperature_k(args.temperature_c)[0] is None:
         raise UsageError(f"--temperature-c: {_temperature_k(args.temperature_c)[1]}")
@@ -62,7 +62,7 @@ def input_chunks(args: argparse.Namespace, chunk_size: int = CHUNK):
         except pd.errors.ParserError as exc:
             raise UsageError(f"{path} is not a readable CSV: {' '.join(str(exc).split())}") from exc
         return
-    # BOM, ; or tab separators, legacy encodings, JSON, ragged rows: see sulfml.cli.inputs
+    # BOM, ; or tab separators, legacy encodings, JSON, ragged rows: see sulfml.service.inputs
     notes: list[str] = []
     df = read_table(path, args.column, notes=notes)
     for note in notes:
@@ -72,7 +72,7 @@ def input_chunks(args: argparse.Namespace, chunk_size: int = CHUNK):
 
 
 def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    from sulfml.cli.inputs import resolve_column
+    from sulfml.service.inputs import resolve_column
 
     args.column = resolve_column(df, args.column, path)
     out = pd.DataFrame({"formula": df[args.column]})
@@ -91,11 +91,11 @@ def _input_frame(args: argparse.Namespace, df: pd.DataFrame, path: Path) -> pd.D
 
 
 def _argument_inputs(args: argparse.Namespace) -> pd.DataFrame:
-    from sulfml.cli.inputs import text_arg
+    from sulfml.service.inputs import text_arg
 
     args.formulas = [text_arg(f) for f in args.formulas]
     if args.temperature_c is not None:
-        from sulfml.predict import _temperature_k
+        from sulfml.service.pipeline import _temperature_k
 
         if _temperature_k(args.temperature_c)[0] is None:
             raise UsageError(f"--temperature-c: {_temperature_k(args.temperature_c)[1]}")
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 def _predict_chunk(inputs: pd.DataFrame, bundle, args: argparse.Namespace, need_dicts: bool
                    ) -> tuple[pd.DataFrame, bool]:
     """The chunk's output rows (only the --columns asked for) and whether any row failed."""
-    from sulfml.predict import predict_batch
+    from sulfml.service.pipeline import predict_batch
 
     batch = predict_batch(inputs, bundle)
     failed = any(batch.columns["error"])

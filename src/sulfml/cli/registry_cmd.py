@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sulfml.cli import UsageError
 from sulfml.cli.common import print_json
+from sulfml.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,12 +72,12 @@ def run_export(args: argparse.Namespace) -> int:
     """Download the champion pair into the models dir."""
     from mlflow.exceptions import MlflowException
 
-    from sulfml.tracking.bundle import default_models_dir
+    from sulfml.tracking.bundle import default_export_dir
     from sulfml.tracking.runs import configure, download_champions
 
     configure(args.tracking_uri)
     try:
-        dest = download_champions(args.models_dir or default_models_dir())
+        dest = download_champions(args.models_dir or default_export_dir())
     except MlflowException as exc:
         raise UsageError(f"no champion to export: {exc.message}") from exc
     print(f"exported the champion pair to {dest}")

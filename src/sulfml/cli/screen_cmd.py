@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from sulfml.cli import UsageError
+from sulfml.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,15 +40,12 @@ def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Enumerate, predict in chunks, print the top K and the counts."""
-    from sulfml.screen import ScreenError, Sweep, screen
     from sulfml.tracking.bundle import Bundle
+    from sulfml.workflows.screen import Sweep, screen
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    try:
-        sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
-    except ScreenError as exc:
-        raise UsageError(str(exc)) from exc
+    sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
     try:
         bundle = Bundle.from_dir(args.models_dir)
     except FileNotFoundError as exc:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
 
-from sulfml.cli import UsageError
 from sulfml.cli.common import add_data_dir
-from sulfml.tune import describe_search_space
+from sulfml.errors import UsageError
+from sulfml.workflows.tune import describe_search_space
 
 EPILOG = """\
 The study minimizes the grouped CV MAE of `sulfml train` on the data without a grouped hold-out
@@ -17,7 +16,7 @@ Running again with the same --study and --storage adds --trials more trials to t
 on several machines share one study through a PostgreSQL URL, e.g.
   --storage postgresql+psycopg2://user:password@host:5432/optuna
 
-search space (sulfml.tune.SEARCH_SPACE):
+search space (sulfml.workflows.tune.SEARCH_SPACE):
 """
 
 
@@ -37,10 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sampler seed (default: the config's); offset by the trials already in the study")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
-    p.add_argument("--config", default=None, help="base run config TOML (default experiments/configs/default.toml)")
+    p.add_argument("--config", default=None, help="base run config: a TOML file or a shipped config name (default: the shipped default)")
     add_data_dir(p)
     p.add_argument("--output-config", default=None,
-                   help="where to write the best config (default experiments/configs/tuned-<target>.toml)")
+                   help="where to write the best config (default ./tuned-<target>.toml)")
     p.add_argument("--holdout-fraction", type=float, default=0.2,
                    help="share of the papers held out of the study to score base and best (default 0.2)")
     p.add_argument("--n-jobs", type=int, default=None,
@@ -50,18 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Tune and print one line per trial and a summary."""
-    from sulfml.data.sources import DataSourceError
-    from sulfml.tune import TuneSetupError, tune
+    from sulfml.workflows.tune import tune
 
-    if args.config and not Path(args.config).exists():
-        raise UsageError(f"config file not found: {args.config}")
     if args.n_jobs is not None and args.n_jobs < 1:
         raise UsageError(f"--n-jobs must be at least 1, got {args.n_jobs}")
     trials = args.trials if args.trials is not None or args.timeout is not None else 100
-    try:
-        tune(args.target, trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study,
-             seed=args.seed, tracking_uri=args.tracking_uri, config_path=args.config, data_dir=args.data_dir,
-             output_config=args.output_config, holdout_fraction=args.holdout_fraction, n_jobs=args.n_jobs)
-    except (DataSourceError, TuneSetupError) as exc:
-        raise UsageError(str(exc)) from exc
+    tune(args.target, trials=trials, timeout=args.timeout, storage=args.storage, study_name=args.study,
+         seed=args.seed, tracking_uri=args.tracking_uri, config_path=args.config, data_dir=args.data_dir,
+         output_config=args.output_config, holdout_fraction=args.holdout_fraction, n_jobs=args.n_jobs)
     return 0

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.data.sources import default_cache_dir, sha256_of, source_files
+from sulfml.shipped import shipped_path
 
 REVIEW_DIR_ENV = "SULFML_REVIEW_DIR"
 ZERO_C = 273.15
@@ -87,10 +88,10 @@ def _ea_field(raw: object) -> dict:
 
 
 def review_dir() -> Path:
-    """The review tables: $SULFML_REVIEW_DIR, else `datasets/review` of this checkout."""
+    """The review tables: $SULFML_REVIEW_DIR, else the ones that ship with sulfml."""
     if os.environ.get(REVIEW_DIR_ENV):
         return Path(os.environ[REVIEW_DIR_ENV])
-    return Path(__file__).resolve().parents[3] / "datasets" / "review"
+    return shipped_path("data", "review")
 
 
 def review_files() -> list[Path]:

@@ -11,18 +11,18 @@ import tomllib
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 from tqdm import tqdm
+
+from sulfml.errors import DataSourceError
 
 DATA_DIR_ENV = "SULFML_DATA_DIR"
 URL_BASE_ENV = "SULFML_DATA_URL"  # replaces the upstream host, e.g. a mirror served on 127.0.0.1
 CACHE_ENV = "SULFML_CACHE_DIR"
 VERIFY_ENV = "SULFML_VERIFY"  # "0" skips the sha256 check of a data directory you curate yourself
 
-
-class DataSourceError(RuntimeError):
-    """A dataset file is missing, cannot be downloaded, or does not match its pinned sha256."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ class SourceFile:
 
 @cache
 def _spec() -> dict:
-    with open(Path(__file__).with_name("sources.toml"), "rb") as fh:
-        return tomllib.load(fh)
+    return tomllib.loads(files("sulfml.data").joinpath("sources.toml").read_text("utf-8"))
 
 
 def source_names() -> list[str]:

@@ -18,7 +18,7 @@ import pandera.pandas as pa
 from sulfml import __version__
 from sulfml.data.loaders import LOADERS, input_files, load_review
 from sulfml.data.sources import default_cache_dir, resolve_data_dir, sha256_of
-from sulfml.formula import composition_key, parse_formula
+from sulfml.parse.formula import composition_key, parse_formula
 
 SOURCES = ("review", "obelix", "liverpool", "laskowski")
 # Bump when the cleaning rules change, so cached tables are rebuilt.
@@ -262,11 +262,11 @@ def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
 def table_key(data_dir: Path) -> str:
     """Hash of the input files and of the code that reads and cleans them."""
     import sulfml.data.loaders
-    import sulfml.formula
+    import sulfml.parse.formula
 
     h = hashlib.sha256(f"sulfml-table-v{TABLE_VERSION}-{__version__}".encode())
     # the parser and loaders are the cleaning rules: editing them must invalidate cached tables
-    code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.formula.__file__)]
+    code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.parse.formula.__file__)]
     for path in [*code, *input_files(data_dir)]:
         h.update(sha256_of(path).encode())
     return h.hexdigest()[:20]

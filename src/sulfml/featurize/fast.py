@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from sulfml.featurize import rules
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE_PATH = Path(__file__).with_name("element_tables.json")
+TABLE_PATH = Path(str(files("sulfml.chem").joinpath("element_tables.json")))
 
 # pymatgen's Composition drops amounts below this (Composition.amount_tolerance).
 AMOUNT_TOLERANCE = 1e-8

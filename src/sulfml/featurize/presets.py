@@ -17,6 +17,7 @@ import pandas as pd
 from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
+from sulfml.cpus import resolve_n_jobs
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
@@ -27,7 +28,6 @@ from sulfml.featurize.electrolyte import (
     SynthesisNotation,
 )
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
-from sulfml.resources import resolve_n_jobs
 
 # Defaults of the optional input columns (see the input contract in README.md).
 _DEFAULTS: dict[str, Any] = {"notation": "plain", "tags": "", "family": None, "cif_path": ""}

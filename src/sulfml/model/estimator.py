@@ -7,7 +7,7 @@ from typing import Any
 
 from xgboost import XGBRegressor
 
-from sulfml.resources import resolve_n_jobs
+from sulfml.cpus import resolve_n_jobs
 
 DEFAULTS: dict[str, Any] = {
     "n_estimators": 400,

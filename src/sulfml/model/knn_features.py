@@ -118,7 +118,7 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
     m = min(k + _MARGIN, len(r.rows))
     tree = r.search_tree() if n >= _TREE_FROM and m <= _TREE_MAX_CANDIDATES else None
     if tree is not None:
-        from sulfml.resources import available_cpus
+        from sulfml.cpus import available_cpus
 
         d, candidates = (a.reshape(n, m) for a in tree.query(query, k=m, workers=available_cpus()))
     else:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sulfml.resources import available_cpus
+from sulfml.cpus import available_cpus
 
 _ulong = ctypes.c_uint64  # XGBoost's bst_ulong
 _handle = ctypes.c_void_p

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sulfml.errors import PresetMismatchError
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
 from sulfml.model.native import NativeBooster, NativeUnavailable
@@ -36,9 +37,16 @@ DOMAIN_FILE = "domain.json"
 TARGET_DIRS = {"log10_sigma": "log10_sigma", "ea_eV": "ea_eV"}
 
 
-def default_models_dir() -> Path:
-    """`models/` of this checkout, where the committed champion bundle lives."""
-    return Path(__file__).resolve().parents[3] / "models"
+def shipped_bundle_dir() -> Path:
+    """The champion bundle that ships inside the package (what `sulfml predict` uses by default)."""
+    from sulfml.shipped import shipped_path
+
+    return shipped_path("champion")
+
+
+def default_export_dir() -> Path:
+    """Where `train` and `registry export` write a bundle unless told: `models/` in the current directory."""
+    return Path.cwd() / "models"
 
 
 def save_model(regressor, card: dict, domain: DomainModel, folder: str | Path) -> Path:
@@ -61,9 +69,6 @@ def write_card(card: dict, folder: str | Path) -> Path:
     path.write_text(json.dumps(card, indent=2, sort_keys=True))
     return path
 
-
-class PresetMismatchError(ValueError):
-    """Features were built with another preset or in another order than the model was trained on."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ class Bundle:
     @classmethod
     def from_dir(cls, folder: str | Path | None = None) -> Bundle:
         """Load `<folder>/log10_sigma` and `<folder>/ea_eV` (default: the committed bundle)."""
-        folder = Path(folder) if folder else default_models_dir()
+        folder = Path(folder) if folder else shipped_bundle_dir()
         if folder.exists() and not folder.is_dir():
             raise BundleError(f"{folder} is a file, not a model bundle directory")
         models = {}

@@ -14,17 +14,13 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from sulfml.errors import UserFacingError
+from sulfml.errors import BundleError
 
 CHECKSUMMED = ("model.json", "domain.json")
 # Serialised Python objects: loading any of them can run arbitrary code, so a bundle holding one is refused.
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pck", ".pcl", ".joblib", ".jbl", ".cloudpickle", ".dill",
                              ".sav", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".bin"})
 _MAX_SCAN = 200  # files inspected per bundle; a bundle has six
-
-
-class BundleError(UserFacingError):
-    """A model bundle that is missing, damaged, tampered with or unsafe; it is never used."""
 
 
 def sha256_bytes(data: bytes) -> str:

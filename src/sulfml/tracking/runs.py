@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from sulfml.errors import UserFacingError
+from sulfml.errors import StoreBusyError, StoreError, UserError
 from sulfml.model.train import TargetModel
 from sulfml.tracking.bundle import TARGET_DIRS, save_model, write_card
 from sulfml.tracking.integrity import (
@@ -51,16 +51,12 @@ def configure(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
             retry_locked(mlflow.set_experiment, experiment)
             retry_locked(mlflow.MlflowClient().search_registered_models, max_results=1)
     except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt | UserFacingError):
+        if isinstance(exc, KeyboardInterrupt | UserError):
             raise
         reason = getattr(exc, "message", None) or str(exc)
-        raise TrackingStoreError(f"cannot use the MLflow store {_masked(resolved)}: "
+        raise StoreError(f"cannot use the MLflow store {_masked(resolved)}: "
                                  f"{type(exc).__name__}: {' '.join(reason.split())[:300]}") from exc
     return resolved
-
-
-class TrackingStoreError(UserFacingError):
-    """The tracking store cannot be opened or used (bad URI, not a database, unreachable server)."""
 
 
 def _masked(uri: str) -> str:
@@ -119,7 +115,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
     import mlflow
     from mlflow.models import infer_signature
 
-    from sulfml.plots import importance_plot, parity_plot
+    from sulfml.model.plots import importance_plot, parity_plot
 
     ts = tm.training
     with mlflow.start_run(run_name=f"{tm.target}:{tm.config.name}") as run, \
@@ -367,6 +363,3 @@ def retry_locked(fn: Callable[..., T], *args, **kwargs) -> T:
             time.sleep(wait)
     raise AssertionError("unreachable")
 
-
-class StoreBusyError(UserFacingError):
-    """The tracking store stayed locked through every retry."""

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sulfml.benchmarks.core import (
+from sulfml.data.table import aggregate_materials
+from sulfml.model.conformal import coverage_and_width
+from sulfml.model.cv import grouped_folds
+from sulfml.model.train import featurize_materials, fit_target, training_set
+from sulfml.service.pipeline import K_B_EV, ROOM_T_K, arrhenius_shift, predict_frame
+from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
     exclude_leaks,
@@ -17,11 +22,6 @@ from sulfml.benchmarks.core import (
     selected_measurements,
     training_rows,
 )
-from sulfml.data.table import aggregate_materials
-from sulfml.model.conformal import coverage_and_width
-from sulfml.model.cv import grouped_folds
-from sulfml.model.train import featurize_materials, fit_target, training_set
-from sulfml.predict import K_B_EV, ROOM_T_K, arrhenius_shift, predict_frame
 
 TEMPERATURE_BINS_K = (278.0, 323.15, 373.15, 473.15, 673.15, 1200.0)
 

@@ -1,6 +1,6 @@
 """Fuzzing the formula parser: any text in, a valid composition or an error string out, never an exception.
 
-Findings of the first runs (fixed in `sulfml.formula`, pinned in `REGRESSIONS` below):
+Findings of the first runs (fixed in `sulfml.parse.formula`, pinned in `REGRESSIONS` below):
 - a coefficient or amount with ~310+ digits overflowed to inf and crashed pymatgen (OverflowError);
 - "NaN" read as sodium nitride (Na1 N1) and "None"/"null" gave a cryptic parse error; they are now
   reported as missing values;
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sulfml.formula import ELEMENTS, MAX_AMOUNT, parse_formula
+from sulfml.parse.formula import ELEMENTS, MAX_AMOUNT, parse_formula
 
 FUZZ = settings(max_examples=int(os.environ.get("SULFML_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -135,7 +135,7 @@ REGRESSIONS = [
 
 @pytest.mark.parametrize(("text", "fragment"), REGRESSIONS, ids=lambda v: repr(v)[:30])
 def test_regressions(text, fragment):
-    from sulfml.formula_fast import parse_fast
+    from sulfml.parse.bulk import parse_fast
 
     r = check(text)
     assert not r.ok and fragment in r.error
@@ -145,7 +145,7 @@ def test_regressions(text, fragment):
 @FUZZ
 @given(st.lists(TOKENS, min_size=1, max_size=14).map("".join))
 def test_the_fast_path_agrees_with_the_parser(text):
-    from sulfml.formula_fast import parse_fast
+    from sulfml.parse.bulk import parse_fast
 
     fast = parse_fast(text)
     assert fast is None or fast == parse_formula(text), text

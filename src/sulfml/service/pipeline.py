@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sulfml.cpus import available_cpus
 from sulfml.model.domain import DomainModel
-from sulfml.resources import available_cpus
 from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
@@ -142,7 +142,7 @@ def _prepare(rec: dict, bundle: Bundle, uses_structure: bool) -> _Row:
             struct.update(fields)
         else:
             row.notes.append(f"the model uses composition only (preset {bundle.preset}): the CIF gave the composition")
-    from sulfml.formula import parse_formula
+    from sulfml.parse.formula import parse_formula
 
     parsed = parse_formula(text)
     if not parsed.ok:
@@ -224,7 +224,7 @@ class Batch:
 def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
     """`predict_frame`'s work, as a `Batch` (columns plus neighbour indices).
 
-    Plain formulas and glasses are read all at once by `sulfml.formula_fast.read_many` (the same results as
+    Plain formulas and glasses are read all at once by `sulfml.parse.bulk.read_many` (the same results as
     `parse_formula`), each distinct text once; the rest go to `parse_formula` one by one. Composition presets
     are featurized for the whole batch by `sulfml.featurize.fast`. CIF rows and structure presets take the
     general per-row path (`_prepare`).
@@ -327,7 +327,7 @@ class _FeatureInputs:
 def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str], out: dict, notes: list,
                feat_of: np.ndarray, inputs_: _FeatureInputs) -> None:
     """Temperatures, parsing and composition notes of the plain rows (no CIF), each distinct text once."""
-    from sulfml.formula_fast import read_many
+    from sulfml.parse.bulk import read_many
 
     texts = [t if type(t) is str else _text(t) for t in (formulas[i] for i in rows)]
     for i, t in zip(rows.tolist(), texts, strict=True):
@@ -363,7 +363,7 @@ def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str]
     ok = np.flatnonzero(parsed.ok)
     u_feat[ok] = inputs_.add_parsed(parsed, ok)
     if len(ok) < len(unique):  # what the fast reader leaves: the full parser, one text at a time
-        from sulfml.formula import parse_formula
+        from sulfml.parse.formula import parse_formula
 
         for u in np.flatnonzero(~parsed.ok).tolist():
             p = parse_formula(unique[u])

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sulfml.benchmarks import BENCHMARKS, BenchmarkData, run_benchmark
-from sulfml.benchmarks.core import censored_aware_mae, exclude_leaks, scores
 from sulfml.config import RunConfig
 from sulfml.data.table import build_table
-from sulfml.formula import composition_key, parse_formula
+from sulfml.parse.formula import composition_key, parse_formula
+from sulfml.workflows.benchmarks import BENCHMARKS, BenchmarkData, run_benchmark
+from sulfml.workflows.benchmarks.core import censored_aware_mae, exclude_leaks, scores
 
 
 def _rows(spec):
@@ -110,8 +110,8 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
 
 
 def test_leak_groups_join_materials_sharing_any_paper_or_composition():
-    from sulfml.benchmarks.core import leak_groups
     from sulfml.model.cv import group_labels
+    from sulfml.workflows.benchmarks.core import leak_groups
 
     materials = pd.DataFrame({
         "paper": ["10.1/a", "10.1/c", "10.1/e", "10.1/f", "Ref. 12"],

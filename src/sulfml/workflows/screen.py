@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sulfml.errors import ScreenError
 from sulfml.featurize.fast import element_tables
-from sulfml.formula_fast import read_fast
+from sulfml.parse.bulk import read_fast
 
 RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
 CHUNK = 20000
 
-
-class ScreenError(ValueError):
-    """A screen that cannot be set up (unknown site or dopant, bad fractions, unbalanced parent)."""
 
 
 def common_oxidation_states(symbol: str) -> tuple[int, ...]:
@@ -55,7 +53,7 @@ class Sweep:
     def __post_init__(self) -> None:
         read = read_fast(self.parent)
         if read is None:
-            from sulfml.formula import parse_formula
+            from sulfml.parse.formula import parse_formula
 
             parsed = parse_formula(self.parent)
             if not parsed.ok:
@@ -132,7 +130,7 @@ def _amount(a: float) -> str:
 
 def screen(sweep: Sweep, bundle=None, top: int = 20, rank: str = "ucb", chunk: int = CHUNK,
            progress=None) -> tuple[pd.DataFrame, dict]:
-    """Predict every candidate of `sweep` through `sulfml.predict` in chunks and keep the top `top`.
+    """Predict every candidate of `sweep` through `sulfml.service.pipeline` in chunks and keep the top `top`.
 
     Args:
         rank: "ucb" scores by the upper end of the log10 σ interval, "mean" by the prediction.
@@ -141,7 +139,7 @@ def screen(sweep: Sweep, bundle=None, top: int = 20, rank: str = "ucb", chunk: i
     Returns:
         (the top rows with `RESULT_COLUMNS`, best first; counts: candidates, predicted, failed, skipped).
     """
-    from sulfml.predict import predict_batch
+    from sulfml.service.pipeline import predict_batch
     from sulfml.tracking.bundle import Bundle
 
     if rank not in ("ucb", "mean"):

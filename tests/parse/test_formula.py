@@ -1,4 +1,4 @@
-"""Tests for sulfml.formula: literature notations, rejections, and round trips through pymatgen's printers."""
+"""Tests for sulfml.parse.formula: literature notations, rejections, and round trips through pymatgen's printers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
-from sulfml.formula import ParsedFormula, composition_key, parse_formula
+from sulfml.parse.formula import ParsedFormula, composition_key, parse_formula
 
 
 def fractions(comp) -> dict[str, float]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sulfml.config import TARGETS, RunConfig, default_config_path
+from sulfml.config import TARGETS, RunConfig, resolve_config
 
 
 @dataclass(frozen=True)
@@ -54,19 +54,19 @@ def train(
     """Train both targets from a config, log them to MLflow, register, and export the champions.
 
     Args:
-        config_path: a run config (default `experiments/configs/default.toml`).
+        config_path: a run config file, or a shipped config's name (default: the shipped `default`).
         data_dir: the public datasets (see `sulfml.data.sources.resolve_data_dir`).
         tracking_uri: MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db).
-        models_dir: where the champion bundle is exported (default `models/`).
+        models_dir: where the champion bundle is exported (default `models/` in the current directory).
         promote: move `champion` to the new versions whatever their scores.
         export: write the champion pair to `models_dir` afterwards.
         log: where progress lines go.
     """
     from sulfml.model.train import fit_target, training_set
-    from sulfml.tracking.bundle import default_models_dir
+    from sulfml.tracking.bundle import default_export_dir
     from sulfml.tracking.runs import configure, download_champions, log_training_run, maybe_promote
 
-    config_path = Path(config_path or default_config_path())
+    config_path = resolve_config(config_path)
     config = RunConfig.from_toml(config_path)
     t0 = time.perf_counter()
     materials, features = load_materials(config, data_dir)
@@ -90,7 +90,7 @@ def train(
         results.append(TrainResult(tm.target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
         log(f"{tm.target}: {reason}")
     if export:
-        dest = Path(models_dir or default_models_dir())
+        dest = Path(models_dir or default_export_dir())
         download_champions(dest)
         log(f"exported the champion pair to {dest} (tracking store {uri})")
     return results

@@ -1,6 +1,6 @@
 """A fast path for the common formula notations: plain formulas and coefficient-weighted glasses.
 
-`parse_fast(text)` returns exactly what `sulfml.formula.parse_formula` returns for the texts it accepts
+`parse_fast(text)` returns exactly what `sulfml.parse.formula.parse_formula` returns for the texts it accepts
 (one compiled regex, float arithmetic in the parser's order, pymatgen's reduced formula re-implemented),
 and None for anything else, which then goes to `parse_formula`. It imports neither pymatgen nor pandas.
 `read_many(texts)` reads a whole column at once with NumPy, row for row what `read_fast` returns.
@@ -49,7 +49,7 @@ SPECIAL_FORMULAS: dict[str, str] = {
 AMOUNT_TOLERANCE = 1e-8
 # Amounts this small are dropped differently by pymatgen's Composition: left to parse_formula.
 _SMALLEST = 1e-6
-_LARGEST = 1e6  # sulfml.formula.MAX_AMOUNT: larger amounts are rejected there
+_LARGEST = 1e6  # sulfml.parse.formula.MAX_AMOUNT: larger amounts are rejected there
 
 
 def parse_fast(text):
@@ -61,7 +61,7 @@ def parse_fast(text):
     if comp is None:
         return None
     comp, notation = comp
-    from sulfml.formula import ParsedFormula
+    from sulfml.parse.formula import ParsedFormula
 
     return ParsedFormula(text, comp, reduced_formula(comp), notation, None, (), None)
 
@@ -113,7 +113,7 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
 
 
 def _compound(text: str) -> dict[str, float] | None:
-    """Element amounts in the order and float arithmetic of `sulfml.formula._compound`."""
+    """Element amounts in the order and float arithmetic of `sulfml.parse.formula._compound`."""
     comp: dict[str, float] = {}
     group: dict[str, float] | None = None
     for tok, num in _TOKEN.findall(text):

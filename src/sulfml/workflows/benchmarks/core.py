@@ -50,7 +50,7 @@ class BenchmarkResult:
 
     def write(self, out_dir: str | Path) -> Path:
         """Write metrics.json, predictions.csv, training_set.csv and parity.png into `out_dir`."""
-        from sulfml.plots import parity_plot
+        from sulfml.model.plots import parity_plot
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -200,8 +200,8 @@ def run_benchmark(name: str, data: BenchmarkData, out_dir: str | Path, tracking_
     """Run one benchmark, write its files, and log an MLflow run tagged `sulfml.benchmark`."""
     import mlflow
 
-    from sulfml.benchmarks.suites import BENCHMARKS
     from sulfml.tracking.runs import configure
+    from sulfml.workflows.benchmarks.suites import BENCHMARKS
 
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")

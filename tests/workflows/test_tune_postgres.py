@@ -19,7 +19,7 @@ import optuna
 import pytest
 
 from sulfml.tracking.runs import configure
-from sulfml.tune import EXPERIMENT
+from sulfml.workflows.tune import EXPERIMENT
 
 pytestmark = pytest.mark.slow
 
@@ -143,12 +143,12 @@ def test_two_workers_share_one_study(mini_data_dir, small_config, tmp_path):
         for i in range(2):
             configure(f"sqlite:///{tmp_path / f'mlflow-{i}.db'}", experiment=EXPERIMENT)
             runs = mlflow.search_runs(experiment_names=[EXPERIMENT], output_format="list")
-            parents = [r for r in runs if r.data.tags.get("sulfml.tune") == "study"]
+            parents = [r for r in runs if r.data.tags.get("sulfml.workflows.tune") == "study"]
             assert len(parents) == 1
             assert "sulfml@127.0.0.1" in parents[0].data.params["storage"]
             children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
             assert len(children) == TRIALS
-            assert all(c.data.tags["sulfml.tune.state"] in ("COMPLETE", "PRUNED") for c in children)
+            assert all(c.data.tags["sulfml.workflows.tune.state"] in ("COMPLETE", "PRUNED") for c in children)
             assert f"{TRIALS} trials" in outputs[i] and "in study 'shared'" in outputs[i]
     finally:
         for w in workers:

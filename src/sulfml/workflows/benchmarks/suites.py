@@ -9,7 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from sulfml.benchmarks.core import (
+from sulfml.data.table import aggregate_materials
+from sulfml.model.conformal import coverage_and_width
+from sulfml.model.cv import grouped_folds
+from sulfml.model.train import cross_validate, featurize_materials, training_set
+from sulfml.workflows.benchmarks.core import (
     OBELIX_CENSORED_LOG10,
     BenchmarkData,
     BenchmarkResult,
@@ -22,10 +26,6 @@ from sulfml.benchmarks.core import (
     selected_measurements,
     training_rows,
 )
-from sulfml.data.table import aggregate_materials
-from sulfml.model.conformal import coverage_and_width
-from sulfml.model.cv import grouped_folds
-from sulfml.model.train import cross_validate, featurize_materials, training_set
 
 # Published test MAEs (log10 S/cm) on the OBELiX split, from Therrien et al. (OBELiX paper).
 OBELIX_ANCHORS = {"random forest": 1.59, "MLP": 1.72, "graph networks (CIF subset)": ">= 2.7"}
@@ -178,7 +178,7 @@ def family(data: BenchmarkData) -> BenchmarkResult:
 
 
 def _trust_benchmarks():
-    from sulfml.benchmarks.trust import intervals, temperature
+    from sulfml.workflows.benchmarks.trust import intervals, temperature
 
     return {"intervals": intervals, "temperature": temperature}
 

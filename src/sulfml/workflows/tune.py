@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sulfml.config import TARGET_ALIASES, RunConfig, default_config_path
+from sulfml.config import TARGET_ALIASES, RunConfig, resolve_config
+from sulfml.errors import TuneSetupError
 
 if TYPE_CHECKING:
     import optuna
@@ -131,9 +132,6 @@ class TuneResult:
     output_config: Path
     parent_run_id: str
 
-
-class TuneSetupError(ValueError):
-    """The arguments or the existing study do not allow a sound tuning run."""
 
 
 def holdout_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +250,7 @@ def _check_setup(study: optuna.Study, setup: dict[str, Any]) -> None:
 def _load_training_set(config: RunConfig, target: str, data_dir: str | Path | None, log) -> TrainingSet:
     """The target's training set, built exactly as `sulfml train` builds it."""
     from sulfml.model.train import training_set
-    from sulfml.training import load_materials
+    from sulfml.workflows.train import load_materials
 
     t0 = time.perf_counter()
     materials, features = load_materials(config, data_dir)
@@ -310,8 +308,8 @@ def tune(
     import mlflow
     import optuna
 
+    from sulfml.cpus import resolve_n_jobs
     from sulfml.model.train import cross_validate
-    from sulfml.resources import resolve_n_jobs
     from sulfml.tracking.runs import configure
 
     t_start = time.perf_counter()
@@ -324,12 +322,12 @@ def tune(
         raise TuneSetupError(f"trials must be at least 1, got {trials}")
     if not 0 < holdout_fraction < 1:
         raise TuneSetupError(f"holdout fraction must be in (0, 1), got {holdout_fraction}")
-    config_path = Path(config_path or default_config_path())
+    config_path = resolve_config(config_path)
     config = RunConfig.from_toml(config_path)
     seed = config.seed if seed is None else int(seed)
     storage_url = storage or DEFAULT_STORAGE
     study_name = study_name or f"sulfml-{target}-{config.name}"
-    output_config = Path(output_config or default_config_path().parent / f"tuned-{target}.toml")
+    output_config = Path(output_config or Path.cwd() / f"tuned-{target}.toml")
     # One count for every fit. XGBoost's CPU hist trees come out the same on any number of threads,
     # so this changes trial times, never scores (`sulfml train` uses all cores and reproduces them).
     n_jobs = resolve_n_jobs(n_jobs)
@@ -364,8 +362,8 @@ def tune(
         mine.append(trial.number)
         pruned: optuna.TrialPruned | None = None
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-            mlflow.set_tags({"sulfml.tune": "trial", "sulfml.tune.study": study_name,
-                             "sulfml.tune.trial": str(trial.number)})
+            mlflow.set_tags({"sulfml.workflows.tune": "trial", "sulfml.workflows.tune.study": study_name,
+                             "sulfml.workflows.tune.trial": str(trial.number)})
             mlflow.log_params({f"xgb.{k}": v for k, v in params.items()} | {"trial": trial.number})
 
             def on_fold(fold: int, fold_mae: float, running: float) -> None:
@@ -380,13 +378,13 @@ def tune(
             except optuna.TrialPruned as exc:
                 # leave the `with` normally: a pruned trial is a finished run, not a failed one
                 pruned = exc
-                mlflow.set_tag("sulfml.tune.state", "PRUNED")
+                mlflow.set_tag("sulfml.workflows.tune.state", "PRUNED")
             except Exception:
-                mlflow.set_tag("sulfml.tune.state", "FAIL")
+                mlflow.set_tag("sulfml.workflows.tune.state", "FAIL")
                 raise
             else:
                 mlflow.log_metric("cv_mae", value)
-                mlflow.set_tag("sulfml.tune.state", "COMPLETE")
+                mlflow.set_tag("sulfml.workflows.tune.state", "COMPLETE")
         if pruned is not None:
             raise pruned
         return value
@@ -401,7 +399,7 @@ def tune(
         log(f"trial {ft.number}: {value}; {best} ({secs:.1f} s)")
 
     with mlflow.start_run(run_name=f"tune:{study_name}") as parent:
-        mlflow.set_tags({"sulfml.tune": "study", "sulfml.tune.study": study_name, "sulfml.tune.target": target})
+        mlflow.set_tags({"sulfml.workflows.tune": "study", "sulfml.workflows.tune.study": study_name, "sulfml.workflows.tune.target": target})
         mlflow.log_params({
             "target": target, "study": study_name, "storage": mask_url(storage_url), "seed": seed,
             "sampler_seed": sampler_seed, "n_trials": trials if trials is not None else "until timeout",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sulfml.cli import main
-from sulfml.screen import ScreenError, Sweep, screen
 from sulfml.tracking.bundle import Bundle
+from sulfml.workflows.screen import ScreenError, Sweep, screen
 
 
 def test_aliovalent_substitution_moves_li():
@@ -42,7 +42,7 @@ def test_screen_ranks_top_k_without_parent(trained):
 
 
 def test_screen_excludes_candidates_equal_to_the_parent(trained):
-    from sulfml.formula import composition_key, parse_formula
+    from sulfml.parse.formula import composition_key, parse_formula
 
     bundle = Bundle.from_dir(trained["models"])
     # swapping one S for Cl (a fifth of the S site) and the Cl for S (all of its site) gives the parent back

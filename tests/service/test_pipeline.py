@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sulfml.predict import OUTPUT_COLUMNS, arrhenius_shift, predict, predict_frame
+from sulfml.service.pipeline import OUTPUT_COLUMNS, arrhenius_shift, predict, predict_frame
 from sulfml.tracking.bundle import Bundle
 
 
@@ -182,7 +182,7 @@ def test_large_batches_agree_with_small_ones():
     NumPy trees) give, with the shipped chemistry-v1 bundle and its nearest-neighbour features."""
     from sulfml.model.knn_features import _TREE_FROM
     from sulfml.model.trees import SMALL_BATCH
-    from sulfml.predict import predict_batch
+    from sulfml.service.pipeline import predict_batch
 
     bundle = Bundle.from_dir()
     texts = _distinct_formulas(_TREE_FROM + 100) + ["Li6PS5Cl", "Li7La3Zr2O12"]

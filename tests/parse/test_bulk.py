@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from sulfml.featurize.fast import CompositionBatch, element_tables
-from sulfml.formula import parse_formula
-from sulfml.formula_fast import (
+from sulfml.parse.bulk import (
     ELECTRONEGATIVITY,
     SPECIAL_FORMULAS,
     _round,
@@ -20,8 +19,9 @@ from sulfml.formula_fast import (
     read_many,
     reduced_formula,
 )
+from sulfml.parse.formula import parse_formula
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTATIONS = ROOT / "datasets" / "FORMULA_NOTATIONS.md"
 SYMBOLS = sorted(ELECTRONEGATIVITY) + ["He", "Xx", "D", "T", "Bo", "Ro"]
 
@@ -220,7 +220,7 @@ def test_read_many_one_text_at_a_time_and_empty():
 
 def test_read_many_takes_the_common_shapes_in_bulk(monkeypatch):
     """Only the unusual rows may go through read_fast one by one."""
-    import sulfml.formula_fast as ff
+    import sulfml.parse.bulk as ff
 
     calls = []
     monkeypatch.setattr(ff, "read_fast", lambda text: calls.append(text) or read_fast(text))

@@ -3,7 +3,7 @@ separators, UTF-8 or a legacy encoding (Windows-1252/Latin-1, UTF-16 from Excel)
 newlines, ragged rows, and JSON (a list of formulas, or a list of objects).
 
 Every cell comes back as a string ("" for missing), every data row is kept in order, and anything that
-cannot be read at all is a `UsageError` with one line saying why.
+cannot be read at all is a `InputError` with one line saying why.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sulfml.cli import UsageError
+from sulfml.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +36,7 @@ def read_table(path: str | Path, column: str = "formula", *, notes: list[str] | 
         notes: receives remarks worth telling the user (e.g. the encoding that was guessed).
 
     Raises:
-        UsageError: missing, unreadable, empty or malformed file.
+        InputError: missing, unreadable, empty or malformed file.
     """
     notes = [] if notes is None else notes
     path = Path(path)
@@ -45,7 +45,7 @@ def read_table(path: str | Path, column: str = "formula", *, notes: list[str] | 
     if encoding not in ("utf-8", "utf-8-sig", "ascii"):
         notes.append(f"{path.name} is not UTF-8; read it as {encoding}")
     if not text.strip():
-        raise UsageError(f"input file {path} is empty")
+        raise InputError(f"input file {path} is empty")
     stripped = text.lstrip()
     if path.suffix.lower() in (".json", ".jsonl", ".ndjson") or stripped[:1] in "[{":
         try:
@@ -72,7 +72,7 @@ def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
     """The frame's name for `column`: as given, else the one header equal to it ignoring case and spaces.
 
     Raises:
-        UsageError: no such column (the message lists the columns found).
+        InputError: no such column (the message lists the columns found).
     """
     if column in frame.columns:
         return column
@@ -80,22 +80,22 @@ def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
     if len(loose) == 1:
         return loose[0]
     shown = ", ".join(repr(c) for c in list(frame.columns)[:10]) or "none"
-    raise UsageError(f"column {column!r} not in {path} (columns: {shown}); name it with --column")
+    raise InputError(f"column {column!r} not in {path} (columns: {shown}); name it with --column")
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
         if path.is_dir():
-            raise UsageError(f"input {path} is a directory, not a file")
+            raise InputError(f"input {path} is a directory, not a file")
         if not path.exists():
-            raise UsageError(f"input file not found: {path}")
+            raise InputError(f"input file not found: {path}")
         if path.stat().st_size > MAX_BYTES:
-            raise UsageError(f"input file {path} is larger than {MAX_BYTES // 1024**3} GB")
+            raise InputError(f"input file {path} is larger than {MAX_BYTES // 1024**3} GB")
         return path.read_bytes()
     except PermissionError:
-        raise UsageError(f"cannot read input file {path}: permission denied") from None
+        raise InputError(f"cannot read input file {path}: permission denied") from None
     except OSError as exc:
-        raise UsageError(f"cannot read input file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read input file {path}: {exc.strerror or exc}") from None
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -115,7 +115,7 @@ def decode(data: bytes) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes every byte")
 
 
-class _NotJson(UsageError):
+class _NotJson(InputError):
     pass
 
 
@@ -166,9 +166,9 @@ def _from_csv(text: str, path: Path, column: str) -> pd.DataFrame:
         # blank lines are not rows; a line of empty cells (",,") is one, and gets its "empty formula" error
         records = [r for r in reader if r and not (len(r) == 1 and not r[0].strip())]
     except csv.Error as exc:
-        raise UsageError(f"{path} is not a readable CSV: {exc} (line {reader.line_num})") from None
+        raise InputError(f"{path} is not a readable CSV: {exc} (line {reader.line_num})") from None
     if not records:
-        raise UsageError(f"input file {path} is empty")
+        raise InputError(f"input file {path} is empty")
     header = _unique([h.strip().lstrip("\ufeff").strip() for h in records[0]])
     width = len(header)
     rows = [(r + [""] * width)[:width] for r in records[1:]]

@@ -13,8 +13,8 @@ from sulfml.cli import main
 from sulfml.config import RunConfig
 from sulfml.model.train import cross_validate, featurize_materials, training_set
 from sulfml.tracking.runs import configure
-from sulfml.training import train
-from sulfml.tune import (
+from sulfml.workflows.train import train
+from sulfml.workflows.tune import (
     EXPERIMENT,
     SEARCH_SPACE,
     TuneSetupError,
@@ -99,8 +99,8 @@ def test_tune_tracks_resumes_and_writes_a_config_train_reproduces(mini_data_dir,
     assert first.n_holdout > 0 and first.n_tuning > first.n_holdout
 
     runs = _runs()
-    parents = [r for r in runs if r.data.tags.get("sulfml.tune") == "study"]
-    children = [r for r in runs if r.data.tags.get("sulfml.tune") == "trial"]
+    parents = [r for r in runs if r.data.tags.get("sulfml.workflows.tune") == "study"]
+    children = [r for r in runs if r.data.tags.get("sulfml.workflows.tune") == "trial"]
     assert len(parents) == 1 and len(children) == 3
     parent = parents[0]
     assert parent.info.run_id == first.parent_run_id
@@ -113,14 +113,14 @@ def test_tune_tracks_resumes_and_writes_a_config_train_reproduces(mini_data_dir,
     assert [a.path for a in client.list_artifacts(parent.info.run_id, "config")] == ["config/tuned.toml"]
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        state = child.data.tags["sulfml.tune.state"]
+        state = child.data.tags["sulfml.workflows.tune.state"]
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "fold_mae")]
         if state == "COMPLETE":
             assert steps == [0, 1, 2] and "cv_mae" in child.data.metrics
         else:
             assert state == "PRUNED" and steps and "cv_mae" not in child.data.metrics
         assert {"xgb.n_estimators", "xgb.learning_rate", "trial"} <= set(child.data.params)
-    values = {int(c.data.tags["sulfml.tune.trial"]): c.data.metrics.get("cv_mae") for c in children}
+    values = {int(c.data.tags["sulfml.workflows.tune.trial"]): c.data.metrics.get("cv_mae") for c in children}
     assert min(v for v in values.values() if v is not None) == first.best_cv_mae
 
     # the same study again, through the command: 2 more trials, a new sampler seed
@@ -132,8 +132,8 @@ def test_tune_tracks_resumes_and_writes_a_config_train_reproduces(mini_data_dir,
     study = optuna.load_study(study_name="sulfml-ea_eV-small", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3, 4]
     runs = _runs()
-    assert sum(r.data.tags.get("sulfml.tune") == "study" for r in runs) == 2
-    assert sum(r.data.tags.get("sulfml.tune") == "trial" for r in runs) == 5
+    assert sum(r.data.tags.get("sulfml.workflows.tune") == "study" for r in runs) == 2
+    assert sum(r.data.tags.get("sulfml.workflows.tune") == "trial" for r in runs) == 5
 
     # the written config: the best params in full, and `sulfml train` reports the all-data CV MAE exactly
     tuned = RunConfig.from_toml(tmp_path / "tuned.toml")
@@ -165,12 +165,12 @@ def test_same_seed_same_trials(mini_data_dir, small_config, tmp_path):
 
 def test_pruned_trials_are_logged(mini_data_dir, small_config, tmp_path, monkeypatch):
     # prune from the first trial on, so that a few cheap trials are enough to see one pruned
-    monkeypatch.setattr("sulfml.tune.PRUNER_STARTUP_TRIALS", 0)
-    monkeypatch.setattr("sulfml.tune.PRUNER_WARMUP_STEPS", 0)
+    monkeypatch.setattr("sulfml.workflows.tune.PRUNER_STARTUP_TRIALS", 0)
+    monkeypatch.setattr("sulfml.workflows.tune.PRUNER_WARMUP_STEPS", 0)
     res = _tune(small_config, mini_data_dir, tmp_path, trials=6, seed=1)
     assert res.n_pruned >= 1 and res.n_complete + res.n_pruned == 6
     client = mlflow.MlflowClient()
-    pruned = [r for r in _runs() if r.data.tags.get("sulfml.tune.state") == "PRUNED"]
+    pruned = [r for r in _runs() if r.data.tags.get("sulfml.workflows.tune.state") == "PRUNED"]
     assert len(pruned) == res.n_pruned
     for run in pruned:
         assert run.info.status == "FINISHED" and "running_mae" in run.data.metrics

@@ -1,0 +1,1 @@
+"""Compositions and elements: the element tables and the composition value type."""

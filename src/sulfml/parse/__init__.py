@@ -1,0 +1,1 @@
+"""Text to composition: the notation parser (`formula`) and its whole-batch NumPy reader (`bulk`)."""
