@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from sulfml.chem.batch import composition_batch
 from sulfml.featurize import fast
 
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     tags = [";".join(p.tags) for p in parsed]
 
     fast.element_tables()
-    t_batch, batch = timed(lambda: fast.composition_batch(comps))
+    t_batch, batch = timed(lambda: composition_batch(comps))
     t_mm, fast_mm = timed(lambda: fast.fast_features(batch))
     t_oxi, _ = timed(lambda: [
         fast._compound_possible(b.index, b.amount, b.present, fast.element_tables())

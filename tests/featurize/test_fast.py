@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sulfml.chem import elements
 from sulfml.featurize import electrolyte, fast, rules
 from sulfml.featurize.presets import featurize, get_preset
 from sulfml.parse.formula import parse_formula
@@ -209,7 +210,7 @@ def test_columns_match_presets() -> None:
 
 
 def test_shipped_tables_equal_matminer_data() -> None:
-    shipped = json.loads(fast.TABLE_PATH.read_text(encoding="utf-8"))
+    shipped = json.loads(elements.TABLE_PATH.read_text(encoding="utf-8"))
     assert shipped == fast.build_element_tables()
 
 

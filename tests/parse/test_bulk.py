@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sulfml.featurize.fast import CompositionBatch, element_tables
+from sulfml.chem.batch import CompositionBatch
+from sulfml.chem.elements import element_tables
 from sulfml.parse.bulk import (
     ELECTRONEGATIVITY,
     SPECIAL_FORMULAS,

@@ -25,37 +25,25 @@ matminer feature, as `featurize` gives it.
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sulfml.chem.batch import CompositionBatch, composition_batch
+from sulfml.chem.elements import (
+    MAGPIE_FEATURES,
+    ElementTables,
+    element_tables,
+)
 from sulfml.featurize import rules
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TABLE_PATH = Path(str(files("sulfml.chem").joinpath("element_tables.json")))
-
-# pymatgen's Composition drops amounts below this (Composition.amount_tolerance).
-AMOUNT_TOLERANCE = 1e-8
-# pymatgen's get_el_sp reads these isotope symbols as H.
-ISOTOPES = {"D": "H", "T": "H"}
-
-# ElementProperty.from_preset("magpie"): properties and statistics, in matminer's label order.
-MAGPIE_FEATURES: tuple[str, ...] = (
-    "Number", "MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "Row", "CovalentRadius",
-    "Electronegativity", "NsValence", "NpValence", "NdValence", "NfValence", "NValence", "NsUnfilled",
-    "NpUnfilled", "NdUnfilled", "NfUnfilled", "NUnfilled", "GSvolume_pa", "GSbandgap", "GSmagmom",
-    "SpaceGroupNumber",
-)
 MAGPIE_STATS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
 STOICHIOMETRY_P: tuple[int, ...] = (0, 2, 3, 5, 7, 10)
 ORBITALS: tuple[str, ...] = ("s", "p", "d", "f")
@@ -80,32 +68,6 @@ _COMBOS_PER_BLOCK = 1 << 21
 
 # ---------------------------------------------------------------------------------------------------------
 # Element tables
-
-
-@dataclass(frozen=True)
-class ElementTables:
-    """matminer's element data as arrays indexed by element (atomic number - 1).
-
-    Attributes:
-        symbols: element symbols, Z = 1..118.
-        index: symbol -> row (the isotopes D and T included, as H).
-        magpie: `MagpieData(impute_nan=True)` values, one column per `MAGPIE_FEATURES` entry.
-        electronegativity: `PymatgenData(impute_nan=True)` "X", as IonProperty reads it.
-        oxidation_states: pymatgen common oxidation states per element, NaN-padded (IonProperty(fast=True)
-            uses `PymatgenData.get_oxidation_states`, i.e. `Element.common_oxidation_states`).
-        n_oxidation_states: how many states each element has (0 for noble gases and the heaviest).
-        nominal_valence: `electrolyte.nominal_valence` per element (NaN without a positive common state).
-        cation_radius: `electrolyte.cation_radius` per element, Å (NaN when pymatgen has none).
-    """
-
-    symbols: tuple[str, ...]
-    index: dict[str, int]
-    magpie: np.ndarray
-    electronegativity: np.ndarray
-    oxidation_states: np.ndarray
-    n_oxidation_states: np.ndarray
-    nominal_valence: np.ndarray
-    cation_radius: np.ndarray
 
 
 def build_element_tables() -> dict[str, Any]:
@@ -142,38 +104,6 @@ def build_element_tables() -> dict[str, Any]:
 
 def _json_number(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
-
-
-def tables_from_dict(data: Mapping[str, Any]) -> ElementTables:
-    """`ElementTables` from the dict `build_element_tables` returns (or its JSON)."""
-    if tuple(data["magpie_features"]) != MAGPIE_FEATURES:
-        raise ValueError("element table was built for other magpie features; rerun scripts/build_element_tables.py")
-    symbols = tuple(data["symbols"])
-    index = {s: i for i, s in enumerate(symbols)}
-    for iso, el in ISOTOPES.items():
-        index[iso] = index[el]
-    states = data["oxidation_states"]
-    width = max(1, max(len(s) for s in states))
-    ox = np.full((len(symbols), width), np.nan)
-    for i, s in enumerate(states):
-        ox[i, : len(s)] = s
-    return ElementTables(
-        symbols=symbols,
-        index=index,
-        magpie=np.asarray(data["magpie"], dtype=float),
-        electronegativity=np.asarray(data["electronegativity"], dtype=float),
-        oxidation_states=ox,
-        n_oxidation_states=np.array([len(s) for s in states]),
-        nominal_valence=np.array([np.nan if v is None else v for v in data["nominal_valence"]], dtype=float),
-        cation_radius=np.array([np.nan if v is None else v for v in data["cation_radius"]], dtype=float),
-    )
-
-
-@cache
-def element_tables() -> ElementTables:
-    """The shipped element tables, read once per process."""
-    with TABLE_PATH.open(encoding="utf-8") as fh:
-        return tables_from_dict(json.load(fh))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,105 +166,6 @@ def _check_preset(preset_id: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # Compositions as padded arrays
-
-
-@dataclass(frozen=True)
-class CompositionBatch:
-    """Compositions as padded arrays, elements of each row in the order `featurize` sees them (by symbol).
-
-    Attributes:
-        index: (rows, width) element rows of `ElementTables`, 0 where padded; each element once.
-        amount: (rows, width) amounts, 0 where padded.
-        present: (rows, width) True for real entries.
-    """
-
-    index: np.ndarray
-    amount: np.ndarray
-    present: np.ndarray
-
-    def __len__(self) -> int:
-        return self.index.shape[0]
-
-    def dense(self, n_elements: int) -> np.ndarray:
-        """(rows, n_elements) amounts by element."""
-        out = np.zeros((len(self), n_elements))
-        rows = np.broadcast_to(np.arange(len(self))[:, None], self.index.shape)
-        out[rows[self.present], self.index[self.present]] = self.amount[self.present]
-        return out
-
-    @classmethod
-    def concat(cls, blocks: Sequence[CompositionBatch]) -> CompositionBatch:
-        """The rows of several batches, one after the other (padded to the widest)."""
-        if len(blocks) == 1:
-            return blocks[0]
-        width = max([1, *(b.index.shape[1] for b in blocks)])
-
-        def pad(a: np.ndarray, fill: Any) -> np.ndarray:
-            return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
-
-        return cls(np.concatenate([pad(b.index, 0) for b in blocks] or [np.zeros((0, 1), np.int64)]),
-                   np.concatenate([pad(b.amount, 0.0) for b in blocks] or [np.zeros((0, 1))]),
-                   np.concatenate([pad(b.present, False) for b in blocks] or [np.zeros((0, 1), bool)]))
-
-    def rows(self, sl: slice) -> CompositionBatch:
-        """A block of rows, trimmed to its widest row."""
-        present = self.present[sl]
-        width = max(1, int(present.sum(1).max(initial=0)))
-        return CompositionBatch(self.index[sl, :width], self.amount[sl, :width], present[:, :width])
-
-
-def _items(comp: Any) -> Iterable[tuple[Any, Any]]:
-    if isinstance(comp, Mapping):
-        return comp.items()
-    if isinstance(comp, str) and comp.lstrip().startswith("{"):
-        return json.loads(comp).items()
-    raise TypeError(f"composition must be a dict of element -> amount, got {type(comp).__name__}")
-
-
-def composition_batch(compositions: Iterable[Any], tables: ElementTables | None = None) -> CompositionBatch:
-    """Padded arrays of many compositions.
-
-    Args:
-        compositions: element symbol -> amount mappings (a pymatgen Composition works too, as does the
-            JSON text the materials table stores).
-        tables: element tables; default `element_tables()`.
-
-    Raises:
-        ValueError: an unknown element symbol (the message names it).
-        TypeError: something that is not a composition.
-    """
-    tables = tables or element_tables()
-    index = tables.index
-    flat_idx: list[int] = []
-    flat_amt: list[float] = []
-    counts: list[int] = []
-    for comp in compositions:
-        if type(comp) is not dict or not all(type(k) is str for k in comp):
-            comp = {str(k): v for k, v in _items(comp)}
-        kept: dict[int, float] = {}
-        # Symbol order, as `featurize` sorts the keys before building the pymatgen Composition.
-        for el in sorted(comp):
-            x = float(comp[el])
-            if not x >= AMOUNT_TOLERANCE:
-                continue
-            col = index.get(el)
-            if col is None:
-                raise ValueError(f"unknown element {el!r} in composition {comp!r}")
-            # pymatgen keeps D, T and H apart and `element_composition` adds them up as H, at the
-            # position of the first.
-            kept[col] = kept.get(col, 0.0) + x
-        flat_idx.extend(kept)
-        flat_amt.extend(kept.values())
-        counts.append(len(kept))
-    n = len(counts)
-    count = np.array(counts, dtype=np.int64)
-    width = max(1, int(count.max(initial=0)))
-    present = np.arange(width)[None, :] < count[:, None]
-    idx = np.zeros((n, width), dtype=np.int64)
-    amt = np.zeros((n, width))
-    idx[present] = flat_idx
-    amt[present] = flat_amt
-    return CompositionBatch(idx, amt, present)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ class _Symbols:
 
 @cache
 def _symbols() -> _Symbols:
-    from sulfml.featurize.fast import element_tables
+    from sulfml.chem.elements import element_tables
 
     symbols = element_tables().symbols
     pad = len(symbols)

@@ -288,7 +288,7 @@ class _FeatureInputs:
 
     def dicts(self) -> list[dict]:
         """Every feature row as the dict `presets.featurize` reads (the general path)."""
-        from sulfml.featurize.fast import element_tables
+        from sulfml.chem.elements import element_tables
 
         symbols = element_tables().symbols
         feats = []
@@ -306,7 +306,7 @@ class _FeatureInputs:
 
     def batch(self):
         """(CompositionBatch, notation, tags, family) of every feature row, for the vectorized featurizer."""
-        from sulfml.featurize.fast import CompositionBatch, composition_batch
+        from sulfml.chem.batch import CompositionBatch, composition_batch
 
         blocks, notation, tags, family = [], [], [], []
         for part in self.parts:
@@ -387,7 +387,7 @@ def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str]
 
 def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list]:
     """`_composition_notes` of every row of a `ParsedBatch` (notes only where there are any)."""
-    from sulfml.featurize.fast import element_tables
+    from sulfml.chem.elements import element_tables
 
     tables = element_tables()
     n = len(parsed.ok)

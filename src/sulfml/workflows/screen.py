@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sulfml.chem.elements import element_tables
 from sulfml.errors import ScreenError
-from sulfml.featurize.fast import element_tables
 from sulfml.parse.bulk import read_fast
 
 RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
