@@ -84,13 +84,13 @@ def matminer_rate(texts: list[str]) -> float:
 
 # Where the time goes: the predict path's stages, by the function that does each (cumulative time).
 STAGES = {
-    "read the input file": ("predict_cmd.py", "input_chunks"),
-    "parse formulas": ("formula_fast.py", "read_many"),
+    "read the input file": ("inputs.py", "read_chunks"),
+    "parse formulas": ("bulk.py", "read_many"),
     "featurize": ("fast.py", "preset_features"),
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
     "XGBoost trees (both models)": ("native.py", "predict"),
     "domain distances (both models)": ("domain.py", "distance_array"),
-    "write the CSV": ("predict_cmd.py", "write_csv"),
+    "write the CSV": ("output.py", "write_csv"),
 }
 
 
@@ -105,13 +105,13 @@ def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]
     import sulfml.service.pipeline
     from sulfml.cli import main as cli
 
-    parallel_from, sulfml.service.pipeline._PARALLEL_FROM = sulfml.service.pipeline._PARALLEL_FROM, float("inf")
+    parallel_from, sulfml.service.pipeline.PARALLEL_FROM = sulfml.service.pipeline.PARALLEL_FROM, float("inf")
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     try:
         profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
     finally:
-        sulfml.service.pipeline._PARALLEL_FROM = parallel_from
+        sulfml.service.pipeline.PARALLEL_FROM = parallel_from
     total = time.perf_counter() - t0
     stats = pstats.Stats(profile).stats
     found = {}

@@ -18,7 +18,7 @@ from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
-from sulfml.service.pipeline import K_B_EV
+from sulfml.service.physics import K_B_EV
 
 
 def arrhenius_fits(meas: pd.DataFrame, max_t_k: float = 600.0, min_r2: float = 0.95) -> dict[str, float]:

@@ -98,7 +98,7 @@ def test_write_csv_writes_what_pandas_writes(columns):
 
     import pandas as pd
 
-    from sulfml.cli.predict_cmd import write_csv
+    from sulfml.service.output import write_csv
 
     frame = pd.DataFrame({
         "formula": ["Li6PS5Cl", "", 'say "hi"', "a,b", "two\nlines", None, "x\ry", " padded "],

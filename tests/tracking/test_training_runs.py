@@ -76,7 +76,6 @@ def test_promotion_rule(mini_data_dir, small_config, tmp_path):
 
 def test_bundle_refuses_another_preset(trained):
     bundle = Bundle.from_dir(trained["models"])
-    import pandas as pd
 
     X = pd.DataFrame([[0.0] * len(bundle.models["ea_eV"].card["feature_names"])],
                      columns=bundle.models["ea_eV"].card["feature_names"])
@@ -88,7 +87,7 @@ def test_bundle_refuses_another_preset(trained):
 
 
 def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp_path):
-    from sulfml.service.pipeline import predict_frame
+    from sulfml import Predictor
 
     cfg = tmp_path / "knn.toml"
     cfg.write_text(small_config.read_text().replace('preset = "composition-v1"', 'preset = "chemistry-v1"')
@@ -108,5 +107,5 @@ def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp
         booster = xgb.Booster(model_file=str(tmp_path / "models" / target / "model.json"))
         assert booster.feature_names == [*model.card["feature_names"], *knn["features"]]
         assert r.metrics["mae"] > 0
-    out = predict_frame(pd.DataFrame({"formula": ["Li6PS5Cl", "Li3PS4"]}), bundle)
+    out = Predictor(bundle, "test").predict(["Li6PS5Cl", "Li3PS4"])
     assert out["log10_sigma"].notna().all() and out["ea_eV"].notna().all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sulfml.cli import main
-from sulfml.tracking.bundle import Bundle
+from sulfml import Predictor
 from sulfml.workflows.screen import ScreenError, Sweep, screen
 
 
@@ -31,7 +31,7 @@ def test_bad_setups_raise(subs, frac, step):
 
 
 def test_screen_ranks_top_k_without_parent(trained):
-    bundle = Bundle.from_dir(trained["models"])
+    bundle = Predictor.from_dir(trained["models"])
     sweep = Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, max_fraction=0.3, step=0.1)
     top, counts = screen(sweep, bundle, top=4, chunk=5)
     assert len(top) == 4 and counts["candidates"] == (1 + 2 * 3) * (1 + 3) - 1
@@ -44,7 +44,7 @@ def test_screen_ranks_top_k_without_parent(trained):
 def test_screen_excludes_candidates_equal_to_the_parent(trained):
     from sulfml.parse.formula import composition_key, parse_formula
 
-    bundle = Bundle.from_dir(trained["models"])
+    bundle = Predictor.from_dir(trained["models"])
     # swapping one S for Cl (a fifth of the S site) and the Cl for S (all of its site) gives the parent back
     sweep = Sweep("Li6PS5Cl", {"S": ["Cl"], "Cl": ["S"]}, max_fraction=1.0, step=0.2)
     parent = composition_key(parse_formula("Li6PS5Cl").composition)

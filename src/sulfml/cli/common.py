@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sulfml.service.predictor import Predictor
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -24,3 +28,21 @@ def print_json(obj: object) -> None:
 def print_table(frame: pd.DataFrame, file=sys.stdout) -> None:
     """A plain aligned text table for terminals."""
     print(frame.to_string(index=False, na_rep=""), file=file)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Which models predict: a bundle directory, or a registry alias."""
+    parser.add_argument("--models-dir", default=None,
+                        help="model bundle directory (default: the champion bundle shipped with sulfml)")
+    parser.add_argument("--tracking-uri", default=None, help="load the models from this MLflow registry")
+    parser.add_argument("--alias", default=None, help="registry alias to load, e.g. champion")
+
+
+def load_predictor(args: argparse.Namespace) -> Predictor:
+    """The `Predictor` of `add_model_options`' arguments: a registry alias when --tracking-uri or --alias is
+    given, else a bundle directory (default: the shipped one)."""
+    from sulfml.service.predictor import Predictor
+
+    if args.tracking_uri or args.alias:
+        return Predictor.from_registry(args.tracking_uri, alias=args.alias or "champion")
+    return Predictor.from_dir(args.models_dir)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from sulfml.cli.common import add_model_options
 from sulfml.errors import UsageError
 
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score: upper end of the log10 sigma interval (ucb, default) or the prediction")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None)
     p.add_argument("--output", "-o", help="write the top candidates as csv or json (by extension)")
-    p.add_argument("--models-dir", default=None, help="model bundle (default: the committed models/)")
+    add_model_options(p)
     p.set_defaults(func=run)
 
 
@@ -40,17 +41,13 @@ def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Enumerate, predict in chunks, print the top K and the counts."""
-    from sulfml.tracking.bundle import Bundle
+    from sulfml.cli.common import load_predictor
     from sulfml.workflows.screen import Sweep, screen
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
-    try:
-        bundle = Bundle.from_dir(args.models_dir)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from exc
-    top, counts = screen(sweep, bundle, top=args.top, rank=args.rank)
+    top, counts = screen(sweep, load_predictor(args), top=args.top, rank=args.rank)
     summary = (f"{counts['candidates']} candidates, {counts['predicted']} predicted, {counts['skipped']} skipped "
                f"(cannot be charge-balanced through Li), {counts['failed']} failed; top {len(top)} by {args.rank}")
     print(summary, file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Reading `--input` files as people actually write them: CSV with or without a BOM, `,` `;` tab or `|`
+"""Reading input files as people actually write them: CSV with or without a BOM, `,` `;` tab or `|`
 separators, UTF-8 or a legacy encoding (Windows-1252/Latin-1, UTF-16 from Excel), quoted cells with
 newlines, ragged rows, and JSON (a list of formulas, or a list of objects).
 
@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 SEPARATORS = (",", ";", "\t", "|")
 MAX_BYTES = 2 * 1024**3
-STREAM_BYTES = 256 * 1024**2  # larger CSVs are streamed as UTF-8 by the predict command instead
+STREAM_BYTES = 256 * 1024**2  # larger CSVs are streamed as UTF-8 by `read_chunks` instead
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
@@ -80,7 +81,7 @@ def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
     if len(loose) == 1:
         return loose[0]
     shown = ", ".join(repr(c) for c in list(frame.columns)[:10]) or "none"
-    raise InputError(f"column {column!r} not in {path} (columns: {shown}); name it with --column")
+    raise InputError(f"column {column!r} not in {path} (columns: {shown}); name the formula column")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -208,4 +209,53 @@ def _unique(names: list[str]) -> list[str]:
         else:
             seen[name] = 0
         out.append(name)
+    return out
+
+
+def read_chunks(path: str | Path, column: str = "formula", chunk_size: int = 20000,
+                notes: list[str] | None = None) -> Iterator[tuple[pd.DataFrame, str]]:
+    """An input file in chunks of at most `chunk_size` rows, each with the name of its formula column.
+
+    Files up to `STREAM_BYTES` are read whole by `read_table` (separators, encodings, JSON); larger ones are
+    streamed as UTF-8 CSV (undecodable bytes become U+FFFD and fail their row).
+
+    Raises:
+        InputError: missing, unreadable, empty or malformed file, or no such column.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > STREAM_BYTES:
+        try:
+            for df in pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size,
+                                  encoding_errors="replace"):
+                yield df, resolve_column(df, column, path)
+        except pd.errors.EmptyDataError as exc:
+            raise InputError(f"{path} is empty") from exc
+        except pd.errors.ParserError as exc:
+            raise InputError(f"{path} is not a readable CSV: {' '.join(str(exc).split())}") from exc
+        return
+    df = read_table(path, column, notes=notes)
+    name = resolve_column(df, column, path)
+    for start in range(0, max(len(df), 1), chunk_size):
+        yield df.iloc[start: start + chunk_size].reset_index(drop=True), name
+
+
+def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """The pipeline's input frame from a file's rows: its formula column as `formula`, its `temperature_C`
+    and `cif` columns, and each column of `keep` as `input_<col>`.
+
+    Raises:
+        InputError: a column of `keep` is not in the file.
+    """
+    import pandas as pd
+
+    out = pd.DataFrame({"formula": df[column]})
+    for col in ("temperature_C", "cif"):
+        if col in df.columns:
+            out[col] = df[col]
+    for col in keep:
+        if col not in df.columns:
+            raise InputError(f"column {col!r} to keep is not in the input (columns: {', '.join(df.columns)})")
+        out[f"input_{col}"] = df[col]
     return out

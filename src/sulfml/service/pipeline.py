@@ -1,194 +1,52 @@
-"""The one predict path: formulas (and optional temperature and CIF) in, the output contract out.
+"""The one predict pipeline: a batch of input rows through a fixed sequence of stages to the output table.
 
-Used by `sulfml predict`, screening, benchmarks and the Python API. Bad rows get an error and no
-numbers; they never stop the other rows.
+Stages, in order: temperatures → structures (CIF rows) → parse (each distinct text once) → featurize →
+models (both targets, their distances and neighbours) → intervals and temperature → notes → table.
+Every kind of input (formulas, files, CIFs, screening candidates) arrives as one frame; a bad row gets an
+`error` and no numbers and never stops the others. `sulfml.service.predictor.Predictor` is its entry point.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from sulfml.chem.batch import CompositionBatch, composition_batch
+from sulfml.chem.elements import element_tables
 from sulfml.cpus import available_cpus
-from sulfml.model.domain import DomainModel
-from sulfml.tracking.bundle import Bundle
+from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
+from sulfml.service.structure import no_structure, reduced_formula, structure_fields
+
+if TYPE_CHECKING:
+    from sulfml.model.domain import DomainModel
+    from sulfml.parse.bulk import ParsedBatch
+    from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
     "input", "formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo",
     "ea_hi", "temperature_K", "in_domain", "warning", "error", "neighbors",
 ]
-ROOM_T_K = 298.15
-K_B_EV = 8.617333262e-5
-MAX_T_K = 3000.0  # far above the melting point of any solid electrolyte: a typo, not a question
-STRUCTURE_COLUMNS = ["space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path"]
 N_NEIGHBORS = 3
-_PARALLEL_FROM = 2048  # rows from which the two targets are predicted in parallel threads
-
-
-def arrhenius_shift(log10_sigma_rt: np.ndarray, ea_ev: np.ndarray, temperature_k: np.ndarray) -> np.ndarray:
-    """log10 σ at T from log10 σ at 298.15 K and Ea, by the σT form of the Arrhenius law.
-
-    σ·T = A·exp(−Ea/kT), the form of ionic hopping (Nernst–Einstein) in which Ea is usually fitted, so
-    log10 σ(T) = log10 σ(T0) + log10(T0/T) − Ea/(k ln 10)·(1/T − 1/T0).
-    """
-    t = np.asarray(temperature_k, float)
-    return (np.asarray(log10_sigma_rt, float) + np.log10(ROOM_T_K / t)
-            - np.asarray(ea_ev, float) / (K_B_EV * math.log(10)) * (1.0 / t - 1.0 / ROOM_T_K))
-
-
-def structure_fields(cif: str | Path) -> tuple[dict, dict[str, float], list[str]]:
-    """Read a CIF: the structure columns the featurizers use, its composition, and warnings.
-
-    Partially occupied sites (common in Li conductors) are kept with their occupancies; the symmetry
-    is analysed with a tolerant setting. If the symmetry analysis fails, the lattice is still used.
-
-    Raises:
-        ValueError: the file is not a readable crystal structure.
-    """
-    from pymatgen.core import Structure
-
-    if not Path(cif).is_file():  # a directory, /dev/zero or a FIFO would fail late or never return
-        raise ValueError("not a regular file" if Path(cif).exists() else "no such file")
-    notes = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            s = Structure.from_file(str(cif))
-        except Exception as exc:  # pymatgen raises many types for a bad CIF
-            raise ValueError(f"not a readable crystal structure ({type(exc).__name__}: {exc})") from exc
-    if not s.is_ordered:
-        notes.append("partially occupied sites: composition and density weighted by occupancy")
-    lat = s.lattice
-    comp = s.composition
-    _, z = comp.get_reduced_composition_and_factor()
-    fields = {"a": lat.a, "b": lat.b, "c": lat.c, "alpha": lat.alpha, "beta": lat.beta, "gamma": lat.gamma,
-              "z": z, "cif_path": str(cif), "space_group_number": np.nan}
-    try:
-        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-        fields["space_group_number"] = SpacegroupAnalyzer(s, symprec=0.1).get_space_group_number()
-    except Exception:  # spglib gives up on some disordered cells; the lattice alone still helps
-        notes.append("space group not determined from the CIF")
-    amounts = {str(el): float(x) for el, x in comp.get_el_amt_dict().items() if x > 0}
-    return fields, amounts, notes
+PARALLEL_FROM = 2048  # rows from which the two targets are predicted in two threads
 
 
 @dataclass
-class _Row:
-    """One row on its way through the predict path."""
+class Prediction:
+    """A predicted batch as columns, with the nearest training materials as indices.
 
-    out: dict
-    feat: dict | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def _empty_row(text: str) -> dict:
-    return {c: None for c in OUTPUT_COLUMNS} | {"input": text, "warning": "", "error": "", "neighbors": []}
-
-
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
-
-
-def _temperature_k(value) -> tuple[float | None, str]:
-    """Kelvin from a temperature_C cell; (None, reason) when it cannot be used."""
-    text = _text(value).strip()
-    if not text:
-        return ROOM_T_K, ""
-    try:
-        t_c = float(text)
-    except ValueError:
-        return None, f"temperature_C is not a number: {text!r}"
-    if not math.isfinite(t_c):
-        return None, f"temperature_C is not a finite number: {text!r}"
-    t_k = t_c + 273.15
-    if t_k <= 0:
-        return None, f"temperature below absolute zero: {t_c:g} °C = {t_k:g} K"
-    if t_k > MAX_T_K:
-        return None, f"temperature {t_c:g} °C is above {MAX_T_K:g} K, where no solid electrolyte exists"
-    return t_k, ""
-
-
-def _prepare(rec: dict, bundle: Bundle, uses_structure: bool) -> _Row:
-    cif = _text(rec.get("cif")).strip()
-    text = _text(rec.get("formula"))
-    row = _Row(_empty_row(text or cif))
-    t_k, why = _temperature_k(rec.get("temperature_C"))
-    if t_k is None:
-        row.out["error"] = why
-        return row
-    row.out["temperature_K"] = t_k
-    struct: dict = {c: np.nan for c in STRUCTURE_COLUMNS} | {"cif_path": ""}
-    if cif:
-        try:
-            fields, amounts, notes = structure_fields(cif)
-        except (OSError, ValueError) as exc:
-            row.out["error"] = f"cannot read CIF {cif!r}: {exc}"
-            return row
-        row.notes += notes
-        if not text:
-            from pymatgen.core import Composition
-
-            text = Composition(amounts).reduced_formula
-        if uses_structure:
-            struct.update(fields)
-        else:
-            row.notes.append(f"the model uses composition only (preset {bundle.preset}): the CIF gave the composition")
-    from sulfml.parse.formula import parse_formula
-
-    parsed = parse_formula(text)
-    if not parsed.ok:
-        row.out["error"] = parsed.error
-        return row
-    composition = parsed.composition
-    if cif and _text(rec.get("formula")).strip() and not _same_composition(composition, amounts):
-        row.notes.append(f"the CIF's composition {amounts} differs from the formula; the formula is used")
-    row.out["formula"] = parsed.formula
-    row.out["in_domain"], domain_notes = _composition_notes(composition, bundle.elements, parsed.additive)
-    row.notes = domain_notes + row.notes
-    row.feat = {"composition": composition, "notation": parsed.notation, "tags": ";".join(parsed.tags),
-                "family": None} | struct
-    return row
-
-
-def _same_composition(a: dict, b: dict, tol: float = 0.01) -> bool:
-    ta, tb = sum(a.values()), sum(b.values())
-    return set(a) == set(b) and all(abs(a[k] / ta - b[k] / tb) < tol for k in a)
-
-
-def predict_frame(inputs: pd.DataFrame, bundle: Bundle | None = None) -> pd.DataFrame:
-    """Predict every row of `inputs`, in order.
-
-    Args:
-        inputs: a `formula` column, optional `temperature_C` (blank: 25 °C) and `cif` (path) columns.
-            A row with a CIF and no formula takes its composition from the structure.
-        bundle: the models; defaults to the committed bundle in `models/`.
-
-    Returns:
-        One row per input row with `OUTPUT_COLUMNS`. `neighbors` lists the nearest training materials.
-    """
-    return predict_batch(inputs, bundle).frame()
-
-
-@dataclass
-class Batch:
-    """Predictions of a batch of rows as columns, with the nearest training materials as indices.
-
-    `frame()` gives the output contract; `frame(describe)` puts `neighbor_texts(describe)`, the CSV cell of
-    `neighbors`, in its place without building the per-row dicts (the streaming CLI uses it).
+    `frame()` gives the output table; `frame(describe)` puts `neighbor_texts(describe)`, the CSV cell of
+    `neighbors`, in its place without building the per-row dicts (the streaming writers use it).
     """
 
-    columns: dict[str, list]
-    neighbor_idx: list  # per row: indices into the domain's training materials ([] for failed rows)
-    neighbor_dist: list
+    columns: dict[str, Any]
+    neighbor_idx: list[list[int]]  # per row: indices into the domain's training materials ([] for failed rows)
+    neighbor_dist: list[list[float]]
     domain: DomainModel | None
 
     def __len__(self) -> int:
@@ -200,78 +58,33 @@ class Batch:
             return [[] for _ in range(len(self))]
         return self.domain.neighbors(self.neighbor_idx, self.neighbor_dist)
 
-    def neighbor_texts(self, describe) -> list[str]:
+    def neighbor_texts(self, describe: Callable[[dict], str]) -> list[str]:
         """One text per row from `describe(label dict)` per training material (cached per material)."""
         if self.domain is None:
             return [""] * len(self)
         labels = self.domain.labels
-        cache: dict[int, str] = {}
+        texts: dict[int, str] = {}
 
         def text(j: int) -> str:
-            if j not in cache:
-                cache[j] = describe({c: labels[c][j] for c in labels})
-            return cache[j]
+            if j not in texts:
+                texts[j] = describe({c: labels[c][j] for c in labels})
+            return texts[j]
 
         return ["; ".join(text(j) for j in row) for row in self.neighbor_idx]
 
-    def frame(self, describe=None) -> pd.DataFrame:
-        """The output contract; with `describe`, the `neighbors` column is `neighbor_texts(describe)`."""
+    def frame(self, describe: Callable[[dict], str] | None = None) -> pd.DataFrame:
+        """The output table; with `describe`, the `neighbors` column is `neighbor_texts(describe)`."""
         cols = dict(self.columns)
         cols["neighbors"] = self.neighbors() if describe is None else self.neighbor_texts(describe)
         return pd.DataFrame(cols, columns=[c for c in OUTPUT_COLUMNS if c in cols])
 
 
-def predict_batch(inputs: pd.DataFrame, bundle: Bundle | None = None) -> Batch:
-    """`predict_frame`'s work, as a `Batch` (columns plus neighbour indices).
-
-    Plain formulas and glasses are read all at once by `sulfml.parse.bulk.read_many` (the same results as
-    `parse_formula`), each distinct text once; the rest go to `parse_formula` one by one. Composition presets
-    are featurized for the whole batch by `sulfml.featurize.fast`. CIF rows and structure presets take the
-    general per-row path (`_prepare`).
-    """
-    bundle = bundle or Bundle.from_dir()
-    n = len(inputs)
-
-    def column(name: str) -> list:
-        return inputs[name].tolist() if name in inputs.columns else [None] * n
-
-    formulas, temps, cifs = column("formula"), column("temperature_C"), column("cif")
-    out: dict[str, list | np.ndarray] = {c: [None] * n for c in OUTPUT_COLUMNS}
-    out["warning"] = [""] * n
-    out["error"] = [""] * n
-    notes: list[list[str] | None] = [None] * n
-    inputs_ = _FeatureInputs()
-    feat_of = np.full(n, -1)  # row -> feature row
-    uses_structure = bundle.uses_structure
-    general = list(range(n)) if uses_structure else [i for i, c in enumerate(cifs) if _text(c).strip()]
-    for i in general:
-        row = _prepare({"formula": formulas[i], "temperature_C": temps[i], "cif": cifs[i]}, bundle,
-                       uses_structure)
-        for c, v in row.out.items():
-            if c not in ("warning", "neighbors"):
-                out[c][i] = v
-        notes[i] = row.notes
-        if row.feat is not None:
-            feat_of[i] = inputs_.add_dict(row.feat)
-    simple = np.setdiff1d(np.arange(n), general) if general else np.arange(n)
-    if len(simple):
-        _read_rows(simple, formulas, temps, bundle.elements, out, notes, feat_of, inputs_)
-    keep = np.flatnonzero(feat_of >= 0)
-    batch = Batch(out, [[] for _ in range(n)], [[] for _ in range(n)], None)
-    if len(keep):
-        _predict_into(batch, notes, keep, feat_of, inputs_, bundle)
-    for i in range(n):
-        if notes[i]:
-            out["warning"][i] = "; ".join(notes[i])
-    return batch
-
-
-class _FeatureInputs:
+class _FeatureRows:
     """The distinct feature rows of a batch: whole-batch parses (`ParsedBatch` blocks) and single rows
-    (dicts from `parse_formula` or a CIF), in the order they were added."""
+    (dicts from `parse_formula`, with a CIF's structure columns), in the order they were added."""
 
     def __init__(self) -> None:
-        self.parts: list = []  # (ParsedBatch, row indices) blocks or lists of dicts
+        self.parts: list[Any] = []  # (ParsedBatch, row indices) blocks or lists of dicts
         self.n = 0
 
     def add_dict(self, feat: dict) -> int:
@@ -281,15 +94,13 @@ class _FeatureInputs:
         self.n += 1
         return self.n - 1
 
-    def add_parsed(self, parsed, rows: np.ndarray) -> np.ndarray:
+    def add_parsed(self, parsed: ParsedBatch, rows: np.ndarray) -> np.ndarray:
         self.parts.append((parsed, rows))
         self.n += len(rows)
         return np.arange(self.n - len(rows), self.n)
 
     def dicts(self) -> list[dict]:
-        """Every feature row as the dict `presets.featurize` reads (the general path)."""
-        from sulfml.chem.elements import element_tables
-
+        """Every feature row as the dict `presets.featurize` reads (structure presets need it)."""
         symbols = element_tables().symbols
         feats = []
         for part in self.parts:
@@ -301,13 +112,11 @@ class _FeatureInputs:
                 comp = {symbols[j]: float(x) for j, x, p in zip(parsed.index[r], parsed.amount[r],
                                                                  parsed.present[r], strict=True) if p}
                 feats.append({"composition": comp, "notation": "glass" if parsed.glass[r] else "plain",
-                              "tags": "", "family": None})
+                              "tags": "", "family": None} | no_structure())
         return feats
 
-    def batch(self):
+    def batch(self) -> tuple[CompositionBatch, list, list, list]:
         """(CompositionBatch, notation, tags, family) of every feature row, for the vectorized featurizer."""
-        from sulfml.chem.batch import CompositionBatch, composition_batch
-
         blocks, notation, tags, family = [], [], [], []
         for part in self.parts:
             if isinstance(part, list):
@@ -324,71 +133,197 @@ class _FeatureInputs:
         return CompositionBatch.concat(blocks), notation, tags, family
 
 
-def _read_rows(rows: np.ndarray, formulas: list, temps: list, elements: set[str], out: dict, notes: list,
-               feat_of: np.ndarray, inputs_: _FeatureInputs) -> None:
-    """Temperatures, parsing and composition notes of the plain rows (no CIF), each distinct text once."""
-    from sulfml.parse.bulk import read_many
+@dataclass
+class _Batch:
+    """Rows on their way through the stages. `live` marks rows without an error so far."""
 
-    texts = [t if type(t) is str else _text(t) for t in (formulas[i] for i in rows)]
-    for i, t in zip(rows.tolist(), texts, strict=True):
-        out["input"][i] = t
-    t_cache: dict = {}
-    t_k = np.full(len(rows), ROOM_T_K)
-    usable = np.ones(len(rows), bool)
-    for j, i in enumerate(rows.tolist()):
-        cell = temps[i]
+    bundle: Bundle
+    texts: list[str]  # what each row asks for: a formula, or "" when a CIF gives the composition
+    temps: list[Any]
+    cifs: list[str]
+    out: dict[str, Any] = field(init=False)
+    live: np.ndarray = field(init=False)
+    # Per row, in the order the warning shows them: composition notes, then structure notes.
+    domain_notes: list[list[str]] = field(init=False)
+    structure_notes: list[list[str]] = field(init=False)
+    structures: dict[int, dict] = field(default_factory=dict)  # row -> structure columns (structure presets)
+    cif_amounts: dict[int, dict[str, float]] = field(default_factory=dict)
+    feature_rows: _FeatureRows = field(default_factory=_FeatureRows)
+    feat_of: np.ndarray = field(init=False)  # row -> feature row, -1 for rows without features
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        self.out = {c: [None] * n for c in OUTPUT_COLUMNS}
+        self.out["input"] = [t or c for t, c in zip(self.texts, self.cifs, strict=True)]
+        self.out["warning"] = [""] * n
+        self.out["error"] = [""] * n
+        self.live = np.ones(n, bool)
+        self.domain_notes = [[] for _ in range(n)]
+        self.structure_notes = [[] for _ in range(n)]
+        self.feat_of = np.full(n, -1)
+
+    def fail(self, i: int, reason: str) -> None:
+        self.out["error"][i] = reason
+        self.live[i] = False
+
+
+def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
+    """Predict every row of `inputs`, in order, through the stages.
+
+    Args:
+        inputs: a `formula` column, optional `temperature_C` (blank: 25 °C) and `cif` (path) columns.
+            A row with a CIF and no formula takes its composition from the structure.
+        bundle: the models.
+    """
+    n = len(inputs)
+
+    def column(name: str) -> list:
+        return inputs[name].tolist() if name in inputs.columns else [None] * n
+
+    batch = _Batch(bundle, [_text(t) for t in column("formula")], column("temperature_C"),
+                   [_text(c).strip() for c in column("cif")])
+    _read_temperatures(batch)
+    _read_structures(batch)
+    _parse(batch)
+    prediction = Prediction(batch.out, [[] for _ in range(n)], [[] for _ in range(n)], None)
+    far: dict[int, str] = {}
+    shifted: dict[int, list[str]] = {}
+    keep = np.flatnonzero(batch.feat_of >= 0)
+    if len(keep):
+        X = _featurize(batch, keep)
+        if X is not None:
+            far, shifted = _predict(batch, prediction, X, keep)
+    for i in range(n):
+        notes = ([far[i]] if i in far else []) + batch.domain_notes[i] + batch.structure_notes[i] \
+            + shifted.get(i, [])
+        batch.out["warning"][i] = "; ".join(notes)
+    return prediction
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def _read_temperatures(batch: _Batch) -> None:
+    """Kelvin per row (each distinct cell read once); an unusable temperature fails its row."""
+    seen: dict[Any, tuple[float | None, str]] = {}
+    kelvin = batch.out["temperature_K"]
+    for i, cell in enumerate(batch.temps):
         if cell is None:
+            kelvin[i] = ROOM_T_K
             continue
         key = cell if isinstance(cell, str) else repr(cell)
-        if key not in t_cache:
-            t_cache[key] = _temperature_k(cell)
-        value, why = t_cache[key]
+        if key not in seen:
+            seen[key] = temperature_kelvin(cell)
+        value, why = seen[key]
         if value is None:
-            out["error"][i] = why
-            usable[j] = False
+            batch.fail(i, why)
         else:
-            t_k[j] = value
-    rows, texts, t_k = rows[usable], [t for t, u in zip(texts, usable, strict=True) if u], t_k[usable]
-    for i, v in zip(rows.tolist(), t_k.tolist(), strict=True):
-        out["temperature_K"][i] = v
-    distinct = dict.fromkeys(texts)
-    unique = list(distinct)
+            kelvin[i] = value
+
+
+def _read_structures(batch: _Batch) -> None:
+    """CIF rows: the structure's composition (when no formula is given), lattice columns, notes."""
+    uses_structure = batch.bundle.uses_structure
+    for i in np.flatnonzero(batch.live).tolist():
+        cif = batch.cifs[i]
+        if not cif:
+            continue
+        try:
+            fields, amounts, notes = structure_fields(cif)
+        except (OSError, ValueError) as exc:
+            batch.fail(i, f"cannot read CIF {cif!r}: {exc}")
+            continue
+        batch.structure_notes[i] += notes
+        if uses_structure:
+            batch.structures[i] = fields
+        else:
+            batch.structure_notes[i].append(
+                f"the model uses composition only (preset {batch.bundle.preset}): the CIF gave the composition")
+        if batch.texts[i].strip():
+            batch.cif_amounts[i] = amounts
+        else:
+            batch.texts[i] = reduced_formula(amounts)
+
+
+def _parse(batch: _Batch) -> None:
+    """Each distinct text read once: plain formulas and glasses for the whole batch at once in NumPy, the rest
+    by the full notation parser; then the composition's domain notes, and the feature row of each row."""
+    from sulfml.parse.bulk import read_many
+
+    rows = np.flatnonzero(batch.live)
+    texts = [batch.texts[i] for i in rows.tolist()]
+    unique = list(dict.fromkeys(texts))
     position = {t: j for j, t in enumerate(unique)}
     inverse = np.fromiter((position[t] for t in texts), np.int64, len(texts))
     parsed = read_many(unique)
-    u_feat = np.full(len(unique), -1)
+    elements = batch.bundle.elements
     u_formula: list = list(parsed.formula)
     u_in_domain, u_notes = _domain_of_parsed(parsed, elements)
     u_error = [""] * len(unique)
-    ok = np.flatnonzero(parsed.ok)
-    u_feat[ok] = inputs_.add_parsed(parsed, ok)
-    if len(ok) < len(unique):  # what the fast reader leaves: the full parser, one text at a time
+    u_composition: list[dict | None] = [None] * len(unique)
+    u_feat: list[dict | None] = [None] * len(unique)  # the parser's feature dict of deferred texts
+    deferred = np.flatnonzero(~parsed.ok).tolist()
+    if deferred:  # what the fast reader leaves: the full parser, one text at a time
         from sulfml.parse.formula import parse_formula
 
-        for u in np.flatnonzero(~parsed.ok).tolist():
+        for u in deferred:
             p = parse_formula(unique[u])
             if not p.ok:
-                u_error[u] = p.error
+                u_error[u] = p.error or "unreadable formula"
                 continue
             u_formula[u] = p.formula
-            u_in_domain[u], u_notes[u] = _composition_notes(p.composition, elements, p.additive)
-            u_feat[u] = inputs_.add_dict({"composition": p.composition, "notation": p.notation,
-                                          "tags": ";".join(p.tags), "family": None})
-    feat_of[rows] = u_feat[inverse]
+            u_composition[u] = p.composition
+            u_in_domain[u], u_notes[u] = composition_notes(p.composition, elements, p.additive)
+            u_feat[u] = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags),
+                         "family": None}
+    fast_rows = np.flatnonzero(parsed.ok)
+    fast_feat = np.full(len(unique), -1)
+    feature_rows = batch.feature_rows
+    u_dict_feat = np.full(len(unique), -1)
     for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
         if u_error[u]:
-            out["error"][i] = u_error[u]
+            batch.fail(i, u_error[u])
             continue
-        out["formula"][i] = u_formula[u]
-        out["in_domain"][i] = u_in_domain[u]
-        if u_notes[u]:
-            notes[i] = list(u_notes[u])
+        batch.out["formula"][i] = u_formula[u]
+        batch.out["in_domain"][i] = u_in_domain[u]
+        batch.domain_notes[i] = list(u_notes[u] or [])
+        if i in batch.cif_amounts:
+            comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
+            if not same_composition(comp, batch.cif_amounts[i]):
+                batch.structure_notes[i].append(
+                    f"the CIF's composition {batch.cif_amounts[i]} differs from the formula; the formula is used")
+        if i in batch.structures or (batch.bundle.uses_structure and u_feat[u] is None):
+            # structure presets featurize row by row with each row's own structure columns
+            feat = u_feat[u] or _parsed_feature(parsed, u)
+            batch.feat_of[i] = feature_rows.add_dict(feat | batch.structures.get(i, no_structure()))
+        elif u_feat[u] is not None:
+            if u_dict_feat[u] < 0:
+                u_dict_feat[u] = feature_rows.add_dict(u_feat[u] | no_structure())
+            batch.feat_of[i] = u_dict_feat[u]
+        else:
+            if fast_feat[u] < 0 and len(fast_rows):
+                fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows)
+            batch.feat_of[i] = fast_feat[u]
 
 
-def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list]:
-    """`_composition_notes` of every row of a `ParsedBatch` (notes only where there are any)."""
-    from sulfml.chem.elements import element_tables
+def _parsed_composition(parsed: ParsedBatch, u: int) -> dict[str, float]:
+    symbols = element_tables().symbols
+    return {symbols[j]: float(x) for j, x, p in zip(parsed.index[u], parsed.amount[u], parsed.present[u],
+                                                     strict=True) if p}
 
+
+def _parsed_feature(parsed: ParsedBatch, u: int) -> dict:
+    return {"composition": _parsed_composition(parsed, u), "notation": "glass" if parsed.glass[u] else "plain",
+            "tags": "", "family": None}
+
+
+def _domain_of_parsed(parsed: ParsedBatch, elements: set[str]) -> tuple[list, list]:
+    """`composition_notes` of every row of a `ParsedBatch` (notes only where there are any)."""
     tables = element_tables()
     n = len(parsed.ok)
     known = np.zeros(len(tables.symbols), bool)
@@ -399,11 +334,11 @@ def _domain_of_parsed(parsed, elements: set[str]) -> tuple[list, list]:
     notes: list = [None] * n
     for r in np.flatnonzero(parsed.ok & ~(has_li & ~unseen)).tolist():
         comp = {tables.symbols[j]: 1.0 for j, p in zip(parsed.index[r], parsed.present[r], strict=True) if p}
-        in_domain[r], notes[r] = _composition_notes(comp, elements, None)
+        in_domain[r], notes[r] = composition_notes(comp, elements, None)
     return in_domain, notes
 
 
-def _composition_notes(composition: dict, elements: set[str], additive: str | None) -> tuple[bool, list[str]]:
+def composition_notes(composition: dict, elements: set[str], additive: str | None) -> tuple[bool, list[str]]:
     """(in domain, notes) from the composition alone: no Li or unseen elements put it outside; a composite's
     additive is noted last."""
     notes = []
@@ -418,7 +353,24 @@ def _composition_notes(composition: dict, elements: set[str], additive: str | No
     return in_domain, notes
 
 
-def features(inputs_: _FeatureInputs, bundle: Bundle) -> np.ndarray:
+def same_composition(a: dict, b: dict, tol: float = 0.01) -> bool:
+    """Whether a formula and a CIF describe the same composition (atomic fractions within `tol`)."""
+    ta, tb = sum(a.values()), sum(b.values())
+    return set(a) == set(b) and all(abs(a[k] / ta - b[k] / tb) < tol for k in a)
+
+
+def _featurize(batch: _Batch, keep: np.ndarray) -> np.ndarray | None:
+    """The feature matrix of the batch's feature rows; a featurizer failure fails its rows, not the batch."""
+    try:
+        return features(batch.feature_rows, batch.bundle)
+    except Exception as exc:
+        for i in keep.tolist():
+            batch.fail(i, f"featurization failed: {exc}")
+            batch.feat_of[i] = -1
+        return None
+
+
+def features(rows: _FeatureRows, bundle: Bundle) -> np.ndarray:
     """The model's feature matrix (columns as the card's `feature_names`) of the batch's feature rows.
 
     Composition presets come whole from the vectorized featurizer; for others (structure features) the
@@ -437,35 +389,34 @@ def features(inputs_: _FeatureInputs, bundle: Bundle) -> np.ndarray:
     if missing:
         from sulfml.featurize.presets import featurize
 
-        slow = featurize(pd.DataFrame(inputs_.dicts()), bundle.preset, columns=missing).to_numpy(float)
+        slow = featurize(pd.DataFrame(rows.dicts()), bundle.preset, columns=missing).to_numpy(float)
         if not covered:
             return slow
-    comps, notation, tags, family = inputs_.batch()
+    comps, notation, tags, family = rows.batch()
     data = fast.preset_features(comps, bundle.preset, notation, tags, family)
     if not missing and covered == names:
         return data
     X = np.empty((len(data), len(names)))
     for j, c in enumerate(names):
-        X[:, j] = data[:, position[c]] if c in position else slow[:, missing.index(c)]
+        X[:, j] = data[:, position[c]] if c in position else slow[:, missing.index(c)]  # type: ignore[index]
     return X
 
 
-def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarray, inputs_: _FeatureInputs,
-                  bundle: Bundle) -> None:
-    out = batch.columns
-    try:
-        X = features(inputs_, bundle)
-    except Exception as exc:  # a featurizer bug must cost its rows, not the batch
-        for i in keep.tolist():
-            out["error"][i] = f"featurization failed: {exc}"
-        return
+def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndarray
+             ) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """Both targets, intervals, σ at the row's temperature and the neighbours, written into the columns.
+
+    Returns:
+        The out-of-domain note of rows too far from the training materials, and the temperature notes.
+    """
+    out, bundle = batch.out, batch.bundle
     names = bundle.models["log10_sigma"].card["feature_names"]
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
 
-    def model_and_domain(m, n_neighbors: int) -> tuple:
+    def model_and_domain(m: Any, n_neighbors: int) -> tuple:
         return m.predict_array(X).astype(float), *m.domain.distance_array(X, names, n_neighbors)
 
-    if len(X) >= _PARALLEL_FROM and available_cpus() > 1:
+    if len(X) >= PARALLEL_FROM and available_cpus() > 1:
         # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
         ea_job = _worker().submit(model_and_domain, ea_m, 0)
         log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
@@ -475,7 +426,7 @@ def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarr
         ea_u, ea_dist_u, _, _ = model_and_domain(ea_m, 0)
     hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u)
     hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u)
-    f = feat_of[keep]
+    f = batch.feat_of[keep]
     log_rt, ea, dist, hw_sig, hw_ea = log_u[f], ea_u[f], dist_u[f], hw_sig_u[f], hw_ea_u[f]
     ea_lo, ea_hi = np.maximum(ea - hw_ea, 0.0), ea + hw_ea
     temps = np.array([out["temperature_K"][i] for i in keep.tolist()], float)
@@ -491,39 +442,32 @@ def _predict_into(batch: Batch, notes: list, keep: np.ndarray, feat_of: np.ndarr
         col = np.full(n, np.nan)
         col[keep] = values
         out[name] = col
-    batch.domain = sig_m.domain
+    prediction.domain = sig_m.domain
     nn_idx, nn_dist = nn_idx_u[f].tolist(), nn_dist_u[f].tolist()
     for j, i in enumerate(keep.tolist()):
-        batch.neighbor_idx[i] = nn_idx[j]
-        batch.neighbor_dist[i] = nn_dist[j]
+        prediction.neighbor_idx[i] = nn_idx[j]
+        prediction.neighbor_dist[i] = nn_dist[j]
+    far = {}
     threshold = sig_m.domain.threshold
-    in_domain = out["in_domain"]
     for j in np.flatnonzero(dist > threshold).tolist():
         i = int(keep[j])
-        in_domain[i] = False
-        note = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
-                f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
-        notes[i] = [note, *(notes[i] or [])]
+        out["in_domain"][i] = False
+        far[i] = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
+                  f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
+    shifted: dict[int, list[str]] = {}
     t_range = bundle.temperature_range_K
-    for j in np.flatnonzero(np.abs(temps - ROOM_T_K) > 10).tolist():
+    for j in np.flatnonzero(np.abs(temps - ROOM_T_K) > SHIFT_NOTE_FROM_K).tolist():
         i = int(keep[j])
-        row_notes = notes[i] = list(notes[i] or [])
-        row_notes.append(f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea (Arrhenius, σT form)")
+        notes = shifted[i] = [f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea "
+                              "(Arrhenius, σT form)"]
         if t_range and not t_range[0] <= temps[j] <= t_range[1]:
-            row_notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
-                             "training measurements span: an extrapolation")
+            notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
+                         "training measurements span: an extrapolation")
+    return far, shifted
 
 
 @cache
-def _worker():
+def _worker() -> ThreadPoolExecutor:
     """One helper thread for the whole process: a new thread per chunk would get a new malloc arena each
     time, and the memory of a long stream would grow with its length."""
-    from concurrent.futures import ThreadPoolExecutor
-
     return ThreadPoolExecutor(1, thread_name_prefix="sulfml-predict")
-
-
-def predict(formulas: list[str], temperature_C: float | None = None, bundle: Bundle | None = None) -> pd.DataFrame:
-    """Predict a list of formulas at one temperature (default 25 °C)."""
-    frame = pd.DataFrame({"formula": formulas, "temperature_C": [temperature_C] * len(formulas)})
-    return predict_frame(frame, bundle)

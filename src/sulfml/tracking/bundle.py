@@ -200,14 +200,14 @@ class Bundle:
 
     @classmethod
     def from_dir(cls, folder: str | Path | None = None) -> Bundle:
-        """Load `<folder>/log10_sigma` and `<folder>/ea_eV` (default: the committed bundle)."""
+        """Load `<folder>/log10_sigma` and `<folder>/ea_eV` (default: the champion bundle shipped with sulfml)."""
         folder = Path(folder) if folder else shipped_bundle_dir()
         if folder.exists() and not folder.is_dir():
             raise BundleError(f"{folder} is a file, not a model bundle directory")
         models = {}
         for target, sub in TARGET_DIRS.items():
             if not (folder / sub / MODEL_FILE).exists():
-                raise FileNotFoundError(f"no {target} model in {folder / sub} (run `sulfml train` first)")
+                raise BundleError(f"no {target} model in {folder / sub} (a bundle holds log10_sigma/ and ea_eV/, as training exports them)")
         scan_for_pickles(folder)
         for target, sub in TARGET_DIRS.items():
             models[target] = LoadedModel.from_dir(folder / sub)

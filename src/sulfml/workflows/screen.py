@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -13,6 +13,7 @@ import pandas as pd
 from sulfml.chem.elements import element_tables
 from sulfml.errors import ScreenError
 from sulfml.parse.bulk import read_fast
+from sulfml.service.predictor import Predictor
 
 RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
 CHUNK = 20000
@@ -61,11 +62,11 @@ class Sweep:
             read = (parsed.composition, parsed.formula, parsed.notation)
         self.composition = read[0]
         if not 0 < self.max_fraction <= 1:
-            raise ScreenError(f"--max-fraction must be in (0, 1], got {self.max_fraction:g}")
+            raise ScreenError(f"the maximum dopant fraction must be in (0, 1], got {self.max_fraction:g}")
         if not 0 < self.step <= self.max_fraction:
-            raise ScreenError(f"--step must be in (0, max fraction], got {self.step:g}")
+            raise ScreenError(f"the fraction step must be in (0, maximum fraction], got {self.step:g}")
         if not self.substitutions:
-            raise ScreenError("give at least one --substitute SITE=DOPANT")
+            raise ScreenError("no substitution given: name at least one site and its dopants")
         for site, dopants in self.substitutions.items():
             if site not in self.composition:
                 raise ScreenError(f"site {site!r} is not in the parent {self.parent} ({', '.join(self.composition)})")
@@ -128,23 +129,21 @@ def _amount(a: float) -> str:
     return "" if text == "1" else text
 
 
-def screen(sweep: Sweep, bundle=None, top: int = 20, rank: str = "ucb", chunk: int = CHUNK,
-           progress=None) -> tuple[pd.DataFrame, dict]:
-    """Predict every candidate of `sweep` through `sulfml.service.pipeline` in chunks and keep the top `top`.
+def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "ucb",
+           chunk: int = CHUNK, progress: Callable[[int], object] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Predict every candidate of `sweep` through the `Predictor` in chunks and keep the top `top`.
 
     Args:
+        predictor: the models (default: the shipped champion).
         rank: "ucb" scores by the upper end of the log10 σ interval, "mean" by the prediction.
         progress: optional callable(rows done) after each chunk.
 
     Returns:
         (the top rows with `RESULT_COLUMNS`, best first; counts: candidates, predicted, failed, skipped).
     """
-    from sulfml.service.pipeline import predict_batch
-    from sulfml.tracking.bundle import Bundle
-
     if rank not in ("ucb", "mean"):
-        raise ScreenError(f"--rank must be ucb or mean, got {rank!r}")
-    bundle = bundle or Bundle.from_dir()
+        raise ScreenError(f"the ranking must be ucb or mean, got {rank!r}")
+    predictor = predictor or Predictor.default()
     parent_key = _key(sweep.composition)
     heap: list[tuple] = []
     counts = {"candidates": 0, "predicted": 0, "failed": 0}
@@ -155,7 +154,7 @@ def screen(sweep: Sweep, bundle=None, top: int = 20, rank: str = "ucb", chunk: i
         if not texts:
             break
         counts["candidates"] += len(texts)
-        cols = predict_batch(pd.DataFrame({"formula": texts}), bundle).columns
+        cols = predictor.run(pd.DataFrame({"formula": texts})).columns
         score_col = cols["log10_sigma_hi"] if rank == "ucb" else cols["log10_sigma"]
         for j, text in enumerate(texts):
             if cols["error"][j]:

@@ -10,7 +10,8 @@ from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
 from sulfml.model.train import featurize_materials, fit_target, training_set
-from sulfml.service.pipeline import K_B_EV, ROOM_T_K, arrhenius_shift, predict_frame
+from sulfml.service.physics import K_B_EV, ROOM_T_K, arrhenius_shift
+from sulfml.service.predictor import Predictor
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
@@ -114,8 +115,8 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
         fits = [fit_on(train, t, config, calibrated=True) for t in ("log10_sigma", "ea_eV")]
         bundle = Bundle.from_models([f.model for f in fits])
         rows = far[far["composition_key"].isin(held)]
-        out = predict_frame(pd.DataFrame({"formula": rows["formula"].to_numpy(),
-                                          "temperature_C": (rows["temperature_K"] - 273.15).to_numpy()}), bundle)
+        out = Predictor(bundle, f"fold {k}").predict(pd.DataFrame({
+            "formula": rows["formula"].to_numpy(), "temperature_C": (rows["temperature_K"] - 273.15).to_numpy()}))
         t = rows["temperature_K"].to_numpy(float)
         log_t = out["log10_sigma"].to_numpy(float)
         ea = out["ea_eV"].to_numpy(float)

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sulfml.service.pipeline import OUTPUT_COLUMNS, arrhenius_shift, predict, predict_frame
+from sulfml import Predictor
+from sulfml.service.physics import arrhenius_shift
+from sulfml.service.pipeline import OUTPUT_COLUMNS
 from sulfml.tracking.bundle import Bundle
 
 
@@ -16,7 +18,7 @@ def bundle(trained) -> Bundle:
 
 
 def test_predict_rows_in_order_with_errors(bundle):
-    out = predict(["Li6PS5Cl", "Xx2", "", "70Li2S-30P2S5", "NaCl", "Li2S-P2S5-LiI"], bundle=bundle)
+    out = Predictor(bundle, 'test').predict(["Li6PS5Cl", "Xx2", "", "70Li2S-30P2S5", "NaCl", "Li2S-P2S5-LiI"])
     assert list(out.columns) == OUTPUT_COLUMNS
     assert list(out["input"]) == ["Li6PS5Cl", "Xx2", "", "70Li2S-30P2S5", "NaCl", "Li2S-P2S5-LiI"]
     good = out.iloc[[0, 3, 4]]
@@ -33,19 +35,19 @@ def test_predict_rows_in_order_with_errors(bundle):
 
 def test_unseen_element_is_out_of_domain(bundle):
     assert "U" not in bundle.elements
-    out = predict(["Li2UO4"], bundle=bundle)
+    out = Predictor(bundle, 'test').predict(["Li2UO4"])
     assert not out.loc[0, "in_domain"] and "never seen" in out.loc[0, "warning"]
 
 
 def test_temperature_shifts_with_predicted_ea(bundle):
     frame = pd.DataFrame({"formula": ["Li3PS4", "Li3PS4", "Li3PS4"], "temperature_C": ["25", "", "100"]})
-    out = predict_frame(frame, bundle)
+    out = _predict_frame(frame, bundle)
     assert out.loc[0, "log10_sigma"] == pytest.approx(out.loc[1, "log10_sigma"])
     assert out.loc[2, "temperature_K"] == pytest.approx(373.15)
     expected = arrhenius_shift(out.loc[0, "log10_sigma"], out.loc[0, "ea_eV"], 373.15)
     assert out.loc[2, "log10_sigma"] == pytest.approx(expected)
     assert out.loc[2, "log10_sigma"] > out.loc[0, "log10_sigma"]
-    bad = predict_frame(pd.DataFrame({"formula": ["Li3PS4"], "temperature_C": ["hot"]}), bundle)
+    bad = _predict_frame(pd.DataFrame({"formula": ["Li3PS4"], "temperature_C": ["hot"]}), bundle)
     assert "temperature_C" in bad.loc[0, "error"]
 
 
@@ -61,20 +63,20 @@ def test_arrhenius_shift_is_identity_at_room_temperature():
 def test_neighbors_and_distance_based_domain(bundle):
     from dataclasses import replace
 
-    out = predict(["Li6PS5Cl"], bundle=bundle)
+    out = Predictor(bundle, 'test').predict(["Li6PS5Cl"])
     nb = out.loc[0, "neighbors"]
     assert len(nb) == 3 and [n["distance"] for n in nb] == sorted(n["distance"] for n in nb)
     assert {"formula", "log10_sigma", "censored", "ea_eV", "sources", "paper", "distance"} <= set(nb[0])
     assert bool(out.loc[0, "in_domain"])
     sig = bundle.models["log10_sigma"]
     strict = replace(bundle, models={**bundle.models, "log10_sigma": replace(sig, domain=replace(sig.domain, threshold=-1.0))})
-    far = predict(["Li6PS5Cl"], bundle=strict)
+    far = Predictor(strict, 'test').predict(["Li6PS5Cl"])
     assert not far.loc[0, "in_domain"] and "far from the training materials" in far.loc[0, "warning"]
     assert far.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
 
 
 def test_interval_widens_away_from_room_temperature(bundle):
-    out = predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4", "Li3PS4"],
+    out = _predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4", "Li3PS4"],
                                       "temperature_C": ["25", "300", "1500"]}), bundle)
     width = out["log10_sigma_hi"] - out["log10_sigma_lo"]
     assert width[1] > width[0]          # the Ea interval adds to the band away from 25 °C
@@ -89,7 +91,7 @@ def test_interval_widens_away_from_room_temperature(bundle):
 @pytest.mark.parametrize("t, why", [("-300", "absolute zero"), ("1e6", "no solid electrolyte"),
                                     ("nan", "finite"), ("warm", "not a number")])
 def test_bad_temperatures_fail_their_row_only(bundle, t, why):
-    out = predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4"], "temperature_C": [t, "25"]}), bundle)
+    out = _predict_frame(pd.DataFrame({"formula": ["Li3PS4", "Li3PS4"], "temperature_C": [t, "25"]}), bundle)
     assert why in out.loc[0, "error"] and pd.isna(out.loc[0, "log10_sigma"])
     assert out.loc[1, "error"] == ""
 
@@ -130,7 +132,7 @@ def test_cif_predictions_survive_disorder_and_garbage(bundle, tmp_path):
     disordered.write_text(DISORDERED_CIF)
     garbage = tmp_path / "garbage.cif"
     garbage.write_text("data_x\n_cell_length_a oops\n")
-    out = predict_frame(pd.DataFrame({"formula": ["", "", "Li6PS5Cl"],
+    out = _predict_frame(pd.DataFrame({"formula": ["", "", "Li6PS5Cl"],
                                       "cif": [str(disordered), str(garbage), str(disordered)]}), bundle)
     assert out.loc[0, "error"] == "" and np.isfinite(out.loc[0, "log10_sigma"])
     assert "partially occupied" in out.loc[0, "warning"]
@@ -148,7 +150,7 @@ def test_obelix_cifs_predict_without_crashing(bundle, tmp_path, mirror_dir):
         for m in members:
             tar.extract(m, tmp_path, filter="data")
     paths = [str(tmp_path / m.name) for m in members]
-    out = predict_frame(pd.DataFrame({"formula": [""] * len(paths), "cif": paths}), bundle)
+    out = _predict_frame(pd.DataFrame({"formula": [""] * len(paths), "cif": paths}), bundle)
     assert len(out) == len(paths)
     ok = out["error"] == ""
     assert ok.sum() >= len(paths) - 1 and np.isfinite(out.loc[ok, "log10_sigma"].astype(float)).all()
@@ -161,7 +163,7 @@ def test_cif_column_feeds_structure_and_a_bad_cif_fails_only_its_row(bundle, tmp
     cif = tmp_path / "licl.cif"
     Structure(Lattice.cubic(5.1), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(cif))
     frame = pd.DataFrame({"formula": ["LiCl", "LiCl"], "cif": [str(cif), str(tmp_path / "missing.cif")]})
-    out = predict_frame(frame, bundle)
+    out = _predict_frame(frame, bundle)
     assert out.loc[0, "error"] == "" and np.isfinite(out.loc[0, "log10_sigma"])
     assert "CIF" in out.loc[1, "error"] and pd.isna(out.loc[1, "log10_sigma"])
 
@@ -182,13 +184,12 @@ def test_large_batches_agree_with_small_ones():
     NumPy trees) give, with the shipped chemistry-v1 bundle and its nearest-neighbour features."""
     from sulfml.model.knn_features import _TREE_FROM
     from sulfml.model.trees import SMALL_BATCH
-    from sulfml.service.pipeline import predict_batch
 
     bundle = Bundle.from_dir()
     texts = _distinct_formulas(_TREE_FROM + 100) + ["Li6PS5Cl", "Li7La3Zr2O12"]
-    big = predict_batch(pd.DataFrame({"formula": texts}), bundle)
+    big = _run(pd.DataFrame({"formula": texts}), bundle)
     picks = [0, 1, 2, 500, 1001, len(texts) - 2, len(texts) - 1]
-    small = predict_batch(pd.DataFrame({"formula": [texts[i] for i in picks]}), bundle)
+    small = _run(pd.DataFrame({"formula": [texts[i] for i in picks]}), bundle)
     assert len(picks) <= SMALL_BATCH
     for c in ("log10_sigma", "ea_eV"):
         assert [big.columns[c][i] for i in picks] == list(small.columns[c])  # float32 trees: identical
@@ -196,3 +197,11 @@ def test_large_batches_agree_with_small_ones():
         np.testing.assert_allclose([big.columns[c][i] for i in picks], small.columns[c], rtol=0, atol=1e-6)
     assert [big.neighbor_idx[i] for i in picks] == small.neighbor_idx
     assert big.columns["in_domain"][picks[0]] is True
+
+
+def _predict_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
+    return Predictor(bundle, "test").predict(frame)
+
+
+def _run(frame: pd.DataFrame, bundle: Bundle):
+    return Predictor(bundle, "test").run(frame)

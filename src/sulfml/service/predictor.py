@@ -1,0 +1,132 @@
+"""`Predictor`: a model bundle loaded and verified once, and the one entry point of the predict pipeline.
+
+The command line, `screen`, the benchmarks, the Python API (and later the servers) all predict through it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sulfml.errors import InputError, StoreError
+from sulfml.service import pipeline
+from sulfml.service.physics import temperature_kelvin
+from sulfml.tracking.bundle import Bundle
+
+OUTPUT_COLUMNS = pipeline.OUTPUT_COLUMNS
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """Predicts log10 σ and Ea, with intervals, the domain check and the nearest known materials.
+
+    Build it once with a `from_*` constructor and call `predict` as often as needed: the bundle is read and
+    checked (schema, checksums, no pickles) only when the predictor is built.
+
+    Attributes:
+        bundle: the two targets' models.
+        source: where the bundle came from (a directory, or `models:/NAME@ALIAS` of a registry).
+
+    Example:
+        >>> from sulfml import Predictor
+        >>> predictor = Predictor.default()
+        >>> predictor.predict(["Li6PS5Cl", "70Li2S-30P2S5"])  # doctest: +SKIP
+    """
+
+    bundle: Bundle
+    source: str
+
+    @classmethod
+    def default(cls) -> Predictor:
+        """The champion bundle that ships with sulfml."""
+        from sulfml.tracking.bundle import shipped_bundle_dir
+
+        return cls.from_dir(shipped_bundle_dir())
+
+    @classmethod
+    def from_dir(cls, path: str | Path | None = None) -> Predictor:
+        """A bundle directory (`log10_sigma/` and `ea_eV/`, as `sulfml train` exports); None: the shipped one.
+
+        Raises:
+            BundleError: missing, damaged or tampered with.
+        """
+        if path is None:
+            return cls.default()
+        return cls(Bundle.from_dir(path), str(path))
+
+    @classmethod
+    def from_registry(cls, tracking_uri: str | None = None, alias: str = "champion") -> Predictor:
+        """The models a registry alias points at (default `champion`), checked like a bundle directory.
+
+        Raises:
+            StoreError: the store cannot be used or has no such alias.
+            BundleError: the registered artifacts are damaged or tampered with.
+        """
+        from mlflow.exceptions import MlflowException
+
+        from sulfml.tracking.runs import configure, download_champions
+
+        uri = configure(tracking_uri)
+        folder = tempfile.mkdtemp(prefix="sulfml-registry-")
+        try:
+            download_champions(folder, alias=alias)
+        except MlflowException as exc:
+            raise StoreError(f"cannot load the models with alias {alias!r} from {uri}: {exc.message}") from exc
+        return cls(Bundle.from_dir(folder), f"registry {uri} @{alias}")
+
+    def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None
+                ) -> pd.DataFrame:
+        """Predict each input row, in order; a bad row gets an `error` and never stops the others.
+
+        Args:
+            inputs: formulas, or a frame with a `formula` column and optional `temperature_C` (°C, blank:
+                25 °C) and `cif` (path) columns; a row with a CIF and no formula takes the structure's
+                composition.
+            temperature_c: the temperature for rows without their own (default 25 °C).
+
+        Returns:
+            One row per input with `OUTPUT_COLUMNS`; `neighbors` lists the nearest training materials.
+
+        Raises:
+            InputError: `temperature_c` is not a usable temperature, or the frame has no `formula` column.
+        """
+        return self.run(as_frame(inputs, temperature_c)).frame()
+
+    def run(self, frame: pd.DataFrame) -> pipeline.Prediction:
+        """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
+        return pipeline.run(frame, self.bundle)
+
+    @property
+    def preset(self) -> str:
+        """The feature preset both models were trained on."""
+        return self.bundle.preset
+
+
+def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None
+             ) -> pd.DataFrame:
+    """The input frame of the pipeline from formulas or a frame, with `temperature_c` filling blank cells.
+
+    Raises:
+        InputError: `temperature_c` is not a usable temperature, or a frame has neither `formula` nor `cif`.
+    """
+    if temperature_c is not None and temperature_kelvin(temperature_c)[0] is None:
+        raise InputError(f"temperature: {temperature_kelvin(temperature_c)[1]}")
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, pd.DataFrame):
+        return pd.DataFrame({"formula": list(inputs), "temperature_C": [temperature_c] * len(inputs)})
+    if "formula" not in inputs.columns and "cif" not in inputs.columns:
+        raise InputError(f"the input has no formula column (columns: {', '.join(map(str, inputs.columns))})")
+    if temperature_c is None:
+        return inputs
+    frame = inputs.copy()
+    if "temperature_C" in frame:
+        own = frame["temperature_C"].map(lambda v: "" if v is None or v != v else str(v).strip())
+        frame["temperature_C"] = frame["temperature_C"].where(own != "", temperature_c)
+    else:
+        frame["temperature_C"] = temperature_c
+    return frame
