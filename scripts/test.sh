@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set up and run the tests (and the linter).
+# Set up and run the checks and the tests: lint, import layers, types, the installed wheel, pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/lint-imports
+.venv/bin/mypy
+bash scripts/check-wheel.sh
 .venv/bin/python -m pytest -q "$@"

@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 
-from sulfml import __version__
+from sulfml._version import __version__
 
 # Imported lazily so that `sulfml parse` does not pay for MLflow and XGBoost imports.
 SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sulfml import __version__
+from sulfml._version import __version__
 from sulfml.data.loaders import LOADERS, input_files, load_review
 from sulfml.data.sources import default_cache_dir, resolve_data_dir, sha256_of
 from sulfml.parse.formula import composition_key, parse_formula

@@ -138,7 +138,7 @@ class TargetModel:
 
     def card(self) -> dict:
         """The JSON card stored beside the XGBoost model (with the kNN reference set when there is one)."""
-        from sulfml import __version__
+        from sulfml._version import __version__
 
         knn = {"knn": self.regressor.to_dict()} if hasattr(self.regressor, "to_dict") else {}
         return knn | {
