@@ -205,3 +205,56 @@ def _predict_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
 
 def _run(frame: pd.DataFrame, bundle: Bundle):
     return Predictor(bundle, "test").run(frame)
+
+
+def test_the_bundle_is_read_and_checked_once(trained, monkeypatch):
+    from sulfml.tracking import bundle as bundle_module
+
+    predictor = Predictor.from_dir(trained["models"])
+    first = predictor.predict(["Li6PS5Cl", "Li3PS4"])
+
+    def no_reload(*args, **kwargs):
+        raise AssertionError("the bundle was loaded again")
+
+    monkeypatch.setattr(bundle_module.Bundle, "from_dir", no_reload)
+    monkeypatch.setattr(bundle_module.LoadedModel, "from_dir", no_reload)
+    for _ in range(3):
+        pd.testing.assert_frame_equal(predictor.predict(["Li6PS5Cl", "Li3PS4"]), first)
+
+
+def test_inputs_as_text_list_or_frame_give_the_same_rows(trained):
+    from sulfml.errors import InputError
+
+    predictor = Predictor.from_dir(trained["models"])
+    texts = ["Li6PS5Cl", "70Li2S-30P2S5", "bad("]
+    by_list = predictor.predict(texts, temperature_c=60)
+    by_frame = predictor.predict(pd.DataFrame({"formula": texts, "temperature_C": ["", "60", None]}),
+                                 temperature_c="60")
+    pd.testing.assert_frame_equal(by_list, by_frame)
+    assert (by_list["temperature_K"].dropna() == 333.15).all() and by_list.loc[2, "error"]
+    pd.testing.assert_frame_equal(predictor.predict("Li6PS5Cl"), predictor.predict(["Li6PS5Cl"]))
+    with pytest.raises(InputError, match="absolute zero"):
+        predictor.predict(texts, temperature_c=-300)
+    with pytest.raises(InputError, match="no formula column"):
+        predictor.predict(pd.DataFrame({"name": texts}))
+
+
+def test_registry_alias_predicts_what_the_exported_bundle_predicts(trained):
+    texts = ["Li6PS5Cl", "Li10GeP2S12", "NaCl"]
+    from_registry = Predictor.from_registry(trained["uri"], alias="champion")
+    assert "champion" in from_registry.source
+    pd.testing.assert_frame_equal(from_registry.predict(texts), Predictor.from_dir(trained["models"]).predict(texts))
+
+
+def test_an_unknown_alias_is_a_user_error(trained):
+    from sulfml.errors import StoreError
+
+    with pytest.raises(StoreError, match="nope"):
+        Predictor.from_registry(trained["uri"], alias="nope")
+
+
+def test_default_is_the_shipped_champion():
+    predictor = Predictor.default()
+    assert predictor.preset == "chemistry-v1" and predictor.source.endswith("champion")
+    out = predictor.predict(["Li6PS5Cl"])
+    assert out.loc[0, "in_domain"] and -6 < out.loc[0, "log10_sigma"] < 0

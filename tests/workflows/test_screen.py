@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sulfml.cli import main
 from sulfml import Predictor
+from sulfml.cli import main
 from sulfml.workflows.screen import ScreenError, Sweep, screen
 
 

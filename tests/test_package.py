@@ -1,0 +1,88 @@
+"""The package as a user meets it: `import sulfml` without side effects, shipped files found by
+importlib.resources, one error root with the exit statuses mapped in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sulfml
+from sulfml import errors
+from sulfml.cli import main
+from sulfml.config import RunConfig, resolve_config, shipped_configs
+from sulfml.shipped import shipped_path
+
+
+def test_import_changes_no_environment_variable_and_loads_nothing_heavy():
+    code = ("import os, sys; before = dict(os.environ); import sulfml; "
+            "assert dict(os.environ) == before, set(os.environ) ^ set(before); "
+            "heavy = {'pandas', 'numpy', 'mlflow', 'xgboost', 'pymatgen', 'matminer'} & set(sys.modules); "
+            "assert not heavy, heavy; print(sulfml.__version__)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == sulfml.__version__
+
+
+def test_predictor_is_exported_lazily():
+    assert sulfml.Predictor.__name__ == "Predictor"
+    with pytest.raises(AttributeError):
+        _ = sulfml.Nope  # type: ignore[attr-defined]
+
+
+def test_shipped_files_are_package_resources_not_checkout_paths():
+    root = Path(sulfml.__file__).resolve().parent
+    for parts in [("configs", "default.toml"), ("configs", "tuned.toml"), ("data", "sources.toml"),
+                  ("data", "review", "su2022_table1.csv"), ("champion", "log10_sigma", "card.json"),
+                  ("tracking", "card.schema.json"), ("chem", "element_tables.json")]:
+        path = shipped_path(*parts)
+        assert path.is_file() and root in path.resolve().parents
+    with pytest.raises(FileNotFoundError, match="reinstall"):
+        shipped_path("no", "such.file")
+
+
+def test_configs_resolve_by_name_or_path(tmp_path):
+    assert {"default", "tuned"} <= set(shipped_configs())
+    assert resolve_config(None) == shipped_configs()["default"]
+    assert resolve_config("tuned") == resolve_config("tuned.toml") == shipped_configs()["tuned"]
+    own = tmp_path / "tuned.toml"  # a file the user names wins over the shipped config of that name
+    own.write_text(shipped_configs()["tuned"].read_text())
+    assert resolve_config(own) == own
+    for name in shipped_configs():
+        RunConfig.from_toml(resolve_config(name))
+    with pytest.raises(errors.ConfigError, match="shipped configs: "):
+        resolve_config("tunde")
+
+
+@pytest.mark.parametrize("cls", [errors.InputError, errors.ConfigError, errors.DataSourceError,
+                                 errors.BundleError, errors.PresetMismatchError, errors.StoreError,
+                                 errors.StoreBusyError, errors.ScreenError, errors.TuneSetupError,
+                                 errors.UsageError])
+def test_every_user_error_is_one_family_under_one_root(cls):
+    assert issubclass(cls, errors.UserError) and issubclass(cls, errors.SulfmlError)
+
+
+def test_a_bundle_with_two_presets_is_a_damaged_bundle_exit_2(tmp_path, capsys):
+    dest = tmp_path / "bundle"
+    shutil.copytree(shipped_path("champion"), dest)
+    card_path = dest / "ea_eV" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["preset"] = "composition-v2" if card["preset"] != "composition-v2" else "chemistry-v1"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(errors.PresetMismatchError, match="different presets"):
+        sulfml.Predictor.from_dir(dest)
+    assert main(["predict", "--models-dir", str(dest), "Li6PS5Cl"]) == 2
+    err = capsys.readouterr().err
+    assert "different presets" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_command_line_sets_passive_omp_waiting(monkeypatch, capsys):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main(["parse", "Li3PS4"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
