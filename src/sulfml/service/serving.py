@@ -1,0 +1,96 @@
+"""Serving through MLflow: the pyfunc model's input and output contract, and logging it as a model from code.
+
+The pyfunc model (`sulfml.service.pyfunc_model`) answers exactly what `sulfml predict` answers, so a REST
+endpoint (`mlflow models serve`) and a Spark UDF (`mlflow.pyfunc.spark_udf`) give the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sulfml.errors import InputError
+from sulfml.service.pipeline import OUTPUT_COLUMNS
+
+if TYPE_CHECKING:
+    from mlflow.models.signature import ModelSignature
+
+    from sulfml.service.predictor import Predictor
+
+PYFUNC_NAME = "sulfml"
+# Input columns: a formula per row, optionally its temperature (°C, blank: 25 °C), a state and a CIF path.
+INPUT_COLUMNS: dict[str, str] = {"formula": "string", "temperature_C": "double", "state": "string",
+                                 "cif": "string"}
+_OUTPUT_TYPES: dict[str, str] = {c: "double" for c in OUTPUT_COLUMNS} | {
+    "input": "string", "formula": "string", "in_domain": "boolean", "warning": "string", "error": "string",
+    "neighbors": "string"}
+OUTPUT_TYPES: dict[str, str] = {c: _OUTPUT_TYPES[c] for c in OUTPUT_COLUMNS}
+
+
+def pyfunc_output(predictor: Predictor, model_input: pd.DataFrame) -> pd.DataFrame:
+    """The pyfunc model's answer: the rows of `sulfml predict`, `neighbors` as a JSON string per row.
+
+    Raises:
+        InputError: the input has no `formula` column (a malformed request, not a bad row).
+    """
+    if not isinstance(model_input, pd.DataFrame):
+        model_input = pd.DataFrame(model_input)
+    if "formula" not in model_input.columns:
+        raise InputError(f"the input has no formula column (columns: {', '.join(map(str, model_input.columns))})")
+    frame = model_input[[c for c in INPUT_COLUMNS if c in model_input.columns]].reset_index(drop=True)
+    out = predictor.predict(frame)
+    out["neighbors"] = [json.dumps(n, ensure_ascii=False, allow_nan=False, default=_plain) for n in out["neighbors"]]
+    out["in_domain"] = out["in_domain"].astype(object)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars in neighbour labels as plain JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def signature() -> ModelSignature:
+    """The pyfunc model's signature: `formula` required, the other inputs optional."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec(t, c, required=c == "formula") for c, t in INPUT_COLUMNS.items()])
+    outputs = Schema([ColSpec(t, c) for c, t in OUTPUT_TYPES.items()])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def spark_result_type() -> str:
+    """The `result_type` of `mlflow.pyfunc.spark_udf` for this model: one struct of the output columns."""
+    return ", ".join(f"{c} {t}" for c, t in OUTPUT_TYPES.items())
+
+
+def log_pyfunc_model(bundle_dir: str | Path, registered_model_name: str | None = PYFUNC_NAME) -> Any:
+    """Log the pyfunc model of a bundle directory into the active MLflow run (and register it).
+
+    The bundle is an artifact (JSON files only); the model is code (`pyfunc_model.py`), so nothing is
+    pickled and `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false` loads it.
+
+    Returns:
+        MLflow's `ModelInfo` (with `registered_model_version` when registered).
+    """
+    import mlflow
+
+    code = files("sulfml.service").joinpath("pyfunc_model.py")
+    example = pd.DataFrame({"formula": ["Li6PS5Cl", "70Li2S-30P2S5"], "temperature_C": [25.0, 60.0]})
+    return mlflow.pyfunc.log_model(
+        name=PYFUNC_NAME, python_model=str(code), artifacts={"bundle": str(bundle_dir)},
+        signature=signature(), input_example=example, registered_model_name=registered_model_name,
+        pip_requirements=[f"sulfml=={_version()}"],
+    )
+
+
+def _version() -> str:
+    from sulfml._version import __version__
+
+    return __version__
