@@ -1,14 +1,16 @@
-"""Vectorized composition features: the numbers of the composition presets, many rows at a time.
+"""The one implementation of every composition feature of the presets, vectorized over a batch with NumPy:
+matminer's composition featurizers re-done on shipped element tables, and our electrolyte descriptors (their
+rules and labels are data in `rules.py`; `electrolyte.py`'s matminer featurizers call these kernels).
 
 matminer featurizes one pymatgen Composition at a time in Python (about 1 ms per composition for the
-magpie statistics). This module computes the same features for a whole batch with NumPy:
+magpie statistics). This module computes the same features for a whole batch:
 
 * `fast_features` gives the matminer part of the preset (magpie `ElementProperty`, `Stoichiometry`,
   `ValenceOrbital`, `IonProperty(fast=True)`, all with `impute_nan=True`), same columns, same order, same
   values (to rounding), including matminer's edge cases;
-* `electrolyte_features` gives our own featurizers' columns (`LithiumContent`, `AnionFramework`,
-  `FrameworkCations`, `SynthesisNotation`, `ElectrolyteFamily`), `element_fractions` those of
-  `ElementFractions` and `substitution_features` those of `SubstitutionChemistry`;
+* our descriptors, one kernel per featurizer: `lithium_content`, `anion_framework`, `framework_cations`,
+  `synthesis_notation`, `electrolyte_family` (`family_index`, `family_codes`), `element_fractions`,
+  `substitution_features`; `electrolyte_features` puts the first five side by side as the presets do;
 * `preset_features` puts the parts of a preset together; `featurize_fast` is a drop-in for
   `presets.featurize` on the composition-only presets (composition-v1, composition-v2, chemistry-v1).
 
@@ -329,7 +331,7 @@ def framework_cations(compositions: Iterable[Any] | CompositionBatch, out: np.nd
 
 
 def anion_atoms(compositions: Iterable[Any] | CompositionBatch) -> np.ndarray:
-    """Anion atoms per formula unit of each row, anions as `rules` counts them."""
+    """Anion atoms of each row (of the composition as given), anions as `rules` counts them."""
     out = _per_block(compositions, 1, None, lambda sl, ions: ions.n_anion[:, None])
     return out[:, 0]
 
