@@ -226,3 +226,51 @@ def test_substitution_chemistry_of_known_electrolytes() -> None:
     assert undoped["dopant_fraction"] == 0.0 and undoped["dopant_valence_offset"] == 0.0
     # no framework cation: ratios are unknown, never an error
     assert math.isnan(features(s, "Li3N")["anion_per_framework_cation"])
+
+
+def test_mixes_with_magpie_in_a_multiple_featurizer() -> None:
+    from matminer.featurizers.base import MultipleFeaturizer
+    from matminer.featurizers.composition import ElementProperty
+
+    magpie = ElementProperty.from_preset("magpie", impute_nan=True)
+    mf = MultipleFeaturizer([magpie, LithiumContent(), AnionFramework(), FrameworkCations()])
+    mf.set_n_jobs(1)
+    df = pd.DataFrame({"composition": [Composition("Li6PS5Cl"), Composition("Li3PS4")]})
+    out = mf.featurize_dataframe(df, "composition", pbar=False)
+    assert mf.feature_labels() == [*magpie.feature_labels(), *LithiumContent().feature_labels(),
+                                   *AnionFramework().feature_labels(), *FrameworkCations().feature_labels()]
+    assert out["li_per_framework_cation"].tolist() == pytest.approx([6.0, 3.0])
+    assert out["anion_frac_Cl"].tolist() == pytest.approx([1 / 6, 0.0])
+    assert out["MagpieData mean Number"].tolist() == pytest.approx(magpie.featurize_many(
+        df["composition"].tolist(), pbar=False)[0][3:4] + magpie.featurize_many(
+        df["composition"].tolist(), pbar=False)[1][3:4])
+    assert set(mf.citations()) >= set(magpie.citations())
+    assert "sulfml" in mf.implementors()
+
+
+@pytest.mark.parametrize(
+    ("comp", "family"),
+    [
+        # argyrodite: anions per framework cation 5.5-6.5 inclusive, Li per framework cation 4.5-8
+        ({"Li": 6, "P": 1, "S": 5.5, "Cl": 1}, "argyrodite"),
+        ({"Li": 6, "P": 1, "S": 5.6, "Cl": 1}, "other"),
+        ({"Li": 4.4, "P": 1, "S": 5, "Cl": 1}, "other"),
+        # halogens per framework cation at most 2.2: beyond, a halide-rich thiophosphate
+        ({"Li": 5, "P": 1, "S": 3.7, "Cl": 2.3}, "thiophosphate"),
+        # LGPS: a dopant under 20 % of the framework cations does not count ...
+        ({"Li": 9.6, "Ba": 0.2, "Ge": 1, "P": 2, "S": 12}, "LGPS"),
+        # ... a major one does
+        ({"Li": 9.6, "Ba": 1.0, "Ge": 1, "P": 2, "S": 12}, "other"),
+        # (Ge+Sn+Si)/(P+Sb+As) below 0.45: thio-LISICON, not LGPS
+        ({"Li": 3.25, "Ge": 0.25, "P": 0.75, "S": 4}, "thio-LISICON"),
+        # thiophosphate S/P window 3.0-4.6 (a glass needs no window: test above)
+        ({"Li": 7, "P": 3, "S": 11}, "thiophosphate"),
+        ({"Li": 8, "P": 1, "S": 5}, "other"),
+        # no Li: never a Li-conductor family
+        ({"Na": 6, "P": 1, "S": 5, "Cl": 1}, "other"),
+        # oxide Te is a framework cation: Te-doped LLZO stays a garnet
+        ({"Li": 6.5, "La": 3, "Zr": 1.5, "Te": 0.5, "O": 12}, "garnet"),
+    ],
+)
+def test_family_windows_and_dopants(comp: dict[str, float], family: str) -> None:
+    assert family_from_composition(comp) == family

@@ -1,14 +1,16 @@
-"""Vectorized composition features: the numbers of the composition presets, many rows at a time.
+"""The one implementation of every composition feature of the presets, vectorized over a batch with NumPy:
+matminer's composition featurizers re-done on shipped element tables, and our electrolyte descriptors (their
+rules and labels are data in `rules.py`; `electrolyte.py`'s matminer featurizers call these kernels).
 
 matminer featurizes one pymatgen Composition at a time in Python (about 1 ms per composition for the
-magpie statistics). This module computes the same features for a whole batch with NumPy:
+magpie statistics). This module computes the same features for a whole batch:
 
 * `fast_features` gives the matminer part of the preset (magpie `ElementProperty`, `Stoichiometry`,
   `ValenceOrbital`, `IonProperty(fast=True)`, all with `impute_nan=True`), same columns, same order, same
   values (to rounding), including matminer's edge cases;
-* `electrolyte_features` gives our own featurizers' columns (`LithiumContent`, `AnionFramework`,
-  `FrameworkCations`, `SynthesisNotation`, `ElectrolyteFamily`), `element_fractions` those of
-  `ElementFractions` and `substitution_features` those of `SubstitutionChemistry`;
+* our descriptors, one kernel per featurizer: `lithium_content`, `anion_framework`, `framework_cations`,
+  `synthesis_notation`, `electrolyte_family` (`family_index`, `family_codes`), `element_fractions`,
+  `substitution_features`; `electrolyte_features` puts the first five side by side as the presets do;
 * `preset_features` puts the parts of a preset together; `featurize_fast` is a drop-in for
   `presets.featurize` on the composition-only presets (composition-v1, composition-v2, chemistry-v1).
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +49,6 @@ if TYPE_CHECKING:
 MAGPIE_STATS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
 STOICHIOMETRY_P: tuple[int, ...] = (0, 2, 3, 5, 7, 10)
 ORBITALS: tuple[str, ...] = ("s", "p", "d", "f")
-
-FLAGS: tuple[str, ...] = ("is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate")
 
 # The parts of each preset this module computes, in preset order: every preset starts with the four matminer
 # featurizers and our five; structure-v1 then has lattice and CIF columns (not covered here).
@@ -120,21 +120,12 @@ def matminer_columns() -> list[str]:
 
 def electrolyte_columns() -> list[str]:
     """Names of our electrolyte features `electrolyte_features` computes, in preset order."""
-    return [
-        "li_atom_fraction", "li_per_anion", "li_per_framework_cation", "li_anion_charge_fraction",
-        *(f"anion_frac_{el}" for el in rules.ANIONS), "halogen_fraction", "chalcogenide_fraction",
-        *(f"halogen_share_{el}" for el in rules.HALOGENS), "halogen_mixing_entropy", "anion_atom_fraction",
-        "n_anion_species", "mixed_anion", "mixed_halogen",
-        *(f"framework_share_{el}" for el in rules.FRAMEWORK_CATIONS), "framework_share_other",
-        "n_framework_cation_species", "framework_cation_atom_fraction",
-        *FLAGS,
-        *(f"family_{f}" for f in rules.FAMILIES),
-    ]
+    return list(rules.ELECTROLYTE_LABELS)
 
 
 def fraction_columns() -> list[str]:
     """Names of `ElementFractions`' columns (elem_frac_H ... elem_frac_Pu)."""
-    return [f"{rules.ELEMENT_FRACTION_PREFIX}{el}" for el in rules.ELEMENTS]
+    return list(rules.FRACTION_LABELS)
 
 
 def substitution_columns() -> list[str]:
@@ -162,10 +153,6 @@ def covered_columns(preset_id: str) -> list[str]:
 def _check_preset(preset_id: str) -> None:
     if preset_id not in _PRESET_PARTS:
         raise KeyError(f"fast featurizer does not cover preset {preset_id!r}; it covers {list(_PRESET_PARTS)}")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Compositions as padded arrays
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -324,13 +311,171 @@ def _compound_possible(idx: np.ndarray, w: np.ndarray, present: np.ndarray, tabl
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Our electrolyte features
+# Our electrolyte descriptors. The one implementation of the rules in `rules.py`: `electrolyte.py`'s
+# matminer featurizers call these functions on one-row batches.
 
 
-def _flags(notation: Any, tags: Any, family: Any) -> tuple[bool, ...]:
-    """The six `FLAGS` of one row, in order."""
-    flags = rules.synthesis_flags(notation, tags, family)
-    return tuple(flags[name] for name in FLAGS)
+def lithium_content(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`LithiumContent` for many rows, columns as `rules.LITHIUM_LABELS`."""
+    return _per_block(compositions, len(rules.LITHIUM_LABELS), out, lambda sl, ions: _lithium(ions))
+
+
+def anion_framework(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`AnionFramework` for many rows, columns as `rules.ANION_LABELS`."""
+    return _per_block(compositions, len(rules.ANION_LABELS), out, lambda sl, ions: _anions(ions))
+
+
+def framework_cations(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`FrameworkCations` for many rows, columns as `rules.FRAMEWORK_LABELS`."""
+    return _per_block(compositions, len(rules.FRAMEWORK_LABELS), out, lambda sl, ions: _framework(ions))
+
+
+def anion_atoms(compositions: Iterable[Any] | CompositionBatch) -> np.ndarray:
+    """Anion atoms of each row (of the composition as given), anions as `rules` counts them."""
+    out = _per_block(compositions, 1, None, lambda sl, ions: ions.n_anion[:, None])
+    return out[:, 0]
+
+
+def synthesis_notation(notation: Sequence[Any] | None, tags: Sequence[Any] | None,
+                       family: Sequence[Any] | None, n: int | None = None) -> np.ndarray:
+    """`SynthesisNotation` for many rows, columns as `rules.FLAG_LABELS`.
+
+    Args:
+        notation, tags, family: per row (see `electrolyte_features`); None = all unknown.
+        n: the number of rows, needed only when all three are None.
+    """
+    return _text_columns(notation, tags, family, n)[0]
+
+
+def family_codes(compositions: Iterable[Any] | CompositionBatch, glass: Sequence[bool] | np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Index into `rules.FAMILIES` of each row's family by composition alone (the data label not consulted).
+
+    Args:
+        compositions: element symbol -> amount mappings, or a `composition_batch`.
+        glass: per row, True for a glass: only the thiophosphate pattern (without its Ch/P window) applies.
+    """
+    batch = _batch(compositions)
+    glass_rows = np.zeros(len(batch), dtype=bool) if glass is None else np.asarray(glass, dtype=bool)
+    if glass_rows.shape != (len(batch),):
+        raise ValueError(f"expected {len(batch)} glass flags, got {glass_rows.shape}")
+    out = _per_block(batch, 1, None, lambda sl, ions: _family(ions, glass_rows[sl])[:, None])
+    return out[:, 0].astype(np.int64)
+
+
+def family_index(compositions: Iterable[Any] | CompositionBatch, notation: Sequence[Any] | None = None,
+                 tags: Sequence[Any] | None = None, family: Sequence[Any] | None = None) -> np.ndarray:
+    """Index into `rules.FAMILIES` of each row's family: the data label when it names a structure family,
+    else the composition (a glass by notation, tag or label: the thiophosphate pattern or "other")."""
+    batch = _batch(compositions)
+    flags, label_family = _text_columns(notation, tags, family, len(batch))
+    return _label_or_composition(label_family, family_codes(batch, flags[:, _GLASS]))
+
+
+def electrolyte_family(compositions: Iterable[Any] | CompositionBatch, notation: Sequence[Any] | None = None,
+                       tags: Sequence[Any] | None = None, family: Sequence[Any] | None = None,
+                       out: np.ndarray | None = None) -> np.ndarray:
+    """`ElectrolyteFamily` for many rows: `family_index` one-hot, columns as `rules.FAMILY_LABELS`."""
+    codes = family_index(compositions, notation, tags, family)
+    out = _output(out, len(codes), len(rules.FAMILY_LABELS))
+    out[:] = _one_hot(codes)
+    return out
+
+
+def electrolyte_features(
+    compositions: Iterable[Any] | CompositionBatch,
+    notation: Sequence[Any] | None = None,
+    tags: Sequence[Any] | None = None,
+    family: Sequence[Any] | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Our electrolyte features for many rows: the five featurizers of every preset, side by side.
+
+    Args:
+        compositions: element symbol -> amount mappings, or a `composition_batch`.
+        notation: the parser's notation per row (None or NaN = "plain").
+        tags: the parser's tags per row ("a;b:c"), None = no tags.
+        family: the data's family label per row, None = unknown.
+        out: optional (rows, len(electrolyte_columns())) float array to fill.
+
+    Returns:
+        (rows, len(electrolyte_columns())) float array, columns as `rules.ELECTROLYTE_LABELS`.
+    """
+    batch = _batch(compositions)
+    n = len(batch)
+    flags, label_family = _text_columns(notation, tags, family, n)
+    parts = _column_slices((rules.LITHIUM_LABELS, rules.ANION_LABELS, rules.FRAMEWORK_LABELS, rules.FLAG_LABELS,
+                            rules.FAMILY_LABELS))
+    lithium, anions, framework, flag_cols, family_cols = parts
+
+    def block_columns(sl: slice, ions: _Ions) -> np.ndarray:
+        cols = np.empty((len(ions.li), len(rules.ELECTROLYTE_LABELS)))
+        cols[:, lithium] = _lithium(ions)
+        cols[:, anions] = _anions(ions)
+        cols[:, framework] = _framework(ions)
+        cols[:, flag_cols] = flags[sl]
+        codes = _label_or_composition(label_family[sl], _family(ions, flags[sl, _GLASS]))
+        cols[:, family_cols] = _one_hot(codes)
+        return cols
+
+    return _per_block(batch, len(rules.ELECTROLYTE_LABELS), out, block_columns)
+
+
+def element_fractions(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
+    """`ElementFractions` for many rows: atom fractions of `rules.ELEMENTS` (0 for an empty row)."""
+    tables = element_tables()
+    cols = [tables.index[el] for el in rules.ELEMENTS]
+
+    def fractions(sl: slice, ions: _Ions) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ions.total[:, None] > 0, ions.dense[:, cols] / ions.total[:, None], 0.0)
+
+    return _per_block(compositions, len(rules.FRACTION_LABELS), out, fractions)
+
+
+def substitution_features(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None
+                          ) -> np.ndarray:
+    """`SubstitutionChemistry` for many rows, columns as `rules.SUBSTITUTION_LABELS`."""
+    return _per_block(compositions, len(rules.SUBSTITUTION_LABELS), out, _substitution)
+
+
+_GLASS = rules.FLAG_LABELS.index("is_glass")
+
+
+def _batch(compositions: Iterable[Any] | CompositionBatch) -> CompositionBatch:
+    if isinstance(compositions, CompositionBatch):
+        return compositions
+    return composition_batch(compositions, element_tables())
+
+
+def _per_block(compositions: Iterable[Any] | CompositionBatch, width: int, out: np.ndarray | None,
+               columns: Callable[[slice, _Ions], np.ndarray]) -> np.ndarray:
+    """Fill `out` (rows, width) block by block with `columns(rows of the block, its ions)`."""
+    batch = _batch(compositions)
+    tables = element_tables()
+    out = _output(out, len(batch), width)
+    for start in range(0, len(batch), _BLOCK):
+        sl = slice(start, min(start + _BLOCK, len(batch)))
+        out[sl] = columns(sl, _Ions.of(batch.rows(sl), tables))
+    return out
+
+
+def _column_slices(groups: Sequence[Sequence[str]]) -> list[slice]:
+    """Consecutive column slices of label groups laid side by side."""
+    out, start = [], 0
+    for labels in groups:
+        out.append(slice(start, start + len(labels)))
+        start += len(labels)
+    return out
+
+
+def _one_hot(codes: np.ndarray) -> np.ndarray:
+    return (codes[:, None] == np.arange(len(rules.FAMILIES))[None, :]).astype(float)
+
+
+def _label_or_composition(label_family: np.ndarray, composition_family: np.ndarray) -> np.ndarray:
+    """The data label's family where it names one (>= 0), else the composition's."""
+    return np.where(label_family >= 0, label_family, composition_family)
 
 
 def _column(values: Sequence[Any] | None, n: int, default: Any) -> list[Any]:
@@ -342,135 +487,60 @@ def _column(values: Sequence[Any] | None, n: int, default: Any) -> list[Any]:
     return out
 
 
-def electrolyte_features(
-    compositions: Iterable[Any] | CompositionBatch,
-    notation: Sequence[Any] | None = None,
-    tags: Sequence[Any] | None = None,
-    family: Sequence[Any] | None = None,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Our electrolyte features for many rows.
-
-    Args:
-        compositions: element symbol -> amount mappings, or a `composition_batch`.
-        notation: the parser's notation per row (None or NaN = "plain").
-        tags: the parser's tags per row ("a;b:c"), None = no tags.
-        family: the data's family label per row, None = unknown.
-        out: optional (rows, len(electrolyte_columns())) float array to fill.
-
-    Returns:
-        (rows, len(electrolyte_columns())) float array, columns as `electrolyte_columns()`.
-    """
-    tables = element_tables()
-    batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions, tables)
-    n = len(batch)
-    notes = _column(notation, n, "plain")
-    tag_col = _column(tags, n, "")
-    fam_col = _column(family, n, None)
+def _text_columns(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
+                  n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, flags) `rules.synthesis_flags` and per row the `rules.FAMILIES` index of the data label (-1
+    where the label names no structure family)."""
+    if n is None:
+        given = [v for v in (notation, tags, family) if v is not None]
+        n = len(list(given[0])) if given else 0
+    defaults = rules.TEXT_DEFAULTS
+    notes = _column(notation, n, defaults["notation"])
+    tag_col = _column(tags, n, defaults["tags"])
+    fam_col = _column(family, n, defaults["family"])
     # Flags and labels depend on three short strings with few distinct values: number the distinct
     # triples, then one Python call per triple.
     uniq: dict[tuple[Any, Any, Any], int] = {}
-    triples = zip(notes, tag_col, fam_col, strict=True)
     try:
-        codes = np.array([uniq.setdefault(t, len(uniq)) for t in triples], dtype=np.int64)
+        codes = np.array([uniq.setdefault(t, len(uniq)) for t in zip(notes, tag_col, fam_col, strict=True)],
+                         dtype=np.int64)
     except TypeError:  # an unhashable value: read every value as `featurize` does first
         uniq = {}
-        cleaned = zip([_clean(v, "plain") for v in notes], [_clean(v, "") for v in tag_col],
-                      [_clean(v, None) for v in fam_col], strict=True)
+        cleaned = zip([rules.clean_text(v, defaults["notation"]) for v in notes],
+                      [rules.clean_text(v, defaults["tags"]) for v in tag_col],
+                      [rules.clean_text(v, defaults["family"]) for v in fam_col], strict=True)
         codes = np.array([uniq.setdefault(t, len(uniq)) for t in cleaned], dtype=np.int64)
-    flag_table = np.zeros((len(uniq) + 1, len(FLAGS)))
+    flag_table = np.zeros((len(uniq) + 1, len(rules.FLAG_LABELS)))
     label_table = np.full(len(uniq) + 1, -1)
     for raw, k in uniq.items():
-        key = (_clean(raw[0], "plain"), _clean(raw[1], ""), _clean(raw[2], None))
-        flag_table[k] = _flags(*key)
-        label = rules.family_from_label(key[2])
+        note, tag, fam = (rules.clean_text(v, defaults[c]) for v, c in zip(raw, ("notation", "tags", "family"),
+                                                                          strict=True))
+        flag_table[k] = list(rules.synthesis_flags(note, tag, fam).values())
+        label = rules.family_from_label(fam)
         label_table[k] = -1 if label is None else rules.FAMILIES.index(label)
-    flags = flag_table[codes] if n else np.zeros((0, len(FLAGS)))
-    label_family = label_table[codes] if n else np.zeros(0, dtype=int)
-    out = _output(out, n, len(electrolyte_columns()))
-    n_comp = len(electrolyte_columns()) - len(FLAGS) - len(rules.FAMILIES)
-    for start in range(0, n, _BLOCK):
-        sl = slice(start, start + _BLOCK)
-        block = batch.rows(sl)
-        comp_cols, fam_code = _electrolyte_block(block, tables, flags[sl, 0].astype(bool))
-        labels = label_family[sl]
-        fam_code = np.where(labels >= 0, labels, fam_code)
-        out[sl, :n_comp] = comp_cols
-        out[sl, n_comp:n_comp + len(FLAGS)] = flags[sl]
-        out[sl, n_comp + len(FLAGS):] = fam_code[:, None] == np.arange(len(rules.FAMILIES))[None, :]
-    return out
-
-
-def _clean(value: Any, default: Any) -> Any:
-    """As `presets.featurize` reads an optional text column: missing = default, non-text = str(value)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in (
-            "NAType", "NaTType"):
-        return default
-    return value if isinstance(value, str) else str(value)
-
-
-def _electrolyte_block(batch: CompositionBatch, tables: ElementTables, glass: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Composition columns of LithiumContent, AnionFramework, FrameworkCations, and family codes.
-
-    Sums run left to right in the same order as the Python featurizers (symbol order for whole
-    compositions, the constants' order for named groups), so the ratios the family rules compare with
-    their windows are bit-identical.
-    """
-    ix = tables.index
-    idx, w = batch.index, batch.amount
-    n = len(batch)
-    ions = _Ions.of(batch, tables)
-    dense, anion, has_o = ions.dense, ions.anion, ions.has_o
-    fw_entry, fw_amt, fw_dense = ions.fw_entry, ions.fw_amt, ions.fw_dense
-    total, li, n_anion, charge, t = _seqsum(w), ions.li, ions.n_anion, ions.charge, ions.t
-    n_fw = fw_entry.sum(1)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-        def share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-            return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
-
-        lithium = [ratio(li, total), ratio(li, n_anion), ratio(li, t), ratio(li, charge)]
-
-        anion_present = {el: anion[el] > 0 for el in rules.ANIONS}
-        fracs = [share(anion[el], n_anion) for el in rules.ANIONS]
-        n_hal = _sum_cols([anion[el] for el in rules.HALOGENS])
-        hal_shares = [share(anion[el], n_hal) for el in rules.HALOGENS]
-        n_chal = _sum_cols([anion[el] for el in rules.CHALCOGENS])
-        entropy = _sum_cols([np.where(s > 0, s * np.log(np.where(s > 0, s, 1.0)), 0.0) for s in hal_shares])
-        n_species = _sum_cols([p.astype(float) for p in anion_present.values()])
-        anion_cols = [
-            *fracs, share(n_hal, n_anion), share(n_chal, n_anion), *hal_shares, np.maximum(0.0, -entropy),
-            ratio(n_anion, total), n_species, (n_species > 1).astype(float),
-            (_sum_cols([(s > 0).astype(float) for s in hal_shares]) > 1).astype(float),
-        ]
-
-        shares = [share(fw_dense[:, ix[el]], t) for el in rules.FRAMEWORK_CATIONS]
-        other = np.where(t != 0, 1.0 - _sum_cols(shares), 0.0)
-        fw_cols = [*shares, np.maximum(other, 0.0), n_fw.astype(float), ratio(t, total)]
-
-        family = _family_codes(dense, fw_dense, fw_entry, fw_amt, idx, anion, li, n_anion, t, has_o, glass, ix)
-    cols = np.stack([*lithium, *anion_cols, *fw_cols], axis=1) if n else np.empty((0, 4 + 19 + 31))
-    return cols, family
+    if not n:
+        return np.zeros((0, len(rules.FLAG_LABELS))), np.zeros(0, dtype=np.int64)
+    return flag_table[codes], label_table[codes]
 
 
 @dataclass(frozen=True)
 class _Ions:
-    """Anions and framework cations of a block of rows, as `electrolyte.anion_amounts` and
-    `framework_amounts` define them, with the sums our featurizers share (in their order of addition)."""
+    """Anions and framework cations of a block of rows, as `rules` defines them, with the sums our
+    descriptors share. Sums run left to right in a fixed order (symbol order over whole compositions, the
+    rules' order over named groups), so the ratios the family windows see do not depend on the batch."""
 
+    index: np.ndarray  # (rows, width) element rows of the entries
+    amount: np.ndarray  # (rows, width)
     dense: np.ndarray  # (rows, elements) amounts
     has_o: np.ndarray
     anion: dict[str, np.ndarray]  # per anion element: its amount where it counts as an anion, else 0
     fw_entry: np.ndarray  # (rows, width): the entry is a framework cation
     fw_amt: np.ndarray  # (rows, width): its amount where it is, else 0
     fw_dense: np.ndarray  # (rows, elements): framework amounts by element
+    total: np.ndarray  # all atoms
     li: np.ndarray
     n_anion: np.ndarray
-    charge: np.ndarray  # total anion charge
+    charge: np.ndarray  # total nominal anion charge
     t: np.ndarray  # framework cation atoms
 
     @classmethod
@@ -480,53 +550,68 @@ class _Ions:
         dense = batch.dense(len(tables.symbols))
         has_o = dense[:, ix["O"]] > 0
         anion = {el: dense[:, ix[el]] for el in rules.ANIONS}
-        for el in ("Te", "H"):
-            # Te is a Te6+ cation and H sits in OH-/H2O when O is present.
+        for el in rules.ANIONS_ONLY_WITHOUT_O:
             anion[el] = np.where(has_o, 0.0, anion[el])
-        # Framework = everything but Li and the anions; Te only with O, H never (anion or hydroxide).
         not_fw = np.zeros(len(tables.symbols), dtype=bool)
-        not_fw[[ix[el] for el in ("Li", *rules.ANIONS)]] = True
+        not_fw[[ix[el] for el in rules.NOT_FRAMEWORK]] = True
         fw_entry = present & ~not_fw[idx]
-        fw_entry |= present & (idx == ix["Te"]) & has_o[:, None]
-        fw_amt = np.where(fw_entry, w, 0.0)
         fw_dense = dense.copy()
         fw_dense[:, not_fw] = 0.0
-        fw_dense[:, ix["Te"]] = np.where(has_o, dense[:, ix["Te"]], 0.0)
-        return cls(dense, has_o, anion, fw_entry, fw_amt, fw_dense, dense[:, ix["Li"]],
+        for el in rules.FRAMEWORK_WITH_O:
+            fw_entry |= present & (idx == ix[el]) & has_o[:, None]
+            fw_dense[:, ix[el]] = np.where(has_o, dense[:, ix[el]], 0.0)
+        fw_amt = np.where(fw_entry, w, 0.0)
+        return cls(idx, w, dense, has_o, anion, fw_entry, fw_amt, fw_dense, _seqsum(w), dense[:, ix["Li"]],
                    _sum_cols([anion[el] for el in rules.ANIONS]),
                    _sum_cols([rules.ANION_CHARGE[el] * anion[el] for el in rules.ANIONS]), _seqsum(fw_amt))
 
 
-def element_fractions(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
-    """`ElementFractions` for many rows: atom fractions of `ELEMENTS` (0 for an empty row)."""
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where den is not positive (the ratio is undefined)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (a share of nothing)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), 0.0)
+
+
+def _lithium(ions: _Ions) -> np.ndarray:
+    li = ions.li
+    return np.stack([_ratio(li, ions.total), _ratio(li, ions.n_anion), _ratio(li, ions.t), _ratio(li, ions.charge)], axis=1)
+
+
+def _anions(ions: _Ions) -> np.ndarray:
+    anion, n_anion = ions.anion, ions.n_anion
+    fracs = [_share(anion[el], n_anion) for el in rules.ANIONS]
+    n_hal = _sum_cols([anion[el] for el in rules.HALOGENS])
+    hal_shares = [_share(anion[el], n_hal) for el in rules.HALOGENS]
+    n_chal = _sum_cols([anion[el] for el in rules.CHALCOGENS])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        entropy = _sum_cols([np.where(s > 0, s * np.log(np.where(s > 0, s, 1.0)), 0.0) for s in hal_shares])
+    n_species = _sum_cols([(anion[el] > 0).astype(float) for el in rules.ANIONS])
+    return np.stack([
+        *fracs, _share(n_hal, n_anion), _share(n_chal, n_anion), *hal_shares, np.maximum(0.0, -entropy),
+        _ratio(n_anion, ions.total), n_species, (n_species > 1).astype(float),
+        (_sum_cols([(s > 0).astype(float) for s in hal_shares]) > 1).astype(float),
+    ], axis=1)
+
+
+def _framework(ions: _Ions) -> np.ndarray:
+    ix, t = element_tables().index, ions.t
+    shares = [_share(ions.fw_dense[:, ix[el]], t) for el in rules.FRAMEWORK_CATIONS]
+    other = np.where(t != 0, 1.0 - _sum_cols(shares), 0.0)
+    return np.stack([*shares, np.maximum(other, 0.0), ions.fw_entry.sum(1).astype(float), _ratio(t, ions.total)], axis=1)
+
+
+def _substitution(sl: slice, ions: _Ions) -> np.ndarray:
     tables = element_tables()
-    out = _output(out, len(batch), len(rules.ELEMENTS))
-    cols = [tables.index[el] for el in rules.ELEMENTS]
-    for start in range(0, len(batch), _BLOCK):
-        block = batch.rows(slice(start, start + _BLOCK))
-        total = _seqsum(block.amount)
-        dense = block.dense(len(tables.symbols))[:, cols]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + len(block)] = np.where(total[:, None] > 0, dense / total[:, None], 0.0)
-    return out
-
-
-def substitution_features(batch: CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
-    """`SubstitutionChemistry` for many rows, columns as `substitution_columns()`."""
-    tables = element_tables()
-    out = _output(out, len(batch), len(rules.SUBSTITUTION_LABELS))
-    for start in range(0, len(batch), _BLOCK):
-        block = batch.rows(slice(start, start + _BLOCK))
-        out[start:start + len(block)] = _substitution_block(block, tables)
-    return out
-
-
-def _substitution_block(batch: CompositionBatch, tables: ElementTables) -> np.ndarray:
-    ions = _Ions.of(batch, tables)
-    w, fw = batch.amount, ions.fw_entry
+    w, fw = ions.amount, ions.fw_entry
     t, n_a, li = ions.t, ions.n_anion, ions.li
-    valence = tables.nominal_valence[batch.index]
-    radius = tables.cation_radius[batch.index]
+    valence = tables.nominal_valence[ions.index]
+    radius = tables.cation_radius[ions.index]
     hal = _sum_cols([ions.anion[el] for el in rules.HALOGENS])
     chal = _sum_cols([ions.anion[el] for el in (*rules.CHALCOGENS, "O")])
     host = fw & (w >= rules.MINOR_SHARE * t[:, None])
@@ -536,29 +621,25 @@ def _substitution_block(batch: CompositionBatch, tables: ElementTables) -> np.nd
         # Left-to-right sums over the selected entries: adding the 0.0 of the others changes nothing.
         return _seqsum(np.where(mask, w if values is None else w * values, 0.0))
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    def mean(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        # Weighted by the entries with a known value only.
+        known = mask & np.isfinite(values)
+        return _ratio(total(known, np.where(known, values, 0.0)), total(known))
 
-        def mean(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-            # `electrolyte._mean`: weights of the entries with a known value.
-            known = mask & np.isfinite(values)
-            return ratio(total(known, np.where(known, values, 0.0)), total(known))
-
+    with np.errstate(invalid="ignore"):
         fw_charge = total(fw & np.isfinite(valence), np.where(np.isfinite(valence), valence, 0.0))
         both = dopant.any(1) & host.any(1)
         known_r = fw & np.isfinite(radius)
         spread = np.where(known_r, radius, -np.inf).max(1) - np.where(known_r, radius, np.inf).min(1)
-        cols = [
-            ratio(n_a, t), ratio(chal, t), ratio(hal, t),
-            np.where(t > 0, np.maximum(ratio(hal, t) - 1.0, 0.0), np.nan),
-            mean(fw, valence), ratio(ions.charge - li, t), ratio(li - (ions.charge - fw_charge), n_a),
-            np.where(t > 0, ratio(total(dopant), t), 0.0), dopant.sum(1).astype(float),
+        return np.stack([
+            _ratio(n_a, t), _ratio(chal, t), _ratio(hal, t),
+            np.where(t > 0, np.maximum(_ratio(hal, t) - 1.0, 0.0), np.nan),
+            mean(fw, valence), _ratio(ions.charge - li, t), _ratio(li - (ions.charge - fw_charge), n_a),
+            np.where(t > 0, _ratio(total(dopant), t), 0.0), dopant.sum(1).astype(float),
             np.where(both, mean(dopant, valence) - mean(host, valence), 0.0),
             np.where(both, mean(dopant, radius) - mean(host, radius), 0.0),
             mean(fw, radius), np.where(known_r.any(1), spread, np.nan),
-        ]
-    return np.stack(cols, axis=1) if len(batch) else np.empty((0, len(rules.SUBSTITUTION_LABELS)))
+        ], axis=1)
 
 
 def _sum_cols(cols: Sequence[np.ndarray]) -> np.ndarray:
@@ -569,26 +650,25 @@ def _sum_cols(cols: Sequence[np.ndarray]) -> np.ndarray:
     return total
 
 
-def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray, fw_amt: np.ndarray,
-                  idx: np.ndarray, anion: dict[str, np.ndarray], li: np.ndarray, n_a: np.ndarray,
-                  t: np.ndarray, has_o: np.ndarray, glass: np.ndarray, ix: Mapping[str, int]) -> np.ndarray:
-    """Index into `FAMILIES` of `electrolyte.family_from_composition` for every row (first match wins)."""
-    n = dense.shape[0]
-    code = np.full(n, rules.FAMILIES.index("other"))
+def _family(ions: _Ions, glass: np.ndarray) -> np.ndarray:
+    """Index into `FAMILIES` of each row's family by composition (rules.py: windows and element sets)."""
+    ix = element_tables().index
+    idx, dense, anion = ions.index, ions.dense, ions.anion
+    li, n_a, t = ions.li, ions.n_anion, ions.t
+    glass = np.asarray(glass, dtype=bool)
+    code = np.full(len(li), rules.FAMILIES.index("other"))
     undecided = li > 0
 
-    def get(el: str) -> np.ndarray:
-        return dense[:, ix[el]]
+    def amount(elements: Sequence[str]) -> np.ndarray:
+        return _sum_cols([dense[:, ix[el]] for el in elements])
 
-    def within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-        return (lo <= x) & (x <= hi)
-
-    def near(x: np.ndarray, target: float, tol: float = rules._TOL) -> np.ndarray:
-        return np.abs(x - target) <= tol
+    def within(x: np.ndarray, window: rules.Window) -> np.ndarray:
+        return (window[0] <= x) & (x <= window[1])
 
     def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        # Python raises on x/0 where the rules divide only after checking; NaN fails every window.
-        return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+        # NaN where the denominator is 0: it fails every window.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
 
     def assign(mask: np.ndarray, family: str) -> None:
         hit = undecided & mask
@@ -596,62 +676,66 @@ def _family_codes(dense: np.ndarray, fw_dense: np.ndarray, fw_entry: np.ndarray,
         undecided[hit] = False
 
     hal = _sum_cols([anion[el] for el in rules.HALOGENS])
-    chal_s = anion["S"] + anion["Se"] + anion["Te"]
+    chal_s = _sum_cols([anion[el] for el in rules.CHALCOGENS])
     o = anion["O"]
     ch = chal_s + o
-    sulfide = (n_a > 0) & (chal_s >= 0.5 * n_a)
-    oxide = (n_a > 0) & (o >= 0.5 * n_a)
-    # Main cations: framework entries with at least rules.MINOR_SHARE of the framework atoms.
-    major = fw_entry & (fw_amt >= rules.MINOR_SHARE * t[:, None])
+    sulfide = (n_a > 0) & (chal_s >= rules.MAIN_ANION_SHARE * n_a)
+    oxide = (n_a > 0) & (o >= rules.MAIN_ANION_SHARE * n_a)
+    # Dopants (under MINOR_SHARE of the framework atoms) do not count in "only these cations".
+    major = ions.fw_entry & (ions.fw_amt >= rules.MINOR_SHARE * t[:, None])
 
     def only(allowed: Iterable[str]) -> np.ndarray:
         ok = np.zeros(dense.shape[1], dtype=bool)
         ok[[ix[el] for el in allowed]] = True
         return ~(major & ~ok[idx]).any(1)
 
-    def has_major(el: str) -> np.ndarray:
-        return (major & (idx == ix[el])).any(1)
+    def has_major(elements: Iterable[str]) -> np.ndarray:
+        cols = [ix[el] for el in elements]
+        return (major & np.isin(idx, cols)).any(1)
 
-    p_only = only(["P"]) & has_major("P")
-    thiophosphate = sulfide & p_only & (anion["S"] >= 0.5 * n_a) & (glass | within(div(ch, fw_dense[:, ix["P"]]), 3.0, 4.6))
-
-    # Glasses: only the thiophosphate pattern applies.
+    p = amount(rules.THIOPHOSPHATE_CATIONS)
+    thiophosphate = (sulfide & only(rules.THIOPHOSPHATE_CATIONS) & has_major(rules.THIOPHOSPHATE_CATIONS)
+                     & (anion["S"] >= rules.MAIN_ANION_SHARE * n_a)
+                     & (glass | within(div(ch, p), rules.THIOPHOSPHATE_CH_PER_P)))
+    # A glass has no crystalline family: the thiophosphate pattern or nothing.
     assign(glass & thiophosphate, "thiophosphate")
     undecided &= ~glass
 
     a_t, li_t = div(n_a, t), div(li, t)
-    argyrodite = ((t > 0) & (sulfide | ((ch >= 0.5 * n_a) & (hal > 0)))
-                  & only(["P", "Si", "Ge", "Sn", "Sb", "As", "Al", "Ga"]) & near(a_t, 6.0, 0.5)
-                  & (div(hal, t) <= 2.2) & within(li_t, 4.5, 8.0))
-    assign(argyrodite, "argyrodite")
-    m = get("Ge") + get("Sn") + get("Si")
-    q = get("P") + get("Sb") + get("As")
-    lgps = (sulfide & (t > 0) & (m > 0) & (q > 0) & only(["Ge", "Sn", "Si", "P", "Sb", "As"])
-            & within(div(m, q), 0.45, 2.1) & near(a_t, 4.0) & within(li_t, 2.9, 3.75))
-    assign(lgps, "LGPS")
-    thio = (sulfide & (t > 0) & only(["Ge", "Sn", "Si", "As", "Sb", "P", "Al", "Ga"])
-            & np.logical_or.reduce([has_major(el) for el in ("Ge", "Sn", "Si", "As", "Sb")]) & near(a_t, 4.0))
-    assign(thio, "thio-LISICON")
-    assign(thiophosphate, "thiophosphate")
-
-    anti = ((ch > 0) & (hal > 0) & within(div(hal, ch), 0.7, 1.5) & within(div(li, ch), 1.8, 3.2)
-            & (t <= 0.2 * ch))
-    assign(anti, "anti-perovskite")
-
-    rare_earth = _sum_cols([get(el) for el in ("La", "Nd", "Pr", "Ce", "Sm", "Y")])
-    a_site = rare_earth + _sum_cols([get(el) for el in ("Ca", "Sr", "Ba")])
-    garnet_b = _sum_cols([get(el) for el in ("Zr", "Ta", "Nb", "Te", "Hf", "Sn", "Sb", "W", "Bi", "Mo")])
-    assign(oxide & (rare_earth > 0) & (garnet_b > 0) & within(div(o, a_site), 3.6, 4.4), "garnet")
-    x = get("P") + get("Si") + get("As")
-    m = t - x
-    assign(oxide & (x > 0) & (m > 0) & within(div(o, x), 3.8, 4.2) & within(div(x, m), 1.2, 1.8), "NASICON")
-    b = _sum_cols([get(el) for el in rules.PEROVSKITE_B])
-    a_site = a_site + (get("Na") + get("K"))  # as `a_site += get("Na") + get("K")`
-    assign(oxide & (b > 0) & (a_site > 0) & within(div(o, b), 2.8, 3.2) & within(div(a_site + li, b), 0.5, 1.15),
-           "perovskite")
-    x = _sum_cols([get(el) for el in rules.LISICON_X])
-    assign(oxide & (x > 0) & only([*rules.LISICON_X, "Mg", "Ti"]) & within(div(o, x), 3.2, 4.4) & within(div(li, x), 2.5, 4.5),
-           "LISICON")
+    m, q = amount(rules.LGPS_M), amount(rules.LGPS_Q)
+    rare_earth = amount(rules.GARNET_RARE_EARTHS)
+    garnet_a = rare_earth + amount(rules.GARNET_ALKALINE_EARTHS)
+    nasicon_x = amount(rules.NASICON_X)
+    nasicon_m = t - nasicon_x
+    perovskite_b = amount(rules.PEROVSKITE_B)
+    perovskite_a = garnet_a + amount(rules.PEROVSKITE_ALKALI)
+    lisicon_x = amount(rules.LISICON_X)
+    matches = {
+        "argyrodite": ((t > 0) & (sulfide | ((ch >= rules.MAIN_ANION_SHARE * n_a) & (hal > 0)))
+                       & only(rules.ARGYRODITE_CATIONS) & within(a_t, rules.ARGYRODITE_A_PER_T)
+                       & (div(hal, t) <= rules.ARGYRODITE_MAX_X_PER_T) & within(li_t, rules.ARGYRODITE_LI_PER_T)),
+        "LGPS": (sulfide & (t > 0) & (m > 0) & (q > 0) & only((*rules.LGPS_M, *rules.LGPS_Q))
+                 & within(div(m, q), rules.LGPS_M_PER_Q) & within(a_t, rules.LGPS_A_PER_T)
+                 & within(li_t, rules.LGPS_LI_PER_T)),
+        "thio-LISICON": (sulfide & (t > 0) & only(rules.THIO_LISICON_CATIONS) & has_major(rules.THIO_LISICON_KEY)
+                         & within(a_t, rules.THIO_LISICON_A_PER_T)),
+        "thiophosphate": thiophosphate,
+        "anti-perovskite": ((ch > 0) & (hal > 0) & within(div(hal, ch), rules.ANTI_PEROVSKITE_X_PER_CH)
+                            & within(div(li, ch), rules.ANTI_PEROVSKITE_LI_PER_CH)
+                            & (t <= rules.ANTI_PEROVSKITE_MAX_T_PER_CH * ch)),
+        "garnet": (oxide & (rare_earth > 0) & (amount(rules.GARNET_B) > 0)
+                   & within(div(o, garnet_a), rules.GARNET_O_PER_A)),
+        "NASICON": (oxide & (nasicon_x > 0) & (nasicon_m > 0) & within(div(o, nasicon_x), rules.NASICON_O_PER_X)
+                    & within(div(nasicon_x, nasicon_m), rules.NASICON_X_PER_M)),
+        "perovskite": (oxide & (perovskite_b > 0) & (perovskite_a > 0)
+                       & within(div(o, perovskite_b), rules.PEROVSKITE_O_PER_B)
+                       & within(div(perovskite_a + li, perovskite_b), rules.PEROVSKITE_A_LI_PER_B)),
+        "LISICON": (oxide & (lisicon_x > 0) & only((*rules.LISICON_X, *rules.LISICON_OTHER_CATIONS))
+                    & within(div(o, lisicon_x), rules.LISICON_O_PER_X)
+                    & within(div(li, lisicon_x), rules.LISICON_LI_PER_X)),
+    }
+    for family in rules.FAMILY_ORDER:
+        assign(matches[family], family)
     return code
 
 

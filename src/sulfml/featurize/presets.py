@@ -18,11 +18,13 @@ from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
 from sulfml.cpus import resolve_n_jobs
+from sulfml.featurize import rules
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
     ElementFractions,
     FrameworkCations,
+    KernelFeaturizer,
     LithiumContent,
     SubstitutionChemistry,
     SynthesisNotation,
@@ -30,7 +32,7 @@ from sulfml.featurize.electrolyte import (
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
 
 # Defaults of the optional input columns (see the input contract in README.md).
-_DEFAULTS: dict[str, Any] = {"notation": "plain", "tags": "", "family": None, "cif_path": ""}
+_DEFAULTS: dict[str, Any] = {**rules.TEXT_DEFAULTS, "cif_path": ""}
 _NUMERIC_COLUMNS = ("space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z")
 
 
@@ -158,11 +160,7 @@ def _clean(column: str, value: Any) -> Hashable:
         except (TypeError, ValueError):
             return None
         return v if math.isfinite(v) else None
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return _DEFAULTS.get(column)
-    if column in _DEFAULTS and not isinstance(value, str):
-        return str(value)
-    return value
+    return rules.clean_text(value, _DEFAULTS[column])
 
 
 class _FeaturizeError(Exception):
@@ -180,6 +178,20 @@ def _compute(preset_id: str, index: int, key: tuple) -> tuple[float, ...]:
     except Exception as exc:  # any failure: the row gets NaN, `featurize` warns once
         raise _FeaturizeError(f"{type(featurizer).__name__}: {exc}") from exc
     return tuple(math.nan if v is None else float(v) for v in values)
+
+
+def _kernel_rows(featurizer: KernelFeaturizer, keys: list[tuple]) -> np.ndarray | None:
+    """Every row of a vectorized featurizer from one kernel call over the distinct inputs; None when the
+    kernel fails, so that the row-by-row path finds the failing rows (and gives them NaN)."""
+    distinct: dict[tuple, int] = {}
+    codes = np.array([distinct.setdefault(key, len(distinct)) for key in keys])
+    columns = list(zip(*distinct, strict=True))
+    compositions = [_composition(key) for key in columns[0]]
+    try:
+        values = featurizer.featurize_rows(compositions, *columns[1:])
+    except Exception:  # any failure: fall back to one row at a time
+        return None
+    return values[codes]
 
 
 def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None,
@@ -229,6 +241,11 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None,
             continue
         kept += own
         keys = list(zip(*(cells[c] for c in inputs), strict=True)) if n else []
+        if isinstance(featurizer, KernelFeaturizer) and keys:
+            vectorized = _kernel_rows(featurizer, keys)
+            if vectorized is not None:
+                blocks.append(vectorized)
+                continue
         block = np.full((n, width), np.nan)
         done: dict[tuple, tuple[float, ...] | None] = {}
         for row, key in enumerate(keys):

@@ -1,34 +1,37 @@
-"""The family, label and flag rules of our electrolyte descriptors: plain Python, no matminer or pymatgen, so
-the matminer featurizers (`electrolyte`) and the vectorized predict path (`fast`) share one copy."""
+"""The chemistry of our electrolyte descriptors as data: element sets, family windows, flags, limits and every
+feature label. Plain Python (no NumPy, matminer or pymatgen); the one implementation that applies these
+rules is the vectorized code in `fast.py`, which `electrolyte.py`'s matminer featurizers call one row at a time.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
+# ---------------------------------------------------------------------------------------------------------
+# Ions
+
+# Nominal charge of each anion; the key order is the order of the anion_frac_<El> columns.
 ANION_CHARGE: dict[str, int] = {
     "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
 }
 ANIONS: tuple[str, ...] = tuple(ANION_CHARGE)
+# Te is a Te6+ cation in oxides (Te-doped garnets) and H sits in OH-/H2O: with O present neither is an
+# anion, and H is not a framework cation either.
+ANIONS_ONLY_WITHOUT_O: tuple[str, ...] = ("Te", "H")
+NOT_FRAMEWORK: tuple[str, ...] = ("Li", *ANIONS)
+FRAMEWORK_WITH_O: tuple[str, ...] = ("Te",)
 HALOGENS: tuple[str, ...] = ("F", "Cl", "Br", "I")
 CHALCOGENS: tuple[str, ...] = ("S", "Se", "Te")
+# Framework cations with a framework_share_<El> column; the rest add up in framework_share_other.
 FRAMEWORK_CATIONS: tuple[str, ...] = (
     "P", "Si", "Ge", "Sn", "Sb", "As", "B", "Al", "Ga", "In", "Zr", "Ti", "La", "Ta", "Nb",
     "Y", "Hf", "Sc", "Mg", "Ca", "Sr", "Ba", "Zn", "W", "Te", "Bi", "Na", "K",
 )
-FAMILIES: tuple[str, ...] = (
-    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "garnet", "NASICON", "perovskite",
-    "LISICON", "anti-perovskite", "other",
-)
-
-# Tolerance used wherever a rule says "~": sulfide stoichiometries in the data are often nominal.
-_TOL = 0.3
-# A cation below this share of the non-Li cations is a dopant and does not change the family.
+# A cation below this share of the non-Li cations is a dopant: it does not change the family and counts as
+# a dopant in SubstitutionChemistry.
 MINOR_SHARE = 0.2
-PEROVSKITE_B: tuple[str, ...] = (
-    "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
-)
-LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
 
 # Every element a Li conductor in the data could contain: H (Z=1) to Pu (Z=94).
 ELEMENTS: tuple[str, ...] = (
@@ -39,13 +42,135 @@ ELEMENTS: tuple[str, ...] = (
     "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr",
     "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu",
 )
+
+# ---------------------------------------------------------------------------------------------------------
+# Structural families. T = non-Li cations, A = anions, X = halogens, Ch = S+Se+Te+O; a window (lo, hi)
+# holds lo <= ratio <= hi. The first family whose rule matches wins, in `FAMILY_ORDER`.
+
+FAMILIES: tuple[str, ...] = (
+    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "garnet", "NASICON", "perovskite",
+    "LISICON", "anti-perovskite", "other",
+)
+FAMILY_ORDER: tuple[str, ...] = (
+    "argyrodite", "LGPS", "thio-LISICON", "thiophosphate", "anti-perovskite", "garnet", "NASICON",
+    "perovskite", "LISICON",
+)
+Window = tuple[float, float]
+
+# Sulfide stoichiometries in the data are often nominal: "A/T ~ 4" allows this much either way.
+STOICHIOMETRY_TOLERANCE = 0.3
+# A sulfide (oxide) has at least this share of its anion atoms as S+Se+Te (O).
+MAIN_ANION_SHARE = 0.5
+
+# Argyrodite Li(7-x)PS(6-x)X(x), x in 0-2 (also oxide-halides such as Li6PO5Cl).
+ARGYRODITE_CATIONS: tuple[str, ...] = ("P", "Si", "Ge", "Sn", "Sb", "As", "Al", "Ga")
+ARGYRODITE_A_PER_T: Window = (6.0 - 0.5, 6.0 + 0.5)
+ARGYRODITE_MAX_X_PER_T = 2.2
+ARGYRODITE_LI_PER_T: Window = (4.5, 8.0)
+
+# LGPS Li10GeP2S12, Li11-xM2-xP1+xS12: M and Q both present.
+LGPS_M: tuple[str, ...] = ("Ge", "Sn", "Si")
+LGPS_Q: tuple[str, ...] = ("P", "Sb", "As")
+LGPS_M_PER_Q: Window = (0.45, 2.1)
+LGPS_A_PER_T: Window = (4.0 - STOICHIOMETRY_TOLERANCE, 4.0 + STOICHIOMETRY_TOLERANCE)
+LGPS_LI_PER_T: Window = (2.9, 3.75)
+
+# thio-LISICON Li4-xGe1-xPxS4, Li4SnS4: needs one of the key cations.
+THIO_LISICON_CATIONS: tuple[str, ...] = ("Ge", "Sn", "Si", "As", "Sb", "P", "Al", "Ga")
+THIO_LISICON_KEY: tuple[str, ...] = ("Ge", "Sn", "Si", "As", "Sb")
+THIO_LISICON_A_PER_T: Window = (4.0 - STOICHIOMETRY_TOLERANCE, 4.0 + STOICHIOMETRY_TOLERANCE)
+
+# Thiophosphate (Li2S-P2S5: Li7P3S11, Li3PS4, Li4P2S6): T = P only, S the main anion; halides allowed.
+# A glass needs only the element pattern, not the Ch/P window.
+THIOPHOSPHATE_CATIONS: tuple[str, ...] = ("P",)
+THIOPHOSPHATE_CH_PER_P: Window = (3.0, 4.6)
+
+# Anti-perovskite Li3OCl, Li2OHCl.
+ANTI_PEROVSKITE_X_PER_CH: Window = (0.7, 1.5)
+ANTI_PEROVSKITE_LI_PER_CH: Window = (1.8, 3.2)
+ANTI_PEROVSKITE_MAX_T_PER_CH = 0.2
+
+# Garnet Li7La3Zr2O12: O12 per (rare earth + alkaline earth)3.
+GARNET_RARE_EARTHS: tuple[str, ...] = ("La", "Nd", "Pr", "Ce", "Sm", "Y")
+GARNET_ALKALINE_EARTHS: tuple[str, ...] = ("Ca", "Sr", "Ba")
+GARNET_B: tuple[str, ...] = ("Zr", "Ta", "Nb", "Te", "Hf", "Sn", "Sb", "W", "Bi", "Mo")
+GARNET_O_PER_A: Window = (3.6, 4.4)
+
+# NASICON M2(XO4)3, M = the other non-Li cations.
+NASICON_X: tuple[str, ...] = ("P", "Si", "As")
+NASICON_O_PER_X: Window = (3.8, 4.2)
+NASICON_X_PER_M: Window = (1.2, 1.8)
+
+# Perovskite ABO3 (Li0.33La0.56TiO3): A = garnet rare earths + alkaline earths + these.
+PEROVSKITE_B: tuple[str, ...] = (
+    "Ti", "Nb", "Ta", "Zr", "Hf", "Sn", "W", "Al", "Mg", "Ga", "Sc", "Fe", "Co", "Cr", "Mn",
+)
+PEROVSKITE_ALKALI: tuple[str, ...] = ("Na", "K")
+PEROVSKITE_O_PER_B: Window = (2.8, 3.2)
+PEROVSKITE_A_LI_PER_B: Window = (0.5, 1.15)
+
+# LISICON Li14Zn(GeO4)4, Li3.5Si0.5P0.5O4: T only from X and these.
+LISICON_X: tuple[str, ...] = ("Si", "Ge", "P", "V", "As", "Al", "Ga", "Zn")
+LISICON_OTHER_CATIONS: tuple[str, ...] = ("Mg", "Ti")
+LISICON_O_PER_X: Window = (3.2, 4.4)
+LISICON_LI_PER_X: Window = (2.5, 4.5)
+
+# ---------------------------------------------------------------------------------------------------------
+# Feature labels, in column order; presets and the vectorized featurizer both read them from here.
+
+LITHIUM_LABELS: tuple[str, ...] = (
+    "li_atom_fraction", "li_per_anion", "li_per_framework_cation", "li_anion_charge_fraction",
+)
+ANION_LABELS: tuple[str, ...] = (
+    *(f"anion_frac_{el}" for el in ANIONS),
+    "halogen_fraction",
+    "chalcogenide_fraction",
+    *(f"halogen_share_{el}" for el in HALOGENS),
+    "halogen_mixing_entropy",
+    "anion_atom_fraction",
+    "n_anion_species",
+    "mixed_anion",
+    "mixed_halogen",
+)
+FRAMEWORK_LABELS: tuple[str, ...] = (
+    *(f"framework_share_{el}" for el in FRAMEWORK_CATIONS),
+    "framework_share_other",
+    "n_framework_cation_species",
+    "framework_cation_atom_fraction",
+)
+FLAG_LABELS: tuple[str, ...] = (
+    "is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate",
+)
+FAMILY_LABELS: tuple[str, ...] = tuple(f"family_{f}" for f in FAMILIES)
+# The preset columns of LithiumContent, AnionFramework, FrameworkCations, SynthesisNotation and
+# ElectrolyteFamily, one after the other.
+ELECTROLYTE_LABELS: tuple[str, ...] = (
+    *LITHIUM_LABELS, *ANION_LABELS, *FRAMEWORK_LABELS, *FLAG_LABELS, *FAMILY_LABELS,
+)
 ELEMENT_FRACTION_PREFIX = "elem_frac_"
+FRACTION_LABELS: tuple[str, ...] = tuple(f"{ELEMENT_FRACTION_PREFIX}{el}" for el in ELEMENTS)
 SUBSTITUTION_LABELS: tuple[str, ...] = (
     "anion_per_framework_cation", "chalcogen_per_framework_cation", "halogen_per_framework_cation",
     "halogen_excess", "framework_valence_mean", "framework_valence_from_balance",
     "li_excess_per_anion", "dopant_fraction", "n_dopant_species", "dopant_valence_offset",
     "dopant_radius_mismatch", "framework_radius_mean", "framework_radius_spread",
 )
+
+# ---------------------------------------------------------------------------------------------------------
+# Text inputs: notation, tags and the data's family label
+
+# What a missing optional text cell means (see the input contract in README.md).
+TEXT_DEFAULTS: dict[str, Any] = {"notation": "plain", "tags": "", "family": None}
+
+
+def clean_text(value: Any, default: Any) -> Any:
+    """An optional text cell as the featurizers read it: missing (None, NaN, pd.NA, NaT) is `default`,
+    anything else that is not text becomes `str(value)`."""
+    # pd.NA and NaT by type name: this module does not import pandas.
+    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in (
+            "NAType", "NaTType"):
+        return default
+    return value if isinstance(value, str) else str(value)
 
 
 def _tag_keys(tags: Any) -> set[str]:
@@ -65,23 +190,35 @@ def _notation(notation: Any) -> str:
     return notation.strip().lower() if isinstance(notation, str) and notation.strip() else "plain"
 
 
+GLASS_CERAMIC_TAGS = frozenset({"glass-ceramic", "glassceramic", "glass ceramic"})
+GLASS_CERAMIC_LABELS = frozenset({"glassceramic", "glassceramics"})
+GLASS_LABELS = frozenset({"glass", "glasses"})
+DOPED_TAGS = frozenset({"doped", "dopant", "host+dopant"})
+
+
 def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None) -> dict[str, bool]:
-    """Glass / glass-ceramic / amorphous / composite / doped / hydrate flags of one row."""
+    """The `FLAG_LABELS` flags of one row, in that order.
+
+    glass: notation "glass", tag "glass" or family "Glass", unless glass-ceramic; glass-ceramic: tag
+    "glass-ceramic" or family "Glass-Ceramic"; amorphous: glass or tag "amorphous"; composite: notation or
+    tag "composite"; doped: notation "host+dopant" or tag "doped"/"dopant"; hydrate: notation or tag
+    "hydrate".
+    """
     note = _notation(notation)
     keys = _tag_keys(tags)
     fam = _norm_label(family)
-    glass_ceramic = bool(keys & {"glass-ceramic", "glassceramic", "glass ceramic"}) or fam in (
-        "glassceramic", "glassceramics")
+    glass_ceramic = bool(keys & GLASS_CERAMIC_TAGS) or fam in GLASS_CERAMIC_LABELS
     # The parser writes mixtures (70Li2S-30P2S5) as notation "glass"; a glass-ceramic tag means crystallised.
-    glass = (note == "glass" or "glass" in keys or fam in ("glass", "glasses")) and not glass_ceramic
-    return {
-        "is_glass": glass,
-        "is_glass_ceramic": glass_ceramic,
-        "is_amorphous": glass or "amorphous" in keys,
-        "is_composite": note == "composite" or "composite" in keys,
-        "is_doped": note == "host+dopant" or bool(keys & {"doped", "dopant", "host+dopant"}),
-        "is_hydrate": note == "hydrate" or "hydrate" in keys,
-    }
+    glass = (note == "glass" or "glass" in keys or fam in GLASS_LABELS) and not glass_ceramic
+    values = (
+        glass,
+        glass_ceramic,
+        glass or "amorphous" in keys,
+        note == "composite" or "composite" in keys,
+        note == "host+dopant" or bool(keys & DOPED_TAGS),
+        note == "hydrate" or "hydrate" in keys,
+    )
+    return dict(zip(FLAG_LABELS, values, strict=True))
 
 
 # Normalised data labels (lower case, letters and digits only) -> our family.
@@ -101,7 +238,7 @@ _GENERIC_LABELS = frozenset({
     "", "oxide", "oxides", "sulfide", "sulfides", "sulphide", "sulphides", "halide", "halides",
     "chloride", "chlorides", "cholorides", "fluoride", "fluorides", "phosphate", "phosphates",
     "hydride", "hydrides", "nitride", "nitrides", "other", "others", "unknown", "none", "nan",
-    "glass", "glasses", "glassceramic", "glassceramics",
+    *GLASS_LABELS, *GLASS_CERAMIC_LABELS,
 })
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Composition
 
-from sulfml.featurize.electrolyte import SulfmlFeaturizer, amounts, anion_amounts
+from sulfml.featurize.electrolyte import SulfmlFeaturizer, amounts, anion_atoms
 
 # matminer's GlobalSymmetryFeatures.crystal_idx, so lattice and CIF columns share one coding.
 CRYSTAL_SYSTEMS: dict[str, int] = {
@@ -89,7 +89,7 @@ class LatticeFeatures(SulfmlFeaturizer):
             return out + [math.nan] * 5
         amt = amounts(comp)
         v_fu = vol / zz
-        n_anion = sum(anion_amounts(amt).values())
+        n_anion = anion_atoms(amt)
         weight = Composition(amt).weight
         out += [
             v_fu,
