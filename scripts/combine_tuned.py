@@ -18,12 +18,13 @@ CONFIGS = Path(__file__).resolve().parents[1] / "src" / "sulfml" / "configs"
 def main() -> None:
     sigma = RunConfig.from_toml(CONFIGS / "tuned-log10_sigma.toml")
     ea = RunConfig.from_toml(CONFIGS / "tuned-ea_eV.toml")
-    if (replace(sigma, name="", params={}) != replace(ea, name="", params={})):
-        raise SystemExit("the two tuned configs differ beyond hyperparameters; tune them from the same base")
+    if replace(sigma, name="", params={}) != replace(ea, name="", params={}):
+        raise SystemExit("the two tuned configs differ beyond their [targets.*] tables; tune them from the same base")
     combined = replace(sigma.with_params("ea_eV", ea.params["ea_eV"]), name="tuned")
     path = CONFIGS / "tuned.toml"
-    path.write_text("# Written by scripts/combine_tuned.py: [targets.log10_sigma] from tuned-log10_sigma.toml,\n"
-                    "# [targets.ea_eV] from tuned-ea_eV.toml (both written by `sulfml tune`).\n" + combined.to_toml())
+    path.write_text("# Written by scripts/combine_tuned.py: [targets.log10_sigma] (with its knn table) from\n"
+                    "# tuned-log10_sigma.toml, [targets.ea_eV] (with its knn table) from tuned-ea_eV.toml (both\n"
+                    "# written by `sulfml tune`); every other section is the same in both.\n" + combined.to_toml())
     print(f"wrote {path}")
 
 

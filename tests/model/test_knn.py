@@ -53,18 +53,21 @@ def frame(n=60, seed=0):
 
 def test_make_regressor_switches_on_knn_k():
     assert isinstance(make_regressor({}, 1), XGBRegressor)
-    assert isinstance(make_regressor({"knn_k": 0}, 1), XGBRegressor)
-    m = make_regressor({"knn_k": 3, "knn_folds": 4, "max_depth": 2}, 7, n_jobs=1)
+    assert isinstance(make_regressor({"knn": {"k": 0}}, 1), XGBRegressor)
+    m = make_regressor({"knn": {"k": 3, "folds": 4}, "max_depth": 2}, 7, n_jobs=1)
     assert isinstance(m, KnnFeatureRegressor)
     assert (m.k, m.folds, m.seed) == (3, 4, 7)
-    assert m.xgb_params["max_depth"] == 2 and "knn_k" not in m.xgb_params
+    assert m.xgb_params["max_depth"] == 2 and "knn" not in m.xgb_params
+    assert make_regressor({"knn": {"k": 3}}, 7).folds == 5
+    with pytest.raises(ValueError, match="knn_k moved"):  # the old layout is refused, not passed to XGBoost
+        make_regressor({"knn_k": 3}, 7)
     assert m.xgb_params["objective"] == "reg:squarederror"
     assert make_regressor({"objective": "reg:absoluteerror"}, 1).get_params()["objective"] == "reg:absoluteerror"
 
 
 def test_fit_predict_clone_and_stored_reference_agree():
     X, y = frame()
-    m = make_regressor({"knn_k": 3, "n_estimators": 30}, 0, n_jobs=1)
+    m = make_regressor({"knn": {"k": 3}, "n_estimators": 30}, 0, n_jobs=1)
     m.fit(X, y)
     pred = m.predict(X.iloc[:5])
     assert pred.shape == (5,)
@@ -100,7 +103,7 @@ def test_bundle_round_trip_uses_the_reference_set(tmp_path):
     from sulfml.tracking.bundle import LoadedModel, save_model
 
     X, y = frame()
-    m = make_regressor({"knn_k": 3, "n_estimators": 30}, 0, n_jobs=1).fit(X, y)
+    m = make_regressor({"knn": {"k": 3}, "n_estimators": 30}, 0, n_jobs=1).fit(X, y)
     folds = grouped_folds(np.arange(len(y)) % 10, 5, 0)
     mats = pd.DataFrame({"formula": [f"m{i}" for i in range(len(y))], "log10_sigma": y})
     domain, dist = DomainModel.fit(X, mats, {c: 1.0 for c in X.columns}, folds)

@@ -91,8 +91,9 @@ def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp
 
     cfg = tmp_path / "knn.toml"
     cfg.write_text(small_config.read_text().replace('preset = "composition-v1"', 'preset = "chemistry-v1"')
-                   .replace("[targets.log10_sigma]\n", "[targets.log10_sigma]\nknn_k = 3\n")
-                   .replace("[targets.ea_eV]\n", '[targets.ea_eV]\nknn_k = 4\nobjective = "reg:absoluteerror"\n'))
+                   .replace("[targets.ea_eV]\n", "[targets.log10_sigma.knn]\nk = 3\n[targets.ea_eV]\n")
+                   .replace("[targets.ea_eV]\n", '[targets.ea_eV]\nobjective = "reg:absoluteerror"\n')
+                   + "[targets.ea_eV.knn]\nk = 4\n")
     results = _train(cfg, mini_data_dir, tmp_path)
     bundle = Bundle.from_dir(tmp_path / "models")
     assert bundle.preset == "chemistry-v1"

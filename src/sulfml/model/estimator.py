@@ -1,5 +1,5 @@
-"""The regressor every target uses, built from a config's hyperparameters: XGBoost, optionally with
-out-of-fold nearest-neighbour target features (`knn_k` > 0, see `sulfml.model.knn`)."""
+"""The regressor every target uses, built from a config's `[targets.<target>]` table: XGBoost, optionally with
+out-of-fold nearest-neighbour target features (its `knn` sub-table with `k` > 0, see `sulfml.model.knn`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from xgboost import XGBRegressor
 
+from sulfml.config import KNN_DEFAULTS
 from sulfml.cpus import resolve_n_jobs
 
 DEFAULTS: dict[str, Any] = {
@@ -19,25 +20,32 @@ DEFAULTS: dict[str, Any] = {
     "reg_lambda": 1.0,
     "reg_alpha": 0.0,
 }
-# Config keys that configure the neighbour features rather than XGBoost.
-KNN_KEYS = ("knn_k", "knn_folds")
+# Keys of the old layout, where the kNN settings rode among the XGBoost parameters.
+_MOVED = {"knn_k": "k", "knn_folds": "folds"}
 
 
 def make_regressor(params: dict[str, Any], seed: int, n_jobs: int | None = None):
-    """An `XGBRegressor` with histogram trees, seeded, on at most the available cores; with `knn_k` > 0 in
-    `params`, a `KnnFeatureRegressor` around it (k = `knn_k` neighbours, `knn_folds` inner folds, default 5).
+    """An `XGBRegressor` with histogram trees, seeded, on at most the available cores; with `params["knn"]["k"]`
+    > 0, a `KnnFeatureRegressor` around it (k neighbours, `folds` inner folds, see `KNN_DEFAULTS`).
 
     Args:
-        params: hyperparameters; missing ones take `DEFAULTS`. `objective` defaults to squared error.
+        params: a target's parameters as `RunConfig.params` holds them: XGBoost hyperparameters (missing ones
+            take `DEFAULTS`; `objective` defaults to squared error) and an optional `knn` table.
         seed: random state.
         n_jobs: threads; defaults to every available core, never more.
+
+    Raises:
+        ValueError: `knn_k`/`knn_folds` among the parameters (they live in the `knn` table).
     """
-    merged = {"objective": "reg:squarederror", **DEFAULTS,
-              **{k: v for k, v in params.items() if k not in KNN_KEYS}}
+    moved = sorted(set(params) & set(_MOVED))
+    if moved:
+        raise ValueError(f"{', '.join(moved)} moved to the parameters' knn table "
+                         f"({', '.join(_MOVED[k] for k in moved)})")
+    merged = {"objective": "reg:squarederror", **DEFAULTS, **{k: v for k, v in params.items() if k != "knn"}}
     xgb_params = {"tree_method": "hist", "random_state": seed, "n_jobs": resolve_n_jobs(n_jobs), **merged}
-    k = int(params.get("knn_k", 0) or 0)
-    if k > 0:
+    knn = {**KNN_DEFAULTS, **(params.get("knn") or {})}
+    if int(knn["k"]) > 0:
         from sulfml.model.knn import KnnFeatureRegressor
 
-        return KnnFeatureRegressor(xgb_params=xgb_params, k=k, folds=int(params.get("knn_folds", 5)), seed=seed)
+        return KnnFeatureRegressor(xgb_params=xgb_params, k=int(knn["k"]), folds=int(knn["folds"]), seed=seed)
     return XGBRegressor(**xgb_params)

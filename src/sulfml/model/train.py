@@ -166,8 +166,8 @@ class TargetModel:
 def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
     """Cross-validate, fit the final model on every row, then build its domain and calibrate its intervals.
 
-    The domain and the interval calibration both use the CV's paper-grouped folds, so the threshold and
-    the coverage describe materials from papers the model has not seen.
+    The domain (built with the config's `[domain]` settings) and the interval calibration both use the CV's
+    paper-grouped folds, so the threshold and the coverage describe materials from papers the model has not seen.
     """
     params = config.params.get(ts.target, {})
     cv = cross_validate(ts, params, config, n_jobs)
@@ -175,7 +175,9 @@ def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) ->
     model.fit(ts.X, ts.y)
     folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
     importance = model.get_booster().get_score(importance_type="gain")
-    domain, held_out_distance = DomainModel.fit(ts.X, ts.materials, importance, folds)
+    domain, held_out_distance = DomainModel.fit(ts.X, ts.materials, importance, folds, k=config.domain.k,
+                                                n_features=config.domain.n_features,
+                                                quantile=config.domain.quantile)
     calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
                             config.seed)
     return TargetModel(target=ts.target, regressor=model, training=ts, cv=cv, config=config,
