@@ -18,7 +18,7 @@ run() { echo "+ sulfml $*"; "$work/venv/bin/sulfml" "$@"; }
 check() { if ! eval "$1"; then echo "check-wheel: FAILED: $2" >&2; exit 1; fi; }
 
 # nothing of the checkout is on the path: the installed package must find its own files
-check '! "$work/venv/bin/python" -c "import sys; sys.exit(\"$repo/src\" in \":\".join(sys.path))"' "the checkout is on sys.path"
+check '"$work/venv/bin/python" -c "import sys; sys.exit(\"$repo/src\" in \":\".join(sys.path))"' "the checkout is on sys.path"
 check '"$work/venv/bin/python" -c "import os, sulfml; assert \"OMP_WAIT_POLICY\" not in os.environ"' "import sulfml changed os.environ"
 for f in sulfml/py.typed sulfml/champion/log10_sigma/model.json sulfml/configs/tuned.toml \
          sulfml/data/sources.toml sulfml/data/review/su2022_table1.csv sulfml/tracking/card.schema.json; do

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sulfml.cli import main
@@ -125,3 +127,31 @@ def test_table_streams_every_row_with_one_header_and_footer(tmp_path, capsys, co
     assert rows == ["Li6PS5Cl", "Li7P3S11", *([] if columns else ["Xx"]), "Li3PS4", "LiCl"]
     assert out.count("formula") == 1
     assert out.count("nearest known materials") == (0 if columns else 1)
+
+
+def test_parquet_in_and_out_keep_every_row_in_order(trained, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = ["Li6PS5Cl", "bad(", "Li3PS4", "", "70Li2S-30P2S5"] * 7
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"formula": texts, "temperature_C": [25.0, None, 60.0, None, 80.0] * 7}), src)
+    out_pq, out_csv = tmp_path / "out.parquet", tmp_path / "out.csv"
+    models = str(trained["models"])
+    for out in (out_pq, out_csv):
+        assert main(["predict", "--models-dir", models, "--input", str(src), "--chunk-size", "4",
+                     "--output", str(out)]) == 1
+    got, want = pq.read_table(out_pq).to_pandas(), pd.read_csv(out_csv, keep_default_na=False)
+    assert list(got["input"]) == texts == list(want["input"])
+    assert np.allclose(got["log10_sigma"].to_numpy(float), pd.to_numeric(want["log10_sigma"]).to_numpy(float),
+                       equal_nan=True, atol=1e-12, rtol=0)
+    assert got["temperature_K"].iloc[2] == 333.15 and bool(got["error"].iloc[1])
+    assert got["in_domain"].dtype == "bool" or str(got["in_domain"].dtype) == "boolean"
+    assert json.loads(got["neighbors"].iloc[0])[0]["formula"]
+
+
+@pytest.mark.parametrize("name", ["out.xlsx", "out.txt", "out"])
+def test_an_unsupported_output_type_is_a_usage_error(trained, tmp_path, capsys, name):
+    assert main(["predict", "--models-dir", str(trained["models"]), "--output", str(tmp_path / name),
+                 "Li3PS4"]) == 2
+    assert "unsupported file type" in capsys.readouterr().err and not (tmp_path / name).exists()

@@ -8,7 +8,7 @@ import itertools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `predict` subcommand."""
     p = sub.add_parser("predict", help="predict room-temperature log10 sigma and Ea")
     p.add_argument("formulas", nargs="*", metavar="FORMULA")
-    p.add_argument("--input", "-i", help="CSV (any of , ; tab | separators; UTF-8, else Windows-1252) or JSON (a "
+    p.add_argument("--input", "-i", help="CSV (any of , ; tab | separators; UTF-8, else Windows-1252), Parquet, or JSON (a "
                                          "list of formulas or of objects) with a formula column and optional "
                                          "temperature_C and cif columns")
     p.add_argument("--column", default="formula", help="the formula column of --input (default formula)")
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                  "for the composition")
     p.add_argument("--temperature-c", default=None, metavar="T",
                    help="temperature in °C (default 25); for --input, fills rows without their own temperature_C")
-    p.add_argument("--output", "-o", help="write csv or json (by extension)")
+    p.add_argument("--output", "-o", help="write .csv, .json or .parquet (by extension)")
     p.add_argument("--columns", default="", help="comma-separated output columns to show (default: all)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
                    help="stdout format (default: table on a terminal, csv otherwise)")
@@ -87,10 +87,15 @@ def _check_temperature(value: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict, write, and exit 1 if any row failed. --input files are streamed in chunks."""
-    from sulfml.service.output import NEIGHBORS_FOOTER, has_neighbors, write_chunk
+    from sulfml.service.output import FILE_FORMATS, Sink, open_sink
 
     if args.chunk_size < 1:
         raise UsageError("--chunk-size must be at least 1")
+    if args.output and Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output} is a directory, not a file")
+    if args.output and Path(args.output).suffix.lower() not in FILE_FORMATS:
+        raise UsageError(f"--output {args.output}: unsupported file type; use one of "
+                         f"{', '.join(FILE_FORMATS)}")
     chunks = _chunks(args)
     first = next(chunks, None)  # usage errors (missing column...) before the models load
     from sulfml.cli.common import load_predictor
@@ -98,44 +103,38 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_predictor(args)
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
     out_path = Path(args.output) if args.output else None
-    as_json = out_path is not None and out_path.suffix.lower() == ".json"
     progress = _progress(args, to_stdout=out_path is None)
     failed = False
     n_rows = 0
-    sinks: list[tuple[TextIO, str]] = []
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        sinks.append((out_path.open("w", encoding="utf-8", newline=""), "json" if as_json else "csv"))
-    if out_path is None or args.format is not None:
-        sinks.append((sys.stdout, fmt))
-    started = False  # a chunk was written: CSV and table headers go out once
-    wrote_items = {id(fh): False for fh, _ in sinks}  # a JSON item was written: the next one needs a comma
-    neighbors_shown = False
+    sinks: list[Sink] = []
+    out_file = None
     try:
-        for fh, kind in sinks:
-            if kind == "json":
-                fh.write("[\n")
+        if out_path is not None:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            kind = FILE_FORMATS[out_path.suffix.lower()]
+            if kind == "parquet":
+                sinks.append(open_sink(kind, out_path))
+            else:
+                out_file = out_path.open("w", encoding="utf-8", newline="")
+                sinks.append(open_sink(kind, out_file))
+        if out_path is None or args.format is not None:
+            sinks.append(open_sink(fmt, sys.stdout))
+        need_dicts = any(s.needs_dicts for s in sinks)
         for inputs in itertools.chain([first] if first is not None else [], chunks):
-            result, chunk_failed = _predict_chunk(inputs, predictor, args,
-                                                  need_dicts=any(k != "csv" for _, k in sinks))
+            result, chunk_failed = _predict_chunk(inputs, predictor, args, need_dicts)
             failed = failed or chunk_failed
             n_rows += len(result)
-            for fh, kind in sinks:
-                wrote_items[id(fh)] |= write_chunk(fh, kind, result, started, wrote_items[id(fh)])
-            neighbors_shown = neighbors_shown or has_neighbors(result)
-            started = True
+            for sink in sinks:
+                sink.write(result)
             if progress is not None:
                 progress.update(len(result))
-        for fh, kind in sinks:
-            if kind == "json":
-                fh.write("\n]\n")
-            elif kind == "table" and neighbors_shown:
-                print(NEIGHBORS_FOOTER, file=fh)
+        for sink in sinks:
+            sink.close()
     finally:
         if progress is not None:
             progress.close()
-        if out_path is not None:
-            sinks[0][0].close()
+        if out_file is not None:
+            out_file.close()
     if args.output and args.format is None:
         print(f"wrote {n_rows} rows to {args.output}" + (" (some rows failed: see error)" if failed else ""))
     return 1 if failed else 0

@@ -84,12 +84,17 @@ def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
     raise InputError(f"column {column!r} not in {path} (columns: {shown}); name the formula column")
 
 
+def _read_bytes_check(path: Path) -> None:
+    """The checks of `_read_bytes` without reading the file."""
+    if path.is_dir():
+        raise InputError(f"input {path} is a directory, not a file")
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
-        if path.is_dir():
-            raise InputError(f"input {path} is a directory, not a file")
-        if not path.exists():
-            raise InputError(f"input file not found: {path}")
+        _read_bytes_check(path)
         if path.stat().st_size > MAX_BYTES:
             raise InputError(f"input file {path} is larger than {MAX_BYTES // 1024**3} GB")
         return path.read_bytes()
@@ -225,6 +230,9 @@ def read_chunks(path: str | Path, column: str = "formula", chunk_size: int = 200
     import pandas as pd
 
     path = Path(path)
+    if is_parquet(path):
+        yield from _parquet_chunks(path, column, chunk_size)
+        return
     if path.is_file() and path.stat().st_size > STREAM_BYTES:
         try:
             for df in pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size,
@@ -259,3 +267,38 @@ def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) ->
             raise InputError(f"column {col!r} to keep is not in the input (columns: {', '.join(df.columns)})")
         out[f"input_{col}"] = df[col]
     return out
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether a file is Parquet: by its extension, or by its magic bytes."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def _parquet_chunks(path: Path, column: str, chunk_size: int) -> Iterator[tuple[pd.DataFrame, str]]:
+    """A Parquet file in row batches, every cell as text ("" for null), as the CSV reader gives them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _read_bytes_check(path)
+    try:
+        reader = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
+    name: str | None = None
+    for batch in reader.iter_batches(batch_size=chunk_size):
+        df = batch.to_pandas().astype(object)
+        df = df.where(df.notna(), "").astype(str)
+        df.columns = [str(c) for c in df.columns]
+        name = name or resolve_column(df, column, path)
+        yield df, name
+    if name is None:  # no rows: still check the column, then give one empty chunk
+        import pandas as pd
+
+        df = pd.DataFrame({str(f.name): [] for f in reader.schema_arrow}, dtype=str)
+        yield df, resolve_column(df, column, path)

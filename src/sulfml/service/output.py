@@ -1,33 +1,121 @@
-"""Writing predictions: CSV (streamed in chunks), JSON records and the terminal table, with the nearest
-known materials as one readable cell or as lines under each row."""
+"""Writing predictions as they stream: CSV, JSON records, Parquet and the terminal table, with the nearest
+known materials as one readable cell, JSON, or lines under each row."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
+# Output files by extension.
+FILE_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
-def write_chunk(fh: TextIO, kind: str, result: pd.DataFrame, started: bool, wrote_items: bool) -> bool:
-    """Append one chunk: CSV rows, JSON list items, or table lines (headers only with the first chunk).
 
-    Returns:
-        Whether JSON items were written (the next chunk's items then need a separating comma).
-    """
-    if kind == "csv":
-        write_csv(fh, flat_csv(result), header=not started)
-    elif kind == "json":
-        body = ",\n".join(json.dumps(r, ensure_ascii=False, default=str, allow_nan=False)
-                           for r in records(result))
+class Sink:
+    """A destination that takes a stream of result chunks: the header once, rows in order, a footer."""
+
+    needs_dicts = True  # whether `neighbors` must arrive as lists of dicts (else as one text per row)
+
+    def write(self, result: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output (a JSON list's end, the table's footer, a Parquet file's footer)."""
+
+
+class CsvSink(Sink):
+    """CSV rows, the header with the first chunk; `neighbors` as one readable cell."""
+
+    needs_dicts = False
+
+    def __init__(self, fh: TextIO) -> None:
+        self.fh, self.started = fh, False
+
+    def write(self, result: pd.DataFrame) -> None:
+        write_csv(self.fh, flat_csv(result), header=not self.started)
+        self.started = True
+
+
+class JsonSink(Sink):
+    """One JSON list of row objects, written item by item."""
+
+    def __init__(self, fh: TextIO) -> None:
+        self.fh, self.items = fh, False
+        fh.write("[\n")
+
+    def write(self, result: pd.DataFrame) -> None:
+        body = ",\n".join(json.dumps(r, ensure_ascii=False, default=str, allow_nan=False) for r in records(result))
         if body:
-            fh.write((",\n" if wrote_items else "") + body)
-        return bool(body)
-    else:
-        text = render_table(result, header=not started, footer=False)
+            self.fh.write((",\n" if self.items else "") + body)
+            self.items = True
+
+    def close(self) -> None:
+        self.fh.write("\n]\n")
+
+
+class TableSink(Sink):
+    """The terminal layout: the header with the first chunk, the neighbours' footer after the last."""
+
+    def __init__(self, fh: TextIO) -> None:
+        self.fh, self.started, self.neighbors_shown = fh, False, False
+
+    def write(self, result: pd.DataFrame) -> None:
+        text = render_table(result, header=not self.started, footer=False)
         if text:
-            print(text, file=fh)
-    return False
+            print(text, file=self.fh)
+        self.started = True
+        self.neighbors_shown = self.neighbors_shown or has_neighbors(result)
+
+    def close(self) -> None:
+        if self.neighbors_shown:
+            print(NEIGHBORS_FOOTER, file=self.fh)
+
+
+class ParquetSink(Sink):
+    """A Parquet file written chunk by chunk (one row group each); `neighbors` as a JSON string column."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer = path, None
+
+    def write(self, result: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = result.copy()
+        if "neighbors" in frame:
+            frame["neighbors"] = [json.dumps(n, ensure_ascii=False, default=str, allow_nan=False)
+                                  for n in frame["neighbors"]]
+        for c in frame.columns:
+            if frame[c].dtype == object and c != "in_domain":
+                frame[c] = frame[c].map(lambda v: None if v is None else str(v))
+        if "in_domain" in frame:
+            frame["in_domain"] = pd.array(frame["in_domain"].tolist(), dtype="boolean")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is None:  # no rows at all: an empty file with no columns would not be Parquet
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({}), self.path)
+        else:
+            self.writer.close()
+
+
+def open_sink(kind: str, target: TextIO | Path) -> Sink:
+    """A sink of `kind` (csv, json, table, parquet) on an open text stream or, for Parquet, a path."""
+    if kind == "parquet":
+        if not isinstance(target, Path):
+            raise ValueError("Parquet is written to a file, not to a text stream")
+        return ParquetSink(target)
+    if isinstance(target, Path):
+        raise ValueError(f"{kind} sinks write to an open text stream")
+    return {"csv": CsvSink, "json": JsonSink, "table": TableSink}[kind](target)
 
 
 def records(result: pd.DataFrame) -> list[dict[str, Any]]:
