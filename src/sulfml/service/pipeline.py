@@ -159,9 +159,10 @@ def _prepare(rec: dict, bundle: Bundle, uses_structure: bool) -> _Row:
     return row
 
 
-def _same_composition(a: dict, b: dict, tol: float = 0.01) -> bool:
-    ta, tb = sum(a.values()), sum(b.values())
-    return set(a) == set(b) and all(abs(a[k] / ta - b[k] / tb) < tol for k in a)
+def _same_composition(a: dict, b: dict) -> bool:
+    from sulfml.chem.composition import Composition
+
+    return Composition.from_dict(a) == Composition.from_dict(b)
 
 
 def predict_frame(inputs: pd.DataFrame, bundle: Bundle | None = None) -> pd.DataFrame:
