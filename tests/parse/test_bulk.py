@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 
 from sulfml.chem.batch import CompositionBatch
-from sulfml.chem.elements import element_tables
-from sulfml.parse.bulk import (
-    ELECTRONEGATIVITY,
-    SPECIAL_FORMULAS,
-    _round,
-    parse_fast,
-    read_fast,
-    read_many,
-    reduced_formula,
-)
+from sulfml.chem.elements import element_tables, pauling_electronegativity
+from sulfml.parse.bulk import parse_fast, read_fast, read_many
 from sulfml.parse.formula import parse_formula
+from sulfml.parse.reduced import SPECIAL_FORMULAS, reduced_formula
+from sulfml.parse.rules import python_round as _round
+
+ELECTRONEGATIVITY = pauling_electronegativity()
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTATIONS = ROOT / "datasets" / "FORMULA_NOTATIONS.md"
@@ -250,3 +246,18 @@ def test_read_many_reduced_formulas_of_random_compositions():
         scale = rng.choice([1, 2, 0.25, 0.1, 1 / 3])
         texts.append("".join(f"{e}{a * scale:.12g}" for e, a in zip(els, rng.integers(1, 13, size=len(els)), strict=True)))
     assert _rows_of(read_many(texts)) == [read_fast(t) for t in texts]
+
+
+def test_reduced_formula_of_very_many_elements():
+    """Rows wider than 64 elements (a fallback row widens the whole block) keep their own order."""
+    import warnings
+
+    from pymatgen.core import Composition
+
+    syms = sorted(ELECTRONEGATIVITY)[:70]
+    wide = "".join(f"{s}{i % 3 + 1}" for i, s in enumerate(syms))
+    texts = ["Li2S", wide, "Li3PO4", "Li5.5PS4.5Cl1.5"]
+    assert _rows_of(read_many(texts)) == [read_fast(t) for t in texts]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert read_fast(wide)[1] == Composition(read_fast(wide)[0]).reduced_formula

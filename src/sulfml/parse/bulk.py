@@ -1,7 +1,7 @@
 """A fast path for the common formula notations: plain formulas and coefficient-weighted glasses.
 
 `parse_fast(text)` returns exactly what `sulfml.parse.formula.parse_formula` returns for the texts it accepts
-(one compiled regex, float arithmetic in the parser's order, pymatgen's reduced formula re-implemented),
+(one compiled regex, float arithmetic in the parser's order, the reduced formula of `sulfml.parse.reduced`),
 and None for anything else, which then goes to `parse_formula`. It imports neither pymatgen nor pandas.
 `read_many(texts)` reads a whole column at once with NumPy, row for row what `read_fast` returns.
 """
@@ -13,8 +13,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sulfml.chem.elements import element_tables, pauling_electronegativity
+from sulfml.parse.reduced import reduced_formula, reduced_formulas
+from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES, python_round
+
+if TYPE_CHECKING:
+    from sulfml.parse.formula import ParsedFormula  # imported when needed: it imports pymatgen
 
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _EL = r"[A-Z][a-z]?"
@@ -25,34 +33,11 @@ _GLASS = re.compile(rf"{_NUM}{_COMPOUND}(?:-{_NUM}{_COMPOUND})+")
 _TOKEN = re.compile(rf"({_EL}|\(|\))({_NUM})?")
 _COEF = re.compile(_NUM)
 
-# pymatgen's Element.X (Pauling electronegativity) of the elements that have one; reduced formulas sort by it.
-# Elements without one (noble gases, the heaviest) and the isotopes D and T go to parse_formula.
-ELECTRONEGATIVITY: dict[str, float] = {
-    "H": 2.2, "Li": 0.98, "Be": 1.57, "B": 2.04, "C": 2.55, "N": 3.04, "O": 3.44, "F": 3.98, "Na": 0.93,
-    "Mg": 1.31, "Al": 1.61, "Si": 1.9, "P": 2.19, "S": 2.58, "Cl": 3.16, "K": 0.82, "Ca": 1, "Sc": 1.36,
-    "Ti": 1.54, "V": 1.63, "Cr": 1.66, "Mn": 1.55, "Fe": 1.83, "Co": 1.88, "Ni": 1.91, "Cu": 1.9, "Zn": 1.65,
-    "Ga": 1.81, "Ge": 2.01, "As": 2.18, "Se": 2.55, "Br": 2.96, "Kr": 3, "Rb": 0.82, "Sr": 0.95, "Y": 1.22,
-    "Zr": 1.33, "Nb": 1.6, "Mo": 2.16, "Tc": 1.9, "Ru": 2.2, "Rh": 2.28, "Pd": 2.2, "Ag": 1.93, "Cd": 1.69,
-    "In": 1.78, "Sn": 1.96, "Sb": 2.05, "Te": 2.1, "I": 2.66, "Xe": 2.6, "Cs": 0.79, "Ba": 0.89, "La": 1.1,
-    "Ce": 1.12, "Pr": 1.13, "Nd": 1.14, "Pm": 1.13, "Sm": 1.17, "Eu": 1.2, "Gd": 1.2, "Tb": 1.1, "Dy": 1.22,
-    "Ho": 1.23, "Er": 1.24, "Tm": 1.25, "Yb": 1.1, "Lu": 1.27, "Hf": 1.3, "Ta": 1.5, "W": 2.36, "Re": 1.9,
-    "Os": 2.2, "Ir": 2.2, "Pt": 2.28, "Au": 2.54, "Hg": 2, "Tl": 1.62, "Pb": 2.33, "Bi": 2.02, "Po": 2,
-    "At": 2.2, "Rn": 2.2, "Fr": 0.7, "Ra": 0.9, "Ac": 1.1, "Th": 1.3, "Pa": 1.5, "U": 1.38, "Np": 1.36,
-    "Pu": 1.28, "Am": 1.3, "Cm": 1.3, "Bk": 1.3, "Cf": 1.3, "Es": 1.3, "Fm": 1.3, "Md": 1.3, "No": 1.3,
-    "Lr": 1.3,
-}
-# pymatgen's Composition.special_formulas and amount tolerance.
-SPECIAL_FORMULAS: dict[str, str] = {
-    "LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
-    "O": "O2", "N": "N2", "F": "F2", "Cl": "Cl2", "H": "H2",
-}
-AMOUNT_TOLERANCE = 1e-8
 # Amounts this small are dropped differently by pymatgen's Composition: left to parse_formula.
 _SMALLEST = 1e-6
-_LARGEST = 1e6  # sulfml.parse.formula.MAX_AMOUNT: larger amounts are rejected there
 
 
-def parse_fast(text):
+def parse_fast(text: object) -> ParsedFormula | None:
     """`parse_formula(text)` for plain formulas and weighted glasses, or None when the text needs the full
     parser (anything else, and every rejection)."""
     if type(text) is not str:
@@ -75,7 +60,7 @@ def read_fast(text: str) -> tuple[dict[str, float], str, str] | None:
 
 
 def _read(text: str) -> tuple[dict[str, float], str] | None:
-    if not text or text == "NaN":  # a missing value to parse_formula, not sodium nitride
+    if not text or text in MISSING_VALUES:  # parse_formula says so ("NaN" is not sodium nitride)
         return None
     first = text[0]
     if "A" <= first <= "Z":
@@ -102,9 +87,9 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
         return None
     comp = {}
     for el, amt in raw.items():
-        if not math.isfinite(amt) or amt > _LARGEST:  # parse_formula says why
+        if not math.isfinite(amt) or amt > MAX_AMOUNT:  # parse_formula says why
             return None
-        amt = round(amt, 10)
+        amt = round(amt, AMOUNT_DECIMALS)
         if amt != 0:
             if not amt >= _SMALLEST:
                 return None
@@ -125,52 +110,11 @@ def _compound(text: str) -> dict[str, float] | None:
                 comp[el] = comp.get(el, 0.0) + amt * amount
             group = None
         else:
-            if tok not in ELECTRONEGATIVITY:
+            if tok not in pauling_electronegativity():  # pymatgen has no order for the others
                 return None
             target = comp if group is None else group
             target[tok] = target.get(tok, 0.0) + 1.0 * (float(num) if num else 1.0)
     return comp
-
-
-def _double_format(x: float, ignore_ones: bool = True):
-    """pymatgen.util.string.formula_double_format."""
-    if ignore_ones and math.isclose(x, 1, abs_tol=AMOUNT_TOLERANCE):
-        return ""
-    if math.isclose(x, round(x), abs_tol=AMOUNT_TOLERANCE, rel_tol=0):
-        return round(x)
-    return round(x, 8)
-
-
-def _order(syms) -> list[str]:
-    x = ELECTRONEGATIVITY
-    return sorted(syms, key=lambda s: (x[s], s))
-
-
-def reduced_formula(comp: dict[str, float]) -> str:
-    """pymatgen's `Composition(comp).reduced_formula`, for elements with an electronegativity."""
-    if not all(abs(v - round(v)) < AMOUNT_TOLERANCE for v in comp.values()):
-        return "".join(f"{s}{_double_format(comp[s], False)}" for s in _order(comp))
-    formula = _reduce({k: round(v) for k, v in comp.items()})[0]
-    return SPECIAL_FORMULAS.get(formula, formula)
-
-
-def _reduce(sym_amt: dict[str, float]) -> tuple[str, int]:
-    """pymatgen.core.composition.reduce_formula (without IUPAC ordering)."""
-    syms = [s for s in _order(sym_amt) if abs(sym_amt[s]) > AMOUNT_TOLERANCE]
-    factor = 1
-    if all(int(i) == i for i in sym_amt.values()):
-        factor = abs(math.gcd(*(int(i) for i in sym_amt.values())))
-    poly = []
-    x = ELECTRONEGATIVITY
-    if len(syms) >= 3 and x[syms[-1]] - x[syms[-2]] < 1.65:
-        poly_form, poly_factor = _reduce({syms[i]: sym_amt[syms[i]] / factor for i in (-2, -1)})
-        if poly_factor != 1:
-            poly.append(f"({poly_form}){poly_factor}")
-    syms = syms[: len(syms) - 2 if poly else len(syms)]
-    parts = []
-    for s in syms:
-        parts.extend((s, str(_double_format(sym_amt[s] * 1.0 / factor))))
-    return "".join([*parts, *poly]), factor
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,7 +123,7 @@ def _reduce(sym_amt: dict[str, float]) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class ParsedBatch:
-    """`read_fast` of many texts as padded arrays; feeds `sulfml.featurize.fast.CompositionBatch`.
+    """`read_fast` of many texts as padded arrays; feeds `sulfml.chem.batch.CompositionBatch`.
 
     Attributes:
         ok: (n,) True where `read_fast(text)` is not None.
@@ -196,6 +140,15 @@ class ParsedBatch:
     present: np.ndarray
     formula: list
     glass: np.ndarray
+
+    def composition(self, i: int) -> dict[str, float] | None:
+        """Row i's composition, as `read_fast` gives it; None where not ok."""
+        if not self.ok[i]:
+            return None
+        symbols = _symbols().symbols
+        row = self.present[i]
+        return dict(zip([symbols[z] for z in self.index[i, row].tolist()], self.amount[i, row].tolist(),
+                        strict=True))
 
 
 # Character classes of the joined text; the order makes "marker" (a parenthesis or a row's end) one
@@ -246,51 +199,25 @@ class _Symbols:
     code: np.ndarray  # (26 * 27,) element row of an uppercase letter + optional lowercase one, -1 if not ours
     symbols: tuple[str, ...]
     by_symbol: np.ndarray  # element row -> rank in `sorted` symbol order (the padding row last)
-    by_x: np.ndarray  # element row -> rank in reduced-formula order (electronegativity, symbol)
     of_symbol_rank: np.ndarray  # the inverse of by_symbol
     pad: int  # an element row past the table, for padding while sorting
 
 
 @cache
 def _symbols() -> _Symbols:
-    from sulfml.chem.elements import element_tables
-
     symbols = element_tables().symbols
+    ours = pauling_electronegativity()  # the others go to parse_formula, as in `_compound`
     pad = len(symbols)
     code = np.full(26 * 27, -1, dtype=np.int64)
     for z, s in enumerate(symbols):
-        if s in ELECTRONEGATIVITY:  # the others go to parse_formula, as in `_compound`
+        if s in ours:
             code[(ord(s[0]) - 65) * 27 + (ord(s[1]) - 96 if len(s) > 1 else 0)] = z
     z_of = {s: z for z, s in enumerate(symbols)}
-    by_symbol, by_x, of_symbol_rank = (np.full(pad + 1, pad, dtype=np.int32) for _ in range(3))
-    for rank, s in enumerate(sorted(ELECTRONEGATIVITY)):
+    by_symbol, of_symbol_rank = (np.full(pad + 1, pad, dtype=np.int32) for _ in range(2))
+    for rank, s in enumerate(sorted(ours)):
         by_symbol[z_of[s]] = rank
         of_symbol_rank[rank] = z_of[s]
-    for rank, s in enumerate(_order(ELECTRONEGATIVITY)):
-        by_x[z_of[s]] = rank
-    return _Symbols(code, symbols, by_symbol, by_x, of_symbol_rank, pad)
-
-
-def _round(x: np.ndarray, digits: int) -> np.ndarray:
-    """Python's `round(v, digits)` of each value (correctly rounded decimal, half to even), for v >= 0.
-
-    `rint(x * 10**digits) / 10**digits` is that whenever the product is below 2**52 (the integer is exact,
-    the division correctly rounded) and farther from a half-integer than its rounding error; the few
-    others take Python's round. `np.round` skips that check and differs now and then.
-    """
-    p = x * 10.0**digits
-    y = np.rint(p)
-    off = p - y  # from the nearest integer: unsure near 0.5, as a rounding error is below p * 2**-52
-    np.abs(off, out=off)
-    off -= 0.5
-    np.abs(off, out=off)
-    unsure = p >= 2.0**52
-    p *= 2.3e-16
-    unsure |= ~(off > p)
-    y /= 10.0**digits
-    if unsure.any():
-        y[unsure] = [round(v, digits) for v in x[unsure].tolist()]
-    return y
+    return _Symbols(code, symbols, by_symbol, of_symbol_rank, pad)
 
 
 def _rows(pos: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -344,7 +271,8 @@ def _read_block(texts: list) -> ParsedBatch:
         strs = [t if type(t) is str and t.isascii() and "\n" not in t else "" for t in texts]
         joined = "\n".join(strs)
     length = np.fromiter(map(len, strs), dtype=np.int64, count=n)
-    ok, glass, fallback, els, amounts, keep = _read_bulk(joined, length)
+    missing = np.fromiter(map(MISSING_VALUES.__contains__, strs), dtype=bool, count=n)
+    ok, glass, fallback, els, amounts, keep = _read_bulk(joined, length, missing)
     if strs is not texts:
         fallback[[i for i in np.flatnonzero(length == 0).tolist() if type(texts[i]) is str and texts[i]]] = True
     slow = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
@@ -357,7 +285,7 @@ def _read_block(texts: list) -> ParsedBatch:
     index = np.zeros((n, width), dtype=np.int64)
     amount = np.zeros((n, width))
     index[present], amount[present] = els[keep], amounts[keep]
-    formula = _formulas(index, amount, present)
+    formula = reduced_formulas(index, amount, present)
     if slow:
         z_of = {s: z for z, s in enumerate(_symbols().symbols)}
         for i, (comp, reduced, notation) in slow.items():
@@ -369,8 +297,9 @@ def _read_block(texts: list) -> ParsedBatch:
     return ParsedBatch(ok, index, amount, present, formula, glass)
 
 
-def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(ok, glass, fallback, elements, amounts, keep) of ASCII texts joined by newlines.
+def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(ok, glass, fallback, elements, amounts, keep) of ASCII texts joined by newlines, of the given
+    lengths; rows marked `missing` (missing-value words) are not ok.
 
     The (rows, k) element rows and amounts are in symbol order, `keep` marks the composition's entries;
     `fallback` marks the rows `read_fast` has to read.
@@ -443,8 +372,7 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     n_dash = np.bincount(_rows(dash, start), minlength=n)
     row_bad = np.logical_or.reduceat(bad, start)
     row_bad |= np.where(is_glass, n_dash == 0, (first != _UPPER) | (n_dash > 0))
-    three = start[length == 3]
-    row_bad[length == 3] |= (buf[three] == 78) & (buf[three + 1] == 97) & (buf[three + 2] == 78)  # "NaN"
+    row_bad |= missing
     fallback = np.zeros(n, dtype=bool)
     fallback[_rows(run_start[long_number], start)] = True
     fallback &= ~row_bad
@@ -501,97 +429,10 @@ def _read_bulk(joined: str, length: np.ndarray) -> tuple[np.ndarray, ...]:
     keep = np.ones((n, width), dtype=bool)
     keep[:, :-1] = ~same
     keep &= els != sym.pad
-    rounded = _round(total, 10)  # padding is 0
-    row_bad |= (keep & ((total > _LARGEST) | ((rounded != 0) & ~(rounded >= _SMALLEST)))).any(axis=1)
+    rounded = python_round(total, AMOUNT_DECIMALS)  # padding is 0
+    row_bad |= (keep & ((total > MAX_AMOUNT) | ((rounded != 0) & ~(rounded >= _SMALLEST)))).any(axis=1)
     keep &= rounded != 0
     row_bad |= ~keep.any(axis=1)
     ok = ~row_bad & ~fallback
     keep &= ok[:, None]
     return ok, ok & is_glass, fallback, els, rounded, keep
-
-
-def _formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list:
-    """`reduced_formula` of each row (None where nothing is present)."""
-    n = len(els)
-    out = np.full(n, None, dtype=object)
-    has = present.any(axis=1)
-    integer = has & ((np.abs(amounts - np.rint(amounts)) < AMOUNT_TOLERANCE) | ~present).all(axis=1)
-    rows = np.flatnonzero(integer)
-    if len(rows):
-        out[rows] = _integer_formulas(els[rows], np.rint(amounts[rows]).astype(np.int64), present[rows])
-    rows = np.flatnonzero(has & ~integer)
-    if len(rows):
-        out[rows] = _fractional_formulas(els[rows], amounts[rows], present[rows])
-    return out.tolist()
-
-
-def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
-    """`reduced_formula` of rows with a non-integer amount: symbol + `_double_format(amount, False)` in
-    electronegativity order. Each distinct amount is formatted once, and the formulas are one join of
-    shared strings."""
-    sym = _symbols()
-    width = els.shape[1]
-    key = np.where(present, sym.by_x[els], sym.pad) * 64 + np.arange(width)
-    key.sort(axis=1)
-    col = key % 64
-    els, amounts, present = (np.take_along_axis(a, col, axis=1) for a in (els, amounts, present))
-    distinct, inverse = np.unique(amounts[present], return_inverse=True)
-    whole = np.abs(distinct - np.rint(distinct)) <= AMOUNT_TOLERANCE  # math.isclose(x, round(x), ...)
-    text = np.empty(len(distinct), dtype=object)
-    text[whole] = list(map(str, np.rint(distinct[whole]).astype(np.int64).tolist()))
-    text[~whole] = list(map(repr, _round(distinct[~whole], 8).tolist()))
-    names = np.array(sym.symbols, dtype=object)
-    count = present.sum(axis=1)
-    m = len(inverse)
-    # Row r's entries go to 2 * (entry number) + r, its newline after them.
-    entry_row = np.repeat(np.arange(len(els)), count)
-    pieces = np.empty(2 * m + len(els), dtype=object)
-    at = 2 * np.arange(m) + entry_row
-    pieces[at] = names[els[present]]
-    pieces[at + 1] = text[inverse]
-    pieces[2 * np.cumsum(count) + np.arange(len(els))] = "\n"
-    return "".join(pieces.tolist()).split("\n")[:-1]
-
-
-def _join_rows(pieces: np.ndarray) -> list[str]:
-    """One string per row of a (rows, k) object array of strings: one join, split at the row ends."""
-    ends = np.full((len(pieces), 1), "\n", dtype=object)
-    return "".join(np.hstack([pieces, ends]).ravel().tolist()).split("\n")[:-1]
-
-
-def _integer_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
-    """`reduced_formula` of rows with integer amounts (`_reduce`'s gcd and polyanion rules, then the
-    special formulas), for all rows at once."""
-    sym = _symbols()
-    rows, width = els.shape
-    key = np.where(present, sym.by_x[els], sym.pad) * 64 + np.arange(width)
-    key.sort(axis=1)
-    col = key % 64
-    els, amounts, present = (np.take_along_axis(a, col, axis=1) for a in (els, amounts, present))
-    count = present.sum(axis=1)
-    amounts = amounts // np.gcd.reduce(amounts, axis=1)[:, None]  # padding is 0, which gcd ignores
-    # The last two elements by electronegativity, when close in it, form a polyanion if they reduce.
-    electronegativity = np.array([ELECTRONEGATIVITY.get(s, 0.0) for s in sym.symbols] + [0.0])
-    r = np.arange(rows)
-    a, b = np.maximum(count - 2, 0), count - 1
-    poly_factor = np.gcd(amounts[r, a], amounts[r, b])
-    poly = (count >= 3) & (electronegativity[els[r, b]] - electronegativity[els[r, a]] < 1.65) & (poly_factor != 1)
-    plain = present & (np.arange(width) < (count - 2 * poly)[:, None])
-    in_a, in_b = amounts[r, a] // poly_factor, amounts[r, b] // poly_factor
-    names = np.array([*sym.symbols, ""], dtype=object)
-    values = np.unique(np.concatenate([amounts.ravel(), poly_factor, in_a, in_b]))
-    # _double_format: an amount of 1 is not written.
-    text = np.array([str(v) for v in values.tolist()], dtype=object)
-    text[values == 1] = ""  # the poly factor is never 1 where written
-
-    def amount_text(x: np.ndarray) -> np.ndarray:
-        return text[np.searchsorted(values, x)]
-
-    pieces = np.empty((rows, 2 * width + 7), dtype=object)
-    pieces[:, 0:2 * width:2] = names[np.where(plain, els, sym.pad)]
-    pieces[:, 1:2 * width:2] = np.where(plain, amount_text(amounts), "")
-    group = [np.where(poly, "(", ""), np.where(poly, names[els[r, a]], ""), np.where(poly, amount_text(in_a), ""),
-             np.where(poly, names[els[r, b]], ""), np.where(poly, amount_text(in_b), ""), np.where(poly, ")", ""),
-             np.where(poly, text[np.searchsorted(values, poly_factor)], "")]
-    pieces[:, 2 * width:] = np.stack(group, axis=1)
-    return [SPECIAL_FORMULAS.get(f, f) for f in _join_rows(pieces)]

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
+from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
+from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
+
 ELEMENTS = frozenset(e.symbol for e in Element)
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
@@ -41,11 +44,6 @@ _PERCENT = re.compile(
 )
 _HYDRATE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)?\s*H2O|\(H2O\)(\d+(?:\.\d*)?|\.\d+)?)\s*$")
 _OPEN, _CLOSE = "([", ")]"
-MAX_AMOUNT = 1e6  # per element, in the scale written: far above any formula or glass percentage
-# What spreadsheets and programs write for an empty cell; NaN would otherwise read as sodium nitride.
-# Case matters: "Na" is sodium, "NA" is not available.
-_MISSING = frozenset({"NaN", "nan", "NAN", "None", "none", "NONE", "null", "NULL", "Null", "NA", "N/A", "n/a",
-                      "#N/A", "#NA", "nil", "missing", "?", "-", "--", "---"})
 _QUOTES = ('""', "''", "\u201c\u201d", "\u2018\u2019")
 
 
@@ -115,30 +113,6 @@ def parse_formula(text: str) -> ParsedFormula:
     return dataclasses.replace(cached, input=raw, composition=comp)
 
 
-def composition_key(composition: Mapping[str, float], decimals: int = 3) -> str:
-    """Fractional composition (amounts / total), rounded to `decimals`, elements sorted alphabetically, as a
-    canonical string such as 'Li:0.5,P:0.1,S:0.4'. Used to match materials across datasets.
-
-    Args:
-        composition: element symbol -> amount, in any scale.
-        decimals: decimal places kept in each fraction.
-
-    Returns:
-        The canonical key.
-
-    Raises:
-        ValueError: if the total amount is not positive.
-    """
-    total = sum(composition.values())
-    if total <= 0:
-        raise ValueError("composition_key needs a positive total")
-    parts = []
-    for el in sorted(composition):
-        frac = f"{composition[el] / total:.{decimals}f}".rstrip("0").rstrip(".")
-        parts.append(f"{el}:{frac or '0'}")
-    return ",".join(parts)
-
-
 @functools.lru_cache(maxsize=16384)
 def _parse_clean(text: str) -> ParsedFormula:
     tags: list[str] = []
@@ -146,7 +120,7 @@ def _parse_clean(text: str) -> ParsedFormula:
     while len(text) > 1 and text[0] + text[-1] in _QUOTES:
         text = text[1:-1].strip()
     try:
-        if text in _MISSING:
+        if text in MISSING_VALUES:
             raise FormulaError(f"empty formula: {text!r} marks a missing value, not a formula")
         text = _strip_words(text, tags)
         if not text:
@@ -167,7 +141,7 @@ def _parse_clean(text: str) -> ParsedFormula:
             raise FormulaError("unreadable: percentage notation not understood")
         else:
             comp, notation = _mixture(text)
-        comp = {el: round(_finite(amt), 10) for el, amt in comp.items() if amt != 0}
+        comp = {el: round(_finite(amt), AMOUNT_DECIMALS) for el, amt in comp.items() if amt != 0}
         comp = {el: amt for el, amt in comp.items() if amt != 0}
         if not comp or any(amt < 0 for amt in comp.values()):
             raise FormulaError("non-positive total")

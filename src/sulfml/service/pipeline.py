@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.chem.batch import CompositionBatch, composition_batch
+from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
 from sulfml.cpus import available_cpus
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
@@ -353,10 +354,9 @@ def composition_notes(composition: dict, elements: set[str], additive: str | Non
     return in_domain, notes
 
 
-def same_composition(a: dict, b: dict, tol: float = 0.01) -> bool:
-    """Whether a formula and a CIF describe the same composition (atomic fractions within `tol`)."""
-    ta, tb = sum(a.values()), sum(b.values())
-    return set(a) == set(b) and all(abs(a[k] / ta - b[k] / tb) < tol for k in a)
+def same_composition(a: dict, b: dict) -> bool:
+    """Whether a formula and a CIF describe the same composition (`Composition`'s one rule)."""
+    return Composition.from_dict(a) == Composition.from_dict(b)
 
 
 def _featurize(batch: _Batch, keep: np.ndarray) -> np.ndarray | None:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
 from sulfml.errors import ScreenError
-from sulfml.parse.bulk import read_fast
+from sulfml.parse.bulk import read_fast, read_many
 from sulfml.service.predictor import Predictor
 
 RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
@@ -144,7 +145,7 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
     if rank not in ("ucb", "mean"):
         raise ScreenError(f"the ranking must be ucb or mean, got {rank!r}")
     predictor = predictor or Predictor.default()
-    parent_key = _key(sweep.composition)
+    parent = Composition.from_dict(sweep.composition)
     heap: list[tuple] = []
     counts = {"candidates": 0, "predicted": 0, "failed": 0}
     serial = 0
@@ -156,12 +157,12 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
         counts["candidates"] += len(texts)
         cols = predictor.run(pd.DataFrame({"formula": texts})).columns
         score_col = cols["log10_sigma_hi"] if rank == "ucb" else cols["log10_sigma"]
-        for j, text in enumerate(texts):
+        read = read_many(texts)
+        for j in range(len(texts)):
             if cols["error"][j]:
                 counts["failed"] += 1
                 continue
-            read = read_fast(text)
-            if read is not None and _key(read[0]) == parent_key:
+            if read.ok[j] and Composition.from_dict(read.composition(j)) == parent:  # the parent again
                 continue
             counts["predicted"] += 1
             item = (score_col[j], -serial, {c: cols[c][j] for c in RESULT_COLUMNS if c != "score"})
@@ -175,8 +176,3 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
     counts["skipped"] = sweep.skipped
     rows = [r | {"score": s} for s, _, r in sorted(heap, reverse=True)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS), counts
-
-
-def _key(comp: dict[str, float]) -> tuple:
-    total = sum(comp.values())
-    return tuple(sorted((el, round(a / total, 6)) for el, a in comp.items()))
