@@ -118,7 +118,9 @@ def load_bundle(args: argparse.Namespace):
     if args.tracking_uri or args.alias:
         from mlflow.exceptions import MlflowException
 
-        from sulfml.tracking.runs import ALIAS, configure, download_champions
+        from sulfml.tracking.export import download_champions
+        from sulfml.tracking.registry import ALIAS
+        from sulfml.tracking.store import configure
 
         configure(args.tracking_uri)
         tmp = tempfile.mkdtemp(prefix="sulfml-registry-")
