@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from sulfml.errors import TuneSetupError
-from sulfml.workflows.tune.scoring import Scores, cv_mae, holdout_mae, score
+from sulfml.workflows.tune.scoring import Scores, cv_mae, score
 from sulfml.workflows.tune.search import SearchOutcome, run_trials
 from sulfml.workflows.tune.setup import TuneSetup, holdout_split, prepare
-from sulfml.workflows.tune.space import SEARCH_SPACE, Range, describe_search_space, suggest_params
-from sulfml.workflows.tune.study import DEFAULT_STORAGE, mask_url, open_storage
+from sulfml.workflows.tune.space import SEARCH_SPACE, describe_search_space, suggest_params
+from sulfml.workflows.tune.study import mask_url
 from sulfml.workflows.tune.writing import EXPERIMENT, log_results, parent_run, write_config
 
 __all__ = [
-    "DEFAULT_STORAGE", "EXPERIMENT", "SEARCH_SPACE", "Range", "TuneResult", "TuneSetupError", "cv_mae",
-    "describe_search_space", "holdout_mae", "holdout_split", "mask_url", "open_storage", "suggest_params",
-    "summary", "tune",
+    "EXPERIMENT", "SEARCH_SPACE", "TuneResult", "TuneSetupError", "cv_mae", "describe_search_space",
+    "holdout_split", "mask_url", "suggest_params", "summary", "tune",
 ]
 
 
