@@ -28,7 +28,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def _aliases(uri: str) -> dict[str, str]:
     import mlflow
 
-    from sulfml.tracking.runs import ALIAS, MODEL_NAMES
+    from sulfml.tracking.registry import ALIAS, MODEL_NAMES
 
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     return {n: client.get_model_version_by_alias(n, ALIAS).version for n in MODEL_NAMES.values()}
@@ -87,10 +87,11 @@ def test_concurrent_trainings_a_killed_one_and_a_failed_export(mini_data_dir, sm
     assert _snapshot(models) == before
 
     # 3. an export that fails after writing the first target leaves models/ as it was
-    from sulfml.tracking import runs
+    from sulfml.tracking import export
+    from sulfml.tracking.store import configure
 
-    runs.configure(uri)
-    real, calls = runs._export_version, []
+    configure(uri)
+    real, calls = export._export_version, []
 
     def failing(mv, out, alias):
         calls.append(mv.name)
@@ -98,9 +99,9 @@ def test_concurrent_trainings_a_killed_one_and_a_failed_export(mini_data_dir, sm
             raise OSError(28, "No space left on device")
         return real(mv, out, alias)
 
-    monkeypatch.setattr(runs, "_export_version", failing)
+    monkeypatch.setattr(export, "_export_version", failing)
     with pytest.raises(OSError):
-        runs.download_champions(models)
+        export.download_champions(models)
     assert len(calls) == 2 and _snapshot(models) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".models.")]
     monkeypatch.undo()

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from sulfml.tracking.bundle import Bundle, PresetMismatchError
-from sulfml.tracking.runs import ALIAS, MODEL_NAMES, champion, configure, list_models, maybe_promote
+from sulfml.tracking.registry import ALIAS, MODEL_NAMES, champion, list_models, maybe_promote
+from sulfml.tracking.store import configure
 from sulfml.workflows.train import train
 
 

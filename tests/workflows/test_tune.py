@@ -12,7 +12,7 @@ import pytest
 from sulfml.cli import main
 from sulfml.config import RunConfig
 from sulfml.model.train import cross_validate, featurize_materials, training_set
-from sulfml.tracking.runs import configure
+from sulfml.tracking.store import configure
 from sulfml.workflows.train import train
 from sulfml.workflows.tune import (
     EXPERIMENT,
@@ -165,8 +165,8 @@ def test_same_seed_same_trials(mini_data_dir, small_config, tmp_path):
 
 def test_pruned_trials_are_logged(mini_data_dir, small_config, tmp_path, monkeypatch):
     # prune from the first trial on, so that a few cheap trials are enough to see one pruned
-    monkeypatch.setattr("sulfml.workflows.tune.PRUNER_STARTUP_TRIALS", 0)
-    monkeypatch.setattr("sulfml.workflows.tune.PRUNER_WARMUP_STEPS", 0)
+    monkeypatch.setattr("sulfml.workflows.tune.study.PRUNER_STARTUP_TRIALS", 0)
+    monkeypatch.setattr("sulfml.workflows.tune.study.PRUNER_WARMUP_STEPS", 0)
     res = _tune(small_config, mini_data_dir, tmp_path, trials=6, seed=1)
     assert res.n_pruned >= 1 and res.n_complete + res.n_pruned == 6
     client = mlflow.MlflowClient()

@@ -18,7 +18,7 @@ import mlflow
 import optuna
 import pytest
 
-from sulfml.tracking.runs import configure
+from sulfml.tracking.store import configure
 from sulfml.workflows.tune import EXPERIMENT
 
 pytestmark = pytest.mark.slow

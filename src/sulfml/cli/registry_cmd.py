@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the versions."""
-    from sulfml.tracking.runs import configure, list_models
+    from sulfml.tracking.registry import list_models
+    from sulfml.tracking.store import configure
 
     configure(args.tracking_uri)
     rows = list_models()
@@ -48,7 +49,8 @@ def run_promote(args: argparse.Namespace) -> int:
     """Move the alias."""
     from mlflow.exceptions import MlflowException
 
-    from sulfml.tracking.runs import MODEL_NAMES, configure, list_models, promote
+    from sulfml.tracking.registry import MODEL_NAMES, list_models, promote
+    from sulfml.tracking.store import configure
 
     if args.name not in MODEL_NAMES.values():
         raise UsageError(f"unknown model {args.name!r}; known: {', '.join(MODEL_NAMES.values())}")
@@ -73,7 +75,8 @@ def run_export(args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
 
     from sulfml.tracking.bundle import default_export_dir
-    from sulfml.tracking.runs import configure, download_champions
+    from sulfml.tracking.export import download_champions
+    from sulfml.tracking.store import configure
 
     configure(args.tracking_uri)
     try:

@@ -68,7 +68,8 @@ class Predictor:
         """
         from mlflow.exceptions import MlflowException
 
-        from sulfml.tracking.runs import configure, download_champions
+        from sulfml.tracking.export import download_champions
+        from sulfml.tracking.store import configure
 
         uri = configure(tracking_uri)
         folder = tempfile.mkdtemp(prefix="sulfml-registry-")

@@ -1,1 +1,2 @@
-"""MLflow runs and registry aliases, and the model bundle on disk (XGBoost JSON + JSON card)."""
+"""MLflow tracking (store, runs, registry aliases, champion export) and the model bundle on disk
+(XGBoost JSON + JSON card)."""

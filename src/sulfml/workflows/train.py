@@ -64,7 +64,10 @@ def train(
     """
     from sulfml.model.train import fit_target, training_set
     from sulfml.tracking.bundle import default_export_dir
-    from sulfml.tracking.runs import configure, download_champions, log_training_run, maybe_promote
+    from sulfml.tracking.export import download_champions
+    from sulfml.tracking.registry import maybe_promote
+    from sulfml.tracking.runs import log_training_run
+    from sulfml.tracking.store import configure
 
     config_path = resolve_config(config_path)
     config = RunConfig.from_toml(config_path)

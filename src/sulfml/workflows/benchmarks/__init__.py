@@ -3,7 +3,7 @@
 `BENCHMARKS` maps a name to a function `(BenchmarkData) -> BenchmarkResult`.
 """
 
-from sulfml.workflows.benchmarks.core import BenchmarkData, BenchmarkResult, run_benchmark
-from sulfml.workflows.benchmarks.suites import BENCHMARKS
+from sulfml.workflows.benchmarks.core import BenchmarkData, BenchmarkResult
+from sulfml.workflows.benchmarks.registry import BENCHMARKS, run_benchmark
 
 __all__ = ["BENCHMARKS", "BenchmarkData", "BenchmarkResult", "run_benchmark"]

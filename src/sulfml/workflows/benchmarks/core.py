@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,35 +192,3 @@ def training_rows(measurements: pd.DataFrame, materials: pd.DataFrame) -> pd.Dat
     rows = measurements[measurements["material_key"].isin(set(materials["material_key"]))
                         & measurements["room_temperature"]]
     return rows[TRAINING_SET_COLUMNS].sort_values(["source", "source_row_id"]).reset_index(drop=True)
-
-
-def run_benchmark(name: str, data: BenchmarkData, out_dir: str | Path, tracking_uri: str | None = None,
-                  log=print) -> BenchmarkResult:
-    """Run one benchmark, write its files, and log an MLflow run tagged `sulfml.benchmark`."""
-    import mlflow
-
-    from sulfml.tracking.runs import configure
-    from sulfml.workflows.benchmarks.suites import BENCHMARKS
-
-    if name not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    t0 = time.perf_counter()
-    result = BENCHMARKS[name](data)
-    seconds = time.perf_counter() - t0
-    result = BenchmarkResult(result.name, result.target, result.metrics, result.predictions,
-                             result.training_set, {**result.info, "seconds": round(seconds, 1),
-                                                   "config": data.config.name,
-                                                   "config_digest": data.config.digest,
-                                                   "table_key": data.table.key})
-    out = result.write(out_dir)
-    configure(tracking_uri)
-    with mlflow.start_run(run_name=f"benchmark:{name}"):
-        mlflow.set_tags({"sulfml.benchmark": name, "sulfml.target": result.target})
-        mlflow.log_params({"config.name": data.config.name, "config.digest": data.config.digest,
-                           "preset": data.config.preset, "table_key": data.table.key})
-        mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()
-                            if isinstance(v, int | float) and np.isfinite(v)})
-        mlflow.log_artifacts(str(out), artifact_path="benchmark")
-    log(f"benchmark {name}: MAE {result.metrics['mae']:.3f} (n={result.metrics['n']}) in {seconds:.0f} s "
-        f"-> {out}")
-    return result

@@ -1,5 +1,5 @@
 """The accuracy benchmarks: the official OBELiX split, Ea by grouped CV, the review's sulfides,
-leave-one-family-out (the interval and temperature benchmarks are in `trust.py`)."""
+leave-one-family-out (the interval and temperature benchmarks are in `trust.py`, the registry in `registry.py`)."""
 
 from __future__ import annotations
 
@@ -175,12 +175,3 @@ def family(data: BenchmarkData) -> BenchmarkResult:
             "excluded": "composition and paper (DOI) of every held-out material"}
     return BenchmarkResult("family", "log10_sigma", metrics, predictions,
                            pd.concat(rows, ignore_index=True), info)
-
-
-def _trust_benchmarks():
-    from sulfml.workflows.benchmarks.trust import intervals, temperature
-
-    return {"intervals": intervals, "temperature": temperature}
-
-
-BENCHMARKS = {"obelix": obelix, "ea": ea, "review": review, "family": family, **_trust_benchmarks()}
