@@ -13,8 +13,8 @@ import argparse
 import json
 import sys
 
+from sulfml.chem.build import build_element_tables
 from sulfml.chem.elements import TABLE_PATH
-from sulfml.featurize.fast import build_element_tables
 
 
 def main(argv: list[str] | None = None) -> int:

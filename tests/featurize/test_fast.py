@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition
 
-from sulfml.chem import elements
+from sulfml.chem import build, elements
 from sulfml.featurize import electrolyte, fast, rules
 from sulfml.featurize.presets import featurize, get_preset
 from sulfml.parse.formula import parse_formula
@@ -223,7 +223,7 @@ def test_columns_match_presets() -> None:
 
 def test_shipped_tables_equal_matminer_data() -> None:
     shipped = json.loads(elements.TABLE_PATH.read_text(encoding="utf-8"))
-    assert shipped == fast.build_element_tables()
+    assert shipped == build.build_element_tables()
 
 
 def test_labels_are_declared_once_in_rules() -> None:

@@ -46,8 +46,8 @@ class ElementTables:
         oxidation_states: pymatgen common oxidation states per element, NaN-padded (IonProperty(fast=True)
             uses `PymatgenData.get_oxidation_states`, i.e. `Element.common_oxidation_states`).
         n_oxidation_states: how many states each element has (0 for noble gases and the heaviest).
-        nominal_valence: `electrolyte.nominal_valence` per element (NaN without a positive common state).
-        cation_radius: `electrolyte.cation_radius` per element, Å (NaN when pymatgen has none).
+        nominal_valence: `chem.build.nominal_valence` per element (NaN without a positive common state).
+        cation_radius: `chem.build.cation_radius` per element, Å (NaN when pymatgen has none).
     """
 
     symbols: tuple[str, ...]

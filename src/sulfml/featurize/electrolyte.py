@@ -5,7 +5,6 @@ one-row wrapper around its vectorized kernel in `fast.py` (the one implementatio
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
 from sulfml.chem.batch import CompositionBatch, composition_batch
+from sulfml.chem.build import cation_radius, nominal_valence  # noqa: F401  (re-exported)
 from sulfml.featurize import fast, rules
 from sulfml.featurize.rules import (  # noqa: F401  (re-exported: callers import them from here)
     ANIONS,
@@ -194,30 +194,6 @@ class ElementFractions(KernelFeaturizer):
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
         return fast.element_fractions(batch)
-
-
-def nominal_valence(element: str) -> float:
-    """A framework cation's nominal valence: its highest positive common oxidation state (P 5, Ge 4, La 3).
-
-    NaN when pymatgen lists no positive common state.
-    """
-    from pymatgen.core import Element
-
-    states = [s for s in Element(element).common_oxidation_states if s > 0]
-    return float(max(states)) if states else math.nan
-
-
-def cation_radius(element: str) -> float:
-    """Shannon ionic radius (Å) of the element at `nominal_valence`, else its average cationic radius."""
-    from pymatgen.core import Element
-
-    el = Element(element)
-    v = nominal_valence(element)
-    radii = el.ionic_radii
-    if math.isfinite(v) and int(v) in radii:
-        return float(radii[int(v)])
-    r = float(el.average_cationic_radius)
-    return r if r > 0 else math.nan
 
 
 class SubstitutionChemistry(KernelFeaturizer):
