@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from sulfml.service.serving import PYFUNC_NAME
 from sulfml.tracking.bundle import Bundle, PresetMismatchError
 from sulfml.tracking.registry import ALIAS, MODEL_NAMES, champion, list_models, maybe_promote
 from sulfml.tracking.store import configure
@@ -38,6 +39,7 @@ def test_train_tracks_registers_promotes_and_exports(mini_data_dir, small_config
         assert len(client.get_metric_history(run.info.run_id, "cv_fold_mae")) == 3
     for name in MODEL_NAMES.values():
         assert str(champion(name).version) == "1"
+    _served_pair_is("1", "1")
 
     # same config, same data: identical metrics, and an equal score does not take the alias
     second = _train(small_config, mini_data_dir, tmp_path)
@@ -45,11 +47,14 @@ def test_train_tracks_registers_promotes_and_exports(mini_data_dir, small_config
         assert a.metrics == b.metrics
         assert not b.promoted and b.version == "2"
     assert all(str(champion(n).version) == "1" for n in MODEL_NAMES.values())
+    _served_pair_is("1", "1")  # the new pair's pyfunc is registered, the champion stays
+    assert client.get_model_version(PYFUNC_NAME, "2").tags["log10_sigma_version"] == "2"
 
     # --promote moves it whatever the score
     third = _train(small_config, mini_data_dir, tmp_path, promote=True)
     assert all(r.promoted for r in third)
     assert all(str(champion(n).version) == "3" for n in MODEL_NAMES.values())
+    _served_pair_is("3", "3")
     listed = list_models()
     assert len(listed) == 6 and sum(ALIAS in r["aliases"] for r in listed) == 2
 
@@ -111,3 +116,11 @@ def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp
         assert r.metrics["mae"] > 0
     out = Predictor(bundle, "test").predict(["Li6PS5Cl", "Li3PS4"])
     assert out["log10_sigma"].notna().all() and out["ea_eV"].notna().all()
+
+
+def _served_pair_is(sigma: str, ea: str) -> None:
+    """`sulfml@champion`, the pyfunc model, serves the per-target champions' pair."""
+    mv = mlflow.MlflowClient().get_model_version_by_alias(PYFUNC_NAME, ALIAS)
+    assert (mv.tags["log10_sigma_version"], mv.tags["ea_eV_version"]) == (sigma, ea)
+    for target, name in MODEL_NAMES.items():
+        assert mv.tags[f"{target}_version"] == str(champion(name).version)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sulfml.service.predictor import Predictor
 
 PYFUNC_NAME = "sulfml"
+SERVING_EXPERIMENT = "sulfml-serving"  # the runs that log the pyfunc model, apart from the training runs
 # Input columns: a formula per row, optionally its temperature (°C, blank: 25 °C), a state and a CIF path.
 INPUT_COLUMNS: dict[str, str] = {"formula": "string", "temperature_C": "double", "state": "string",
                                  "cif": "string"}
@@ -94,3 +95,48 @@ def _version() -> str:
     from sulfml._version import __version__
 
     return __version__
+
+
+def register_served_model(versions: dict[str, str], make_champion: bool) -> str:
+    """Log and register the pyfunc model of one registered pair (target -> version of its model), in a run
+    of its own; with `make_champion`, move `sulfml@champion` to it.
+
+    The bundle artifact is exported from the registry and checked exactly as `sulfml registry export`
+    checks it. Returns the new version of `sulfml`.
+    """
+    import tempfile
+
+    import mlflow
+
+    from sulfml.tracking.export import download_champions
+    from sulfml.tracking.registry import promote
+    from sulfml.tracking.store import retry_locked
+
+    tags = {f"{target}_version": str(v) for target, v in versions.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = download_champions(Path(tmp) / "bundle", versions=versions)
+        with mlflow.start_run(experiment_id=_experiment_id(SERVING_EXPERIMENT), run_name=PYFUNC_NAME, tags=tags):
+            info = log_pyfunc_model(bundle)
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        retry_locked(client.set_model_version_tag, PYFUNC_NAME, version, key, value)
+    if make_champion:
+        promote(PYFUNC_NAME, version)
+    return version
+
+
+def _experiment_id(name: str) -> str:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from sulfml.tracking.store import retry_locked
+
+    client = mlflow.MlflowClient()
+    found = retry_locked(client.get_experiment_by_name, name)
+    if found is not None:
+        return str(found.experiment_id)
+    try:
+        return str(retry_locked(client.create_experiment, name))
+    except MlflowException:  # another process created it in between
+        return str(retry_locked(client.get_experiment_by_name, name).experiment_id)

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 
-def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
-    """Copy the aliased version of both models, as bundle files, into `dest/<target>/`.
+def download_champions(dest: str | Path, alias: str = ALIAS, versions: dict[str, str] | None = None) -> Path:
+    """Copy the aliased version of both models (or the given `versions`, target -> version), as bundle files,
+    into `dest/<target>/`.
 
     The registry's files are checked (no pickles, card schema, checksums) and the new bundle is built in a
     temporary directory beside `dest`, loaded once, then swapped into place in one step: a process killed
@@ -36,8 +37,12 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
 
     dest = Path(dest)
     client = mlflow.MlflowClient()
-    versions = {target: retry_locked(client.get_model_version_by_alias, name, alias)
-                for target, name in MODEL_NAMES.items()}
+    if versions is None:
+        chosen = {target: retry_locked(client.get_model_version_by_alias, name, alias)
+                  for target, name in MODEL_NAMES.items()}
+    else:
+        chosen = {target: retry_locked(client.get_model_version, name, str(versions[target]))
+                  for target, name in MODEL_NAMES.items()}
     if dest.exists() and not dest.is_dir():
         raise BundleError(f"cannot export the models to {dest}: it is a file, not a directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +60,8 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
                     shutil.copytree(item, staging / item.name, symlinks=True)
                 else:
                     shutil.copy2(item, staging / item.name, follow_symlinks=False)
-        for target, mv in versions.items():
-            _export_version(mv, staging / TARGET_DIRS[target], alias)
+        for target, mv in chosen.items():
+            _export_version(mv, staging / TARGET_DIRS[target], alias if versions is None else None)
         Bundle.from_dir(staging)  # what lands in dest loads
         staging.chmod(0o755)
         _swap_into_place(staging, dest)
@@ -65,7 +70,7 @@ def download_champions(dest: str | Path, alias: str = ALIAS) -> Path:
     return dest
 
 
-def _export_version(mv: ModelVersion, out: Path, alias: str) -> None:
+def _export_version(mv: ModelVersion, out: Path, alias: str | None) -> None:
     """Download one registered version's bundle files into `out`, checked against its own card."""
     import mlflow
 
@@ -80,7 +85,9 @@ def _export_version(mv: ModelVersion, out: Path, alias: str) -> None:
                                      "checksummed files")
         for name in CHECKSUMMED:
             (out / name).write_bytes(read_verified(src / name, card, where))
-    card.update({"registered_version": int(mv.version), "alias": alias})
+    card["registered_version"] = int(mv.version)
+    if alias is not None:  # a version asked for by number holds no alias
+        card["alias"] = alias
     write_card(card, out)
 
 

@@ -92,8 +92,30 @@ def train(
         promoted, reason = maybe_promote(tm.target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)
         results.append(TrainResult(tm.target, run_id, version, promoted, reason, tm.cv.metrics, len(ts.y)))
         log(f"{tm.target}: {reason}")
+    _register_served_model({tm.target: str(version) for tm, _, _, version in logged},
+                           [r.promoted for r in results], log)
     if export:
         dest = Path(models_dir or default_export_dir())
         download_champions(dest)
         log(f"exported the champion pair to {dest} (tracking store {uri})")
     return results
+
+
+def _register_served_model(new_pair: dict[str, str], promoted: list[bool], log: Callable[[str], None]) -> None:
+    """The pyfunc model `sulfml` of the new pair, registered on every run. Its `champion` moves with the
+    per-target champions: to the new pair when both moved; when only one did, to a version made of the
+    champion pair as it now stands."""
+    from sulfml.service.serving import PYFUNC_NAME, register_served_model
+    from sulfml.tracking.registry import MODEL_NAMES, champion
+
+    version = register_served_model(new_pair, make_champion=all(promoted))
+    moved = f", now {PYFUNC_NAME}@champion" if all(promoted) else ""
+    log(f"{PYFUNC_NAME}: pyfunc model of the pair registered as version {version}{moved}")
+    if any(promoted) and not all(promoted):
+        pair = {}
+        for target, name in MODEL_NAMES.items():
+            current = champion(name)
+            assert current is not None  # one target was just promoted, the other kept its champion
+            pair[target] = str(current.version)
+        version = register_served_model(pair, make_champion=True)
+        log(f"{PYFUNC_NAME}: the champion pair (mixed) registered as version {version}, now {PYFUNC_NAME}@champion")

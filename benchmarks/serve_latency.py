@@ -1,0 +1,114 @@
+"""REST latency of the served champion: `mlflow models serve` on loopback, one formula and 1,000 formulas per
+request, median and 90th percentile over repeated requests.
+
+Usage: PYTHONPATH=src .venv/bin/python benchmarks/serve_latency.py [--repeat 20] [--output latency.json]
+
+It logs the shipped champion bundle as the pyfunc model `sulfml@champion` in a temporary MLflow store,
+starts the server on 127.0.0.1 (a free port), waits for /ping (bounded), measures, and stops the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+
+def formulas(n: int, seed: int = 0) -> list[str]:
+    """n distinct Li argyrodite-like formulas (so nothing is served from a cache of repeated texts)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        x = rng.uniform(0, 1.5)
+        out.append(f"Li{6 - x:.4f}PS{5 - x:.4f}Cl{1 + x:.4f}")
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, texts: list[str]) -> float:
+    body = json.dumps({"dataframe_split": {"columns": ["formula"], "data": [[t] for t in texts]}}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=300) as r:
+        payload = json.loads(r.read())
+    elapsed = time.perf_counter() - t0
+    assert len(payload["predictions"]) == len(texts)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="requests per size (default 20)")
+    parser.add_argument("--output", default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+
+    import mlflow
+
+    from sulfml.service.serving import PYFUNC_NAME, log_pyfunc_model
+    from sulfml.tracking.bundle import shipped_bundle_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment("latency")
+        with mlflow.start_run():
+            info = log_pyfunc_model(shipped_bundle_dir())
+        mlflow.MlflowClient().set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
+        port = _free_port()
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
+               "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+        log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 - closed in finally
+        server = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m",
+                                   f"models:/{PYFUNC_NAME}@champion", "--env-manager", "local", "-h", "127.0.0.1",
+                                   "-p", str(port), "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(240):  # bounded: 120 s
+                try:
+                    with urllib.request.urlopen(f"{base}/ping", timeout=2):
+                        break
+                except OSError:
+                    if server.poll() is not None:
+                        raise SystemExit("the server exited: " + (Path(tmp) / "serve.log").read_text()[-2000:])
+                    time.sleep(0.5)
+            else:
+                raise SystemExit("the server did not answer /ping within 120 s")
+            results = {}
+            for size in (1, 1000):
+                _post(f"{base}/invocations", formulas(size, seed=99))  # warm-up
+                times = [_post(f"{base}/invocations", formulas(size, seed=i)) for i in range(args.repeat)]
+                results[size] = {"median_s": statistics.median(times),
+                                 "p90_s": float(np.quantile(times, 0.9)), "requests": len(times)}
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    print("| formulas per request | median latency | 90th percentile | requests |")
+    print("|---|---|---|---|")
+    for size, r in results.items():
+        print(f"| {size:,} | {r['median_s'] * 1000:.0f} ms | {r['p90_s'] * 1000:.0f} ms | {r['requests']} |")
+    if args.output:
+        Path(args.output).write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
