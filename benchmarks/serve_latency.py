@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                         break
                 except OSError:
                     if server.poll() is not None:
-                        raise SystemExit("the server exited: " + (Path(tmp) / "serve.log").read_text()[-2000:])
+                        raise SystemExit("the server exited: " + (Path(tmp) / "serve.log").read_text()[-2000:]) from None
                     time.sleep(0.5)
             else:
                 raise SystemExit("the server did not answer /ping within 120 s")
