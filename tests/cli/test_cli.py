@@ -154,7 +154,7 @@ def test_train_and_predict_through_a_real_mlflow_server(mini_data_dir, small_con
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"))
     uri = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(360):  # bounded: 180 s (a loaded machine starts MLflow slowly)
             try:
                 urllib.request.urlopen(f"{uri}/health", timeout=1)
                 break
