@@ -14,7 +14,7 @@ python3 -m venv "$work/venv"
 mkdir "$work/empty"
 cd "$work/empty"
 export MLFLOW_TRACKING_URI="sqlite:///$work/empty/mlflow.db"
-run() { echo "+ sulfml $*"; "$work/venv/bin/sulfml" "$@"; }
+run() { echo "+ sulfml $*" >&2; "$work/venv/bin/sulfml" "$@"; }
 check() { if ! eval "$1"; then echo "check-wheel: FAILED: $2" >&2; exit 1; fi; }
 
 # nothing of the checkout is on the path: the installed package must find its own files
