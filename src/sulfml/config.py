@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import tomli_w
 
@@ -165,7 +165,18 @@ GROUP_BY = ("paper", "composition")
 CENSORING_STRATEGIES = ("substitute",)
 # XGBoost regression objectives the targets may use.
 OBJECTIVES = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror", "reg:quantileerror")
-_FRACTION = {"gt": 0.0, "le": 1.0}
+
+
+class _Bounds(TypedDict, total=False):
+    """Bound keywords of `Key`."""
+
+    ge: float
+    gt: float
+    le: float
+    lt: float
+
+
+_FRACTION: _Bounds = {"gt": 0.0, "le": 1.0}
 
 # The XGBoost regressor parameters a target may set: the ones the shipped configs use and the usual others.
 # `tree_method` defaults to "hist"; the seed and the threads are not config settings (see `ELSEWHERE`).

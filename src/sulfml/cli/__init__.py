@@ -13,8 +13,12 @@ import argparse
 import importlib
 import os
 import sys
+from typing import TYPE_CHECKING, cast
 
 from sulfml._version import __version__
+
+if TYPE_CHECKING:
+    import io
 
 # Imported lazily so that `sulfml parse` does not pay for MLflow and XGBoost imports.
 SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen"]
@@ -59,7 +63,8 @@ def _one_line(text: object) -> str:
 
 def _safe_streams() -> None:
     """Never crash on printing: lone surrogates from undecodable argv bytes, or a non-UTF-8 terminal."""
-    for stream in (sys.stdout, sys.stderr):
+    # Usually TextIOWrappers; a replaced stream without `reconfigure` raises AttributeError, caught below.
+    for stream in cast("tuple[io.TextIOWrapper, ...]", (sys.stdout, sys.stderr)):
         try:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):

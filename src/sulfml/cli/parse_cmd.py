@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if r.ok:
+                assert r.composition is not None  # r.ok: the text was read into a composition
                 comp = " ".join(f"{el}{amt:g}" for el, amt in r.composition.items())
                 extra = "".join(f"  {k}={v}" for k, v in (("additive", r.additive), ("tags", ",".join(r.tags)))
                                 if v)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -125,13 +126,15 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["source_row_id"] = df["source_row_id"].astype(str)
     parsed = [parse_formula(str(f)) for f in df["raw_formula"].fillna("")]
     reasons = df["read_error"].astype(object).where(df["read_error"].notna(), None).tolist()
-    details = [None] * len(df)
+    details: list[str | None] = [None] * len(df)
     for i, p in enumerate(parsed):
         if reasons[i] is None and not p.ok:
+            assert p.error is not None  # not p.ok: the rejection reason is set
             reasons[i], details[i] = _reason_category(p.error), p.error
     df["formula"] = [p.formula for p in parsed]
     df["composition"] = [json.dumps(p.composition, sort_keys=True) if p.ok else None for p in parsed]
-    df["composition_key"] = [composition_key(p.composition) if p.ok else None for p in parsed]
+    df["composition_key"] = [composition_key(cast("dict[str, float]", p.composition)) if p.ok else None
+                             for p in parsed]
     df["notation"] = [p.notation for p in parsed]
     df["additive"] = [p.additive for p in parsed]
     df["tags"] = [";".join(p.tags) for p in parsed]

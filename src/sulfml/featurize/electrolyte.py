@@ -6,7 +6,7 @@ one-row wrapper around its vectorized kernel in `fast.py` (the one implementatio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from matminer.featurizers.base import BaseFeaturizer
@@ -23,6 +23,12 @@ from sulfml.featurize.rules import (  # noqa: F401  (re-exported: callers import
     family_from_label,
     synthesis_flags,
 )
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # `featurize_rows`' columns after the composition: the `inputs` notation, tags and family.
+    _TextColumns: TypeAlias = tuple[Sequence[Any], Sequence[Any], Sequence[Any]]
 
 
 def as_composition(comp: Composition | Mapping[str, float] | str) -> Composition:
@@ -142,7 +148,7 @@ class SynthesisNotation(KernelFeaturizer):
 
     def featurize_rows(self, compositions: Sequence[Any], *columns: Sequence[Any]) -> np.ndarray:
         """(rows, flags): the composition is not used."""
-        return fast.synthesis_notation(*columns, n=len(compositions))
+        return fast.synthesis_notation(*cast("_TextColumns", columns), n=len(compositions))
 
     def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
         """Flags of one row (the composition is not used)."""
@@ -175,7 +181,7 @@ class ElectrolyteFamily(KernelFeaturizer):
     labels = rules.FAMILY_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.electrolyte_family(batch, *columns)
+        return fast.electrolyte_family(batch, *cast("_TextColumns", columns))
 
     def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
         """One-hot family of one row."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -653,7 +653,7 @@ def _family(ions: _Ions, glass: np.ndarray) -> np.ndarray:
 
     def has_major(elements: Iterable[str]) -> np.ndarray:
         cols = [ix[el] for el in elements]
-        return (major & np.isin(idx, cols)).any(1)
+        return cast("np.ndarray", (major & np.isin(idx, cols)).any(1))  # `major` is 2-D: one bool per row
 
     p = amount(rules.THIOPHOSPHATE_CATIONS)
     thiophosphate = (sulfide & only(rules.THIOPHOSPHATE_CATIONS) & has_major(rules.THIOPHOSPHATE_CATIONS)
@@ -706,7 +706,7 @@ def _family(ions: _Ions, glass: np.ndarray) -> np.ndarray:
 
 
 def preset_features(
-    compositions: Iterable[Any],
+    compositions: Iterable[Any] | CompositionBatch,
     preset_id: str = "composition-v1",
     notation: Sequence[Any] | None = None,
     tags: Sequence[Any] | None = None,

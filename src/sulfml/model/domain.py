@@ -110,7 +110,8 @@ class DomainModel:
         # One float64 copy per model, so the nearest-neighbour search can cache its tree on it.
         return self.matrix.astype(float)
 
-    def neighbors(self, idx: np.ndarray, dist: np.ndarray) -> list[list[dict]]:
+    def neighbors(self, idx: Sequence[Sequence[int]] | np.ndarray,
+                  dist: Sequence[Sequence[float]] | np.ndarray) -> list[list[dict]]:
         """The labelled nearest materials of each query row, nearest first."""
         return [[{**{c: self.labels[c][j] for c in LABEL_COLUMNS}, "distance": round(float(d), 4)}
                  for j, d in zip(row_idx, row_d, strict=True)] for row_idx, row_d in zip(idx, dist, strict=True)]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -42,10 +42,10 @@ def parse_fast(text: object) -> ParsedFormula | None:
     parser (anything else, and every rejection)."""
     if type(text) is not str:
         return None
-    comp = _read(text)
-    if comp is None:
+    read = _read(text)
+    if read is None:
         return None
-    comp, notation = comp
+    comp, notation = read
     from sulfml.parse.formula import ParsedFormula
 
     return ParsedFormula(text, comp, reduced_formula(comp), notation, None, (), None)
@@ -56,7 +56,8 @@ def read_fast(text: str) -> tuple[dict[str, float], str, str] | None:
     found = _read(text) if type(text) is str else None
     if found is None:
         return None
-    return found[0], reduced_formula(found[0]), found[1]
+    # `_read` gives a composition with at least one element, which always has a reduced formula
+    return found[0], cast(str, reduced_formula(found[0])), found[1]
 
 
 def _read(text: str) -> tuple[dict[str, float], str] | None:
@@ -74,6 +75,7 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
         raw = {}
         for part in text.split("-"):
             m = _COEF.match(part)
+            assert m is not None  # _GLASS matched: every part starts with a number
             coef = float(m.group())
             sub = _compound(part[m.end():])
             if sub is None:
@@ -105,6 +107,7 @@ def _compound(text: str) -> dict[str, float] | None:
         if tok == "(":
             group = {}
         elif tok == ")":
+            assert group is not None  # the text matched _COMPOUND: every ")" closes a "("
             amount = float(num) if num else 1.0
             for el, amt in group.items():
                 comp[el] = comp.get(el, 0.0) + amt * amount
@@ -275,8 +278,8 @@ def _read_block(texts: list) -> ParsedBatch:
     ok, glass, fallback, els, amounts, keep = _read_bulk(joined, length, missing)
     if strs is not texts:
         fallback[[i for i in np.flatnonzero(length == 0).tolist() if type(texts[i]) is str and texts[i]]] = True
-    slow = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
-    slow = {i: read for i, read in slow.items() if read is not None}
+    reads = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
+    slow = {i: read for i, read in reads.items() if read is not None}
 
     # Compact each row's entries to the left (they stay in symbol order).
     count = keep.sum(axis=1)

@@ -10,8 +10,9 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
@@ -24,12 +25,13 @@ ELEMENTS = frozenset(e.symbol for e in Element)
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 _DOTS = "*·•∙⋅×"
 _SEPARATORS = "-" + _DOTS
-_CLEAN = str.maketrans(
+_CLEAN = str.maketrans(cast(
+    "dict[str | int, str | None]",
     {**{c: str(i) for i, c in enumerate("₀₁₂₃₄₅₆₇₈₉")},
      **dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None),
      **dict.fromkeys(map(ord, "\u00a0\u2002\u2003\u2007\u2009\u202f\u3000\t\r\n"), " "),
      **dict.fromkeys(map(ord, _DASHES), "-")}
-)
+))
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous)\)?"
@@ -145,7 +147,7 @@ def _parse_clean(text: str) -> ParsedFormula:
         comp = {el: amt for el, amt in comp.items() if amt != 0}
         if not comp or any(amt < 0 for amt in comp.values()):
             raise FormulaError("non-positive total")
-        if (big := max(comp, key=comp.get)) and comp[big] > MAX_AMOUNT:
+        if (big := max(comp, key=cast("Callable[[str], float]", comp.get))) and comp[big] > MAX_AMOUNT:
             raise FormulaError(f"implausible amount: {comp[big]:.3g} {big} (more than {MAX_AMOUNT:g})")
     except FormulaError as exc:
         return ParsedFormula("", None, None, "", None, tuple(tags), str(exc))

@@ -44,8 +44,8 @@ def _order() -> _Order:
     return _Order(symbols, row_of, rank, electronegativity, pad)
 
 
-def reduced_formula(composition: Mapping[str, float]) -> str:
-    """pymatgen's `Composition(composition).reduced_formula`.
+def reduced_formula(composition: Mapping[str, float]) -> str | None:
+    """pymatgen's `Composition(composition).reduced_formula`; None for an empty composition.
 
     Raises:
         KeyError: an element without a Pauling electronegativity (pymatgen has no order for those).

@@ -76,6 +76,8 @@ class TableSink(Sink):
 class ParquetSink(Sink):
     """A Parquet file written chunk by chunk (one row group each); `neighbors` as a JSON string column."""
 
+    writer: Any  # a pyarrow.parquet.ParquetWriter once the first chunk is written, None before
+
     def __init__(self, path: Path) -> None:
         self.path, self.writer = path, None
 

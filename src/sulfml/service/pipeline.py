@@ -277,6 +277,7 @@ def _parse(batch: _Batch) -> None:
             if not p.ok:
                 u_error[u] = p.error or "unreadable formula"
                 continue
+            assert p.composition is not None  # p.ok: the text was read into a composition
             u_formula[u] = p.formula
             u_composition[u] = p.composition
             u_in_domain[u], u_notes[u] = composition_notes(p.composition, elements, p.additive)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 from sulfml.service.serving import pyfunc_output
 
 
-class SulfmlModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class SulfmlModel(PythonModel):
     """log10 σ and Ea with intervals, the domain check and the nearest known materials, per input row."""
 
     def load_context(self, context: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -110,6 +110,7 @@ class LoadedModel:
         if forest is not None:
             n_features = forest.n_features
         else:
+            assert booster is not None  # read above when there is no forest (or BundleError was raised)
             n_features = booster.num_features if isinstance(booster, NativeBooster) else booster.num_features()
         expected = len(card["feature_names"]) + len(card.get("knn", {}).get("features", []))
         if n_features != expected:
@@ -164,7 +165,8 @@ class LoadedModel:
             return self.forest.predict(X)
         if self.booster is None:  # read again, so checked again before XGBoost parses it
             where = str(self.folder)
-            data = read_verified(self.folder / MODEL_FILE, self.card, where)
+            # only a model read from a directory (`from_dir`, which sets `folder`) leaves `booster` None
+            data = read_verified(cast(Path, self.folder) / MODEL_FILE, self.card, where)
             object.__setattr__(self, "booster", _booster_from_bytes(data, where))
         if isinstance(self.booster, NativeBooster):
             return self.booster.predict(X)

@@ -36,6 +36,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
     XGBoost's JSON format), and the sulfml bundle files under `bundle/`.
     """
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas  # `mlflow.data.from_pandas`, visible to mypy
     from mlflow.models import infer_signature
 
     from sulfml.model.plots import importance_plot, parity_plot
@@ -50,8 +51,7 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
             mlflow.log_artifact(str(config_path), artifact_path="config")
         mlflow.log_text(tm.config.to_toml(), "config/resolved.toml")
         frame = ts.materials[["material_key", "formula", "paper", "sources"]].assign(**{tm.target: ts.y})
-        dataset = mlflow.data.from_pandas(frame.reset_index(drop=True), name=f"sulfml-{tm.target}",
-                                          targets=tm.target)
+        dataset = from_pandas(frame.reset_index(drop=True), name=f"sulfml-{tm.target}", targets=tm.target)
         mlflow.log_input(dataset, context="training", tags={"data_hash": ts.data_hash})
         metrics = {f"cv_{k}": v for k, v in tm.cv.metrics.items() if np.isfinite(v)}
         mlflow.log_metrics(metrics)

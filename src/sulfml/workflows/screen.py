@@ -7,6 +7,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 
@@ -60,6 +61,7 @@ class Sweep:
             parsed = parse_formula(self.parent)
             if not parsed.ok:
                 raise ScreenError(f"cannot read the parent {self.parent!r}: {parsed.error}")
+            assert parsed.composition is not None and parsed.formula is not None  # parsed.ok
             read = (parsed.composition, parsed.formula, parsed.notation)
         self.composition = read[0]
         if not 0 < self.max_fraction <= 1:
@@ -162,7 +164,9 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
             if cols["error"][j]:
                 counts["failed"] += 1
                 continue
-            if read.ok[j] and Composition.from_dict(read.composition(j)) == parent:  # the parent again
+            if (read.ok[j]
+                    and Composition.from_dict(cast("dict[str, float]", read.composition(j))) == parent):
+                # the parent again
                 continue
             counts["predicted"] += 1
             item = (score_col[j], -serial, {c: cols[c][j] for c in RESULT_COLUMNS if c != "score"})

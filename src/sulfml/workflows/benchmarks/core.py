@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,7 @@ class FittedTarget:
     with its domain and conformal calibration, exactly as `sulfml train` builds it.
     """
 
-    regressor: object
+    regressor: Any  # `make_regressor`'s: an XGBRegressor, or a KnnFeatureRegressor around one
     materials: pd.DataFrame
     preset: str
     model: TargetModel | None = None

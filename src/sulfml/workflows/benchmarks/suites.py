@@ -40,6 +40,7 @@ def obelix(data: BenchmarkData) -> BenchmarkResult:
     train, removed = exclude_leaks(meas[~is_test], test)
     fitted = fit_on(train, "log10_sigma", data.config, calibrated=True)
     pred, lo, hi, dist = fitted.predict_interval(test)
+    assert fitted.model is not None  # predict_interval raised otherwise
     cens = test["censored"].to_numpy(bool)
     bound = test["log10_sigma"].to_numpy(float)
     y_true = np.where(cens, OBELIX_CENSORED_LOG10, bound)

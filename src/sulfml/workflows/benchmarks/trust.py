@@ -3,6 +3,8 @@ room temperature for held-out materials."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
     meas = selected_measurements(data)
     mats = aggregate_materials(meas, config.data.aggregation)
     features = featurize_materials(mats, config.preset)
+    metrics: dict[str, Any]
     frames, metrics, audit = [], {}, []
     for target in ("log10_sigma", "ea_eV"):
         ts = training_set(mats, features, target, config)

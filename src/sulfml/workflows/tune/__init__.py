@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sulfml.errors import TuneSetupError
 from sulfml.workflows.tune.scoring import Scores, cv_mae, score
@@ -82,7 +82,8 @@ class TuneResult:
             target=setup.target, study_name=setup.study_name, storage=mask_url(setup.storage_url),
             n_trials=len(found.trials), n_complete=found.count(states.COMPLETE),
             n_pruned=found.count(states.PRUNED), n_study_trials=found.n_study_trials,
-            best_trial=found.best.number, best_params=found.best_params, best_cv_mae=float(found.best.value),
+            best_trial=found.best.number, best_params=found.best_params,
+            best_cv_mae=float(cast(float, found.best.value)),  # the best trial is complete: it has a value
             base_cv_mae=scores.base_cv_mae, holdout_mae_best=scores.holdout_mae_best,
             holdout_mae_base=scores.holdout_mae_base, all_data_cv_mae=scores.all_data_cv_mae,
             base_all_data_cv_mae=scores.base_all_data_cv_mae, n_tuning=len(setup.tuning.y),

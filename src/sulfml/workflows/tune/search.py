@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -15,6 +15,8 @@ from sulfml.workflows.tune.setup import TuneSetup
 from sulfml.workflows.tune.space import suggest_params
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import optuna
 
 
@@ -37,7 +39,9 @@ class SearchOutcome:
         finished = [t for t in self.trials if t.datetime_complete is not None]
         if not finished:
             return float("nan")
-        return float(np.mean([(t.datetime_complete - t.datetime_start).total_seconds() for t in finished]))
+        # `finished` have a completion time, and a finished trial has started
+        return float(np.mean([(cast("datetime", t.datetime_complete) - cast("datetime", t.datetime_start))
+                              .total_seconds() for t in finished]))
 
 
 def run_trials(setup: TuneSetup, trials: int | None, timeout: float | None,
@@ -112,7 +116,8 @@ def _reporter(log: Callable[[str], None]) -> Callable[[optuna.Study, optuna.tria
     import optuna
 
     def report(study: optuna.Study, ft: optuna.trial.FrozenTrial) -> None:
-        secs = (ft.datetime_complete - ft.datetime_start).total_seconds()
+        # called with a finished trial: both times are set
+        secs = (cast("datetime", ft.datetime_complete) - cast("datetime", ft.datetime_start)).total_seconds()
         value = f"CV MAE {ft.value:.4f}" if ft.state == optuna.trial.TrialState.COMPLETE else ft.state.name
         try:
             best = f"best {study.best_value:.4f} (trial {study.best_trial.number})"

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -72,7 +73,9 @@ def log_results(found: SearchOutcome, scores: Scores, output_config: Path, wall_
 
     states = optuna.trial.TrialState
     metrics = {
-        "best_trial": found.best.number, "best_cv_mae": found.best.value, "base_cv_mae": scores.base_cv_mae,
+        # the best trial is complete: it has a value
+        "best_trial": found.best.number, "best_cv_mae": cast(float, found.best.value),
+        "base_cv_mae": scores.base_cv_mae,
         "holdout_mae_best": scores.holdout_mae_best, "holdout_mae_base": scores.holdout_mae_base,
         "all_data_cv_mae": scores.all_data_cv_mae, "base_all_data_cv_mae": scores.base_all_data_cv_mae,
         "n_complete": found.count(states.COMPLETE), "n_pruned": found.count(states.PRUNED),
