@@ -139,4 +139,7 @@ def _experiment_id(name: str) -> str:
     try:
         return str(retry_locked(client.create_experiment, name))
     except MlflowException:  # another process created it in between
-        return str(retry_locked(client.get_experiment_by_name, name).experiment_id)
+        created = retry_locked(client.get_experiment_by_name, name)
+        if created is None:
+            raise
+        return str(created.experiment_id)
