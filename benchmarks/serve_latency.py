@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import mlflow
 
-    from sulfml.service.serving import PYFUNC_NAME, log_pyfunc_model
+    from sulfml.service.serving import PYFUNC_NAME, log_pyfunc_model, scoring_server
     from sulfml.tracking.bundle import shipped_bundle_dir
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,38 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         with mlflow.start_run():
             info = log_pyfunc_model(shipped_bundle_dir())
         mlflow.MlflowClient().set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
-        port = _free_port()
-        env = {**os.environ, "MLFLOW_TRACKING_URI": uri,
-               "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-        log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 - closed in finally
-        server = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m",
-                                   f"models:/{PYFUNC_NAME}@champion", "--env-manager", "local", "-h", "127.0.0.1",
-                                   "-p", str(port), "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(240):  # bounded: 120 s
-                try:
-                    with urllib.request.urlopen(f"{base}/ping", timeout=2):
-                        break
-                except OSError:
-                    if server.poll() is not None:
-                        raise SystemExit("the server exited: " + (Path(tmp) / "serve.log").read_text()[-2000:]) from None
-                    time.sleep(0.5)
-            else:
-                raise SystemExit("the server did not answer /ping within 120 s")
+        with scoring_server(f"models:/{PYFUNC_NAME}@champion", uri, _free_port()) as base:
             results = {}
             for size in (1, 1000):
                 _post(f"{base}/invocations", formulas(size, seed=99))  # warm-up
                 times = [_post(f"{base}/invocations", formulas(size, seed=i)) for i in range(args.repeat)]
                 results[size] = {"median_s": statistics.median(times),
                                  "p90_s": float(np.quantile(times, 0.9)), "requests": len(times)}
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
     print("| formulas per request | median latency | 90th percentile | requests |")
     print("|---|---|---|---|")
     for size, r in results.items():

@@ -4,11 +4,7 @@ the same numbers as `sulfml predict`, bad rows with their errors."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sulfml.cli import main
-from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, log_pyfunc_model
+from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, log_pyfunc_model, scoring_server
 
 NUMBERS = [c for c, t in OUTPUT_TYPES.items() if t == "double"]
 TEXTS = ["Li6PS5Cl", "70Li2S-30P2S5", "bad(", "", "Li10Ge(P0.925Sb0.075)2S12", "NaCl", "Xx2"]
@@ -113,29 +109,10 @@ def _post(url: str, body: bytes) -> tuple[int, bytes]:
 
 
 @pytest.mark.slow
-def test_mlflow_models_serve_answers_like_the_cli(served_store, capsys, tmp_path):
-    port = _free_port()
-    bindir = str(Path(sys.executable).parent)  # mlflow starts the venv's uvicorn by name
-    env = {**os.environ, "MLFLOW_TRACKING_URI": served_store["uri"], "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
-           "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
-    mlflow_cli = Path(sys.executable).with_name("mlflow")
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([str(mlflow_cli), "models", "serve", "-m", f"models:/{PYFUNC_NAME}@champion",
-                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", "1"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):  # bounded: 120 s
-            if server.poll() is not None:
-                pytest.fail(f"the server exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.5)
-        else:
-            pytest.fail("the server did not answer /ping within 120 s")
+def test_mlflow_models_serve_answers_like_the_cli(served_store, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    with scoring_server(f"models:/{PYFUNC_NAME}@champion", served_store["uri"], _free_port(),
+                        log_path=tmp_path / "serve.log") as base:
         body = json.dumps({"dataframe_split": {"columns": ["formula"], "data": [[t] for t in TEXTS]}}).encode()
         status, raw = _post(f"{base}/invocations", body)
         assert status == 200, raw[:500]
@@ -149,10 +126,3 @@ def test_mlflow_models_serve_answers_like_the_cli(served_store, capsys, tmp_path
         assert 400 <= status < 500
         with urllib.request.urlopen(f"{base}/ping", timeout=5) as r:  # still alive after the bad bodies
             assert r.status == 200
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()

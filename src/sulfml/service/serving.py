@@ -6,7 +6,11 @@ endpoint (`mlflow models serve`) and a Spark UDF (`mlflow.pyfunc.spark_udf`) giv
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,3 +147,49 @@ def _experiment_id(name: str) -> str:
         if created is None:
             raise
         return str(created.experiment_id)
+
+
+@contextlib.contextmanager
+def scoring_server(model_uri: str, tracking_uri: str, port: int, host: str = "127.0.0.1",
+                   log_path: str | Path | None = None, start_timeout_s: float = 180.0) -> Iterator[str]:
+    """`mlflow models serve` of `model_uri` in a child process, for as long as the block runs.
+
+    Yields the base URL once `/ping` answers (polled every half second, at most `start_timeout_s`).
+
+    Raises:
+        RuntimeError: the server exited or did not answer in time (the message ends with its log).
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    bindir = Path(sys.executable).parent  # mlflow starts uvicorn by name: the interpreter's own
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
+           "PATH": str(bindir) + os.pathsep + os.environ.get("PATH", "")}
+    with contextlib.ExitStack() as stack:
+        log_file = Path(log_path) if log_path else Path(stack.enter_context(tempfile.TemporaryDirectory())) / "log"
+        log = stack.enter_context(log_file.open("w"))
+        server = subprocess.Popen([str(bindir / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager",
+                                   "local", "-h", host, "-p", str(port), "--workers", "1"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://{host}:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/ping", timeout=2):
+                        break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        why = "exited" if server.poll() is not None else f"did not answer in {start_timeout_s:g} s"
+                        log.flush()
+                        raise RuntimeError(f"the scoring server {why}: {log_file.read_text()[-2000:]}") from None
+                    time.sleep(0.5)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
