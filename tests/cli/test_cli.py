@@ -173,3 +173,67 @@ def test_train_and_predict_through_a_real_mlflow_server(mini_data_dir, small_con
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_predict_formulas_and_input_together_is_a_usage_error(capsys, trained, tmp_path):
+    src = tmp_path / "f.csv"
+    src.write_text("formula\nLi3PS4\n")
+    code, out, err = run(capsys, "predict", "--models-dir", str(trained["models"]), "LiI", "--input", str(src))
+    assert code == 2 and "not both" in err and out == ""  # LiI was silently dropped before
+    cif = tmp_path / "x.cif"
+    cif.write_text("")
+    code, _, err = run(capsys, "predict", "--models-dir", str(trained["models"]), "--cif", str(cif),
+                       "--input", str(src))
+    assert code == 2 and "not both" in err
+
+
+def test_registry_list_never_creates_a_store(tmp_path):
+    import os
+    from pathlib import Path
+
+    import sulfml
+
+    # the sulfml under test, whatever the working directory
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(sulfml.__file__).resolve().parents[1]),
+                                         *filter(None, [os.environ.get("PYTHONPATH")])])
+    proc = subprocess.run([sys.executable, "-m", "sulfml.cli", "registry", "list"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no mlflow.db, no lock file
+    assert proc.returncode == 2 and f"no MLflow store at {tmp_path / 'mlflow.db'}" in proc.stderr
+    assert "INFO" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    other = tmp_path / "other.db"
+    proc = subprocess.run([sys.executable, "-m", "sulfml.cli", "registry", "list", "--tracking-uri",
+                           f"sqlite:///{other}"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and not other.exists() and "INFO" not in proc.stderr
+
+
+def test_registry_list_says_which_store_and_takes_options_after_the_action(capsys, trained, tmp_path):
+    uri = trained["uri"]
+    code, out, err = run(capsys, "registry", "list", "--tracking-uri", uri)
+    assert code == 0 and out.splitlines()[0] == f"store: {uri}" and "sulfml-ea" in out
+    assert "INFO" not in err
+    code, out, err = run(capsys, "registry", "list", "--json", "--tracking-uri", uri)
+    assert code == 0 and {r["name"] for r in json.loads(out)} == {"sulfml-log10-sigma", "sulfml-ea"}
+    assert uri in err
+    # given after the action it wins; given only before the action it is kept
+    code, out, _ = run(capsys, "registry", "--tracking-uri", "sqlite:///nowhere.db", "list", "--tracking-uri", uri)
+    assert code == 0 and f"store: {uri}" in out
+    code, _, err = run(capsys, "registry", "promote", "sulfml-ea", "99", "--tracking-uri", uri)
+    assert code == 2 and "cannot promote" in err and "after `--`" not in err
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    code, _, err = run(capsys, "registry", "list", "--tracking-uri", f"sqlite:///{empty}")
+    assert code == 2 and "not an MLflow store" in err and empty.stat().st_size == 0
+
+
+def test_data_dir_goes_before_or_after_the_action(capsys, mini_data_dir):
+    code, out, _ = run(capsys, "data", "--data-dir", str(mini_data_dir), "info", "--json")
+    assert code == 0 and json.loads(out)["materials"] > 30
+
+
+def test_misplaced_options_get_no_hint_about_formulas(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["parse", "--frobnicate", "Li3PS4"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unrecognized arguments: --frobnicate" in err and "after `--`" not in err

@@ -1,12 +1,57 @@
-"""Screening: enumeration, charge balance through Li, ranking through the predict path, CLI errors."""
+"""Screening: parent oxidation states, enumeration, charge balance through Li, ranking against the parent through
+the predict path, the per-dopant cap, and the `screen` command."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from sulfml import Predictor
 from sulfml.cli import main
-from sulfml.workflows.screen import ScreenError, Sweep, screen
+from sulfml.workflows.screen import ScreenError, Sweep, parent_states, residual_charge, screen
+
+REVIEW = Path(__file__).resolve().parents[2] / "src" / "sulfml" / "data" / "review"
+# rows of the review tables that parse_formula cannot read: pseudo-ternary glasses without proportions
+UNPARSED = {"Li2S-P2S5-LiI", "Li2S-P2S5-Li3N"}
+# nominal formulas that are off neutrality with the sane states; the offset is kept through the substitutions
+NOMINAL = {"Li9.6P3S12": 0.6, "Li6.24P0.823Sn0.177S4.58I0.9": 1.003}
+SANE = {"Li": 1, "F": -1, "Cl": -1, "Br": -1, "I": -1, "O": -2, "S": -2, "Se": -2, "P": 5, "Ge": 4, "Si": 4,
+        "Sn": 4, "Sb": 5, "As": 5, "In": 3, "Ag": 1, "N": -3}
+
+
+def review_parents() -> list[str]:
+    formulas: dict[str, None] = {}
+    for table in ("su2022_table1.csv", "su2022_table2.csv"):
+        df = pd.read_csv(REVIEW / table, dtype=str, keep_default_na=False)
+        formulas.update(dict.fromkeys(df["formula"]))
+    return list(formulas)
+
+
+def test_every_review_parent_gets_chemically_sane_states():
+    from sulfml.parse.formula import parse_formula
+
+    checked, unparsed = 0, set()
+    for text in review_parents():
+        parsed = parse_formula(text)
+        if not parsed.ok:
+            unparsed.add(text)
+            continue
+        states = parent_states(parsed.composition)
+        assert states == {el: SANE[el] for el in parsed.composition}, text
+        assert residual_charge(parsed.composition, states) == pytest.approx(NOMINAL.get(text, 0.0), abs=1e-6), text
+        checked += 1
+    assert unparsed == UNPARSED and checked >= 25  # glasses such as 70Li2S-30P2S5 and 0.4LiI-0.6Li4SnS4 included
+
+
+def test_parent_states_pin_li_halides_and_chalcogens():
+    assert parent_states({"Li": 6, "P": 1, "S": 5, "Cl": 1}) == {"Li": 1, "P": 5, "S": -2, "Cl": -1}
+    assert parent_states({"Li": 3, "P": 1, "O": 4}) == {"Li": 1, "P": 5, "O": -2}
+    assert parent_states({"Li": 2, "S": 1, "O": 4}) == {"Li": 1, "S": 6, "O": -2}  # a sulfate: S let free
+    with pytest.raises(ScreenError):
+        parent_states({"Li": 2, "S": 5})
 
 
 def test_aliovalent_substitution_moves_li():
@@ -17,10 +62,33 @@ def test_aliovalent_substitution_moves_li():
     assert len(cands) == 2 * 2 + 2 + 2 and sweep.skipped == 0
 
 
+def test_lower_valent_dopant_on_p_adds_li():
+    sweep = Sweep("Li6PS5Cl", {"P": ["Al"]}, max_fraction=0.5, step=0.05)
+    cands = list(sweep.candidates())
+    assert len(cands) == 10 and sweep.skipped == 0  # was 0 candidates, 10 skipped (P taken as -3)
+    assert "Li6.2P0.9Al0.1S5Cl" in cands and "Li7P0.5Al0.5S5Cl" in cands  # 2 Li per Al
+
+
+def test_higher_valent_dopant_removes_li():
+    sweep = Sweep("Li4GeS4", {"Ge": ["P"]}, max_fraction=0.5, step=0.25)
+    assert list(sweep.candidates()) == ["Li3.75Ge0.75P0.25S4", "Li3.5Ge0.5P0.5S4"]
+
+
+def test_co_doping_one_site():
+    sweep = Sweep("Li6PS5Cl", {"P": ["Si+Ge"]}, max_fraction=0.3, step=0.1)
+    subs = list(sweep.substitutions_of())
+    assert len(subs) == 3  # (0.1, 0.1), (0.1, 0.2), (0.2, 0.1): each positive, together at most 0.3
+    cands = list(sweep.candidates())
+    assert "Li6.2P0.8Si0.1Ge0.1S5Cl" in cands
+    with pytest.raises(ScreenError):
+        Sweep("Li6PS5Cl", {"P": ["Si+Si"]})
+
+
 def test_unbalanceable_candidates_are_skipped():
     sweep = Sweep("Li3PS4", {"S": ["Cl"]}, max_fraction=1.0, step=0.5)
     cands = list(sweep.candidates())
     assert cands == ["LiPS2Cl2"] and sweep.skipped == 1  # all S -> Cl would need -1 Li
+    assert list(sweep.candidates()) == cands and sweep.skipped == 1  # counted once per pass
 
 
 @pytest.mark.parametrize("subs,frac,step", [({"Zr": ["Si"]}, 0.5, 0.1), ({"P": ["Qq"]}, 0.5, 0.1),
@@ -30,15 +98,58 @@ def test_bad_setups_raise(subs, frac, step):
         Sweep("Li6PS5Cl", subs, frac, step)
 
 
-def test_screen_ranks_top_k_without_parent(trained):
+def test_screen_puts_the_parent_first_and_ranks_by_the_chance_to_beat_it(trained):
     bundle = Predictor.from_dir(trained["models"])
     sweep = Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, max_fraction=0.3, step=0.1)
-    top, counts = screen(sweep, bundle, top=4, chunk=5)
-    assert len(top) == 4 and counts["candidates"] == (1 + 2 * 3) * (1 + 3) - 1
-    assert list(top["score"]) == sorted(top["score"], reverse=True)
-    assert (top["score"] == top["log10_sigma_hi"]).all()
-    mean, _ = screen(Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.3, 0.1), bundle, top=4, rank="mean")
-    assert (mean["score"] == mean["log10_sigma"]).all()
+    top, counts = screen(sweep, bundle, top=4, chunk=5, per_dopant=0)
+    assert counts["candidates"] == (1 + 2 * 3) * (1 + 3) - 1
+    assert list(top["role"]) == ["parent"] + ["candidate"] * 4
+    parent, cands = top.iloc[0], top.iloc[1:]
+    assert parent["formula"] == "Li6PS5Cl" and parent["p_above_parent"] == pytest.approx(0.5)
+    s = (cands["log10_sigma_hi"] - cands["log10_sigma_lo"]) / 2 / 1.6448536
+    z = (cands["log10_sigma"] - parent["log10_sigma"]) / s
+    p = [0.5 * math.erfc(-v / math.sqrt(2)) for v in z]
+    assert list(cands["score"]) == pytest.approx(p) and list(cands["p_above_parent"]) == pytest.approx(p)
+    assert list(z) == sorted(z, reverse=True)
+    assert list(top["sigma_S_cm"]) == pytest.approx(list(10 ** top["log10_sigma"]))
+    assert {"in_domain", "warning", "substitution"} <= set(top.columns)
+    for rank, col in (("ucb", "log10_sigma_hi"), ("lcb", "log10_sigma_lo"), ("mean", "log10_sigma")):
+        other, _ = screen(Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.3, 0.1), bundle, top=4,
+                          rank=rank, per_dopant=0)
+        c = other.iloc[1:]
+        assert (c["score"] == c[col]).all() and list(c["score"]) == sorted(c["score"], reverse=True)
+
+
+def test_the_top_list_keeps_at_most_n_per_dopant_combination(trained):
+    bundle = Predictor.from_dir(trained["models"])
+    sweep = Sweep("Li6PS5Cl", {"P": ["Si", "Ge"], "S": ["Cl"]}, max_fraction=0.3, step=0.1)
+    top, _ = screen(sweep, bundle, top=10, per_dopant=2)
+    combos = top["substitution"].iloc[1:].str.replace(r"[0-9.]+", "", regex=True)
+    assert combos.value_counts().max() <= 2 and len(top) == 11  # 5 combinations x 2
+    free, _ = screen(sweep, bundle, top=10, per_dopant=0)
+    # the cap keeps the best of each combination: the overall best is in both lists
+    assert free["formula"].iloc[1] == top["formula"].iloc[1]
+
+
+def test_state_is_passed_through_without_an_effect_and_temperature_applies(trained):
+    bundle = Predictor.from_dir(trained["models"])
+    seen: list[pd.DataFrame] = []
+
+    class Spy:
+        def run(self, frame):
+            seen.append(frame.copy())
+            return bundle.run(frame)
+
+    sweep = Sweep("Li6PS5Cl", {"P": ["Si"]}, max_fraction=0.2, step=0.1)
+    plain, _ = screen(sweep, bundle, top=5)
+    glass, _ = screen(sweep, Spy(), top=5, state="glass")
+    assert seen and all((f["state"] == "glass").all() for f in seen)
+    pd.testing.assert_frame_equal(plain, glass)  # not yet a model input: no effect is faked
+    hot, _ = screen(sweep, Spy(), top=5, temperature_c=80)
+    assert (seen[-1]["temperature_C"] == 80).all()
+    assert hot["log10_sigma"].iloc[0] != plain["log10_sigma"].iloc[0]
+    with pytest.raises(ScreenError):
+        screen(sweep, bundle, state="liquid")
 
 
 def test_screen_excludes_candidates_equal_to_the_parent(trained):
@@ -50,9 +161,11 @@ def test_screen_excludes_candidates_equal_to_the_parent(trained):
     parent = composition_key(parse_formula("Li6PS5Cl").composition)
     same = [t for t in sweep.candidates() if composition_key(parse_formula(t).composition) == parent]
     assert same  # not vacuous
-    top, counts = screen(sweep, bundle, top=50, chunk=3)
+    top, counts = screen(sweep, bundle, top=50, chunk=3, per_dopant=0)
     assert counts["predicted"] == counts["candidates"] - len(same) - counts["failed"]
-    assert parent not in {composition_key(parse_formula(f).composition) for f in top["formula"]}
+    assert counts["same_as_parent"] == len(same)
+    cands = top[top["role"] == "candidate"]
+    assert parent not in {composition_key(parse_formula(f).composition) for f in cands["formula"]}
 
 
 def test_cli_usage_errors_exit_2(trained, capsys):
@@ -61,7 +174,40 @@ def test_cli_usage_errors_exit_2(trained, capsys):
     assert "not in the parent" in capsys.readouterr().err
     assert main([*base, "--substitute", "P=Qq"]) == 2
     assert main([*base, "--substitute", "P=Si", "--max-fraction", "2"]) == 2
+    assert main([*base, "--substitute", "P=Si+", "--max-fraction", "2"]) == 2
+    assert main([*base, "--substitute", "P=Si", "--temperature-c", "-500"]) == 2
+    assert main([*base, "--substitute", "P=Si", "--per-dopant", "-1"]) == 2
+    capsys.readouterr()
     assert main([*base, "--substitute", "P=Si", "--max-fraction", "0.2", "--step", "0.1", "--format", "csv",
                  "--top", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "formula,log10_sigma,log10_sigma_lo,log10_sigma_hi,ea_eV,in_domain,score" and len(out) == 3
+    assert out[0] == ("role,formula,substitution,log10_sigma,sigma_S_cm,log10_sigma_lo,log10_sigma_hi,ea_eV,"
+                      "p_above_parent,in_domain,score,warning") and len(out) == 4
+    assert out[1].startswith("parent,Li6PS5Cl,,") and out[2].startswith("candidate,")
+
+
+def test_cli_al_for_p_and_state_note(trained, capsys):
+    code = main(["screen", "Li6PS5Cl", "--substitute", "P=Al", "--models-dir", str(trained["models"]),
+                 "--format", "csv", "--state", "glass", "--per-dopant", "0"])
+    captured = capsys.readouterr()
+    rows = captured.out.splitlines()
+    assert code == 0 and len(rows) == 1 + 1 + 10
+    assert "10 candidates" in captured.err and "0 skipped" in captured.err and "P +5" in captured.err
+    assert "not yet a model input" in captured.err
+
+
+def test_cli_empty_result_says_so_in_words(trained, capsys):
+    code = main(["screen", "Li3PS4", "--substitute", "S=Cl", "--max-fraction", "1", "--step", "1",
+                 "--models-dir", str(trained["models"]), "--format", "table"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Empty DataFrame" not in out
+    assert "no candidate to rank" in out and "could not be charge-balanced" in out
+    assert out.splitlines()[1].split()[:2] == ["parent", "Li3PS4"]  # the baseline is still shown
+
+
+def test_cli_help_states_the_ranking_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["screen", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exceeds the parent's predicted log10 sigma" in text and "1.645" in text
+    assert "per dopant combination" in text and "not yet a model input" in text

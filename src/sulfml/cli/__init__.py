@@ -32,7 +32,9 @@ class _Parser(argparse.ArgumentParser):
     dash_formula = False  # an argument like -Li2S: argparse takes it for an option
 
     def error(self, message: str):  # noqa: D102 - argparse API
-        dash = "unrecognized arguments: -" in message or _Parser.dash_formula
+        # a formula like -Li2S taken for an option; not an option like --tracking-uri in the wrong place
+        extra = message.split("unrecognized arguments: ", 1)[1].split() if "unrecognized arguments: " in message else []
+        dash = any(a[:1] == "-" and a[1:2] != "-" for a in extra) or _Parser.dash_formula
         hint = "; put formulas starting with '-' after `--`" if dash else ""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help{hint})\n")
 

@@ -13,9 +13,13 @@ if TYPE_CHECKING:
     from sulfml.service.predictor import Predictor
 
 
-def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    """`--data-dir`: where the public datasets are (default $SULFML_DATA_DIR, else download to the cache)."""
-    parser.add_argument("--data-dir", default=None,
+def add_data_dir(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """`--data-dir`: where the public datasets are (default $SULFML_DATA_DIR, else download to the cache).
+
+    A command with actions gives it to the command with `default=None` and to each action with
+    `default=argparse.SUPPRESS`, so it goes before or after the action.
+    """
+    parser.add_argument("--data-dir", default=default,
                         help="directory with obelix/, liverpool/, laskowski/ (default: $SULFML_DATA_DIR, "
                              "else download the pinned files into the user cache)")
 

@@ -51,6 +51,11 @@ def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
 
     if args.temperature_c is not None:
         _check_temperature(args.temperature_c)
+    if args.input and args.formulas:
+        raise UsageError(f"give formulas or --input, not both (got {len(args.formulas)} formula(s) and --input "
+                         f"{args.input}; put the formulas in the file)")
+    if args.input and args.cif:
+        raise UsageError("give --cif or --input, not both (a CIF per row goes in the file's cif column)")
     if not args.input:
         args.formulas = [text_arg(f) for f in args.formulas]
         if args.cif:

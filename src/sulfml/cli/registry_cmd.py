@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+from collections.abc import Iterator
 
 from sulfml.cli.common import print_json
 from sulfml.errors import UsageError
 
+STORE_HELP = "MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `registry` subcommand."""
+    """Add the `registry` subcommand. --tracking-uri goes before or after the action."""
     p = sub.add_parser("registry", help="list, promote and export registered models")
-    p.add_argument("--tracking-uri", default=None,
-                   help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
+    p.add_argument("--tracking-uri", default=None, help=STORE_HELP)
     rsub = p.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
-    ls = rsub.add_parser("list", help="every registered version with aliases and CV MAE")
+    ls = rsub.add_parser("list", help="every registered version with aliases and CV MAE (reads the store, never "
+                                      "creates one)")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_list)
     pr = rsub.add_parser("promote", help="point `champion` at a version")
@@ -24,18 +29,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex = rsub.add_parser("export", help="write the champion pair to the models dir")
     ex.add_argument("--models-dir", default=None, help="default models/")
     ex.set_defaults(func=run_export)
+    for action in (ls, pr, ex):
+        # after the action too; SUPPRESS keeps a value given before the action when none is given after it
+        action.add_argument("--tracking-uri", default=argparse.SUPPRESS, help=STORE_HELP)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    """Print the versions."""
-    from sulfml.tracking.registry import list_models
-    from sulfml.tracking.store import configure
+    """Print the versions of an existing store (never creates one) and which store was read."""
+    import sys
 
-    configure(args.tracking_uri)
-    rows = list_models()
+    from sulfml.errors import StoreError
+    from sulfml.tracking.registry import list_models
+    from sulfml.tracking.store import masked, open_existing
+
+    with _quiet_mlflow():
+        try:
+            uri = open_existing(args.tracking_uri)
+        except StoreError as exc:
+            raise UsageError(f"{exc}; pass --tracking-uri or set MLFLOW_TRACKING_URI") from exc
+        rows = list_models()
     if args.json:
+        print(f"sulfml registry list: store {masked(uri)}", file=sys.stderr)
         print_json(rows)
         return 0
+    print(f"store: {masked(uri)}")
     if not rows:
         print("no registered sulfml models in this store")
     for r in rows:
@@ -43,6 +60,20 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{r['name']:<20} v{r['version']:<4} cv_mae={mae:<8} {','.join(r['aliases']) or '-':<10} "
               f"data={r['data_hash']} run={r['run_id']} {r['created']}")
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's and alembic's INFO lines (store migrations) kept off the terminal of a read-only command."""
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def run_promote(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`sulfml screen`: rank charge-balanced dopant substitutions of a parent by predicted conductivity."""
+"""`sulfml screen`: rank charge-balanced dopant substitutions of a parent against the parent's own prediction."""
 
 from __future__ import annotations
 
@@ -6,62 +6,129 @@ import argparse
 import json
 import sys
 
+import pandas as pd
+
 from sulfml.cli.common import add_model_options
 from sulfml.errors import UsageError
+
+RANK_HELP = (
+    "ranking rule (default p_gain): p_gain = probability that the candidate's log10 sigma exceeds the parent's "
+    "predicted log10 sigma, reading the symmetric calibrated 90%% interval as a normal whose standard "
+    "deviation is the half-width / 1.645 (favours candidates likely to beat the parent, not merely uncertain ones); lcb = lower end of the 90%% "
+    "interval; ucb = upper end (optimistic: favours uncertain candidates); mean = the prediction. Ties go to "
+    "the higher prediction.")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `screen` subcommand."""
-    p = sub.add_parser("screen", help="rank dopant substitutions of a parent composition")
+    p = sub.add_parser(
+        "screen", help="rank dopant substitutions of a parent composition",
+        description="Enumerate dopant substitutions of PARENT (charge-balanced through Li: a lower-valent dopant "
+                    "adds Li, a higher-valent one removes Li; parent oxidation states from pymatgen's guesses with "
+                    "Li +1, halides -1, O/S/Se/Te -2), predict them, and print the parent's own prediction "
+                    "(role=parent, the baseline) followed by the top candidates.")
     p.add_argument("parent", metavar="PARENT")
     p.add_argument("--substitute", action="append", default=[], metavar="SITE=DOPANT[,DOPANT...]",
-                   help="dopants on a site of the parent (repeatable)")
-    p.add_argument("--max-fraction", type=float, default=0.5, help="largest fraction of a site substituted")
+                   help="dopants on a site of the parent (repeatable); DOPANT may be A+B to co-dope the site with "
+                        "A and B at once (every split of the fraction), e.g. P=Si,Ge,Si+Ge")
+    p.add_argument("--max-fraction", type=float, default=0.5,
+                   help="largest fraction of a site substituted (co-dopants together; default 0.5)")
     p.add_argument("--step", type=float, default=0.05, help="fraction step (default 0.05)")
     p.add_argument("--top", type=int, default=20, help="candidates shown (default 20)")
-    p.add_argument("--rank", choices=["ucb", "mean"], default="ucb",
-                   help="score: upper end of the log10 sigma interval (ucb, default) or the prediction")
-    p.add_argument("--format", choices=["table", "csv", "json"], default=None)
-    p.add_argument("--output", "-o", help="write the top candidates as csv or json (by extension)")
+    p.add_argument("--per-dopant", type=int, default=3, metavar="N",
+                   help="at most N candidates per dopant combination (the same dopants on the same sites, at any "
+                        "fraction) in the top list, so it is not one substitution at neighbouring fractions "
+                        "(default 3; 0: no cap)")
+    p.add_argument("--rank", choices=["p_gain", "lcb", "ucb", "mean"], default="p_gain", help=RANK_HELP)
+    p.add_argument("--temperature-c", default=None, metavar="T", help="temperature in °C of every prediction "
+                                                                      "(default 25)")
+    p.add_argument("--state", choices=["crystalline", "glass", "glass-ceramic", "unknown"], default=None,
+                   help="the material's state, passed to the prediction pipeline's `state` column; not yet a "
+                        "model input, so it does not change the predictions")
+    p.add_argument("--format", choices=["table", "csv", "json"], default=None,
+                   help="stdout format (default: table on a terminal, csv otherwise)")
+    p.add_argument("--output", "-o", help="write the parent and top candidates as csv or json (by extension)")
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
-    """{'P': ['Si', 'Ge']} from ['P=Si,Ge']."""
+    """{'P': ['Si', 'Ge', 'Si+Ge']} from ['P=Si,Ge,Si+Ge']."""
     subs: dict[str, list[str]] = {}
     for item in items:
         site, sep, dopants = item.partition("=")
         names = [d.strip() for d in dopants.split(",") if d.strip()]
-        if not sep or not site.strip() or not names:
-            raise UsageError(f"--substitute needs SITE=DOPANT[,DOPANT...], got {item!r}")
+        if not sep or not site.strip() or not names or any(not p.strip() for d in names for p in d.split("+")):
+            raise UsageError(f"--substitute needs SITE=DOPANT[,DOPANT...] (co-dopants as A+B), got {item!r}")
         subs.setdefault(site.strip(), []).extend(names)
     return subs
 
 
 def run(args: argparse.Namespace) -> int:
-    """Enumerate, predict in chunks, print the top K and the counts."""
+    """Enumerate, predict in chunks, print the parent, the top K and the counts."""
     from sulfml.cli.common import load_predictor
     from sulfml.workflows.screen import Sweep, screen
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if args.per_dopant < 0:
+        raise UsageError("--per-dopant must be at least 0 (0: no cap)")
+    if args.temperature_c is not None:
+        from sulfml.service.physics import temperature_kelvin
+
+        kelvin, why = temperature_kelvin(args.temperature_c)
+        if kelvin is None:
+            raise UsageError(f"--temperature-c: {why}")
     sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
-    top, counts = screen(sweep, load_predictor(args), top=args.top, rank=args.rank)
-    summary = (f"{counts['candidates']} candidates, {counts['predicted']} predicted, {counts['skipped']} skipped "
-               f"(cannot be charge-balanced through Li), {counts['failed']} failed; top {len(top)} by {args.rank}")
-    print(summary, file=sys.stderr)
+    result, counts = screen(sweep, load_predictor(args), top=args.top, rank=args.rank, per_dopant=args.per_dopant,
+                            temperature_c=args.temperature_c, state=args.state)
+    n_top = int((result["role"] == "candidate").sum())
+    cap = f", at most {args.per_dopant} per dopant combination" if args.per_dopant else ""
+    print(f"sulfml screen: {counts['candidates']} candidates, {counts['predicted']} predicted, {counts['skipped']} "
+          f"skipped (cannot be charge-balanced through Li), {counts['failed']} failed, {counts['same_as_parent']} "
+          f"equal to the parent; top {n_top} by {args.rank}{cap}", file=sys.stderr)
+    states = ", ".join(f"{el} {q:+d}" for el, q in sweep.states.items())
+    offset = f"; as written it is off neutrality by {sweep.residual:+.3g}, kept in every candidate" \
+        if abs(sweep.residual) > 1e-6 else ""
+    print(f"sulfml screen: parent oxidation states {states}{offset}", file=sys.stderr)
+    if args.state is not None:
+        print(f"sulfml screen: note: state {args.state!r} is passed to the pipeline but is not yet a model input; "
+              "the predictions do not depend on it", file=sys.stderr)
+    empty = None if n_top else (f"no candidate to rank: {counts['candidates']} enumerated, {counts['skipped']} "
+                                f"could not be charge-balanced through Li, {counts['failed']} failed, "
+                                f"{counts['same_as_parent']} equal to the parent")
+    if empty:
+        print(f"sulfml screen: {empty}", file=sys.stderr)
     if args.output:
         if args.output.lower().endswith(".json"):
             with open(args.output, "w", encoding="utf-8") as fh:
-                json.dump(top.to_dict("records"), fh, indent=2)
+                json.dump(_records(result), fh, indent=2, ensure_ascii=False)
         else:
-            top.to_csv(args.output, index=False)
+            result.to_csv(args.output, index=False)
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
     if fmt == "json":
-        print(json.dumps(top.to_dict("records"), indent=2))
+        print(json.dumps(_records(result), indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        top.to_csv(sys.stdout, index=False)
+        result.to_csv(sys.stdout, index=False)
     else:
-        print(top.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(_table(result))
+        if empty:
+            print(empty)
     return 0
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN as null."""
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in frame.to_dict("records")]
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """A terminal table: log10 values to 3 decimals, sigma in scientific notation."""
+    def fixed(v: float) -> str:
+        return "" if v != v else f"{v:.3f}"
+
+    formatters = {c: fixed for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "p_above_parent",
+                                     "score")}
+    formatters["sigma_S_cm"] = lambda v: "" if v != v else f"{v:.2e}"
+    return frame.to_string(index=False, formatters=formatters, na_rep="")

@@ -62,6 +62,66 @@ def configure(uri: str | None = None, experiment: str = EXPERIMENT) -> str:
     return resolved
 
 
+def open_existing(uri: str | None = None) -> str:
+    """Point MLflow at an existing store to read it; returns the URI. Unlike `configure` it creates nothing:
+    no database file, no tables, no experiment, no lock file.
+
+    Raises:
+        StoreError: a local store (a sqlite file or a file-store directory) that does not exist or is not
+            an MLflow store, or a store that cannot be used.
+    """
+    import mlflow
+
+    resolved = tracking_uri(uri)
+    path = local_store_path(resolved)
+    if path is not None:
+        if not path.exists():
+            raise StoreError(f"no MLflow store at {path} (reading a store does not create one)")
+        if resolved.startswith("sqlite:") and not _sqlite_has_registry(path):
+            raise StoreError(f"{path} is not an MLflow store (it has no model registry tables)")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(resolved)
+    mlflow.set_registry_uri(resolved)
+    return resolved
+
+
+def local_store_path(uri: str) -> Path | None:
+    """The file or directory of a local store (`sqlite:///path`, `file:` or a bare path); None for servers."""
+    from urllib.parse import unquote, urlparse
+
+    if uri.startswith("sqlite:"):
+        rest = uri[len("sqlite:"):].split("?")[0]
+        if not rest.startswith("///") or rest in ("///", "///:memory:"):
+            return None
+        return Path(unquote(rest[3:]))
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):  # a bare path (C:\ on Windows)
+        return Path(uri)
+    return None
+
+
+def _sqlite_has_registry(path: Path) -> bool:
+    """Whether a sqlite file has MLflow's registry tables (opened read-only: nothing is written)."""
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'registered_models'")
+        return rows.fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+
+
+def masked(uri: str) -> str:
+    """The URI with any password hidden (for messages)."""
+    return _masked(uri)
+
+
 def _masked(uri: str) -> str:
     """The URI with any password hidden."""
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", uri)

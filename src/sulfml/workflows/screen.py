@@ -1,10 +1,24 @@
 """Screening: enumerate dopant substitutions around a parent composition, charge-balanced through the Li
-content, and rank them through the one predict path, in chunks (bounded memory, a heap of the top K)."""
+content, and rank them against the parent through the one predict path, in chunks (bounded memory).
+
+Oxidation states of the parent come from pymatgen's oxidation-state guesses with Li pinned at +1, the
+halides (F, Cl, Br, I) at -1 and the chalcogens (O, S, Se, Te) at -2, as in Li thio- and oxo-electrolytes;
+one state per element. A dopant takes its common oxidation state of the host's sign closest to the host's,
+and the charge difference is balanced through Li in both directions: a lower-valent dopant adds Li
+(Al3+ for P5+: +2 Li per Al), a higher-valent one removes Li.
+
+Ranking (`RANKS`): by default `p_gain`, the probability that the candidate's log10 σ exceeds the parent's
+prediction, reading the symmetric calibrated 90 % interval as a normal with half-width 1.645 s. At most
+`per_dopant` candidates of one dopant combination (the same dopants on the same sites, at any fractions)
+enter the top list, so it is not ten neighbouring fractions of one substitution.
+"""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import cast
@@ -17,11 +31,26 @@ from sulfml.errors import ScreenError
 from sulfml.parse.bulk import read_fast, read_many
 from sulfml.service.predictor import Predictor
 
-RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
+RESULT_COLUMNS = ["role", "formula", "substitution", "log10_sigma", "sigma_S_cm", "log10_sigma_lo",
+                  "log10_sigma_hi", "ea_eV", "p_above_parent", "in_domain", "score", "warning"]
+RANKS = {
+    "p_gain": "probability that log10 σ exceeds the parent's prediction (90 % interval read as a normal, "
+              "half-width = 1.645 s)",
+    "lcb": "lower end of the 90 % log10 σ interval",
+    "ucb": "upper end of the 90 % log10 σ interval",
+    "mean": "the predicted log10 σ",
+}
+STATES = ("crystalline", "glass", "glass-ceramic", "unknown")
+PREDICTED = ("formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain",
+             "warning")  # the pipeline's columns a result row keeps
 CHUNK = 20000
+Z90 = 1.6448536269514722  # the normal quantile of a two-sided 90 % interval
+PINNED = {"Li": 1, "F": -1, "Cl": -1, "Br": -1, "I": -1, "O": -2, "S": -2, "Se": -2, "Te": -2}
+RESIDUAL_TOLERANCE = 0.1  # a nominal parent off neutrality by at most this share of its cation charge is accepted
+MAX_GUESS_SITES = 12  # pymatgen enumerates states site by site: beyond this many, the single-valence search
 
 
-
+@functools.cache
 def common_oxidation_states(symbol: str) -> tuple[int, ...]:
     """pymatgen's common oxidation states of an element (from the shipped element tables)."""
     tables = element_tables()
@@ -32,18 +61,132 @@ def common_oxidation_states(symbol: str) -> tuple[int, ...]:
 
 
 def parent_states(composition: dict[str, float]) -> dict[str, int]:
-    """One common oxidation state per element that makes the parent neutral (Li +1; first found)."""
+    """One oxidation state per element of the parent, with Li +1, halides -1 and chalcogens -2.
+
+    The other elements take the most likely single-valence guess of pymatgen (`oxi_state_guesses`: its
+    ICSD state lists, ranked by its ICSD occurrence scores). If no assignment is exactly neutral (nominal
+    formulas such as Li9.6P3S12), each other element takes its most frequent state in pymatgen's ICSD
+    occurrences, provided the parent is then off neutrality by at most `RESIDUAL_TOLERANCE` of its cation
+    charge; the candidates keep that offset (`residual_charge`). When an oxide with S, Se or Te cannot be
+    balanced with those at -2 (a sulfate), they are let free.
+
+    Raises:
+        ScreenError: no such assignment exists.
+    """
+    pin_sets = [{el: q for el, q in PINNED.items() if el in composition}]
+    if "O" in composition and {"S", "Se", "Te"} & set(composition):
+        pin_sets.append({el: q for el, q in pin_sets[0].items() if el not in ("S", "Se", "Te")})
+    for pins in pin_sets:
+        found = _pymatgen_guess(composition, pins) or _single_valence_guess(composition, pins)
+        if found:
+            return found
+    found = _most_frequent_states(composition, pin_sets[0])
+    if found:
+        return found
+    raise ScreenError("the parent cannot be charge-balanced with Li +1, halides -1, chalcogens -2 and "
+                      "pymatgen's oxidation states of the other elements")
+
+
+def _candidate_states(symbol: str) -> tuple[int, ...]:
+    """The states pymatgen's guesses try for an element (its ICSD list, else its common states)."""
+    from pymatgen.core import Element
+
+    try:
+        element = Element(symbol)
+    except ValueError as exc:
+        raise ScreenError(f"unknown element {symbol!r}") from exc
+    return tuple(element.icsd_oxidation_states or element.common_oxidation_states)
+
+
+def _integer_scale(composition: dict[str, float], limit: int = 24) -> int | None:
+    """The smallest k <= limit with every amount times k a whole number, or None."""
+    for k in range(1, limit + 1):
+        if all(abs(a * k - round(a * k)) < 1e-6 for a in composition.values()):
+            return k
+    return None
+
+
+def _pymatgen_guess(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
+    """pymatgen's best guess with `pins` in which every element has one integer state, or None.
+
+    Only for parents that scale to a whole-number formula with few sites of unpinned elements (pymatgen
+    enumerates the states site by site); the others go through `_single_valence_guess`.
+    """
+    from pymatgen.core import Composition as PmgComposition
+
+    k = _integer_scale(composition)
+    if k is None:
+        return None
+    whole = {el: round(a * k) for el, a in composition.items()}
+    divisor = math.gcd(*whole.values())
+    whole = {el: n // divisor for el, n in whole.items()}
+    if sum(n for el, n in whole.items() if el not in pins) > MAX_GUESS_SITES:
+        return None
+    guesses = PmgComposition(whole).oxi_state_guesses(oxi_states_override={el: [q] for el, q in pins.items()})
+    for guess in guesses:
+        if all(abs(v - round(v)) < 1e-9 for v in guess.values()):
+            return {el: int(round(guess[el])) for el in composition}
+    return None
+
+
+def _occurrences() -> dict:
+    """pymatgen's ICSD occurrence counts of oxidation states (what `oxi_state_guesses` ranks by)."""
+    from pymatgen.core import Composition as PmgComposition
+
+    if PmgComposition.oxi_prob is None:
+        PmgComposition("Li2S").oxi_state_guesses()  # loads the table
+    return PmgComposition.oxi_prob or {}
+
+
+def _single_valence_guess(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
+    """The exactly neutral single-valence assignment pymatgen's occurrence scores rank first, or None."""
+    from pymatgen.core import Species
+
+    prob = _occurrences()
     symbols = list(composition)
-    options = [(1,) if s == "Li" else common_oxidation_states(s) for s in symbols]
+    options = [(pins[s],) if s in pins else _candidate_states(s) for s in symbols]
+    best: tuple | None = None
     for combo in itertools.product(*options):
-        if abs(sum(q * composition[s] for q, s in zip(combo, symbols, strict=True))) < 1e-6:
-            return dict(zip(symbols, combo, strict=True))
-    raise ScreenError("the parent cannot be charge-balanced with common oxidation states")
+        charges = [q * composition[s] for q, s in zip(combo, symbols, strict=True)]
+        cations = sum(c for c in charges if c > 0)
+        if cations <= 0 or abs(sum(charges)) > 1e-6 * cations:
+            continue
+        score = sum(composition[s] * prob.get(Species(s, q), 0) for q, s in zip(combo, symbols, strict=True)
+                    if s not in pins)
+        if best is None or score > best[0]:
+            best = (score, dict(zip(symbols, combo, strict=True)))
+    return best[1] if best else None
+
+
+def _most_frequent_states(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
+    """Each unpinned element at its most frequent ICSD state, if the parent is then nearly neutral."""
+    from pymatgen.core import Species
+
+    prob = _occurrences()
+    states = {s: pins[s] if s in pins else max(_candidate_states(s), key=lambda q: prob.get(Species(s, q), 0))
+              for s in composition}
+    charges = [q * composition[s] for s, q in states.items()]
+    cations = sum(c for c in charges if c > 0)
+    if cations <= 0 or abs(sum(charges)) > RESIDUAL_TOLERANCE * cations:
+        return None
+    return states
+
+
+def residual_charge(composition: dict[str, float], states: dict[str, int]) -> float:
+    """The net charge of a composition with these states (0 for a neutral one)."""
+    return sum(q * composition[s] for s, q in states.items())
+
+
+Substitution = tuple[str, str, float]  # (site, dopant, fraction of the site)
 
 
 @dataclass
 class Sweep:
-    """Candidate substitutions of a parent: per site, dopants at fractions step, 2·step, ... max_fraction."""
+    """Candidate substitutions of a parent: per site, dopants at fractions step, 2·step, ... max_fraction.
+
+    A dopant written `A+B` co-dopes one site: every split with each of A and B at a positive multiple of
+    `step` and their sum at most `max_fraction`.
+    """
 
     parent: str
     substitutions: dict[str, list[str]]
@@ -52,6 +195,7 @@ class Sweep:
     skipped: int = 0
     composition: dict[str, float] = field(init=False)
     states: dict[str, int] = field(init=False)
+    residual: float = field(init=False)  # the parent's net charge with `states` (0 unless a nominal formula)
 
     def __post_init__(self) -> None:
         read = read_fast(self.parent)
@@ -73,29 +217,56 @@ class Sweep:
         for site, dopants in self.substitutions.items():
             if site not in self.composition:
                 raise ScreenError(f"site {site!r} is not in the parent {self.parent} ({', '.join(self.composition)})")
-            for d in dopants:
-                common_oxidation_states(d)
+            for group in dopants:
+                parts = _group(group)
+                for d in parts:
+                    common_oxidation_states(d)
+                if len(set(parts)) != len(parts):
+                    raise ScreenError(f"co-dopants {group!r} on {site} name an element twice")
         self.states = parent_states(self.composition)
+        self.residual = residual_charge(self.composition, self.states)
 
     def fractions(self) -> list[float]:
         n = int(self.max_fraction / self.step + 1e-9)
         return [round(k * self.step, 10) for k in range(1, n + 1)]
 
-    def candidates(self) -> Iterator[str]:
-        """Candidate formulas; those that cannot be charge-balanced are counted in `skipped`."""
-        options = [[None] + [(site, d, x) for d in dopants for x in self.fractions()]
-                   for site, dopants in self.substitutions.items()]
+    def _splits(self, k: int) -> list[tuple[float, ...]]:
+        """Every way to give k co-dopants positive multiples of step summing to at most max_fraction."""
+        n = int(self.max_fraction / self.step + 1e-9)
+        return [tuple(round(m * self.step, 10) for m in ms)
+                for ms in itertools.product(range(1, n + 1), repeat=k) if sum(ms) <= n]
+
+    def substitutions_of(self) -> Iterator[tuple[Substitution, ...]]:
+        """Every substitution set (one dopant group, or none, per site), the empty one excepted."""
+        options = []
+        for site, dopants in self.substitutions.items():
+            opts: list[tuple[Substitution, ...]] = [()]
+            for group in dopants:
+                parts = _group(group)
+                opts += [tuple((site, d, x) for d, x in zip(parts, xs, strict=True)) for xs in self._splits(len(parts))]
+            options.append(opts)
         for combo in itertools.product(*options):
-            subs = [c for c in combo if c is not None]
-            if not subs:
-                continue
-            comp = self._substitute(subs)
+            subs = tuple(s for part in combo for s in part)
+            if subs:
+                yield subs
+
+    def enumerate(self) -> Iterator[tuple[str, tuple[Substitution, ...]]]:
+        """(candidate formula, its substitutions); those that cannot be charge-balanced are counted in
+        `skipped` (reset at each pass)."""
+        self.skipped = 0
+        for subs in self.substitutions_of():
+            comp = self._substitute(list(subs))
             if comp is None:
                 self.skipped += 1
                 continue
-            yield comp
+            yield comp, subs
 
-    def _substitute(self, subs: list[tuple[str, str, float]]) -> str | None:
+    def candidates(self) -> Iterator[str]:
+        """Candidate formulas; those that cannot be charge-balanced are counted in `skipped`."""
+        for text, _ in self.enumerate():
+            yield text
+
+    def _substitute(self, subs: list[Substitution]) -> str | None:
         comp = dict(self.composition)
         extra: dict[str, float] = {}
         charge = 0.0
@@ -127,56 +298,146 @@ class Sweep:
         return "".join(el + _amount(a) for el, a in merged.items() if a > 1e-9)
 
 
+def _group(text: str) -> list[str]:
+    """['Si', 'Ge'] from the co-dopant group 'Si+Ge'."""
+    return [d.strip() for d in text.split("+")]
+
+
 def _amount(a: float) -> str:
     text = f"{a:.6f}".rstrip("0").rstrip(".")
     return "" if text == "1" else text
 
 
-def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "ucb",
-           chunk: int = CHUNK, progress: Callable[[int], object] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Predict every candidate of `sweep` through the `Predictor` in chunks and keep the top `top`.
+def describe_substitution(subs: tuple[Substitution, ...]) -> str:
+    """'P=Si0.1+Ge0.05; S=Cl0.2': per site, each dopant with its fraction of the site."""
+    sites: dict[str, list[str]] = {}
+    for site, dopant, x in subs:
+        sites.setdefault(site, []).append(f"{dopant}{x:g}")
+    return "; ".join(f"{site}={'+'.join(parts)}" for site, parts in sites.items())
+
+
+def dopant_combination(subs: tuple[Substitution, ...]) -> tuple[tuple[str, str], ...]:
+    """The dopants on their sites, without the fractions: the unit `per_dopant` caps."""
+    return tuple(sorted({(site, dopant) for site, dopant, _ in subs}))
+
+
+def p_above(mean: float, lo: float, hi: float, reference: float) -> float:
+    """P(log10 σ > reference) for a prediction whose 90 % interval [lo, hi] is read as a normal."""
+    s = (hi - lo) / 2 / Z90
+    if not s > 0:
+        return float("nan") if mean != mean else float(mean > reference)
+    return 0.5 * math.erfc(-(mean - reference) / s / math.sqrt(2))
+
+
+def _key(rank: str, mean: float, lo: float, hi: float, reference: float) -> tuple[float, float]:
+    """The sort key of a row under `rank` (higher is better, NaN last; ties go to the higher prediction).
+
+    For p_gain the key is the z-score of the parent's prediction, which orders like the probability but
+    does not saturate at 1.
+    """
+    def finite(v: float) -> float:
+        return v if v == v else -math.inf
+
+    if rank == "p_gain":
+        s = (hi - lo) / 2 / Z90
+        z = (mean - reference) / s if s > 0 else (math.inf if mean > reference else -math.inf)
+        return finite(z), finite(mean)
+    primary = {"lcb": lo, "ucb": hi, "mean": mean}[rank]
+    return finite(primary), finite(mean)
+
+
+def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "p_gain",
+           chunk: int = CHUNK, progress: Callable[[int], object] | None = None, per_dopant: int | None = 3,
+           temperature_c: float | str | None = None, state: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Predict the parent and every candidate of `sweep` through the `Predictor` in chunks; keep the top.
 
     Args:
         predictor: the models (default: the shipped champion).
-        rank: "ucb" scores by the upper end of the log10 σ interval, "mean" by the prediction.
+        top: candidates kept.
+        rank: one of `RANKS`: "p_gain" (default) the probability of beating the parent's prediction,
+            "lcb"/"ucb" the lower/upper end of the 90 % log10 σ interval, "mean" the prediction.
+        per_dopant: at most this many candidates per dopant combination in the top list (None or 0: no cap).
+        temperature_c: the temperature of every prediction (default 25 °C).
+        state: "crystalline", "glass", "glass-ceramic" or "unknown", written to the input frame's `state`
+            column. Not yet a model input: it does not change the predictions.
         progress: optional callable(rows done) after each chunk.
 
     Returns:
-        (the top rows with `RESULT_COLUMNS`, best first; counts: candidates, predicted, failed, skipped).
+        (rows with `RESULT_COLUMNS`: the parent first (`role` "parent", the baseline), then the top
+        candidates best first; counts: candidates, predicted, failed, skipped, same_as_parent).
+
+    Raises:
+        ScreenError: a bad ranking, cap or state, or the parent cannot be predicted when the ranking
+            compares with it.
+        InputError: the temperature is not usable.
     """
-    if rank not in ("ucb", "mean"):
-        raise ScreenError(f"the ranking must be ucb or mean, got {rank!r}")
+    from sulfml.service.predictor import as_frame
+
+    if rank not in RANKS:
+        raise ScreenError(f"the ranking must be one of {', '.join(RANKS)}, got {rank!r}")
+    if per_dopant is not None and per_dopant < 0:
+        raise ScreenError(f"the cap per dopant combination must be at least 0, got {per_dopant}")
+    if state is not None and state not in STATES:
+        raise ScreenError(f"the state must be one of {', '.join(STATES)}, got {state!r}")
     predictor = predictor or Predictor.default()
+
+    def frame(texts: list[str]) -> pd.DataFrame:
+        f = as_frame(texts, temperature_c)
+        if state is not None:
+            f["state"] = state
+        return f
+
+    base = predictor.run(frame([sweep.parent])).columns
+    parent_row = {c: base[c][0] for c in PREDICTED}
+    reference = float(base["log10_sigma"][0]) if not base["error"][0] else float("nan")
+    if base["error"][0]:
+        if rank == "p_gain":
+            raise ScreenError(f"the parent {sweep.parent} cannot be predicted, so nothing can be compared with "
+                              f"it: {base['error'][0]}")
+        parent_row["warning"] = "; ".join(t for t in (base["error"][0], parent_row["warning"]) if t)
     parent = Composition.from_dict(sweep.composition)
-    heap: list[tuple] = []
-    counts = {"candidates": 0, "predicted": 0, "failed": 0}
+    cap = per_dopant or None
+    heaps: dict[tuple, list[tuple]] = {}
+    counts = {"candidates": 0, "predicted": 0, "failed": 0, "same_as_parent": 0}
     serial = 0
-    it = sweep.candidates()
+    it = sweep.enumerate()
     while True:
-        texts = list(itertools.islice(it, chunk))
-        if not texts:
+        batch = list(itertools.islice(it, chunk))
+        if not batch:
             break
+        texts = [t for t, _ in batch]
         counts["candidates"] += len(texts)
-        cols = predictor.run(pd.DataFrame({"formula": texts})).columns
-        score_col = cols["log10_sigma_hi"] if rank == "ucb" else cols["log10_sigma"]
+        cols = predictor.run(frame(texts)).columns
         read = read_many(texts)
-        for j in range(len(texts)):
+        for j, (_, subs) in enumerate(batch):
             if cols["error"][j]:
                 counts["failed"] += 1
                 continue
             if (read.ok[j]
                     and Composition.from_dict(cast("dict[str, float]", read.composition(j))) == parent):
-                # the parent again
+                counts["same_as_parent"] += 1  # the parent again
                 continue
             counts["predicted"] += 1
-            item = (score_col[j], -serial, {c: cols[c][j] for c in RESULT_COLUMNS if c != "score"})
+            order = (_key(rank, cols["log10_sigma"][j], cols["log10_sigma_lo"][j], cols["log10_sigma_hi"][j],
+                          reference), -serial)  # unique: rows are never compared
             serial += 1
-            if len(heap) < top:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
+            heap = heaps.setdefault(dopant_combination(subs) if cap else (), [])
+            if len(heap) < (min(cap, top) if cap else top):
+                heapq.heappush(heap, (*order, subs, {c: cols[c][j] for c in PREDICTED}))
+            elif order > heap[0][:2]:
+                heapq.heapreplace(heap, (*order, subs, {c: cols[c][j] for c in PREDICTED}))
         if progress is not None:
             progress(len(texts))
     counts["skipped"] = sweep.skipped
-    rows = [r | {"score": s} for s, _, r in sorted(heap, reverse=True)]
+    best = heapq.nlargest(top, itertools.chain.from_iterable(heaps.values()))
+    rows = [_result("parent", parent_row, "", rank, reference)]
+    rows += [_result("candidate", r, describe_substitution(subs), rank, reference) for _, _, subs, r in best]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS), counts
+
+
+def _result(role: str, r: dict, substitution: str, rank: str, reference: float) -> dict:
+    mean, lo, hi = (float(r[c]) if r[c] is not None else float("nan")
+                    for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi"))
+    p = p_above(mean, lo, hi, reference) if reference == reference else float("nan")
+    score = {"p_gain": p, "lcb": lo, "ucb": hi, "mean": mean}[rank]
+    return r | {"role": role, "substitution": substitution, "p_above_parent": p, "score": score}
