@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
-from sulfml.parse.formula import ParsedFormula, composition_key, parse_formula
+from sulfml.parse.formula import ParsedFormula, composition_key, display_formula, parse_formula
 
 
 def fractions(comp) -> dict[str, float]:
@@ -151,7 +151,8 @@ def test_accepted(text, expected, notation, additive, tags):
     assert r.notation == notation
     assert r.additive == additive
     assert r.tags == tags
-    assert r.formula == Composition(r.composition).reduced_formula
+    assert r.formula == display_formula(r.composition)
+    assert "(" not in r.formula and Composition(r.formula) == Composition(r.composition).reduced_composition
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -225,7 +226,7 @@ def test_to_dict_is_json_ready():
     assert json.loads(json.dumps(d)) == d
     assert d == {"input": "β-Li3PS4 – 2 wt% Al2O3", "formula": "Li3PS4",
                  "composition": {"Li": 3.0, "P": 1.0, "S": 4.0}, "notation": "composite",
-                 "additive": "2 wt% Al2O3", "tags": ["polymorph:β"], "error": None}
+                 "additive": "2 wt% Al2O3", "tags": ["polymorph:β"], "error": None, "notes": []}
     bad = parse_formula("Xx2").to_dict()
     assert bad["error"] == "unknown element: Xx" and bad["composition"] is None
 

@@ -2,7 +2,9 @@
 
 `parse_fast(text)` returns exactly what `sulfml.parse.formula.parse_formula` returns for the texts it accepts
 (one compiled regex, float arithmetic in the parser's order, the reduced formula of `sulfml.parse.reduced`),
-and None for anything else, which then goes to `parse_formula`. It imports neither pymatgen nor pandas.
+and None for anything else, which then goes to `parse_formula`: also for the texts that may look like a
+typing slip (`sulfml.parse.slips.SLIP_SUSPECT`), which `parse_formula` notes. It imports neither pymatgen
+nor pandas.
 `read_many(texts)` reads a whole column at once with NumPy, row for row what `read_fast` returns.
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 from sulfml.chem.elements import element_tables, pauling_electronegativity
 from sulfml.parse.reduced import reduced_formula, reduced_formulas
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES, python_round
+from sulfml.parse.slips import SLIP_SUSPECT
 
 if TYPE_CHECKING:
     from sulfml.parse.formula import ParsedFormula  # imported when needed: it imports pymatgen
@@ -62,6 +65,8 @@ def read_fast(text: str) -> tuple[dict[str, float], str, str] | None:
 
 def _read(text: str) -> tuple[dict[str, float], str] | None:
     if not text or text in MISSING_VALUES:  # parse_formula says so ("NaN" is not sodium nitride)
+        return None
+    if SLIP_SUSPECT.search(text) is not None:  # may look like a typing slip: parse_formula notes it
         return None
     first = text[0]
     if "A" <= first <= "Z":
@@ -235,7 +240,8 @@ def read_many(texts: Sequence[object]) -> ParsedBatch:
     parentheses are found with NumPy, so the shape `_PLAIN`/`_GLASS` accept is checked without a regex
     per row. Amounts follow `_read`'s float arithmetic exactly. Rows outside the common shape (non-ASCII
     text, numbers of more than 15 significant digits, an element twice in one compound, very many
-    symbols) go through `read_fast` one by one: same answer, only slower.
+    symbols) go through `read_fast` one by one: same answer, only slower. Texts that may look like a typing
+    slip (`Li6PS5CI`) are not ok, as in `read_fast`: `parse_formula` reads them and notes the slip.
 
     Args:
         texts: formula texts (a list, or anything `list()` takes); anything that is not a str is not ok.
@@ -300,6 +306,34 @@ def _read_block(texts: list) -> ParsedBatch:
     return ParsedBatch(ok, index, amount, present, formula, glass)
 
 
+def _slip_suspects(buf: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Positions where `SLIP_SUSPECT` matches in the row texts (a row without one has none): texts that may
+    look like a typing slip are parse_formula's, which notes the slip. The buffer starts and ends with a
+    separator, and every row ends with one."""
+    # Padded, so that looking a few characters behind or ahead stays inside (the pad is "other").
+    pad = 3
+    b = np.concatenate([np.zeros(pad, np.uint8), buf, np.zeros(pad, np.uint8)])
+    c = np.concatenate([np.full(pad, _OTHER, np.uint8), cls, np.full(pad, _OTHER, np.uint8)])
+    # `]` is "other" here, but a row holding one is not ours anyway.
+    before = (c == _UPPER) | (c == _LOWER) | (c == _CLOSE)
+    nonzero = (b >= ord("1")) & (b <= ord("9"))
+    found = []
+    at = np.flatnonzero(b == ord("C"))
+    nxt = b[at + 1]
+    # CI | C1(?![\d.])
+    found.append(at[(nxt == ord("I")) | ((nxt == ord("1")) & (c[at + 2] != _DIGIT) & (c[at + 2] != _DOT))])
+    at = np.flatnonzero(b == ord("0"))
+    # [A-Za-z)\]]0\d
+    found.append(at[before[at - 1] & (c[at + 1] == _DIGIT)])
+    # [A-Za-z)\]][1-9]\d?0[1-9]
+    found.append(at[nonzero[at + 1] & ((nonzero[at - 1] & before[at - 2])
+                                       | ((c[at - 1] == _DIGIT) & nonzero[at - 2] & before[at - 3]))])
+    # \d\.O\d
+    at = np.flatnonzero(b == ord("."))
+    found.append(at[(c[at - 1] == _DIGIT) & (b[at + 1] == ord("O")) & (c[at + 2] == _DIGIT)])
+    return np.concatenate(found) - pad
+
+
 def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
     """(ok, glass, fallback, elements, amounts, keep) of ASCII texts joined by newlines, of the given
     lengths; rows marked `missing` (missing-value words) are not ok.
@@ -322,6 +356,8 @@ def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np
     pair += cls[1:]
     bad = np.zeros(len(buf), dtype=bool)
     bad[1:] = np.frombuffer(pair.tobytes().translate(_FOLLOWS_BYTES), dtype=bool)
+
+    bad[_slip_suspects(buf, cls)] = True
 
     # One level of parentheses: with the row ends as markers too, "(" must follow ")" or a row end, ")"
     # must follow "(", a row must not end inside a group; a "-" inside a group is wrong too.

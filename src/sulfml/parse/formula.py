@@ -19,6 +19,7 @@ from pymatgen.core.periodic_table import Element
 
 from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
+from sulfml.parse.slips import rejection_hint, slip_notes
 
 ELEMENTS = frozenset(e.symbol for e in Element)
 
@@ -34,11 +35,21 @@ _CLEAN = str.maketrans(cast(
 ))
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
-_WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous)\)?"
+_WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous|GC)\)?"
 _TRAILING_WORD = re.compile(r"(?:^|\s)" + _WORD + r"\s*$", re.IGNORECASE)
 _LEADING_WORD = re.compile(r"^" + _WORD + r"(?:\s|$)", re.IGNORECASE)
 # Greek letters may be glued to the formula (βLi3PS4); Latin ones need the dash, or they would eat symbols.
 _POLYMORPH = re.compile(r"^(?:([αβγδεζηθκλμξπστφχψω])\s*-?|(LT|HT|[rctmoh])\s*-)\s*(?=\S)")
+# Greek letters spelt out (beta-Li3PS4, Gamma Li3PO4): a dash or a space after the word.
+_GREEK = dict(zip(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda",
+                   "mu", "xi", "pi", "sigma", "tau", "phi", "chi", "psi", "omega"], "αβγδεζηθκλμξπστφχψω",
+                  strict=True))
+_GREEK_WORD = re.compile(r"^(" + "|".join(_GREEK) + r")(?:\s*-|\s)\s*(?=\S)", re.IGNORECASE)
+# A bracketed group ending the text, holding no bracket: a name or abbreviation when it is not chemistry.
+_TRAILING_GROUP = re.compile(r"([(\[])([^()\[\]]*)([)\]])\s*$")
+_NAME_SPLIT = re.compile(r"[\s,;:/=+" + re.escape(_SEPARATORS) + r"]+")
+_SYMBOL = re.compile(r"[A-Z][a-z]?")
+_SYMBOLS_WORD = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)?(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?)+")
 _PERCENT = re.compile(
     r"^(?P<host>.*?\S)\s*[-+" + _DOTS + r"]\s*(?P<additive>(?P<pct>\d+(?:\.\d*)?|\.\d+)\s*"
     r"(?P<unit>wt|vol|mol)\s*\.?\s*%\s*(?P<what>\S.*?))\s*$",
@@ -46,6 +57,7 @@ _PERCENT = re.compile(
 )
 _HYDRATE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)?\s*H2O|\(H2O\)(\d+(?:\.\d*)?|\.\d+)?)\s*$")
 _OPEN, _CLOSE = "([", ")]"
+_MAX_DEPTH = 100  # groups inside groups; no formula comes near
 _QUOTES = ('""', "''", "\u201c\u201d", "\u2018\u2019")
 
 
@@ -63,8 +75,10 @@ class ParsedFormula:
         formula: pymatgen reduced formula of the composition; None on error.
         notation: "plain", "glass", "host+dopant", "composite" or "hydrate"; "" on error.
         additive: for composites, the additive as written (e.g. "5wt% Al2O3"); else None.
-        tags: extra facts read from the text, e.g. ("polymorph:β", "glass").
+        tags: extra facts read from the text, e.g. ("polymorph:β", "glass", "name:LGPS").
         error: the rejection reason, None when the text was read.
+        notes: warnings about the reading, e.g. that it looks like a typing slip ("'CI' is read as carbon
+            and iodine: did you mean Li6PS5Cl? (predicted as read)"); () for most texts.
     """
 
     input: str
@@ -74,6 +88,7 @@ class ParsedFormula:
     additive: str | None
     tags: tuple[str, ...]
     error: str | None
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,7 +99,7 @@ class ParsedFormula:
         """Return a JSON-ready dict of the result."""
         return {"input": self.input, "formula": self.formula, "composition": self.composition,
                 "notation": self.notation, "additive": self.additive, "tags": list(self.tags),
-                "error": self.error}
+                "error": self.error, "notes": list(self.notes)}
 
     def to_composition(self) -> Composition:
         """Return the composition as a pymatgen Composition.
@@ -118,6 +133,7 @@ def parse_formula(text: str) -> ParsedFormula:
 @functools.lru_cache(maxsize=16384)
 def _parse_clean(text: str) -> ParsedFormula:
     tags: list[str] = []
+    notes: list[str] = []
     # Spreadsheet exports sometimes keep the quotes around a cell ("(LiCl)0.5 (P2O5)0.5").
     while len(text) > 1 and text[0] + text[-1] in _QUOTES:
         text = text[1:-1].strip()
@@ -127,54 +143,116 @@ def _parse_clean(text: str) -> ParsedFormula:
         text = _strip_words(text, tags)
         if not text:
             raise FormulaError("empty formula")
-        text = _fix_o_for_zero(text, tags)
-        _check_parentheses(text)
-        if text.startswith("-"):
-            raise FormulaError("non-positive total: leading minus sign")
-        additive = None
-        if (m := _PERCENT.match(text)) is not None:
-            comp, notation, additive = _percent(m)
-        elif (hydrate := _split_hydrate(text)) is not None:
-            host, water = hydrate
-            comp = _add(_mixture(host)[0], {"H": 2.0, "O": 1.0}, water)
-            notation = "hydrate"
-            tags.append("hydrate")
-        elif "%" in text:
-            raise FormulaError("unreadable: percentage notation not understood")
-        else:
-            comp, notation = _mixture(text)
-        comp = {el: round(_finite(amt), AMOUNT_DECIMALS) for el, amt in comp.items() if amt != 0}
-        comp = {el: amt for el, amt in comp.items() if amt != 0}
-        if not comp or any(amt < 0 for amt in comp.values()):
-            raise FormulaError("non-positive total")
-        if (big := max(comp, key=cast("Callable[[str], float]", comp.get))) and comp[big] > MAX_AMOUNT:
-            raise FormulaError(f"implausible amount: {comp[big]:.3g} {big} (more than {MAX_AMOUNT:g})")
     except FormulaError as exc:
         return ParsedFormula("", None, None, "", None, tuple(tags), str(exc))
+    try:
+        text = _fix_o_for_zero(text, tags, notes)
+        comp, notation, additive = _read(text, tags)
+    except FormulaError as exc:
+        return ParsedFormula("", None, None, "", None, tuple(tags), str(exc) + rejection_hint(text, ELEMENTS, _reads))
     except RecursionError:
         return ParsedFormula("", None, None, "", None, tuple(tags), "unreadable: nested too deeply")
-    formula = Composition(comp).reduced_formula
-    return ParsedFormula("", comp, formula, notation, additive, tuple(tags), None)
+    notes += slip_notes(text, _reads)
+    return ParsedFormula("", comp, display_formula(comp), notation, additive, tuple(tags), None, tuple(notes))
+
+
+def _reads(text: str) -> bool:
+    """Whether the chemistry part of a formula is read (for the suggestions of `slips`)."""
+    try:
+        _read(text, [])
+    except (FormulaError, RecursionError):
+        return False
+    return True
+
+
+def _read(text: str, tags: list[str]) -> tuple[dict[str, float], str, str | None]:
+    """(composition, notation, additive) of the chemistry part of a formula; raises FormulaError."""
+    _check_parentheses(text)
+    if text.startswith("-"):
+        raise FormulaError("non-positive total: leading minus sign")
+    additive = None
+    if (m := _PERCENT.match(text)) is not None:
+        comp, notation, additive = _percent(m)
+    elif (hydrate := _split_hydrate(text)) is not None:
+        host, water = hydrate
+        comp = _add(_mixture(host)[0], {"H": 2.0, "O": 1.0}, water)
+        notation = "hydrate"
+        tags.append("hydrate")
+    elif "%" in text:
+        raise FormulaError("unreadable: percentage notation not understood")
+    else:
+        comp, notation = _mixture(text)
+    comp = {el: round(_finite(amt), AMOUNT_DECIMALS) for el, amt in comp.items() if amt != 0}
+    comp = {el: amt for el, amt in comp.items() if amt != 0}
+    if not comp or any(amt < 0 for amt in comp.values()):
+        raise FormulaError("non-positive total")
+    if (big := max(comp, key=cast("Callable[[str], float]", comp.get))) and comp[big] > MAX_AMOUNT:
+        raise FormulaError(f"implausible amount: {comp[big]:.3g} {big} (more than {MAX_AMOUNT:g})")
+    return comp, notation, additive
+
+
+# pymatgen's reduced formula ends with the polyanion group when it has one: Li10Ge(PS6)2.
+_POLYANION = re.compile(r"\(([A-Z][a-z]?)(\d*)([A-Z][a-z]?)(\d*)\)(\d+)$")
+
+
+def display_formula(composition: Mapping[str, float]) -> str:
+    """The formula shown for a composition: pymatgen's reduced formula with its polyanion group written out
+    (Li10GeP2S12, not Li10Ge(PS6)2; LiTi2P3O12, not LiTi2(PO4)3). It does not depend on how the text was
+    written; `composition_key`, not this, is the material key."""
+    formula = Composition(composition).reduced_formula
+    if (m := _POLYANION.search(formula)) is None:
+        return formula
+    a, na, b, nb, factor = m.groups()
+    k = int(factor)
+    return f"{formula[: m.start()]}{a}{int(na or 1) * k}{b}{int(nb or 1) * k}"
 
 
 def _strip_words(text: str, tags: list[str]) -> str:
-    """Remove table words (glass, amorphous, polymorph prefixes) and record them as tags."""
+    """Remove table words (glass, amorphous, GC), trailing names ("(LGPS)") and polymorph prefixes; record them
+    as tags."""
     while True:
         m = _TRAILING_WORD.search(text) or _LEADING_WORD.match(text)
-        if m is None:
+        if m is not None:
+            tag = _word_tag(m.group(1))
+            text = (text[: m.start()] + " " + text[m.end():]).strip()
+        elif (m := _TRAILING_GROUP.search(text)) is not None and _is_name(text[: m.start()], m):
+            name = " ".join(m.group(2).split())
+            tag = _word_tag(name) if re.fullmatch(_WORD, name, re.IGNORECASE) else f"name:{name}"
+            text = text[: m.start()].strip()
+        else:
             break
-        word = m.group(1).lower()
-        tag = "glass-ceramic" if "ceramic" in word else "glass" if word.startswith("glass") else word
         if tag not in tags:
             tags.append(tag)
-        text = (text[: m.start()] + " " + text[m.end():]).strip()
     if (m := _POLYMORPH.match(text)) is not None:
         tags.insert(0, f"polymorph:{m.group(1) or m.group(2)}")
+        text = text[m.end():]
+    elif (m := _GREEK_WORD.match(text)) is not None:
+        tags.insert(0, f"polymorph:{_GREEK[m.group(1).lower()]}")
         text = text[m.end():]
     return text
 
 
-def _fix_o_for_zero(text: str, tags: list[str]) -> str:
+def _word_tag(word: str) -> str:
+    word = word.lower()
+    if "ceramic" in word or word == "gc":
+        return "glass-ceramic"
+    return "glass" if word.startswith("glass") else word
+
+
+def _is_name(before: str, group: re.Match) -> bool:
+    """A trailing bracketed group is a name when something precedes it, its brackets match and one of its
+    words (split at spaces and separators) is not element symbols with amounts: (LGPS), (argyrodite), (GC),
+    (x = 0.5), (Cl-rich). (PO4), (OH), (Li2S-P2S5) and (LiPON) are element symbols, so chemistry."""
+    if not before.strip() or _CLOSE[_OPEN.index(group.group(1))] != group.group(3):
+        return False
+    for word in _NAME_SPLIT.split(group.group(2)):
+        if any(c.isalpha() for c in word) and (
+                _SYMBOLS_WORD.fullmatch(word) is None or any(s not in ELEMENTS for s in _SYMBOL.findall(word))):
+            return True
+    return False
+
+
+def _fix_o_for_zero(text: str, tags: list[str], notes: list[str]) -> str:
     """Read a letter o typed for a zero (Lao.51 -> La0.51), unless it completes a symbol (Co.5 is cobalt)."""
     if "o" not in text:
         return text
@@ -193,6 +271,7 @@ def _fix_o_for_zero(text: str, tags: list[str]) -> str:
     fixed = "".join(chars)
     if fixed != text:
         tags.append("fixed:o-for-0")
+        notes.append(f"a letter o was read as a zero: {fixed}")
     return fixed
 
 
@@ -201,6 +280,8 @@ def _check_parentheses(text: str) -> None:
     for c in text:
         if c in _OPEN:
             stack.append(_CLOSE[_OPEN.index(c)])
+            if len(stack) > _MAX_DEPTH:  # reading each level rescans the group: refuse before that
+                raise FormulaError("unreadable: nested too deeply")
         elif c in _CLOSE:
             if not stack:
                 raise FormulaError(f"malformed parentheses: unmatched '{c}'")

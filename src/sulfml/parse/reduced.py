@@ -1,5 +1,7 @@
-"""pymatgen's reduced formula without pymatgen: one implementation over many compositions at once (padded
-element arrays, as `bulk.read_many` holds them); `reduced_formula` of one composition is a one-row call."""
+"""The displayed formula without pymatgen: pymatgen's reduced formula with its polyanion group written out
+(`Li10GeP2S12`, not `Li10Ge(PS6)2`), which is `sulfml.parse.formula.display_formula`. One implementation over
+many compositions at once (padded element arrays, as `bulk.read_many` holds them); `reduced_formula` of one
+composition is a one-row call."""
 
 from __future__ import annotations
 
@@ -17,9 +19,6 @@ SPECIAL_FORMULAS: dict[str, str] = {
     "LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
     "O": "O2", "N": "N2", "F": "F2", "Cl": "Cl2", "H": "H2",
 }
-# pymatgen's reduce_formula writes the last two elements as a (polyanion) when their electronegativities
-# differ by less than this.
-_POLYANION_GAP = 1.65
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,8 @@ def _order() -> _Order:
 
 
 def reduced_formula(composition: Mapping[str, float]) -> str | None:
-    """pymatgen's `Composition(composition).reduced_formula`; None for an empty composition.
+    """`sulfml.parse.formula.display_formula(composition)`: pymatgen's `Composition(composition).reduced_formula`
+    with the polyanion group written out; None for an empty composition.
 
     Raises:
         KeyError: an element without a Pauling electronegativity (pymatgen has no order for those).
@@ -109,35 +109,20 @@ def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarr
 
 
 def _integer_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
-    """Rows of integer amounts: pymatgen's reduce_formula (divide by the gcd, the polyanion group), then
-    the special formulas."""
+    """Rows of integer amounts: divided by their gcd (pymatgen's reduce_formula, without the polyanion group),
+    then the special formulas."""
     order = _order()
     rows, width = els.shape
-    count = present.sum(axis=1)
     amounts = amounts // np.gcd.reduce(amounts, axis=1)[:, None]  # padding is 0, which gcd ignores
-    # The last two elements, when close in electronegativity, form a polyanion if they reduce further.
-    x = order.electronegativity
-    r = np.arange(rows)
-    a, b = np.maximum(count - 2, 0), count - 1
-    poly_factor = np.gcd(amounts[r, a], amounts[r, b])
-    poly = (count >= 3) & (x[els[r, b]] - x[els[r, a]] < _POLYANION_GAP) & (poly_factor != 1)
-    plain = present & (np.arange(width) < (count - 2 * poly)[:, None])
-    in_a, in_b = amounts[r, a] // poly_factor, amounts[r, b] // poly_factor
     names = np.array([*order.symbols, ""], dtype=object)
-    values = np.unique(np.concatenate([amounts.ravel(), poly_factor, in_a, in_b]))
+    values = np.unique(amounts)
     # formula_double_format: an amount of 1 is not written.
     text = np.array([str(v) for v in values.tolist()], dtype=object)
-    text[values == 1] = ""  # the poly factor is never 1 where written
+    text[values == 1] = ""
+    text[values == 0] = ""  # padding
 
-    def amount_text(v: np.ndarray) -> np.ndarray:
-        return text[np.searchsorted(values, v)]
-
-    pieces = np.empty((rows, 2 * width + 8), dtype=object)
-    pieces[:, 0:2 * width:2] = names[np.where(plain, els, order.pad)]
-    pieces[:, 1:2 * width:2] = np.where(plain, amount_text(amounts), "")
-    group = [np.where(poly, "(", ""), np.where(poly, names[els[r, a]], ""), np.where(poly, amount_text(in_a), ""),
-             np.where(poly, names[els[r, b]], ""), np.where(poly, amount_text(in_b), ""), np.where(poly, ")", ""),
-             np.where(poly, amount_text(poly_factor), "")]
-    pieces[:, 2 * width:-1] = np.stack(group, axis=1)
+    pieces = np.empty((rows, 2 * width + 1), dtype=object)
+    pieces[:, 0:2 * width:2] = names[np.where(present, els, order.pad)]
+    pieces[:, 1:2 * width:2] = text[np.searchsorted(values, amounts)]
     pieces[:, -1] = "\n"  # one join of all rows, split at the row ends
     return [SPECIAL_FORMULAS.get(f, f) for f in "".join(pieces.ravel().tolist()).split("\n")[:-1]]

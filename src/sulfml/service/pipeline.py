@@ -281,6 +281,7 @@ def _parse(batch: _Batch) -> None:
             u_formula[u] = p.formula
             u_composition[u] = p.composition
             u_in_domain[u], u_notes[u] = composition_notes(p.composition, elements, p.additive)
+            u_notes[u] = [*p.notes, *(u_notes[u] or [])]  # the parser's notes (a likely typing slip) first
             u_feat[u] = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags),
                          "family": None}
     fast_rows = np.flatnonzero(parsed.ok)
