@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -71,9 +70,7 @@ def test_cif_features(tmp_path) -> None:
     path = tmp_path / "li2s.cif"
     li2s().to(filename=str(path))
     f = CifFeatures()
-    start = time.perf_counter()
-    v = dict(zip(f.feature_labels(), f.featurize(str(path)), strict=True))
-    assert time.perf_counter() - start < 5  # includes matminer's one-off structure import
+    v = dict(zip(f.feature_labels(), f.featurize(str(path)), strict=True))  # its speed: benchmarks/parse_speed.py
     assert all(math.isfinite(x) for x in v.values())
     assert v["cif spacegroup_num"] == 225
     assert v["cif crystal_system_int"] == 1.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -255,13 +254,12 @@ def test_composition_key_format():
         composition_key({"Li": 0})
 
 
-def test_speed():
+def test_literature_batch_reads():
+    # its speed target (< 2 s) is checked by benchmarks/parse_speed.py, not here
     texts = [f"{x / 100:.2f}Li2S-{1 - x / 100:.2f}P2S5" for x in range(1, 100)]
     texts += [f"Li{i}La3Zr2O{i + 5}-0.{i}Ga" for i in range(1, 10)]
     texts += [f"Li{1 + i / 1000:.3f}Al0.3Ti1.7(PO4)3" for i in range(2900)]
-    start = time.perf_counter()
     assert all(parse_formula(t).ok for t in texts)
-    assert time.perf_counter() - start < 2.0
 
 
 # Property-based: whatever pymatgen prints for a composition must read back to the same composition.
