@@ -144,9 +144,9 @@ class _Batch:
     cifs: list[str]
     out: dict[str, Any] = field(init=False)
     live: np.ndarray = field(init=False)
-    # Per row, in the order the warning shows them: composition notes, then structure notes.
-    domain_notes: list[list[str]] = field(init=False)
-    structure_notes: list[list[str]] = field(init=False)
+    # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
+    domain_notes: dict[int, list[str]] = field(default_factory=dict)
+    structure_notes: dict[int, list[str]] = field(default_factory=dict)
     structures: dict[int, dict] = field(default_factory=dict)  # row -> structure columns (structure presets)
     cif_amounts: dict[int, dict[str, float]] = field(default_factory=dict)
     feature_rows: _FeatureRows = field(default_factory=_FeatureRows)
@@ -159,8 +159,6 @@ class _Batch:
         self.out["warning"] = [""] * n
         self.out["error"] = [""] * n
         self.live = np.ones(n, bool)
-        self.domain_notes = [[] for _ in range(n)]
-        self.structure_notes = [[] for _ in range(n)]
         self.feat_of = np.full(n, -1)
 
     def fail(self, i: int, reason: str) -> None:
@@ -194,9 +192,9 @@ def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
         X = _featurize(batch, keep)
         if X is not None:
             far, shifted = _predict(batch, prediction, X, keep)
-    for i in range(n):
-        notes = ([far[i]] if i in far else []) + batch.domain_notes[i] + batch.structure_notes[i] \
-            + shifted.get(i, [])
+    for i in sorted(far.keys() | batch.domain_notes.keys() | batch.structure_notes.keys() | shifted.keys()):
+        notes = ([far[i]] if i in far else []) + batch.domain_notes.get(i, []) \
+            + batch.structure_notes.get(i, []) + shifted.get(i, [])
         batch.out["warning"][i] = "; ".join(notes)
     return prediction
 
@@ -239,11 +237,12 @@ def _read_structures(batch: _Batch) -> None:
         except (OSError, ValueError) as exc:
             batch.fail(i, f"cannot read CIF {cif!r}: {exc}")
             continue
-        batch.structure_notes[i] += notes
+        row_notes = batch.structure_notes.setdefault(i, [])
+        row_notes += notes
         if uses_structure:
             batch.structures[i] = fields
         else:
-            batch.structure_notes[i].append(
+            row_notes.append(
                 f"the model uses composition only (preset {batch.bundle.preset}): the CIF gave the composition")
         if batch.texts[i].strip():
             batch.cif_amounts[i] = amounts
@@ -288,19 +287,22 @@ def _parse(batch: _Batch) -> None:
     fast_feat = np.full(len(unique), -1)
     feature_rows = batch.feature_rows
     u_dict_feat = np.full(len(unique), -1)
+    uses_structure = batch.bundle.uses_structure
+    formula_col, in_domain_col = batch.out["formula"], batch.out["in_domain"]
     for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
         if u_error[u]:
             batch.fail(i, u_error[u])
             continue
-        batch.out["formula"][i] = u_formula[u]
-        batch.out["in_domain"][i] = u_in_domain[u]
-        batch.domain_notes[i] = list(u_notes[u] or [])
+        formula_col[i] = u_formula[u]
+        in_domain_col[i] = u_in_domain[u]
+        if u_notes[u]:
+            batch.domain_notes[i] = list(u_notes[u])
         if i in batch.cif_amounts:
             comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
             if not same_composition(comp, batch.cif_amounts[i]):
-                batch.structure_notes[i].append(
+                batch.structure_notes.setdefault(i, []).append(
                     f"the CIF's composition {batch.cif_amounts[i]} differs from the formula; the formula is used")
-        if i in batch.structures or (batch.bundle.uses_structure and u_feat[u] is None):
+        if i in batch.structures or (uses_structure and u_feat[u] is None):
             # structure presets featurize row by row with each row's own structure columns
             feat = u_feat[u] or _parsed_feature(parsed, u)
             batch.feat_of[i] = feature_rows.add_dict(feat | batch.structures.get(i, no_structure()))
