@@ -277,11 +277,11 @@ def _fix_o_for_zero(text: str, tags: list[str], notes: list[str]) -> str:
 
 def _check_parentheses(text: str) -> None:
     stack: list[str] = []
+    deepest = 0
     for c in text:
         if c in _OPEN:
             stack.append(_CLOSE[_OPEN.index(c)])
-            if len(stack) > _MAX_DEPTH:  # reading each level rescans the group: refuse before that
-                raise FormulaError("unreadable: nested too deeply")
+            deepest = max(deepest, len(stack))
         elif c in _CLOSE:
             if not stack:
                 raise FormulaError(f"malformed parentheses: unmatched '{c}'")
@@ -289,6 +289,8 @@ def _check_parentheses(text: str) -> None:
                 raise FormulaError(f"malformed parentheses: mismatched '{c}'")
     if stack:
         raise FormulaError("malformed parentheses: unclosed group")
+    if deepest > _MAX_DEPTH:  # reading each level rescans the group: refuse before that
+        raise FormulaError("unreadable: nested too deeply")
 
 
 def _number(text: str) -> float:
