@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rank", choices=["ucb", "mean"], default="ucb",
                    help="score: upper end of the log10 sigma interval (ucb, default) or the prediction")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None)
-    p.add_argument("--output", "-o", help="write the top candidates as csv or json (by extension)")
+    p.add_argument("--output", "-o", help="write the top candidates as csv or json (by extension); with "
+                                          "--enumerate-only, every candidate as .parquet or .csv")
+    p.add_argument("--enumerate-only", action="store_true",
+                   help="write the candidate formulas to --output (.parquet or .csv) without predicting, e.g. "
+                        "to score them elsewhere (see examples/spark_screen.py)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -40,13 +44,20 @@ def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Enumerate, predict in chunks, print the top K and the counts."""
+    """Enumerate, predict in chunks, print the top K and the counts (or only write the candidates)."""
     from sulfml.cli.common import load_predictor
-    from sulfml.workflows.screen import Sweep, screen
+    from sulfml.workflows.screen import Sweep, screen, write_candidates
 
+    if args.enumerate_only and not (args.output or "").lower().endswith((".parquet", ".csv")):
+        raise UsageError("--enumerate-only needs --output FILE.parquet or FILE.csv")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
+    if args.enumerate_only:
+        n = write_candidates(sweep, args.output)
+        print(f"wrote {n} candidates to {args.output} ({sweep.skipped} skipped: cannot be charge-balanced "
+              f"through Li)")
+        return 0
     top, counts = screen(sweep, load_predictor(args), top=args.top, rank=args.rank)
     summary = (f"{counts['candidates']} candidates, {counts['predicted']} predicted, {counts['skipped']} skipped "
                f"(cannot be charge-balanced through Li), {counts['failed']} failed; top {len(top)} by {args.rank}")

@@ -3,10 +3,12 @@ content, and rank them through the one predict path, in chunks (bounded memory, 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -17,8 +19,8 @@ from sulfml.parse.bulk import read_fast, read_many
 from sulfml.service.predictor import Predictor
 
 RESULT_COLUMNS = ["formula", "log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain", "score"]
+CANDIDATE_COLUMNS = ["formula", "parent", "substitution"]
 CHUNK = 20000
-
 
 
 def common_oxidation_states(symbol: str) -> tuple[int, ...]:
@@ -81,6 +83,12 @@ class Sweep:
 
     def candidates(self) -> Iterator[str]:
         """Candidate formulas; those that cannot be charge-balanced are counted in `skipped`."""
+        for _, formula in self.substitutions_made():
+            yield formula
+
+    def substitutions_made(self) -> Iterator[tuple[list[tuple[str, str, float]], str]]:
+        """(the substitutions as (site, dopant, fraction), the candidate formula) per candidate, in the order
+        of `candidates`; those that cannot be charge-balanced are counted in `skipped`."""
         options = [[None] + [(site, d, x) for d in dopants for x in self.fractions()]
                    for site, dopants in self.substitutions.items()]
         for combo in itertools.product(*options):
@@ -91,7 +99,7 @@ class Sweep:
             if comp is None:
                 self.skipped += 1
                 continue
-            yield comp
+            yield subs, comp
 
     def _substitute(self, subs: list[tuple[str, str, float]]) -> str | None:
         comp = dict(self.composition)
@@ -128,6 +136,52 @@ class Sweep:
 def _amount(a: float) -> str:
     text = f"{a:.6f}".rstrip("0").rstrip(".")
     return "" if text == "1" else text
+
+
+def substitution_text(subs: list[tuple[str, str, float]]) -> str:
+    """The substitutions of a candidate as text, e.g. "P->Si:0.1 S->Cl:0.2" (site, dopant, fraction of the site)."""
+    return " ".join(f"{site}->{dopant}:{x:g}" for site, dopant, x in subs)
+
+
+def write_candidates(sweep: Sweep, path: str | Path, chunk: int = CHUNK) -> int:
+    """Write every candidate of `sweep` to a Parquet or CSV file (by extension) without predicting.
+
+    The rows stream out in chunks (one Parquet row group each), so memory does not grow with the sweep;
+    the columns are `CANDIDATE_COLUMNS`, the substitution as `substitution_text` writes it. Unlike
+    `screen`, it keeps a candidate equal to the parent (telling them apart needs every formula parsed).
+
+    Returns:
+        The number of candidates written (`sweep.skipped` counts the ones that could not be balanced).
+
+    Raises:
+        ScreenError: the file type is neither .parquet nor .csv.
+    """
+    from sulfml.service.output import open_sink
+
+    path = Path(path)
+    kind = {".parquet": "parquet", ".csv": "csv"}.get(path.suffix.lower())
+    if kind is None:
+        raise ScreenError(f"candidates are written as .parquet or .csv, not {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    it = sweep.substitutions_made()
+    with open(path, "w", encoding="utf-8", newline="") if kind == "csv" else contextlib.nullcontext() as fh:
+        sink = open_sink(kind, fh if fh is not None else path)
+        wrote = False
+        while True:
+            rows = list(itertools.islice(it, chunk))
+            if not rows and wrote:
+                break
+            # the first chunk is written even when empty, so an empty sweep still leaves a file with a header
+            sink.write(pd.DataFrame({"formula": [f for _, f in rows], "parent": sweep.parent,
+                                     "substitution": [substitution_text(s) for s, _ in rows]},
+                                    columns=CANDIDATE_COLUMNS).astype(str))
+            wrote = True
+            n += len(rows)
+            if not rows:
+                break
+        sink.close()
+    return n
 
 
 def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "ucb",
