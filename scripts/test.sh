@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff check src tests benchmarks scripts examples
 .venv/bin/lint-imports
 .venv/bin/mypy
 bash scripts/check-wheel.sh

@@ -211,3 +211,39 @@ def test_cli_help_states_the_ranking_rule(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "exceeds the parent's predicted log10 sigma" in text and "1.645" in text
     assert "per dopant combination" in text and "not yet a model input" in text
+
+
+def test_write_candidates_streams_every_candidate_without_predicting(tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from sulfml.workflows.screen import write_candidates
+
+    monkeypatch.setattr(Predictor, "default", lambda: pytest.fail("enumerating must not load a model"))
+    subs = {"P": ["Si", "Ge"], "S": ["Cl"]}
+    want = list(Sweep("Li6PS5Cl", subs, 0.3, 0.1).candidates())
+    sweep = Sweep("Li6PS5Cl", subs, 0.3, 0.1)
+    assert write_candidates(sweep, tmp_path / "c.parquet", chunk=5) == len(want) == 27
+    assert pq.ParquetFile(tmp_path / "c.parquet").num_row_groups == 6  # one per chunk: streamed
+    got = pd.read_parquet(tmp_path / "c.parquet")
+    assert list(got.columns) == ["formula", "parent", "substitution"] and list(got["formula"]) == want
+    assert set(got["parent"]) == {"Li6PS5Cl"}
+    assert got.loc[got["formula"] == "Li6.1P0.9Si0.1S5Cl", "substitution"].item() == "P=Si0.1"
+    assert write_candidates(Sweep("Li6PS5Cl", subs, 0.3, 0.1), tmp_path / "c.csv") == 27
+    assert list(pd.read_csv(tmp_path / "c.csv")["formula"]) == want
+    with pytest.raises(ScreenError, match="parquet or .csv") as info:
+        write_candidates(Sweep("Li6PS5Cl", subs, 0.3, 0.1), tmp_path / "c.json")
+    assert "--" not in str(info.value)  # library messages never name command-line flags
+
+
+def test_cli_enumerate_only(tmp_path, capsys):
+    import pandas as pd
+
+    base = ["screen", "Li3PS4", "--substitute", "S=Cl", "--max-fraction", "1", "--step", "0.5", "--enumerate-only"]
+    assert main([*base, "--output", str(tmp_path / "c.parquet")]) == 0
+    assert capsys.readouterr().out.strip() == \
+        f"wrote 1 candidates to {tmp_path / 'c.parquet'} (1 skipped: cannot be charge-balanced through Li)"
+    assert list(pd.read_parquet(tmp_path / "c.parquet")["formula"]) == ["LiPS2Cl2"]
+    assert main(base) == 2
+    assert "--enumerate-only needs --output" in capsys.readouterr().err
+    assert main([*base, "--output", str(tmp_path / "c.json")]) == 2

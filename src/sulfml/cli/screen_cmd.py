@@ -47,7 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "model input, so it does not change the predictions")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
                    help="stdout format (default: table on a terminal, csv otherwise)")
-    p.add_argument("--output", "-o", help="write the parent and top candidates as csv or json (by extension)")
+    p.add_argument("--output", "-o", help="write the parent and top candidates as csv or json (by extension); "
+                                          "with --enumerate-only, every candidate as .parquet or .csv")
+    p.add_argument("--enumerate-only", action="store_true",
+                   help="write the candidate formulas to --output (.parquet or .csv) without predicting, e.g. "
+                        "to score them elsewhere (see examples/spark_screen.py)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -65,10 +69,12 @@ def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Enumerate, predict in chunks, print the parent, the top K and the counts."""
+    """Enumerate, predict in chunks, print the parent, the top K and the counts (or only write the candidates)."""
     from sulfml.cli.common import load_predictor
-    from sulfml.workflows.screen import Sweep, screen
+    from sulfml.workflows.screen import Sweep, screen, write_candidates
 
+    if args.enumerate_only and not (args.output or "").lower().endswith((".parquet", ".csv")):
+        raise UsageError("--enumerate-only needs --output FILE.parquet or FILE.csv")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     if args.per_dopant < 0:
@@ -80,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
         if kelvin is None:
             raise UsageError(f"--temperature-c: {why}")
     sweep = Sweep(args.parent, parse_substitutions(args.substitute), args.max_fraction, args.step)
+    if args.enumerate_only:
+        n = write_candidates(sweep, args.output)
+        print(f"wrote {n} candidates to {args.output} ({sweep.skipped} skipped: cannot be charge-balanced "
+              f"through Li)")
+        return 0
     result, counts = screen(sweep, load_predictor(args), top=args.top, rank=args.rank, per_dopant=args.per_dopant,
                             temperature_c=args.temperature_c, state=args.state)
     n_top = int((result["role"] == "candidate").sum())

@@ -15,12 +15,14 @@ enter the top list, so it is not ten neighbouring fractions of one substitution.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import pandas as pd
@@ -43,6 +45,7 @@ RANKS = {
 STATES = ("crystalline", "glass", "glass-ceramic", "unknown")
 PREDICTED = ("formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain",
              "warning")  # the pipeline's columns a result row keeps
+CANDIDATE_COLUMNS = ["formula", "parent", "substitution"]  # what write_candidates writes
 CHUNK = 20000
 Z90 = 1.6448536269514722  # the normal quantile of a two-sided 90 % interval
 PINNED = {"Li": 1, "F": -1, "Cl": -1, "Br": -1, "I": -1, "O": -2, "S": -2, "Se": -2, "Te": -2}
@@ -344,6 +347,47 @@ def _key(rank: str, mean: float, lo: float, hi: float, reference: float) -> tupl
         return finite(z), finite(mean)
     primary = {"lcb": lo, "ucb": hi, "mean": mean}[rank]
     return finite(primary), finite(mean)
+
+
+def write_candidates(sweep: Sweep, path: str | Path, chunk: int = CHUNK) -> int:
+    """Write every candidate of `sweep` to a Parquet or CSV file (by extension) without predicting.
+
+    The rows stream out in chunks (one Parquet row group each), so memory does not grow with the sweep;
+    the columns are `CANDIDATE_COLUMNS`, the substitution as `describe_substitution` writes it. Unlike
+    `screen`, it keeps a candidate equal to the parent (telling them apart needs every formula parsed).
+
+    Returns:
+        The number of candidates written (`sweep.skipped` counts the ones that could not be balanced).
+
+    Raises:
+        ScreenError: the file type is neither .parquet nor .csv.
+    """
+    from sulfml.service.output import open_sink
+
+    path = Path(path)
+    kind = {".parquet": "parquet", ".csv": "csv"}.get(path.suffix.lower())
+    if kind is None:
+        raise ScreenError(f"candidates are written as .parquet or .csv, not {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    it = sweep.enumerate()
+    with open(path, "w", encoding="utf-8", newline="") if kind == "csv" else contextlib.nullcontext() as fh:
+        sink = open_sink(kind, fh if fh is not None else path)
+        wrote = False
+        while True:
+            rows = list(itertools.islice(it, chunk))
+            if not rows and wrote:
+                break
+            # the first chunk is written even when empty, so an empty sweep still leaves a file with a header
+            sink.write(pd.DataFrame({"formula": [f for f, _ in rows], "parent": sweep.parent,
+                                     "substitution": [describe_substitution(s) for _, s in rows]},
+                                    columns=CANDIDATE_COLUMNS).astype(str))
+            wrote = True
+            n += len(rows)
+            if not rows:
+                break
+        sink.close()
+    return n
 
 
 def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "p_gain",
