@@ -149,30 +149,3 @@ def test_nearest_handles_fewer_references_than_k():
     idx, d = nearest(np.array([[0.0, 1.0], [2.0, 0.1]]), ref, 5)
     assert idx.tolist() == [[0, 1, 2], [2, 0, 1]]
     assert d[0, 0] == 0.0 and d[0, 2] == pytest.approx(np.sqrt(5.0))
-
-
-def test_nearest_gives_a_row_the_same_neighbours_in_any_batch(monkeypatch):
-    """Near-ties (references at distances equal up to rounding) once ranked differently by the k-d tree and
-    the distance matrix, so a row's prediction depended on the size of the batch it came in."""
-    from sulfml.model import knn_features
-
-    rng = np.random.default_rng(7)
-    centre = rng.random(6) * 0.3 + 0.1
-    # pairs of references mirrored around the query on one axis: equal distances, rounded differently
-    offsets = rng.random((60, 6)) * 0.05
-    # and 12 references at exactly one distance from a query: more ties than the search's spare candidates
-    axes = np.vstack([np.eye(6) * 0.25, np.eye(6) * -0.25]) + 0.5
-    ref = np.vstack([centre + offsets * s for s in (1, -1)] + [rng.random((300, 6)), axes[::-1]])
-    query = np.vstack([centre] * 3 + [np.full((2, 6), 0.5), rng.random((1500, 6))])
-    results = {}
-    for method, tree_from in (("tree", 1), ("matrix", 10**9)):
-        monkeypatch.setattr(knn_features, "_TREE_FROM", tree_from)
-        results[method] = knn_features.nearest(query, ref, 5)
-    np.testing.assert_array_equal(results["tree"][0], results["matrix"][0])
-    np.testing.assert_array_equal(results["tree"][1], results["matrix"][1])  # to the bit
-    one = knn_features.nearest(query[:1], ref, 5)
-    np.testing.assert_array_equal(one[0][0], results["tree"][0][0])
-    np.testing.assert_array_equal(one[1][0], results["tree"][1][0])
-    tied = knn_features.nearest(query[3:4], ref, 5)[0][0]
-    np.testing.assert_array_equal(tied, np.arange(420, 425))  # the first five of the twelve, in reference order
-    np.testing.assert_array_equal(results["tree"][0][3], tied)
