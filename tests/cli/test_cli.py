@@ -224,7 +224,7 @@ def test_registry_list_says_which_store_and_takes_options_after_the_action(capsy
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     code, _, err = run(capsys, "registry", "list", "--tracking-uri", f"sqlite:///{empty}")
-    assert code == 2 and "not an MLflow store" in err and empty.stat().st_size == 0
+    assert code == 2 and "has no model registry tables" in err and empty.stat().st_size == 0
 
 
 def test_data_dir_goes_before_or_after_the_action(capsys, mini_data_dir):

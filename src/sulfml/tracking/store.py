@@ -78,7 +78,7 @@ def open_existing(uri: str | None = None) -> str:
         if not path.exists():
             raise StoreError(f"no MLflow store at {path} (reading a store does not create one)")
         if resolved.startswith("sqlite:") and not _sqlite_has_registry(path):
-            raise StoreError(f"{path} is not an MLflow store (it has no model registry tables)")
+            raise StoreError(f"cannot use the MLflow store {path}: it has no model registry tables")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
