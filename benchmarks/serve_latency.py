@@ -55,18 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
 
-    import mlflow
-
-    from sulfml.service.serving import PYFUNC_NAME, log_pyfunc_model, scoring_server
+    from sulfml.service.serving import PYFUNC_NAME, publish_bundle, scoring_server
     from sulfml.tracking.bundle import shipped_bundle_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment("latency")
-        with mlflow.start_run():
-            info = log_pyfunc_model(shipped_bundle_dir())
-        mlflow.MlflowClient().set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
+        publish_bundle(shipped_bundle_dir(), uri)
         with scoring_server(f"models:/{PYFUNC_NAME}@champion", uri, _free_port()) as base:
             results = {}
             for size in (1, 1000):

@@ -44,18 +44,11 @@ def child_env(tracking_uri: str) -> dict[str, str]:
 
 def champion_store(root: Path) -> str:
     """A sqlite store under `root` whose `sulfml@champion` is the shipped bundle as the pyfunc model."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    from sulfml.service.serving import PYFUNC_NAME, log_pyfunc_model
+    from sulfml.service.serving import publish_bundle
     from sulfml.tracking.bundle import shipped_bundle_dir
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("spark-throughput")
-    with mlflow.start_run():
-        info = log_pyfunc_model(shipped_bundle_dir())
-    MlflowClient(uri).set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
+    publish_bundle(shipped_bundle_dir(), uri)
     return uri
 
 

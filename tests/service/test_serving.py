@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sulfml.cli import main
-from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, log_pyfunc_model, scoring_server
+from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, publish_bundle, scoring_server
 
 NUMBERS = [c for c, t in OUTPUT_TYPES.items() if t == "double"]
 TEXTS = ["Li6PS5Cl", "70Li2S-30P2S5", "bad(", "", "Li10Ge(P0.925Sb0.075)2S12", "NaCl", "Xx2"]
@@ -23,18 +23,11 @@ TEXTS = ["Li6PS5Cl", "70Li2S-30P2S5", "bad(", "", "Li10Ge(P0.925Sb0.075)2S12", "
 @pytest.fixture(scope="module")
 def served_store(tmp_path_factory, trained) -> dict:
     """A store whose `sulfml@champion` is the pyfunc model of the trained test bundle."""
-    import mlflow
-    from mlflow import MlflowClient
-
     root = tmp_path_factory.mktemp("pyfunc")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment("sulfml-serving")
-        with mlflow.start_run():
-            info = log_pyfunc_model(trained["models"])
-        MlflowClient(uri).set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
+        publish_bundle(trained["models"], uri)
     return {"uri": uri, "models": trained["models"], "root": root}
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from sulfml.cli import main
-from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, log_pyfunc_model, spark_result_type
+from sulfml.service.serving import OUTPUT_TYPES, PYFUNC_NAME, publish_bundle, spark_result_type
 from sulfml.tracking.bundle import shipped_bundle_dir
 from sulfml.workflows.screen import Sweep
 
@@ -55,16 +55,9 @@ def spark():
 @pytest.fixture(scope="module")
 def champion_store(tmp_path_factory) -> str:
     """A private sqlite store whose `sulfml@champion` is the pyfunc model of the shipped bundle."""
-    import mlflow
-    from mlflow import MlflowClient
-
     root = tmp_path_factory.mktemp("spark-store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("sulfml-spark")
-    with mlflow.start_run():
-        info = log_pyfunc_model(shipped_bundle_dir())
-    MlflowClient(uri).set_registered_model_alias(PYFUNC_NAME, "champion", info.registered_model_version)
+    publish_bundle(shipped_bundle_dir(), uri)
     return uri
 
 

@@ -101,6 +101,23 @@ def _version() -> str:
     return __version__
 
 
+def publish_bundle(bundle_dir: str | Path, tracking_uri: str, alias: str = "champion") -> str:
+    """Log a bundle directory as the pyfunc model `sulfml` in the store at `tracking_uri` and point `alias` at
+    it: a store to serve from without training (a lab's own bundle, the benchmarks, the tests).
+
+    Returns:
+        The new version of `sulfml`.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run(experiment_id=_experiment_id(SERVING_EXPERIMENT), run_name=PYFUNC_NAME):
+        info = log_pyfunc_model(bundle_dir)
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient(tracking_uri).set_registered_model_alias(PYFUNC_NAME, alias, version)
+    return version
+
+
 def register_served_model(versions: dict[str, str], make_champion: bool) -> str:
     """Log and register the pyfunc model of one registered pair (target -> version of its model), in a run
     of its own; with `make_champion`, move `sulfml@champion` to it.
