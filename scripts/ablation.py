@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sulfml.config import RunConfig
+from sulfml.config import RunConfig, resolve_config
 from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import group_labels, grouped_folds
 from sulfml.model.estimator import make_regressor
@@ -62,16 +62,16 @@ class Variant:
     measurements: Callable | None = None  # filter of the training measurements (after leak exclusion)
 
 
-ISSUE7_KEYS = ("knn_k", "knn_folds", "objective")
+ISSUE7_KEYS = ("knn", "objective")
 
 
 def _config(v: Variant) -> RunConfig:
     if v.config == "base":  # the pre-issue-7 tuned config: same hyperparameters, composition-v1, no dedup, no kNN
-        cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / "tuned.toml")
+        cfg = RunConfig.from_toml(resolve_config("tuned"))
         cfg = replace(cfg, preset="composition-v1", data=replace(cfg.data, aggregation="median-log10"),
                       params={t: {k: x for k, x in p.items() if k not in ISSUE7_KEYS} for t, p in cfg.params.items()})
     else:
-        cfg = RunConfig.from_toml(ROOT / "experiments" / "configs" / f"{v.config}.toml")
+        cfg = RunConfig.from_toml(resolve_config(v.config))
     if v.preset:
         cfg = replace(cfg, preset=v.preset)
     if v.censor is not None:
@@ -169,7 +169,7 @@ def fit_aft(distribution: str = "normal", scale: float = 1.0):
         # AFT models ln(T); with T = exp(log10 sigma) the model works in log10 units.
         lower = np.where(cens, 0.0, np.exp(bound))
         upper = np.exp(bound)
-        p = {k: v for k, v in params.items() if k not in ("n_estimators", "knn_k", "knn_folds")}
+        p = {k: v for k, v in params.items() if k not in ("n_estimators", "knn")}
         booster_params = {"objective": "survival:aft", "aft_loss_distribution": distribution,
                           "aft_loss_distribution_scale": scale, "tree_method": "hist", "seed": seed,
                           "nthread": 2, "eta": p.pop("learning_rate"), **p}
@@ -272,7 +272,7 @@ def one_per_paper(meas: pd.DataFrame) -> pd.DataFrame:
     return rule(meas)
 
 
-KNN = {"log10_sigma": {"knn_k": 5}, "ea_eV": {"knn_k": 5}}
+KNN = {"log10_sigma": {"knn": {"k": 5}}, "ea_eV": {"knn": {"k": 5}}}
 
 VARIANTS = [
     Variant("baseline", "tuned.toml as shipped before issue 7 (composition-v1, squared error, no kNN)"),
@@ -293,7 +293,7 @@ VARIANTS = [
     Variant("knn-k5", "composition-v2 + out-of-fold kNN target features, k=5", preset="composition-v2",
             params=KNN),
     Variant("knn-k10", "composition-v2 + kNN target features, k=10", preset="composition-v2",
-            params={t: {"knn_k": 10} for t in KNN}),
+            params={t: {"knn": {"k": 10}} for t in KNN}),
     Variant("chemistry-knn-k5", "chemistry-v1 + kNN target features, k=5", preset="chemistry-v1", params=KNN),
     Variant("chemistry-knn-k5-ea-abs", "chemistry-knn-k5, Ea objective reg:absoluteerror",
             preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
