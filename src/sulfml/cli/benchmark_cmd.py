@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sulfml.cli.common import add_data_dir
 
-NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature"]
+NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 from sulfml.config import RunConfig
 from sulfml.data.table import DataTable, aggregate_materials
 from sulfml.errors import UserError
+from sulfml.featurize import fast, rules
 from sulfml.model.cv import regression_metrics
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import TargetModel, featurize_materials, fit_target, training_set
@@ -232,6 +233,38 @@ def mae(y_true, y_pred) -> float:
 def scores(y_true, y_pred) -> dict:
     """The headline metrics (mae, rmse, r2, spearman, n)."""
     return regression_metrics(np.asarray(y_true, float), np.asarray(y_pred, float))
+
+
+def call_accuracy(y_true, y_pred, threshold: float) -> float:
+    """Share of rows where the prediction makes the measurement's call "above `threshold`" (or "not above").
+
+    Args:
+        y_true, y_pred: measured and predicted values (log10 S/cm for σ).
+        threshold: the call's boundary, in the same units; a value equal to it is not above.
+
+    Returns:
+        The accuracy in [0, 1]; NaN for an empty selection.
+    """
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    return float(np.mean((y_true > threshold) == (y_pred > threshold))) if len(y_true) else float("nan")
+
+
+def mae_by(labels, y_true, y_pred, order: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """`{label: {"n": rows, "mae": MAE}}` per label: those in `order` first (even when absent, n = 0 and
+    MAE NaN, so every run reports the same keys), then any other label present, sorted."""
+    labels = np.asarray(labels, dtype=object)
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    present = sorted({str(x) for x in labels} - set(order))
+    return {name: {"n": int((labels == name).sum()), "mae": mae(y_true[labels == name], y_pred[labels == name])}
+            for name in (*order, *present)}
+
+
+def material_families(materials: pd.DataFrame) -> np.ndarray:
+    """Each material's structural family, one of `sulfml.featurize.rules.FAMILIES`: the data label when it
+    names a family, else the composition pattern (the rule the `family_*` features use)."""
+    codes = fast.family_index([json.loads(c) for c in materials["composition"]], materials["notation"].tolist(),
+                              materials["tags"].tolist(), materials["family"].tolist())
+    return np.array([rules.FAMILIES[int(c)] for c in codes], dtype=object)
 
 
 @dataclass(frozen=True)

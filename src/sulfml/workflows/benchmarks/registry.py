@@ -25,11 +25,12 @@ from sulfml.workflows.benchmarks.core import (
     numeric_leaves,
 )
 from sulfml.workflows.benchmarks.suites import ea, family, obelix, review
+from sulfml.workflows.benchmarks.sulfides import sulfides
 from sulfml.workflows.benchmarks.trust import intervals, temperature
 
 BENCHMARKS: dict[str, Callable[[BenchmarkData], BenchmarkResult]] = {
     "obelix": obelix, "ea": ea, "review": review, "family": family,
-    "intervals": intervals, "temperature": temperature,
+    "intervals": intervals, "temperature": temperature, "sulfides": sulfides,
 }
 
 
