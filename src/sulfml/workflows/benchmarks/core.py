@@ -76,10 +76,11 @@ class BenchmarkResult:
         if "seed" in p:
             seeds = self.metrics["seeds"]
             p = p[p["seed"] == seeds[0]]
-            if len(seeds) > 1:
+            if len(seeds) > 1:  # two lines: the plotted seed's MAE, then the seeds' mean and range
                 spread = self.metrics["spread"]["mae"]
-                title = (f"benchmark {self.name}, seed {seeds[0]}: MAE over {len(seeds)} seeds {spread['mean']:.3f} "
-                         f"({spread['min']:.3f}-{spread['max']:.3f}, n={self.metrics['n']})")
+                first = self.metrics["per_seed"][str(seeds[0])]
+                title = (f"benchmark {self.name}, seed {seeds[0]}: MAE {first['mae']:.3f} (n={first['n']})\n"
+                         f"{len(seeds)} seeds: MAE {spread['mean']:.3f} ({spread['min']:.3f}-{spread['max']:.3f})")
         cens = p["censored"].to_numpy(bool) if "censored" in p else None
         parity_plot(p["y_true"], p["y_pred"], out / "parity.png", target=self.target, censored=cens, title=title)
         return out
