@@ -193,12 +193,32 @@ def test_one_row_featurizers_equal_the_batch(frame: pd.DataFrame, reference: pd.
     assert (fam.sum(0) > 0).sum() >= 8
 
 
-def test_featurize_fast_is_drop_in(frame: pd.DataFrame, reference: pd.DataFrame) -> None:
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each composition as the models see it (`CompositionBatch.canonical`)."""
+    from sulfml.chem.batch import canonical_composition
+
+    return frame.assign(composition=[canonical_composition(c) for c in frame["composition"]])
+
+
+def test_featurize_fast_is_drop_in(frame: pd.DataFrame) -> None:
+    """`featurize_fast` (the predict path) is matminer's `featurize` of the canonical compositions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = featurize(_canonical(frame), "composition-v1")
     got = fast.featurize_fast(frame, "composition-v1")
     assert list(got.columns) == list(reference.columns)
     assert got.index.equals(reference.index)
     bad, _ = _mismatches(reference.to_numpy(), got.to_numpy())
-    assert not bad.any()
+    assert not bad.any(), _report(frame, list(reference.columns), reference.to_numpy(), got.to_numpy(), bad)
+
+
+def test_features_of_a_scaled_composition_are_the_same_bits() -> None:
+    rows = [{"Li": 3, "P": 1, "S": 4}, {"Li": 0.3, "P": 0.1, "S": 0.4}, {"Li": 0.6, "P": 0.2, "S": 0.8},
+            {"Li": 4, "P": 2, "S": 6}, {"Li": 0.4, "P": 0.2, "S": 0.6}]
+    X = fast.preset_features(rows, "chemistry-v2")
+    assert (X[0] == X[1]).all() and (X[0] == X[2]).all() and (X[3] == X[4]).all()
+    family = fast.covered_columns("chemistry-v2").index("family_thiophosphate")
+    assert X[3, family] == X[4, family] == 1.0  # S/P = 3 exactly, at the window's edge
 
 
 def test_detects_a_wrong_table(frame: pd.DataFrame, reference: pd.DataFrame, monkeypatch) -> None:
@@ -338,12 +358,12 @@ def test_chemistry_parts_by_hand() -> None:
     assert np.isnan(sub["anion_per_framework_cation"][3])
 
 
-@pytest.mark.parametrize("preset_id", ["composition-v2", "chemistry-v1"])
+@pytest.mark.parametrize("preset_id", ["composition-v2", "chemistry-v1", "chemistry-v2"])
 def test_featurize_fast_covers_the_chemistry_presets(frame: pd.DataFrame, preset_id: str) -> None:
     sample = frame.iloc[::7]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = featurize(sample, preset_id)
+        ref = featurize(_canonical(sample), preset_id)
     got = fast.featurize_fast(sample, preset_id)
     assert fast.covered_columns(preset_id) == get_preset(preset_id).feature_names() == list(got.columns)
     bad, _ = _mismatches(ref.to_numpy(), got.to_numpy())

@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sulfml import Predictor
 from sulfml.model.trees import SMALL_BATCH
+from sulfml.parse.formula import parse_formula
 
 ELEMENTS = ["Li", "P", "S", "Cl", "Br", "I", "Ge", "Si", "Sn", "Sb", "O", "Se", "Al", "Zr", "La", "N"]
 LARGE = 1100  # above SMALL_BATCH and the k-d tree's threshold
@@ -49,6 +50,8 @@ factors = st.sampled_from([0.01, 0.1, 0.3, 0.7, 2.0, 3.0, 7.0, 13.0, 100.0]) | s
 def test_scaled_compositions_give_identical_rows(predictor, comps, factor):
     texts = [_text(c) for c in comps]
     scaled = [_text({el: x * factor for el, x in c.items()}) for c in comps]
+    # a text that looks like a typing slip (Li101P101O101: '101' for 'lOl'?) rightly gets a note of its own
+    assume(not any(parse_formula(t).notes for t in texts + scaled))
     small = predictor.predict(texts + scaled)
     n = len(texts)
     for i in range(n):

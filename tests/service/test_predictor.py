@@ -66,7 +66,8 @@ def test_neighbors_and_distance_based_domain(bundle):
     out = Predictor(bundle, 'test').predict(["Li6PS5Cl"])
     nb = out.loc[0, "neighbors"]
     assert len(nb) == 3 and [n["distance"] for n in nb] == sorted(n["distance"] for n in nb)
-    assert {"formula", "log10_sigma", "censored", "ea_eV", "sources", "paper", "distance"} <= set(nb[0])
+    assert {"formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "papers", "measurements",
+            "distance"} <= set(nb[0])
     assert bool(out.loc[0, "in_domain"])
     sig = bundle.models["log10_sigma"]
     strict = replace(bundle, models={**bundle.models, "log10_sigma": replace(sig, domain=replace(sig.domain, threshold=-1.0))})
@@ -181,7 +182,7 @@ def _distinct_formulas(n: int) -> list[str]:
 
 def test_large_batches_agree_with_small_ones():
     """A large batch (k-d tree search, XGBoost's library) gives what small batches (full distance matrix,
-    NumPy trees) give, with the shipped chemistry-v1 bundle and its nearest-neighbour features."""
+    NumPy trees) give, with the shipped bundle and its nearest-neighbour features."""
     from sulfml.model.knn_features import _TREE_FROM
     from sulfml.model.trees import SMALL_BATCH
 
@@ -255,6 +256,6 @@ def test_an_unknown_alias_is_a_user_error(trained):
 
 def test_default_is_the_shipped_champion():
     predictor = Predictor.default()
-    assert predictor.preset == "chemistry-v1" and predictor.source.endswith("champion")
+    assert predictor.preset == "chemistry-v2" and predictor.source.endswith("champion")
     out = predictor.predict(["Li6PS5Cl"])
     assert out.loc[0, "in_domain"] and -6 < out.loc[0, "log10_sigma"] < 0

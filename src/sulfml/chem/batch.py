@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from sulfml.chem.elements import AMOUNT_TOLERANCE, ElementTables, element_tables
+from sulfml.chem.elements import AMOUNT_TOLERANCE, ANION_CHARGE, ElementTables, element_tables
 
-# Decimals of the fractions the models see: far below any real difference between two materials (amounts
-# are read to about 1e-4), far above the last-bit noise of dividing by a total (1e-16).
-FRACTION_DECIMALS = 12
+# Significant digits of the amounts the models see: far below any real difference between two materials
+# (amounts are read to about 1e-4), far above the last-bit noise of dividing by a total (1e-16), and
+# relative, so that a trace dopant keeps its amount.
+FRACTION_DIGITS = 12
 
 
 @cache
@@ -24,6 +25,71 @@ def _symbol_rank() -> np.ndarray:
     rank = np.empty(len(symbols), dtype=np.int64)
     rank[sorted(range(len(symbols)), key=symbols.__getitem__)] = np.arange(len(symbols))
     return rank
+
+
+# The largest amount a whole-number formula is shown with; beyond it a shorter fractional form reads better
+# (Li6.6Ge0.6P0.4S5I, not Li33Ge3P2S25I5).
+DISPLAY_MAX = 24
+_WHOLE = 1e-6  # an amount this close to a whole number (or to a number of decimals) is written as one
+_DECIMALS = 4
+
+
+@cache
+def _anion_rows() -> np.ndarray:
+    index = element_tables().index
+    return np.array([index[el] for el in ANION_CHARGE], dtype=np.int64)
+
+
+def display_scale(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The factor each row is shown at, so that a composition is written the same however it was scaled.
+
+    The amounts are scaled so that the anions add up to a whole number N (without anions: that the rarest
+    element's amount is N):
+    the smallest N at which every amount is whole and none exceeds `DISPLAY_MAX` (Li3PS4, Li7P3S11,
+    Li10GeP2S12, whatever the input's scale); else the N whose amounts read best: most whole amounts, then
+    fewest decimals, then the smaller N (Li10Ge1Sb0.15P1.85S12, Li9.54Si1.74P1.44S11.7Cl0.3).
+
+    Args:
+        els, amounts, present: padded rows: element rows (`ElementTables`), amounts, real entries.
+
+    Returns:
+        One factor per row (1 for empty rows).
+    """
+    amounts = np.where(present, amounts, 0.0)
+    anion = present & np.isin(els, _anion_rows())
+    base = np.where(anion, amounts, 0.0).sum(axis=1)
+    smallest = np.where(present, amounts, np.inf).min(axis=1, initial=np.inf)
+    base = np.where(base > 0, base, np.where(np.isfinite(smallest), smallest, 0.0))
+    base[base <= 0] = 1.0
+    n = len(els)
+    chosen = np.zeros(n)
+    best = np.full(n, np.inf)
+    best_n = np.ones(n)
+    for target in range(1, DISPLAY_MAX + 1):
+        x = amounts * (target / base)[:, None]
+        whole = (np.abs(x - np.rint(x)) < _WHOLE) | ~present
+        digits = np.zeros(x.shape)
+        for k in range(_DECIMALS):
+            scaled = x * 10.0 ** k
+            digits += np.abs(scaled - np.rint(scaled)) >= _WHOLE * 10.0 ** k
+        every = whole.all(axis=1) & (x.max(axis=1, initial=0.0) <= DISPLAY_MAX + _WHOLE)
+        take = every & (chosen == 0)
+        chosen[take] = target
+        score = -100.0 * (whole & present).sum(axis=1) + np.where(present, digits, 0).sum(axis=1) + target / 4
+        better = score < best
+        best[better], best_n[better] = score[better], target
+    return np.where(chosen > 0, chosen, best_n) / base
+
+
+def significant(x: np.ndarray, digits: int) -> np.ndarray:
+    """`x` rounded to `digits` significant digits (0, NaN and inf as they are)."""
+    x = np.asarray(x, float)
+    out = x.copy()
+    ok = np.isfinite(x) & (x != 0)
+    if ok.any():
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x[ok]))))
+        out[ok] = np.rint(x[ok] * scale) / scale
+    return out
 
 
 def canonical_composition(composition: Any) -> dict[str, float]:
@@ -73,13 +139,15 @@ class CompositionBatch:
                    np.concatenate([pad(b.present, False) for b in blocks] or [np.zeros((0, 1), bool)]))
 
     def canonical(self) -> CompositionBatch:
-        """The same compositions as the models see them: fractions of one atom rounded to `FRACTION_DECIMALS`,
-        elements of each row in symbol order.
+        """The same compositions as the models see them: at their display scale (`display_scale`: Li3PS4
+        for Li6P2S8 and for Li0.3P0.1S0.4), rounded to `FRACTION_DIGITS` significant digits, elements of
+        each row in symbol order.
 
-        This is what makes a prediction independent of how a composition is written: `Li3PS4`, `Li6P2S8` and
-        `Li0.3P0.1S0.4` have amounts whose fractions differ in their last bits (0.3/0.8 is not 3/8 in
-        binary), and a tree split or a tie between neighbours can fall between such bits. Rounding makes
-        them the same numbers, and the fixed order makes every sum over a row add in the same order.
+        This is what makes a prediction independent of how a composition is written: scaled amounts differ
+        in their last bits (0.3/0.1 is not 3 in binary), and a tree split, a family window's edge (S/P = 3)
+        or a tie between neighbours can fall between such bits. One scale and rounding make them the same
+        numbers (whole numbers where the formula has them), and the fixed order makes every sum over a row
+        add in the same order.
         """
         rank = _symbol_rank()
         order = np.argsort(np.where(self.present, rank[self.index], len(rank)), axis=1, kind="stable")
@@ -87,12 +155,12 @@ class CompositionBatch:
         amount = np.take_along_axis(self.amount, order, axis=1)
         present = np.take_along_axis(self.present, order, axis=1)
         amount = np.where(present, amount, 0.0)
-        total = amount[:, 0].copy()  # left to right, the same for every row whatever its width
-        for j in range(1, amount.shape[1]):
-            total += amount[:, j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fraction = np.round(amount / total[:, None], FRACTION_DECIMALS)
-        return CompositionBatch(index, np.where(present, fraction, 0.0), present)
+        scaled = significant(amount * display_scale(index, amount, present)[:, None], FRACTION_DIGITS)
+        # What falls below pymatgen's tolerance at this scale is dropped, as `composition_batch` drops it.
+        present = present & (scaled >= AMOUNT_TOLERANCE)
+        keep = np.argsort(~present, axis=1, kind="stable")  # entries left, in symbol order
+        index, scaled, present = (np.take_along_axis(a, keep, axis=1) for a in (index, scaled, present))
+        return CompositionBatch(np.where(present, index, 0), np.where(present, scaled, 0.0), present)
 
     def rows(self, sl: slice) -> CompositionBatch:
         """A block of rows, trimmed to its widest row."""

@@ -59,6 +59,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"measurements: {info['measurements']}")
     print(f"materials (Li-containing, room-temperature sigma, {info['aggregation']}): {info['materials']}")
     print(f"materials with Ea: {info['materials_with_ea']}")
+    print("materials by state: " + ", ".join(f"{k} {v}" for k, v in info["materials_by_state"].items()))
     return 0
 
 

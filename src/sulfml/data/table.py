@@ -96,6 +96,7 @@ class DataTable:
             "sources": sources,
             "materials": int(len(mats)),
             "materials_with_ea": int(mats["ea_eV"].notna().sum()),
+            "materials_by_state": {k: int(v) for k, v in mats["state"].value_counts().sort_index().items()},
             "measurements": int(len(self.measurements)),
             "aggregation": AGGREGATION,
             "table_key": self.key,

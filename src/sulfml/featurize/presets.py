@@ -17,7 +17,6 @@ import pandas as pd
 from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
-from sulfml.chem.batch import canonical_composition
 from sulfml.cpus import resolve_n_jobs
 from sulfml.featurize import fast, rules
 from sulfml.featurize.electrolyte import (
@@ -153,8 +152,7 @@ def _composition_key(value: Any) -> tuple[tuple[str, float], ...]:
         value = json.loads(value) if value.lstrip().startswith("{") else Composition(value).as_dict()
     if not isinstance(value, Mapping):
         raise TypeError(f"composition must be a dict of element -> amount, got {type(value).__name__}")
-    # The models see the canonical fractions, so that a composition's features do not depend on its scale.
-    return tuple(sorted(canonical_composition({str(el): x for el, x in value.items()}).items()))
+    return tuple(sorted((str(el), float(x)) for el, x in value.items() if float(x) > 0))
 
 
 @lru_cache(maxsize=65536)

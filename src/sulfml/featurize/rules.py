@@ -152,6 +152,8 @@ FLAG_LABELS: tuple[str, ...] = (
 )
 FAMILY_LABELS: tuple[str, ...] = tuple(f"family_{f}" for f in FAMILIES)
 STATE_LABELS: tuple[str, ...] = tuple(f"state_{s.replace('-', '_')}" for s in STATES)
+# The columns a state-aware preset takes from the state alone: the state one-hot and the glass flags.
+STATE_DERIVED_LABELS: tuple[str, ...] = (*STATE_LABELS, "is_glass", "is_glass_ceramic", "is_amorphous")
 # The preset columns of LithiumContent, AnionFramework, FrameworkCations, SynthesisNotation and
 # ElectrolyteFamily, one after the other.
 ELECTROLYTE_LABELS: tuple[str, ...] = (

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_LABELS
+from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_DERIVED_LABELS, STATE_LABELS
 
 IDENTITY_LABELS = frozenset((*STATE_LABELS, *FLAG_LABELS))
 
@@ -26,6 +26,10 @@ _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
 # beside the important features (whose weights add up to 1): never zero, so that two different materials
 # never sit at distance 0 (Li2PS3 and Li7P3S11 glasses can share every important feature).
 COMPOSITION_WEIGHT = 0.1
+# Weight of the state (and the glass flags it sets): a tie-breaker only, so that the same composition in
+# another state comes right after the material itself (a plain Li10GeP2S12, state unknown, is next to the
+# crystalline one the data hold), and before a different composition.
+STATE_WEIGHT = 1e-10  # sqrt: 1e-5 per column, far below any composition difference, far above rounding
 _DECIMALS = 7  # of the stored coordinates: a material's own row stays far closer than any other composition
 
 
@@ -72,7 +76,8 @@ class DomainModel:
         Returns:
             (the domain, each training row's held-out kNN distance).
         """
-        ranked = sorted(((g, f) for f, g in importance.items() if f in X.columns and g > 0), reverse=True)
+        ranked = sorted(((g, f) for f, g in importance.items()
+                         if f in X.columns and g > 0 and f not in STATE_DERIVED_LABELS), reverse=True)
         top = tuple(f for _, f in ranked[:n_features]) or tuple(X.columns[:n_features])
         gains = np.array([importance.get(f, 1.0) for f in top], float)
         raw = X.loc[:, list(top)].to_numpy(float)
@@ -82,13 +87,14 @@ class DomainModel:
         std = np.nan_to_num(np.nanstd(raw, axis=0))
         scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
         weights = gains / gains.sum()
-        # The element fractions, state and flags the training materials have, as they are (centre 0, scale 1).
-        fractions = [c for c in X.columns if (str(c).startswith(ELEMENT_FRACTION_PREFIX) or c in IDENTITY_LABELS)
-                     and c not in top and bool((X[c].to_numpy(float) != 0).any())]
-        features = top + tuple(fractions)
-        center = np.concatenate([center, np.zeros(len(fractions))])
-        scale = np.concatenate([scale, np.ones(len(fractions))])
-        weights = np.concatenate([weights, np.full(len(fractions), COMPOSITION_WEIGHT)])
+        # The element fractions, flags and state the training materials have, as they are (centre 0, scale 1).
+        identity = [c for c in X.columns if (str(c).startswith(ELEMENT_FRACTION_PREFIX) or c in IDENTITY_LABELS)
+                    and c not in top and bool((X[c].to_numpy(float) != 0).any())]
+        features = top + tuple(identity)
+        center = np.concatenate([center, np.zeros(len(identity))])
+        scale = np.concatenate([scale, np.ones(len(identity))])
+        weights = np.concatenate([weights, [STATE_WEIGHT if c in STATE_DERIVED_LABELS else COMPOSITION_WEIGHT
+                                            for c in identity]])
         labels = {c: _json_list(materials[c]) if c in materials else [None] * len(materials)
                   for c in LABEL_COLUMNS}
         if "additive" in materials:  # Li3PS4 with 10 wt% SiO2 is not Li3PS4
@@ -134,7 +140,7 @@ class DomainModel:
     def neighbors(self, idx: Sequence[Sequence[int]] | np.ndarray,
                   dist: Sequence[Sequence[float]] | np.ndarray) -> list[list[dict]]:
         """The labelled nearest materials of each query row, nearest first (`material`, with `distance`)."""
-        return [[{**self.material(j), "distance": round(float(d), 4)} for j, d in zip(row_idx, row_d, strict=True)]
+        return [[{**self.material(j), "distance": round(float(d), 6)} for j, d in zip(row_idx, row_d, strict=True)]
                 for row_idx, row_d in zip(idx, dist, strict=True)]
 
     def material(self, j: int) -> dict:

@@ -31,6 +31,7 @@ from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
 from sulfml.errors import ScreenError
 from sulfml.parse.bulk import read_fast, read_many
+from sulfml.parse.state import STATES, UNKNOWN
 from sulfml.service.predictor import Predictor
 
 RESULT_COLUMNS = ["role", "formula", "substitution", "log10_sigma", "sigma_S_cm", "log10_sigma_lo",
@@ -42,7 +43,6 @@ RANKS = {
     "ucb": "upper end of the 90 % log10 σ interval",
     "mean": "the predicted log10 σ",
 }
-STATES = ("crystalline", "glass", "glass-ceramic", "unknown")
 PREDICTED = ("formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain",
              "warning")  # the pipeline's columns a result row keeps
 CANDIDATE_COLUMNS = ["formula", "parent", "substitution"]  # what write_candidates writes
@@ -402,8 +402,9 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
             "lcb"/"ucb" the lower/upper end of the 90 % log10 σ interval, "mean" the prediction.
         per_dopant: at most this many candidates per dopant combination in the top list (None or 0: no cap).
         temperature_c: the temperature of every prediction (default 25 °C).
-        state: "crystalline", "glass", "glass-ceramic" or "unknown", written to the input frame's `state`
-            column. Not yet a model input: it does not change the predictions.
+        state: "crystalline", "glass", "glass-ceramic" or "unknown", the state of the parent and of every
+            candidate (a model input); default: the state the parent's formula implies (a glass notation,
+            a glass-ceramic tag), so that the candidates of 70Li2S-30P2S5 are glasses too.
         progress: optional callable(rows done) after each chunk.
 
     Returns:
@@ -424,6 +425,11 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
     if state is not None and state not in STATES:
         raise ScreenError(f"the state must be one of {', '.join(STATES)}, got {state!r}")
     predictor = predictor or Predictor.default()
+    if state is None:
+        from sulfml.parse.formula import parse_formula
+
+        implied = parse_formula(sweep.parent).state
+        state = implied if implied not in (None, UNKNOWN) else None
 
     def frame(texts: list[str]) -> pd.DataFrame:
         f = as_frame(texts, temperature_c)
