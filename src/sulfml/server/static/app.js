@@ -302,7 +302,9 @@ function csvCell(value) {
   if (typeof value === "number") return String(value);
   if (typeof value === "boolean") return value ? "true" : "false";
   if (Array.isArray(value) && value.every((v) => v && typeof v === "object" && "formula" in v)) {
-    text = value.map((n) => `${n.formula} (${measured(n)}${citations(n).length ? "; " + citations(n).join(", ") : ""})`).join("; ");
+    // as `sulfml predict` writes the cell, plain ASCII numbers, with each material's citations
+    const plain = (n) => isNum(n.log10_sigma) ? `log10 σ ${n.censored ? "< " : ""}${n.log10_sigma.toFixed(2)}` : "σ unknown";
+    text = value.map((n) => `${n.formula} (${plain(n)}${citations(n).length ? "; " + citations(n).join(", ") : ""})`).join("; ");
   } else {
     text = typeof value === "object" ? JSON.stringify(value) : String(value);
   }
