@@ -16,7 +16,7 @@ from collections.abc import Callable
 # stoichiometry, valence-orbital and ion-property columns, the kNN target features and the CIF features.
 NAMES: dict[str, str] = {
     # lithium content
-    "li_atom_fraction": "Li share of all atoms",
+    "li_atom_fraction": "Li content (atom fraction)",
     "li_per_anion": "Li per anion",
     "li_per_framework_cation": "Li per framework cation",
     "li_anion_charge_fraction": "share of the anion charge balanced by Li",
@@ -59,10 +59,10 @@ NAMES: dict[str, str] = {
     "5-norm": "evenness of the composition (5-norm)",
     "7-norm": "evenness of the composition (7-norm)",
     "10-norm": "evenness of the composition (10-norm)",
-    "avg s valence electrons": "mean s valence electrons",
-    "avg p valence electrons": "mean p valence electrons",
-    "avg d valence electrons": "mean d valence electrons",
-    "avg f valence electrons": "mean f valence electrons",
+    "avg s valence electrons": "s valence electrons per atom (valence orbitals)",
+    "avg p valence electrons": "p valence electrons per atom (valence orbitals)",
+    "avg d valence electrons": "d valence electrons per atom (valence orbitals)",
+    "avg f valence electrons": "f valence electrons per atom (valence orbitals)",
     "frac s valence electrons": "share of s valence electrons",
     "frac p valence electrons": "share of p valence electrons",
     "frac d valence electrons": "share of d valence electrons",
@@ -77,7 +77,17 @@ NAMES: dict[str, str] = {
     "knn_distance_nearest": "distance to the most similar known material",
     "knn_distance_mean": "mean distance to similar known materials",
     "knn_y_std": "spread of the measured {target} of similar known materials",
-    # structure presets (CIF and lattice)
+    # structure presets: the data's lattice columns, and the CIF's own
+    "space_group_number": "space group number",
+    "crystal_system_int": "crystal system (as a number)",
+    "lattice_b_over_a": "lattice ratio b/a",
+    "lattice_c_over_a": "lattice ratio c/a",
+    "lattice_max_angle_deviation": "largest lattice angle deviation from 90°",
+    "volume_per_formula_unit": "volume per formula unit",
+    "volume_per_atom": "volume per atom",
+    "volume_per_anion": "volume per anion",
+    "density": "density",
+    "li_per_volume": "Li per volume",
     "cif density": "density (from the CIF)",
     "cif vpa": "volume per atom (from the CIF)",
     "cif packing fraction": "packing fraction (from the CIF)",
@@ -140,6 +150,7 @@ PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"anion_frac_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the anions"),
     (re.compile(r"halogen_share_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the halogens"),
     (re.compile(r"framework_share_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the framework cations"),
+    (re.compile(r"crystal_system_(?P<s>[a-z]+)"), lambda m: f"{m['s']} crystal system"),
     (re.compile(r"family_(?P<f>.+)"),
      lambda m: f"{FAMILY_WORDS.get(m['f'], _words(m['f']))} structure family"),
 ]

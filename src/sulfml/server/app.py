@@ -56,11 +56,12 @@ PAGE_HEADERS = {
 
 class SafeJSONResponse(JSONResponse):
     """JSON with every non-ASCII character escaped (a lone surrogate from a hostile input cannot break the
-    UTF-8 encoding) and NaN refused (payloads turn it into null first)."""
+    UTF-8 encoding), `<`, `>` and `&` written as \\u escapes (the same strings, but no markup even if a
+    browser were made to read the answer as HTML), and NaN as null."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(payloads.json_ready(content), ensure_ascii=True, allow_nan=False,
-                          separators=(",", ":")).encode("ascii")
+        text = json.dumps(payloads.json_ready(content), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("ascii")
 
 
 class PredictRequest(BaseModel):
@@ -138,12 +139,29 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: dict, receive: Any, send: Any, size: int | None) -> None:
+        """Answer 413 and close: the rest of the body is not read."""
         what = f"{size:,} bytes" if size is not None else f"more than {self.max_bytes:,} bytes"
         response = SafeJSONResponse(
             {"detail": f"the request body is {what}; this server takes at most {self.max_bytes:,} bytes per "
                        "request (send fewer rows per request or a smaller file)"},
             status_code=413, headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+class NoSniff:
+    """Every answer says its own content type is the one to use (`X-Content-Type-Options: nosniff`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Callable[[dict], Awaitable[None]]) -> None:
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
@@ -260,6 +278,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
                           body.state)
 
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(NoSniff)
     return app
 
 

@@ -121,7 +121,10 @@ def read_upload(data: bytes, filename: str, column: str = "formula", temperature
     with tempfile.TemporaryDirectory(prefix="sulfml-upload-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
-        chunks = list(read_chunks(path, column, chunk_size=max(1, 10**7), notes=notes))
+        try:
+            chunks = list(read_chunks(path, column, chunk_size=10**7, notes=notes))
+        except InputError as exc:  # said of the user's file, not of the server's temporary copy
+            raise InputError(str(exc).replace(str(path), name).replace(path.name, name)) from None
     df = pd.concat([c for c, _ in chunks], ignore_index=True) if chunks else pd.DataFrame()
     col = chunks[0][1] if chunks else column
     notes = [n.replace(path.name, name) for n in notes]
@@ -194,7 +197,7 @@ def detail(predictor: Predictor, formula: str, temperature_c: float | str | None
         item = dict(n)
         if n.get("log10_sigma") is not None and n.get("ea_eV") is not None:
             # the material's measured room-temperature σ carried along its measured Ea (σT Arrhenius form)
-            line_t = np.array([t_lo, t_hi])
+            line_t = 1 / inv
             item["line"] = [{"inv_T": 1000.0 / t, "log10_sigma": float(v)} for t, v in
                             zip(line_t, arrhenius_shift(n["log10_sigma"], n["ea_eV"], line_t), strict=True)]
         item["inv_T"] = 1000.0 / ROOM_T_K
