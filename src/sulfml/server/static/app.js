@@ -7,7 +7,8 @@ const MINUS = "\u2212";
 const PALETTE = ["#1d4ed8", "#d97706", "#059669", "#c026d3", "#dc2626", "#0891b2", "#65a30d", "#7c3aed",
   "#db2777", "#475569"];
 const NEIGHBOUR_COLOURS = ["#b45309", "#047857", "#7c3aed"];
-const DOI = /10\.\d{4,9}\/[^\s;,"'<>()\[\]]+[^\s;,"'<>()\[\].]/g;
+// A DOI as it appears in citations: "10.", a registrant code, "/", a suffix (which may hold parentheses).
+const DOI = /10\.\d{4,9}\/[^\s;,"'<>\[\]{}]+/g;
 const state = { predictions: null, screen: null, about: null };
 
 const $ = (id) => document.getElementById(id);
@@ -156,12 +157,19 @@ function linkedText(value) {
   const nodes = [];
   let last = 0;
   for (const match of text.matchAll(DOI)) {
+    let doi = match[0];
+    // a sentence's full stop, or the closing bracket of "(doi 10.…)", is not part of the DOI
+    while (/[.)]$/.test(doi) && (doi.endsWith(".") || count(doi, "(") < count(doi, ")"))) doi = doi.slice(0, -1);
     if (match.index > last) nodes.push(text.slice(last, match.index));
-    nodes.push(el("a", { href: `https://doi.org/${encodeURI(match[0])}`, target: "_blank", rel: "noopener noreferrer", text: match[0] }));
-    last = match.index + match[0].length;
+    nodes.push(el("a", { href: `https://doi.org/${encodeURI(doi)}`, target: "_blank", rel: "noopener noreferrer", text: doi }));
+    last = match.index + doi.length;
   }
   if (last < text.length) nodes.push(text.slice(last));
   return nodes;
+}
+
+function count(text, ch) {
+  return text.split(ch).length - 1;
 }
 
 // Every citation of a known material: whichever of paper, doi, dois, citations it has (strings, lists, objects).
@@ -731,6 +739,9 @@ function renderAbout(about) {
 function start() {
   for (const tab of document.querySelectorAll(".tabs button")) tab.addEventListener("click", () => showTab(tab));
   $("predict-form").addEventListener("submit", predictPasted);
+  $("formulas").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("predict-form").requestSubmit();
+  });
   $("file").addEventListener("change", predictFile);
   $("screen-form").addEventListener("submit", runScreen);
   $("detail-close").addEventListener("click", () => { $("detail-card").hidden = true; });
