@@ -400,3 +400,18 @@ def test_loopback_is_the_default_and_other_hosts_are_named():
 
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1" and args.port == 8000
+
+
+def test_about_of_a_registry_model_and_a_why_without_knn_features(trained):
+    predictor = Predictor.from_registry(trained["uri"], alias="champion")
+    registry = TestClient(create_app(predictor))
+    about = _ok(registry.get("/api/about"))
+    assert about["source"].startswith("registry ") and about["source"].endswith("@champion")
+    sigma = about["models"]["log10_sigma"]
+    assert sigma["registered_model"] == "sulfml-log10-sigma" and sigma["registered_version"] >= 1
+    assert sigma["preset"] == "composition-v1" and sigma["metrics"]["cv_mae"] > 0
+    got = _ok(registry.post("/api/detail", json={"formula": "Li6PS5Cl"}))
+    for target, why in got["why"].items():
+        assert not any(c["feature"].startswith("knn_") for c in why["top"])  # this bundle has none
+        total = why["bias"] + sum(c["contribution"] for c in why["top"]) + why["rest"]
+        assert total == pytest.approx(why["prediction"], abs=1e-4), target
