@@ -60,6 +60,8 @@ def artifacts(tmp_path) -> Path:
 
 def test_paste_detail_screen_in_chromium(artifacts):
     _need_browser()
+    from playwright.sync_api import expect
+
     formulas = [flow.FORMULAS[0], "<script>alert(1)</script>", flow.FORMULAS[1]]  # the bad one is markup, too
     with flow.sulfml_serve() as url, flow.chromium_page() as page:
         seen = flow.run_flow(page, url, artifacts, formulas=formulas)
@@ -68,6 +70,13 @@ def test_paste_detail_screen_in_chromium(artifacts):
             page.click("#download-predictions")
         table = download.value.path().read_text(encoding="utf-8")
         (artifacts / "predictions.csv").write_text(table, encoding="utf-8")
+        # an uploaded file replaces the table, its rows in order, the bad one in place
+        upload = artifacts / "lab.csv"
+        upload.write_text("sample;formula;temperature_C\nA;Li3PS4;60\nB;Li3PS4(;\n", encoding="utf-8")
+        page.set_input_files("#file", str(upload))
+        expect(page.locator("#results tbody tr")).to_have_count(2)
+        expect(page.locator("#results tr.error-row")).to_have_count(1)
+        uploaded = [r.inner_text() for r in page.locator("#results tbody tr").all()]
 
     # the table: one row per formula, in order, the bad one in place with its error, shown as text
     rows = seen["rows"]
@@ -89,6 +98,8 @@ def test_paste_detail_screen_in_chromium(artifacts):
     assert seen["screen_rows"][0].startswith("parent") and "Li3PS4" in seen["screen_rows"][0]
     assert 2 <= len(seen["screen_rows"]) <= 6 and seen["screen_points"] >= 4
     assert "obelix" in seen["about"] and "CC BY 4.0" in seen["about"]
+
+    assert "Li3PS4" in uploaded[0] and "333.1" in uploaded[0] and "malformed parentheses" in uploaded[1]
 
     # the CSV download: every row, the error row kept, neighbours in one cell
     records = list(csv.DictReader(io.StringIO(table)))
