@@ -13,7 +13,7 @@ from sulfml.chem.batch import CompositionBatch
 from sulfml.chem.elements import element_tables, pauling_electronegativity
 from sulfml.parse.bulk import parse_fast, read_fast, read_many
 from sulfml.parse.formula import display_formula, parse_formula
-from sulfml.parse.reduced import SPECIAL_FORMULAS, reduced_formula
+from sulfml.parse.reduced import SPECIAL_FORMULAS, display_scale, reduced_formula
 from sulfml.parse.rules import python_round as _round
 
 ELECTRONEGATIVITY = pauling_electronegativity()
@@ -141,7 +141,29 @@ def test_tables_match_pymatgen():
         els = rng.choice(syms, size=int(rng.integers(1, 6)), replace=False)
         amts = rng.integers(1, 13, size=len(els)) * (1 if rng.random() < 0.6 else 0.25)
         comp = {str(e): float(a) for e, a in zip(els, amts, strict=True)}
-        assert reduced_formula(comp) == display_formula(comp) == ungrouped(Composition(comp).reduced_formula), comp
+        shown = ungrouped(Composition(displayed(comp)).reduced_formula)
+        assert reduced_formula(comp) == display_formula(comp) == shown, comp
+
+
+def displayed(comp: dict[str, float]) -> dict[str, float]:
+    """The composition at its display scale (pymatgen then writes it as we do)."""
+    from sulfml.chem.elements import element_tables
+
+    index = element_tables().index
+    els = np.array([[index[e] for e in comp]])
+    factor = display_scale(els, np.array([list(comp.values())]), np.ones(els.shape, bool))[0]
+    return {e: a * factor for e, a in comp.items()}
+
+
+@pytest.mark.parametrize("texts, shown", [
+    (["Li3PS4", "Li6P2S8", "Li0.6P0.2S0.8", "0.75Li2S-0.25P2S5", "Li0.3P0.1S0.4"], "Li3PS4"),
+    (["70Li2S-30P2S5", "0.7Li2S-0.3P2S5", "Li1.4P0.6S2.2", "Li14P6S22"], "Li7P3S11"),
+    (["Li10Ge(P0.925Sb0.075)2S12", "Li5Ge0.5P0.925Sb0.075S6"], "Li10Ge1Sb0.15P1.85S12"),
+    (["Li6.6P0.4Ge0.6S5I", "Li33Ge3P2S25I5"], "Li6.6Ge0.6P0.4S5I1"),
+])
+def test_a_composition_is_shown_the_same_at_any_scale(texts, shown):
+    assert {parse_formula(t).formula for t in texts} == {shown}
+    assert set(read_many(texts).formula) == {shown}
 
 
 def ungrouped(formula: str) -> str:
@@ -270,4 +292,4 @@ def test_reduced_formula_of_very_many_elements():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert read_fast(wide)[1] == display_formula(read_fast(wide)[0])
-        assert read_fast(wide)[1] == ungrouped(Composition(read_fast(wide)[0]).reduced_formula)
+        assert read_fast(wide)[1] == ungrouped(Composition(displayed(read_fast(wide)[0])).reduced_formula)

@@ -14,7 +14,7 @@ from sulfml.parse.slips import SLIP_SUSPECT
 SLIPS = [
     ("Li6PS5CI", "Li6PCS5I", "Li6PS5Cl"),
     ("LiCI", "LiCI", "LiCl"),
-    ("Li6PS5CI0.5Br0.5", "Li6P1C1S5I0.5Br0.5", "Li6PS5Cl0.5Br0.5"),
+    ("Li6PS5CI0.5Br0.5", "Li12P2C2S10IBr", "Li6PS5Cl0.5Br0.5"),
     ("Li6PS5C1", "Li6PCS5", "Li6PS5Cl"),
     ("LiC1O4", "LiCO4", "LiClO4"),
     ("Li7La3Zr2012", "Li7La3Zr2012", "Li7La3Zr2O12"),
@@ -22,7 +22,7 @@ SLIPS = [
     ("B203", "B", "B2O3"),
     ("LiHf2(P04)3", "LiHf2P12", "LiHf2(PO4)3"),
     ("LiNb03", "LiNb3", "LiNbO3"),
-    ("Li3.5Si0.5P05S4", "Li3.5Si0.5P5S4", "Li3.5Si0.5P0.5S4"),  # a missing decimal point, or O5
+    ("Li3.5Si0.5P05S4", "Li7SiP10S8", "Li3.5Si0.5P0.5S4"),  # a missing decimal point, or O5
     ("La0.O5Li0.5TiO3", None, "La0.05Li0.5TiO3"),
     ("β-Li6PS5CI", "Li6PCS5I", "Li6PS5Cl"),
 ]
@@ -169,7 +169,7 @@ DISPLAY = [
     ("Li14Zn(GeO4)4", "Li14ZnGe4O16"),
     ("70Li2S-30P2S5", "Li7P3S11"),
     ("LiO", "Li2O2"),  # pymatgen's special formulas stay
-    ("Li5.5PS4.5Cl1.5", "Li5.5P1S4.5Cl1.5"),  # fractional: pymatgen writes every amount
+    ("Li5.5PS4.5Cl1.5", "Li11P2S9Cl3"),  # at its display scale: whole amounts
 ]
 
 

@@ -5,11 +5,34 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from sulfml.chem.elements import AMOUNT_TOLERANCE, ElementTables, element_tables
+
+
+# Decimals of the fractions the models see: far below any real difference between two materials (amounts
+# are read to about 1e-4), far above the last-bit noise of dividing by a total (1e-16).
+FRACTION_DECIMALS = 12
+
+
+@cache
+def _symbol_rank() -> np.ndarray:
+    """Element row -> position of its symbol in alphabetical order."""
+    symbols = element_tables().symbols
+    rank = np.empty(len(symbols), dtype=np.int64)
+    rank[sorted(range(len(symbols)), key=symbols.__getitem__)] = np.arange(len(symbols))
+    return rank
+
+
+def canonical_composition(composition: Any) -> dict[str, float]:
+    """One composition as `CompositionBatch.canonical` gives it: element symbol -> rounded fraction."""
+    batch = composition_batch([composition]).canonical()
+    symbols = element_tables().symbols
+    return {symbols[i]: float(x) for i, x, p in zip(batch.index[0], batch.amount[0], batch.present[0], strict=True)
+            if p}
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,28 @@ class CompositionBatch:
         return cls(np.concatenate([pad(b.index, 0) for b in blocks] or [np.zeros((0, 1), np.int64)]),
                    np.concatenate([pad(b.amount, 0.0) for b in blocks] or [np.zeros((0, 1))]),
                    np.concatenate([pad(b.present, False) for b in blocks] or [np.zeros((0, 1), bool)]))
+
+    def canonical(self) -> CompositionBatch:
+        """The same compositions as the models see them: fractions of one atom rounded to `FRACTION_DECIMALS`,
+        elements of each row in symbol order.
+
+        This is what makes a prediction independent of how a composition is written: `Li3PS4`, `Li6P2S8` and
+        `Li0.3P0.1S0.4` have amounts whose fractions differ in their last bits (0.3/0.8 is not 3/8 in
+        binary), and a tree split or a tie between neighbours can fall between such bits. Rounding makes
+        them the same numbers, and the fixed order makes every sum over a row add in the same order.
+        """
+        rank = _symbol_rank()
+        order = np.argsort(np.where(self.present, rank[self.index], len(rank)), axis=1, kind="stable")
+        index = np.take_along_axis(self.index, order, axis=1)
+        amount = np.take_along_axis(self.amount, order, axis=1)
+        present = np.take_along_axis(self.present, order, axis=1)
+        amount = np.where(present, amount, 0.0)
+        total = amount[:, 0].copy()  # left to right, the same for every row whatever its width
+        for j in range(1, amount.shape[1]):
+            total += amount[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fraction = np.round(amount / total[:, None], FRACTION_DECIMALS)
+        return CompositionBatch(index, np.where(present, fraction, 0.0), present)
 
     def rows(self, sl: slice) -> CompositionBatch:
         """A block of rows, trimmed to its widest row."""

@@ -18,6 +18,11 @@ TABLE_PATH = Path(str(files("sulfml.chem").joinpath("element_tables.json")))
 
 # pymatgen's Composition drops amounts below this (Composition.amount_tolerance).
 AMOUNT_TOLERANCE = 1e-8
+
+# Nominal charge of each anion; the key order is the order of the anion_frac_<El> feature columns.
+ANION_CHARGE: dict[str, int] = {
+    "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
+}
 # pymatgen's get_el_sp reads these isotope symbols as H.
 ISOTOPES = {"D": "H", "T": "H"}
 # pymatgen has no Pauling electronegativity (Element.X is NaN) for these and for every element from Rf

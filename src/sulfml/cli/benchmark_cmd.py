@@ -7,16 +7,21 @@ from pathlib import Path
 
 from sulfml.cli.common import add_data_dir
 
-NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature"]
+NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `benchmark` subcommand."""
-    p = sub.add_parser("benchmark", help="run a benchmark: obelix, ea, review, family, intervals, temperature (or all)")
+    p = sub.add_parser("benchmark", help=f"run a benchmark: {', '.join(NAMES)} (or all)")
     p.add_argument("name", choices=[*NAMES, "all"])
     p.add_argument("--output", "-o", required=True, help="directory for metrics.json, predictions.csv, "
                                                           "training_set.csv and parity.png")
-    p.add_argument("--config", default=None, help="run config file or shipped config name (default: the shipped `default`)")
+    p.add_argument("--config", default=None,
+                   help="run config file or shipped config name (default: the config the shipped model was "
+                        "trained with, as its cards record it)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N",
+                   help="run N times, with the config's seed and then the others of 42, 7, 2026, 0, 1, ..., and "
+                        "report the mean and spread over them (default: 3)")
     add_data_dir(p)
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
@@ -25,15 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one benchmark (or all, each into OUTPUT/NAME)."""
-    from sulfml.config import RunConfig, resolve_config
     from sulfml.data.table import build_table
-    from sulfml.workflows.benchmarks import BenchmarkData, run_benchmark
+    from sulfml.workflows.benchmarks import BenchmarkData, benchmark_config, default_seeds, run_benchmark
 
-    config_path = resolve_config(args.config)
+    config, origin = benchmark_config(args.config)
+    seeds = default_seeds(config, args.seeds)
+    print(f"config {config.name} ({config.digest}): {origin['config_source']}; {origin['config_path']}")
+    if "config_note" in origin:
+        print(f"note: {origin['config_note']}")
     table = build_table(args.data_dir)
-    data = BenchmarkData(table=table, config=RunConfig.from_toml(config_path))
+    data = BenchmarkData(table=table, config=config, origin=origin)
     names = NAMES if args.name == "all" else [args.name]
     for name in names:
         out = Path(args.output) / name if args.name == "all" else Path(args.output)
-        run_benchmark(name, data, out, tracking_uri=args.tracking_uri)
+        run_benchmark(name, data, out, tracking_uri=args.tracking_uri, seeds=seeds)
     return 0

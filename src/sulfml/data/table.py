@@ -20,10 +20,11 @@ from sulfml._version import __version__
 from sulfml.data.loaders import LOADERS, input_files, load_review
 from sulfml.data.sources import default_cache_dir, resolve_data_dir, sha256_of
 from sulfml.parse.formula import composition_key, parse_formula
+from sulfml.parse.state import implied_state, names_structure, normalize_state, state_of_label
 
 SOURCES = ("review", "obelix", "liverpool", "laskowski")
 # Bump when the cleaning rules change, so cached tables are rebuilt.
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
 AGGREGATION = "median-log10"
 # median-log10 after keeping one measurement per material and paper (see `one_per_paper`).
@@ -33,7 +34,7 @@ SOURCE_ORDER = {"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3}
 
 MEASUREMENT_COLUMNS = [
     "source", "source_row_id", "raw_formula", "formula", "composition", "composition_key", "material_key",
-    "notation", "additive", "tags", "log10_sigma", "censored", "temperature_K", "room_temperature", "ea_eV",
+    "notation", "additive", "tags", "state", "state_reason", "log10_sigma", "censored", "temperature_K", "room_temperature", "ea_eV",
     "family", "structure_type", "doi", "reference", "paper", "notes", "split", "space_group_number",
     "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path",
 ]
@@ -138,12 +139,15 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["notation"] = [p.notation for p in parsed]
     df["additive"] = [p.additive for p in parsed]
     df["tags"] = [";".join(p.tags) for p in parsed]
-    df["material_key"] = [
-        (k + (f"+{a}" if a else "")) if k else None for k, a in zip(df["composition_key"], df["additive"], strict=True)
-    ]
     for col in ("log10_sigma", "ea_eV", "temperature_K", "space_group_number", "a", "b", "c", "alpha",
                 "beta", "gamma", "z"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["state"], df["state_reason"] = _states(df, parsed)
+    # A material is a composition (with its additive) in one state: Li7P3S11 glass is not its glass-ceramic.
+    df["material_key"] = [
+        (k + (f"+{a}" if a else "") + f"@{st}") if k else None
+        for k, a, st in zip(df["composition_key"], df["additive"], df["state"], strict=True)
+    ]
     df["censored"] = df["censored"].map(lambda v: v is True)
     t = df["temperature_K"]
     df["room_temperature"] = t.isna() | t.between(*RT_RANGE_K)
@@ -171,6 +175,25 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     SCHEMA.validate(kept)
     rejected = df[df["reason"].notna()][["source", "source_row_id", "raw_formula", "reason", "detail"]]
     return kept, rejected.reset_index(drop=True)
+
+
+def _states(df: pd.DataFrame, parsed: list) -> tuple[list[str], list[str]]:
+    """Each row's state and why (`sulfml.parse.state.implied_state`): a source's own state column first, then
+    the formula's words, the source's structure column or family label, a space group, a glass notation."""
+    given = df["state"].tolist() if "state" in df.columns else [None] * len(df)
+    states, reasons = [], []
+    for p, own, structure, family, sg in zip(parsed, given, df["structure_type"], df["family"],
+                                             df["space_group_number"], strict=True):
+        if isinstance(own, str) and own.strip() and normalize_state(own) != "unknown":
+            states.append(normalize_state(own))
+            reasons.append("the source says so")
+            continue
+        label = structure if state_of_label(structure) is not None else family
+        state, why = implied_state(p.notation, ";".join(p.tags), label, crystal_structure=sg == sg,
+                                   structure_family=names_structure(family))
+        states.append(state)
+        reasons.append(why)
+    return states, reasons
 
 
 def one_per_paper(measurements: pd.DataFrame) -> pd.DataFrame:
@@ -235,6 +258,7 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
             "notation": first["notation"],
             "additive": first["additive"],
             "tags": ";".join(sorted({t for ts in g["tags"] for t in ts.split(";") if t})),
+            "state": first["state"],
             "log10_sigma": log_sigma,
             "censored": censored,
             "log10_sigma_spread": float(g["log10_sigma"].max() - g["log10_sigma"].min()),
@@ -246,6 +270,7 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
             "family": next((f for f in g["family"] if isinstance(f, str) and f), None),
             "structure_type": next((f for f in g["structure_type"] if isinstance(f, str) and f), None),
             "paper": first["paper"],
+            "evidence": _evidence(unc if len(unc) else g),
             "papers": "|".join(sorted({p for p in g["paper"] if p})),
             "dois": "|".join(sorted({d for ds in g["doi"].dropna() for d in ds.split("|")})),
             "split": next((x for x in g["split"] if isinstance(x, str) and x), None),
@@ -253,6 +278,12 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
                                  "cif_path")},
         })
     return pd.DataFrame(rows).set_index("material_key", drop=False)
+
+
+def _evidence(rows: pd.DataFrame) -> str:
+    """The measurements a material's value is the median of, as JSON: [[paper, log10 σ], ...] in the order
+    the aggregation reads them, so the value can be recomputed and each paper cited."""
+    return json.dumps([[p, round(float(v), 6)] for p, v in zip(rows["paper"], rows["log10_sigma"], strict=True)])
 
 
 def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -188,6 +188,23 @@ class ElectrolyteFamily(KernelFeaturizer):
         return super().featurize(comp, notation, tags, family)
 
 
+class MaterialState(KernelFeaturizer):
+    """One-hot state (``state_crystalline``, ``state_glass``, ``state_glass_ceramic``, ``state_unknown``) from
+    the row's `state` (`sulfml.parse.state`). A preset with this featurizer also reads the glass flags and the
+    glass family rules from the state alone (`rules.notation_for_state`)."""
+
+    inputs = ("composition", "state")
+    labels = rules.STATE_LABELS
+
+    def featurize_rows(self, compositions: Sequence[Any], *columns: Sequence[Any]) -> np.ndarray:
+        """(rows, states): the composition is not used."""
+        return fast.material_state(columns[0], n=len(compositions))
+
+    def featurize(self, comp: Any, state: Any = "unknown") -> list[float]:
+        """One-hot state of one row (the composition is not used)."""
+        return super().featurize(comp, state)
+
+
 class ElementFractions(KernelFeaturizer):
     """The fractional composition as a fixed vector: ``elem_frac_<El>`` is the atom fraction of each of
     `ELEMENTS` (H to Pu; deuterium counts as H), so the row sums to 1 for any composition of those elements.

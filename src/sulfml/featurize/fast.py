@@ -40,6 +40,7 @@ from sulfml.chem.elements import (
     element_tables,
 )
 from sulfml.featurize import rules
+from sulfml.parse.state import STATES, UNKNOWN, normalize_state
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,9 +56,11 @@ _PRESET_PARTS: dict[str, tuple[str, ...]] = {
     "structure-v1": ("matminer", "electrolyte"),
     "composition-v2": ("matminer", "electrolyte", "fractions"),
     "chemistry-v1": ("matminer", "electrolyte", "fractions", "substitution"),
+    # chemistry-v1 with the state as an input: the state alone sets the glass flags (`rules.notation_for_state`)
+    "chemistry-v2": ("matminer", "electrolyte", "fractions", "substitution", "state"),
 }
 # Presets whose every column is covered.
-_FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1")
+_FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1", "chemistry-v2")
 # Rows per block: bounds the (rows x elements x properties) temporaries to a few tens of MB.
 _BLOCK = 4096
 # Sums per block in the oxidation-state search (rows x combinations).
@@ -95,8 +98,18 @@ def substitution_columns() -> list[str]:
     return list(rules.SUBSTITUTION_LABELS)
 
 
+def state_columns() -> list[str]:
+    """Names of `MaterialState`'s one-hot columns (state_crystalline ... state_unknown)."""
+    return list(rules.STATE_LABELS)
+
+
 _PART_COLUMNS = {"matminer": matminer_columns, "electrolyte": electrolyte_columns, "fractions": fraction_columns,
-                 "substitution": substitution_columns}
+                 "substitution": substitution_columns, "state": state_columns}
+
+
+def uses_state(preset_id: str) -> bool:
+    """Whether a preset takes the material's state as an input."""
+    return "state" in _PRESET_PARTS.get(preset_id, ())
 
 
 def covered_columns(preset_id: str) -> list[str]:
@@ -711,11 +724,18 @@ def preset_features(
     notation: Sequence[Any] | None = None,
     tags: Sequence[Any] | None = None,
     family: Sequence[Any] | None = None,
+    state: Sequence[Any] | None = None,
 ) -> np.ndarray:
-    """All `covered_columns(preset_id)` for many rows (element -> amount mappings or a `CompositionBatch`)."""
+    """All `covered_columns(preset_id)` for many rows (element -> amount mappings or a `CompositionBatch`), from
+    their canonical fractions (`CompositionBatch.canonical`): the same composition at any scale gives the same
+    row, to the bit."""
     _check_preset(preset_id)
     batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions)
+    batch = batch.canonical()
     out = np.empty((len(batch), len(covered_columns(preset_id))))
+    if uses_state(preset_id):
+        state = _column(state, len(batch), UNKNOWN)
+        notation, tags, family = state_text_columns(notation, tags, family, state)
     start = 0
     for part in _PRESET_PARTS[preset_id]:
         view = out[:, start:start + len(_PART_COLUMNS[part]())]
@@ -726,9 +746,50 @@ def preset_features(
             electrolyte_features(batch, notation, tags, family, out=view)
         elif part == "fractions":
             element_fractions(batch, out=view)
+        elif part == "state":
+            material_state(state, out=view)
         else:
             substitution_features(batch, out=view)
     return out
+
+
+def material_state(state: Sequence[Any] | None, n: int | None = None, out: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """`MaterialState` for many rows: the state one-hot, columns as `rules.STATE_LABELS`.
+
+    Args:
+        state: per row, a state as `normalize_state` reads it (None or missing: unknown).
+        n: the number of rows, needed only when `state` is None.
+
+    Raises:
+        StateError: a value that names no state.
+    """
+    states = _column(state, len(state) if state is not None else (n or 0), UNKNOWN)
+    codes = np.array([STATES.index(normalize_state(s)) for s in states], dtype=np.int64)
+    out = _output(out, len(codes), len(STATES))
+    out[:] = np.eye(len(STATES))[codes] if len(codes) else 0.0
+    return out
+
+
+def state_text_columns(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
+                       state: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """`rules.notation_for_state` of every row (each distinct row once)."""
+    n = len(state)
+    defaults = rules.TEXT_DEFAULTS
+    rows = zip(*(_column(v, n, defaults[c]) for v, c in ((notation, "notation"), (tags, "tags"), (family, "family"))),
+               [normalize_state(s) for s in state], strict=True)
+    done: dict[tuple, tuple] = {}
+    mapped = []
+    for row in rows:
+        key = tuple(rules.clean_text(v, defaults[c]) for v, c in zip(row[:3], ("notation", "tags", "family"),
+                                                                   strict=True)) + (row[3],)
+        if key not in done:
+            done[key] = rules.notation_for_state(*key)
+        mapped.append(done[key])
+    if not mapped:
+        return [], [], []
+    notes, tag_col, fam_col = (list(c) for c in zip(*mapped, strict=True))
+    return notes, tag_col, fam_col
 
 
 def _output(out: np.ndarray | None, n: int, width: int) -> np.ndarray:
@@ -760,5 +821,6 @@ def featurize_fast(frame: pd.DataFrame, preset_id: str = "composition-v1") -> pd
     def col(name: str) -> list[Any] | None:
         return frame[name].tolist() if name in frame.columns else None
 
-    data = preset_features(frame["composition"].tolist(), preset_id, col("notation"), col("tags"), col("family"))
+    data = preset_features(frame["composition"].tolist(), preset_id, col("notation"), col("tags"), col("family"),
+                           col("state"))
     return pd.DataFrame(data, index=frame.index, columns=covered_columns(preset_id), dtype=float)

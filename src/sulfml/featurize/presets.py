@@ -17,8 +17,9 @@ import pandas as pd
 from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
+from sulfml.chem.batch import canonical_composition
 from sulfml.cpus import resolve_n_jobs
-from sulfml.featurize import rules
+from sulfml.featurize import fast, rules
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
@@ -26,13 +27,15 @@ from sulfml.featurize.electrolyte import (
     FrameworkCations,
     KernelFeaturizer,
     LithiumContent,
+    MaterialState,
     SubstitutionChemistry,
     SynthesisNotation,
 )
 from sulfml.featurize.structure import CifFeatures, LatticeFeatures
+from sulfml.parse.state import UNKNOWN, normalize_state
 
 # Defaults of the optional input columns (see the input contract in README.md).
-_DEFAULTS: dict[str, Any] = {**rules.TEXT_DEFAULTS, "cif_path": ""}
+_DEFAULTS: dict[str, Any] = {**rules.TEXT_DEFAULTS, "state": UNKNOWN, "cif_path": ""}
 _NUMERIC_COLUMNS = ("space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z")
 
 
@@ -67,11 +70,17 @@ def _chemistry_featurizers() -> list[BaseFeaturizer]:
     return [*_composition_v2_featurizers(), SubstitutionChemistry()]
 
 
+def _chemistry_state_featurizers() -> list[BaseFeaturizer]:
+    # chemistry-v1 and the state; `featurize` gives the other featurizers the state's notation and tags.
+    return [*_chemistry_featurizers(), MaterialState()]
+
+
 _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "composition-v1": _composition_featurizers,
     "structure-v1": _structure_featurizers,
     "composition-v2": _composition_v2_featurizers,
     "chemistry-v1": _chemistry_featurizers,
+    "chemistry-v2": _chemistry_state_featurizers,
 }
 
 
@@ -101,7 +110,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2),
-                           Preset("chemistry", 1))
+                           Preset("chemistry", 1), Preset("chemistry", 2))
 }
 
 
@@ -144,7 +153,8 @@ def _composition_key(value: Any) -> tuple[tuple[str, float], ...]:
         value = json.loads(value) if value.lstrip().startswith("{") else Composition(value).as_dict()
     if not isinstance(value, Mapping):
         raise TypeError(f"composition must be a dict of element -> amount, got {type(value).__name__}")
-    return tuple(sorted((str(el), float(x)) for el, x in value.items() if float(x) > 0))
+    # The models see the canonical fractions, so that a composition's features do not depend on its scale.
+    return tuple(sorted(canonical_composition({str(el): x for el, x in value.items()}).items()))
 
 
 @lru_cache(maxsize=65536)
@@ -227,6 +237,10 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None,
     for col in (*_DEFAULTS, *_NUMERIC_COLUMNS):
         values = frame[col].tolist() if col in frame.columns else [None] * n
         cells[col] = [_clean(col, v) for v in values]
+    if fast.uses_state(preset_id):
+        cells["state"] = [normalize_state(v) for v in cells["state"]]
+        cells["notation"], cells["tags"], cells["family"] = fast.state_text_columns(
+            cells["notation"], cells["tags"], cells["family"], cells["state"])
 
     blocks: list[np.ndarray] = []
     kept: list[str] = []

@@ -9,13 +9,23 @@ import math
 import re
 from typing import Any
 
+from sulfml.chem.elements import ANION_CHARGE
+from sulfml.parse.state import (
+    GENERIC_LABELS,
+    GLASS,
+    GLASS_CERAMIC,
+    GLASS_CERAMIC_LABELS,
+    GLASS_CERAMIC_TAGS,
+    GLASS_LABELS,
+    GLASS_TAGS,
+    STATES,
+    tag_keys,
+)
+from sulfml.parse.state import norm_label as _norm_label
+
 # ---------------------------------------------------------------------------------------------------------
 # Ions
 
-# Nominal charge of each anion; the key order is the order of the anion_frac_<El> columns.
-ANION_CHARGE: dict[str, int] = {
-    "O": 2, "S": 2, "Se": 2, "Te": 2, "N": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "H": 1,
-}
 ANIONS: tuple[str, ...] = tuple(ANION_CHARGE)
 # Te is a Te6+ cation in oxides (Te-doped garnets) and H sits in OH-/H2O: with O present neither is an
 # anion, and H is not a framework cation either.
@@ -142,6 +152,7 @@ FLAG_LABELS: tuple[str, ...] = (
     "is_glass", "is_glass_ceramic", "is_amorphous", "is_composite", "is_doped", "is_hydrate",
 )
 FAMILY_LABELS: tuple[str, ...] = tuple(f"family_{f}" for f in FAMILIES)
+STATE_LABELS: tuple[str, ...] = tuple(f"state_{s.replace('-', '_')}" for s in STATES)
 # The preset columns of LithiumContent, AnionFramework, FrameworkCations, SynthesisNotation and
 # ElectrolyteFamily, one after the other.
 ELECTROLYTE_LABELS: tuple[str, ...] = (
@@ -173,26 +184,10 @@ def clean_text(value: Any, default: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def _tag_keys(tags: Any) -> set[str]:
-    """Lower-cased tag names, value after ':' dropped ("polymorph:β" -> "polymorph")."""
-    if not isinstance(tags, str):
-        return set()
-    return {t.split(":", 1)[0].strip().lower() for t in tags.split(";") if t.strip()}
-
-
-def _norm_label(label: Any) -> str:
-    if not isinstance(label, str):
-        return ""
-    return re.sub(r"[^a-z0-9]", "", label.lower())
-
-
 def _notation(notation: Any) -> str:
     return notation.strip().lower() if isinstance(notation, str) and notation.strip() else "plain"
 
 
-GLASS_CERAMIC_TAGS = frozenset({"glass-ceramic", "glassceramic", "glass ceramic"})
-GLASS_CERAMIC_LABELS = frozenset({"glassceramic", "glassceramics"})
-GLASS_LABELS = frozenset({"glass", "glasses"})
 DOPED_TAGS = frozenset({"doped", "dopant", "host+dopant"})
 
 
@@ -205,7 +200,7 @@ def synthesis_flags(notation: Any = "plain", tags: Any = "", family: Any = None)
     "hydrate".
     """
     note = _notation(notation)
-    keys = _tag_keys(tags)
+    keys = tag_keys(tags)
     fam = _norm_label(family)
     glass_ceramic = bool(keys & GLASS_CERAMIC_TAGS) or fam in GLASS_CERAMIC_LABELS
     # The parser writes mixtures (70Li2S-30P2S5) as notation "glass"; a glass-ceramic tag means crystallised.
@@ -233,13 +228,6 @@ _LABELS: dict[str, str] = {
     "lisicon": "LISICON", "lisicons": "LISICON",
     "antiperovskite": "anti-perovskite", "antiperovskites": "anti-perovskite",
 }
-# Chemistry classes rather than structures: the composition decides.
-_GENERIC_LABELS = frozenset({
-    "", "oxide", "oxides", "sulfide", "sulfides", "sulphide", "sulphides", "halide", "halides",
-    "chloride", "chlorides", "cholorides", "fluoride", "fluorides", "phosphate", "phosphates",
-    "hydride", "hydrides", "nitride", "nitrides", "other", "others", "unknown", "none", "nan",
-    *GLASS_LABELS, *GLASS_CERAMIC_LABELS,
-})
 
 
 def family_from_label(label: Any) -> str | None:
@@ -252,6 +240,24 @@ def family_from_label(label: Any) -> str | None:
     key = _norm_label(label)
     if key in _LABELS:
         return _LABELS[key]
-    if key in _GENERIC_LABELS:
+    if key in GENERIC_LABELS:
         return None
     return "other"
+
+
+def notation_for_state(notation: Any, tags: Any, family: Any, state: str) -> tuple[Any, Any, Any]:
+    """The notation, tags and family label a state-aware preset featurizes: every glass or glass-ceramic mark
+    replaced by the row's state, so that the state alone sets the glass flags and the glass family rules.
+
+    70Li2S-30P2S5 (a glass notation, state glass) and Li7P3S11 with state glass then give the same features,
+    and 70Li2S-30P2S5 given as glass-ceramic is featurized as the glass-ceramic it is.
+    """
+    note = _notation(notation)
+    if note == "glass":  # a mixture notation says how it was written, the state what it is
+        note = "plain"
+    kept = [t for t in (tags.split(";") if isinstance(tags, str) else [])
+            if t.strip() and t.split(":", 1)[0].strip().lower() not in GLASS_CERAMIC_TAGS | GLASS_TAGS]
+    if state in (GLASS, GLASS_CERAMIC):
+        kept.append(state)
+    label = None if _norm_label(family) in GLASS_LABELS | GLASS_CERAMIC_LABELS else family
+    return note, ";".join(kept), label

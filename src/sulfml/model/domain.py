@@ -15,8 +15,15 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-LABEL_COLUMNS = ("formula", "log10_sigma", "censored", "ea_eV", "sources", "paper")
+from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX
+
+LABEL_COLUMNS = ("formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "evidence")
 _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
+# Weight of the element fractions in the distance, beside the important features (whose weights add up to 1):
+# small, so it ranks rather than moves, but never zero, so that two different compositions never sit at
+# distance 0 (Li2PS3 and Li7P3S11 can share every important feature).
+COMPOSITION_WEIGHT = 0.01
+_DECIMALS = 7  # of the stored coordinates: a material's own row stays far closer than any other composition
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,8 @@ class DomainModel:
         features: names of the features the distance uses (a subset of the model's).
         center, scale, weights: per-feature standardisation and gain weights.
         matrix: the standardised training materials (rows) in those features.
-        labels: per training material: formula, measured log10 σ (and whether censored), Ea, sources, paper.
+        labels: per training material: formula, state, measured log10 σ (and whether censored), Ea, sources,
+            and the evidence: the [paper, log10 σ] measurements its value is the median of.
         k: neighbours averaged into the distance.
         threshold: the `quantile` of held-out materials' distances; farther is outside the domain.
         quantile: the quantile that set the threshold.
@@ -62,15 +70,22 @@ class DomainModel:
             (the domain, each training row's held-out kNN distance).
         """
         ranked = sorted(((g, f) for f, g in importance.items() if f in X.columns and g > 0), reverse=True)
-        features = tuple(f for _, f in ranked[:n_features]) or tuple(X.columns[:n_features])
-        gains = np.array([importance.get(f, 1.0) for f in features], float)
-        raw = X.loc[:, list(features)].to_numpy(float)
-        center = np.nan_to_num(np.nanmedian(raw, axis=0)) if len(raw) else np.zeros(len(features))
+        top = tuple(f for _, f in ranked[:n_features]) or tuple(X.columns[:n_features])
+        gains = np.array([importance.get(f, 1.0) for f in top], float)
+        raw = X.loc[:, list(top)].to_numpy(float)
+        center = np.nan_to_num(np.nanmedian(raw, axis=0)) if len(raw) else np.zeros(len(top))
         q75, q25 = (np.nan_to_num(np.nanpercentile(raw, p, axis=0)) for p in (75, 25))
         scale = (q75 - q25) / 1.349
         std = np.nan_to_num(np.nanstd(raw, axis=0))
         scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
         weights = gains / gains.sum()
+        # The element fractions the training materials have, as they are (centre 0, scale 1).
+        fractions = [c for c in X.columns if str(c).startswith(ELEMENT_FRACTION_PREFIX) and c not in top
+                     and bool((X[c].to_numpy(float) != 0).any())]
+        features = top + tuple(fractions)
+        center = np.concatenate([center, np.zeros(len(fractions))])
+        scale = np.concatenate([scale, np.ones(len(fractions))])
+        weights = np.concatenate([weights, np.full(len(fractions), COMPOSITION_WEIGHT)])
         labels = {c: _json_list(materials[c]) if c in materials else [None] * len(materials)
                   for c in LABEL_COLUMNS}
         partial = cls(features, center, scale, weights, np.zeros((0, len(features)), np.float32), labels, k,
@@ -88,7 +103,7 @@ class DomainModel:
 
     def _coordinates(self, raw: np.ndarray) -> np.ndarray:
         z = np.clip(np.nan_to_num((raw - self.center) / self.scale), -_Z_CLIP, _Z_CLIP)
-        return (z * np.sqrt(self.weights)).astype(np.float32)
+        return z * np.sqrt(self.weights)
 
     def distance(self, X: pd.DataFrame, n_neighbors: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean distance to the k nearest training materials, and the nearest `n_neighbors` of them.
@@ -119,16 +134,19 @@ class DomainModel:
     def to_dict(self) -> dict:
         """JSON form (the bundle's `domain.json`)."""
         return {"features": list(self.features), "center": self.center.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "matrix": np.round(self.matrix.astype(float), 5).tolist(),
+                "weights": self.weights.tolist(), "matrix": np.round(self.matrix.astype(float), _DECIMALS).tolist(),
                 "labels": self.labels, "k": self.k, "threshold": self.threshold, "quantile": self.quantile}
 
     @classmethod
     def from_dict(cls, d: dict) -> DomainModel:
         """Rebuild from `to_dict` output."""
         n = len(d["features"])
-        matrix = np.asarray(d["matrix"], np.float32).reshape(-1, n)
+        matrix = np.asarray(d["matrix"], float).reshape(-1, n)
+        rows = len(matrix)
+        # bundles from before the state and the evidence were labels have neither
+        labels = {c: list(d["labels"].get(c) or [None] * rows) for c in LABEL_COLUMNS}
         return cls(tuple(d["features"]), np.asarray(d["center"], float), np.asarray(d["scale"], float),
-                   np.asarray(d["weights"], float), matrix, {c: list(d["labels"][c]) for c in LABEL_COLUMNS},
+                   np.asarray(d["weights"], float), matrix, labels,
                    int(d["k"]), float(d["threshold"]), float(d["quantile"]))
 
 

@@ -47,6 +47,8 @@ _MARGIN = 3
 # neighbours (or few queries) the matrix wins.
 _TREE_FROM = 1024
 _TREE_MAX_CANDIDATES = 10
+# Distances closer than this are treated as possible ties when checking a search's candidates are complete.
+_TIE = 1e-9
 _REFERENCES: dict[int, tuple[np.ndarray, _Reference]] = {}
 
 
@@ -102,9 +104,9 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
     """The k nearest reference rows of each query row (Euclidean), nearest first; copies of one row (the same
     composition from several papers) come in reference order, as do distinct rows at equal distances.
 
-    Large batches with few neighbours search a k-d tree, the others the full distance matrix. The two agree
-    on the neighbours; their distances differ by rounding only (below 1e-7, far below any split of the
-    models, which start at 5e-4).
+    Large batches with few neighbours search a k-d tree, the others the full distance matrix; both only pick
+    candidates, whose distances are then computed the same way for every row, so a row gets the same
+    neighbours and the same distances (to the bit) whatever batch it comes in.
 
     Args:
         query, ref: float64 rows (keep passing the same `ref` array: its preparation is cached).
@@ -123,6 +125,20 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
         d, candidates = (a.reshape(n, m) for a in tree.query(query, k=m, workers=available_cpus()))
     else:
         d, candidates = _brute(query, r, m)
+    # The distances of the candidates again, exactly and row by row: the two searches round differently (the
+    # matrix through |q|² + |r|² - 2q·r), so near-ties between references ordered differently and a row's
+    # neighbours depended on the size of the batch it came in.
+    d = _exact_distances(query, r.rows, candidates)
+    if m < len(r.rows):
+        # A row whose k-th candidate is (nearly) as far as its last may have more tied references than the
+        # search returned, picked by the search's own order: rank those rows against every reference.
+        unsure = np.flatnonzero(np.sort(d, axis=1)[:, k - 1] >= d.max(axis=1) - _TIE)
+        for s in range(0, len(unsure), 64):
+            rows = unsure[s:s + 64]
+            every = np.broadcast_to(np.arange(len(r.rows)), (len(rows), len(r.rows)))
+            full = _exact_distances(query[rows], r.rows, every)
+            best = np.lexsort((every, full), axis=1)[:, :m]
+            candidates[rows], d[rows] = best, np.take_along_axis(full, best, axis=1)
     order = np.lexsort((candidates, d), axis=1)  # by distance, then by first occurrence
     candidates, d = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(d, order, axis=1)
     # Expand each distinct row into its copies and keep the first k. Most rows' k nearest are single copies.
@@ -141,6 +157,13 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
         idx[rows[take], slot[take]] = copies[take]
         dist[rows[take], slot[take]] = np.broadcast_to(d[copied, :, None], real.shape)[take]
     return idx, dist
+
+
+def _exact_distances(query: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Euclidean distances of each query row to its candidate rows, summed row by row (the same bits for a
+    row whatever else is in the batch)."""
+    diff = query[:, None, :] - rows[candidates]
+    return np.sqrt(np.square(diff, out=diff).sum(axis=2))
 
 
 def _brute(query: np.ndarray, r: _Reference, m: int) -> tuple[np.ndarray, np.ndarray]:

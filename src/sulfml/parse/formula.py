@@ -18,6 +18,7 @@ from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
 from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
+from sulfml.parse.reduced import reduced_formula
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
 from sulfml.parse.slips import rejection_hint, slip_notes
 
@@ -196,9 +197,14 @@ _POLYANION = re.compile(r"\(([A-Z][a-z]?)(\d*)([A-Z][a-z]?)(\d*)\)(\d+)$")
 
 
 def display_formula(composition: Mapping[str, float]) -> str:
-    """The formula shown for a composition: pymatgen's reduced formula with its polyanion group written out
-    (Li10GeP2S12, not Li10Ge(PS6)2; LiTi2P3O12, not LiTi2(PO4)3). It does not depend on how the text was
-    written; `composition_key`, not this, is the material key."""
+    """The formula shown for a composition: `sulfml.parse.reduced.reduced_formula`, the composition at its
+    display scale (`display_scale`: Li3PS4 for 0.75Li2S-0.25P2S5 and for Li0.6P0.2S0.8) in pymatgen's
+    element order, with no polyanion group (Li10GeP2S12, not Li10Ge(PS6)2). It does not depend on how the
+    text was written; `composition_key`, not this, is the material key."""
+    try:
+        return cast(str, reduced_formula(composition))
+    except KeyError:  # an element without an electronegativity (a noble gas): pymatgen has an order for it
+        pass
     formula = Composition(composition).reduced_formula
     if (m := _POLYANION.search(formula)) is None:
         return formula

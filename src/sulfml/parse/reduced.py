@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 
-from sulfml.chem.elements import AMOUNT_TOLERANCE, element_tables, pauling_electronegativity
+from sulfml.chem.elements import AMOUNT_TOLERANCE, ANION_CHARGE, element_tables, pauling_electronegativity
 from sulfml.parse.rules import python_round
 
 # pymatgen's Composition.special_formulas.
@@ -69,6 +69,7 @@ def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) 
     out = np.full(n, None, dtype=object)
     if n == 0:
         return []
+    amounts = amounts * display_scale(els, amounts, present)[:, None]
     # pymatgen's order within each row; padding last.
     order = _order()
     col = np.argsort(np.where(present, order.rank[els], order.pad), axis=1, kind="stable")
@@ -83,6 +84,61 @@ def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) 
     if len(rows):
         out[rows] = _fractional_formulas(els[rows], amounts[rows], present[rows])
     return out.tolist()
+
+
+# The largest amount a whole-number formula is shown with; beyond it a shorter fractional form reads better
+# (Li6.6Ge0.6P0.4S5I, not Li33Ge3P2S25I5).
+DISPLAY_MAX = 24
+_WHOLE = 1e-6  # an amount this close to a whole number (or to a number of decimals) is written as one
+_DECIMALS = 4
+
+
+@cache
+def _anion_rows() -> np.ndarray:
+    index = element_tables().index
+    return np.array([index[el] for el in ANION_CHARGE], dtype=np.int64)
+
+
+def display_scale(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The factor each row is shown at, so that a composition is written the same however it was scaled.
+
+    The amounts are scaled so that the anions add up to a whole number N (without anions: that the rarest
+    element's amount is N):
+    the smallest N at which every amount is whole and none exceeds `DISPLAY_MAX` (Li3PS4, Li7P3S11,
+    Li10GeP2S12, whatever the input's scale); else the N whose amounts read best: most whole amounts, then
+    fewest decimals, then the smaller N (Li10Ge1Sb0.15P1.85S12, Li9.54Si1.74P1.44S11.7Cl0.3).
+
+    Args:
+        els, amounts, present: padded rows as `reduced_formulas` takes them.
+
+    Returns:
+        One factor per row (1 for empty rows).
+    """
+    amounts = np.where(present, amounts, 0.0)
+    anion = present & np.isin(els, _anion_rows())
+    base = np.where(anion, amounts, 0.0).sum(axis=1)
+    smallest = np.where(present, amounts, np.inf).min(axis=1, initial=np.inf)
+    base = np.where(base > 0, base, np.where(np.isfinite(smallest), smallest, 0.0))
+    base[base <= 0] = 1.0
+    n = len(els)
+    chosen = np.zeros(n)
+    best = np.full(n, np.inf)
+    best_n = np.ones(n)
+    for target in range(1, DISPLAY_MAX + 1):
+        x = amounts * (target / base)[:, None]
+        whole = (np.abs(x - np.rint(x)) < _WHOLE) | ~present
+        digits = np.zeros(x.shape)
+        for k in range(_DECIMALS):
+            scaled = x * 10.0 ** k
+            digits += np.abs(scaled - np.rint(scaled)) >= _WHOLE * 10.0 ** k
+        every = whole.all(axis=1) & (x.max(axis=1, initial=0.0) <= DISPLAY_MAX + _WHOLE)
+        take = every & (chosen == 0)
+        chosen[take] = target
+        score = -100.0 * (whole & present).sum(axis=1) + np.where(present, digits, 0).sum(axis=1) + target / 4
+        better = score < best
+        best[better], best_n[better] = score[better], target
+    target = np.where(chosen > 0, chosen, best_n)
+    return target / base
 
 
 def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:

@@ -250,8 +250,8 @@ def read_chunks(path: str | Path, column: str = "formula", chunk_size: int = 200
 
 
 def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) -> pd.DataFrame:
-    """The pipeline's input frame from a file's rows: its formula column as `formula`, its `temperature_C`
-    and `cif` columns, and each column of `keep` as `input_<col>`.
+    """The pipeline's input frame from a file's rows: its formula column as `formula`, its `temperature_C`,
+    `state` and `cif` columns, and each column of `keep` as `input_<col>`.
 
     Raises:
         InputError: a column of `keep` is not in the file.
@@ -259,7 +259,7 @@ def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) ->
     import pandas as pd
 
     out = pd.DataFrame({"formula": df[column]})
-    for col in ("temperature_C", "cif"):
+    for col in ("temperature_C", "state", "cif"):
         if col in df.columns:
             out[col] = df[col]
     for col in keep:

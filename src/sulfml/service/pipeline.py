@@ -21,6 +21,8 @@ from sulfml.chem.batch import CompositionBatch, composition_batch
 from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
 from sulfml.cpus import available_cpus
+from sulfml.featurize import fast
+from sulfml.parse.state import UNKNOWN, StateError, implied_state, normalize_state
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
 from sulfml.service.structure import no_structure, reduced_formula, structure_fields
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
-    "input", "formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo",
+    "input", "formula", "state", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo",
     "ea_hi", "temperature_K", "in_domain", "warning", "error", "neighbors",
 ]
 N_NEIGHBORS = 3
@@ -85,7 +87,7 @@ class _FeatureRows:
     (dicts from `parse_formula`, with a CIF's structure columns), in the order they were added."""
 
     def __init__(self) -> None:
-        self.parts: list[Any] = []  # (ParsedBatch, row indices) blocks or lists of dicts
+        self.parts: list[Any] = []  # (ParsedBatch, row indices, states) blocks or lists of dicts
         self.n = 0
 
     def add_dict(self, feat: dict) -> int:
@@ -95,8 +97,8 @@ class _FeatureRows:
         self.n += 1
         return self.n - 1
 
-    def add_parsed(self, parsed: ParsedBatch, rows: np.ndarray) -> np.ndarray:
-        self.parts.append((parsed, rows))
+    def add_parsed(self, parsed: ParsedBatch, rows: np.ndarray, states: list[str]) -> np.ndarray:
+        self.parts.append((parsed, rows, states))
         self.n += len(rows)
         return np.arange(self.n - len(rows), self.n)
 
@@ -108,30 +110,33 @@ class _FeatureRows:
             if isinstance(part, list):
                 feats += part
                 continue
-            parsed, rows = part
-            for r in rows:
+            parsed, rows, states = part
+            for r, state in zip(rows, states, strict=True):
                 comp = {symbols[j]: float(x) for j, x, p in zip(parsed.index[r], parsed.amount[r],
                                                                  parsed.present[r], strict=True) if p}
                 feats.append({"composition": comp, "notation": "glass" if parsed.glass[r] else "plain",
-                              "tags": "", "family": None} | no_structure())
+                              "tags": "", "family": None, "state": state} | no_structure())
         return feats
 
-    def batch(self) -> tuple[CompositionBatch, list, list, list]:
-        """(CompositionBatch, notation, tags, family) of every feature row, for the vectorized featurizer."""
-        blocks, notation, tags, family = [], [], [], []
+    def batch(self) -> tuple[CompositionBatch, list, list, list, list]:
+        """(CompositionBatch, notation, tags, family, state) of every feature row, for the vectorized
+        featurizer."""
+        blocks, notation, tags, family, state = [], [], [], [], []
         for part in self.parts:
             if isinstance(part, list):
                 blocks.append(composition_batch([f["composition"] for f in part]))
                 notation += [f.get("notation") for f in part]
                 tags += [f.get("tags") for f in part]
                 family += [f.get("family") for f in part]
+                state += [f.get("state") for f in part]
                 continue
-            parsed, rows = part
+            parsed, rows, states = part
             blocks.append(CompositionBatch(parsed.index[rows], parsed.amount[rows], parsed.present[rows]))
             notation += np.where(parsed.glass[rows], "glass", "plain").tolist()
             tags += [""] * len(rows)
             family += [None] * len(rows)
-        return CompositionBatch.concat(blocks), notation, tags, family
+            state += states
+        return CompositionBatch.concat(blocks), notation, tags, family, state
 
 
 @dataclass
@@ -142,6 +147,7 @@ class _Batch:
     texts: list[str]  # what each row asks for: a formula, or "" when a CIF gives the composition
     temps: list[Any]
     cifs: list[str]
+    states: list[Any]  # each row's own state cell (None or blank: what the formula implies)
     out: dict[str, Any] = field(init=False)
     live: np.ndarray = field(init=False)
     # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
@@ -180,8 +186,9 @@ def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
         return inputs[name].tolist() if name in inputs.columns else [None] * n
 
     batch = _Batch(bundle, [_text(t) for t in column("formula")], column("temperature_C"),
-                   [_text(c).strip() for c in column("cif")])
+                   [_text(c).strip() for c in column("cif")], column("state"))
     _read_temperatures(batch)
+    _read_states(batch)
     _read_structures(batch)
     _parse(batch)
     prediction = Prediction(batch.out, [[] for _ in range(n)], [[] for _ in range(n)], None)
@@ -225,6 +232,37 @@ def _read_temperatures(batch: _Batch) -> None:
             kelvin[i] = value
 
 
+def _read_states(batch: _Batch) -> None:
+    """Each row's own state (None where blank: the formula decides); a word that names no state fails its
+    row."""
+    seen: dict[str, tuple[str | None, str]] = {}
+    for i, cell in enumerate(batch.states):
+        text = _text(cell).strip()
+        if text not in seen:
+            try:
+                seen[text] = (normalize_state(text) if text else None, "")
+            except StateError as exc:
+                seen[text] = (None, str(exc))
+        state, error = seen[text]
+        if error:
+            batch.fail(i, error)
+        batch.states[i] = state
+
+
+def _state_of(given: str | None, implied: tuple[str, str], uses_state: bool) -> tuple[str, list[str]]:
+    """The state a row is predicted in, and the note that says where it came from."""
+    state, why = implied
+    if given is None:
+        if state == UNKNOWN:
+            return UNKNOWN, []
+        return state, [f"state {state}: {why}" + ("" if uses_state else
+                                                   " (this model does not take the state as an input)")]
+    notes = [] if uses_state else [f"this model does not take the state as an input: {given} is not used"]
+    if state not in (UNKNOWN, given):
+        notes.append(f"state {given} as given, although {why} ({state})")
+    return given, notes
+
+
 def _read_structures(batch: _Batch) -> None:
     """CIF rows: the structure's composition (when no formula is given), lattice columns, notes."""
     uses_structure = batch.bundle.uses_structure
@@ -256,11 +294,12 @@ def _parse(batch: _Batch) -> None:
     from sulfml.parse.bulk import read_many
 
     rows = np.flatnonzero(batch.live)
-    texts = [batch.texts[i] for i in rows.tolist()]
-    unique = list(dict.fromkeys(texts))
-    position = {t: j for j, t in enumerate(unique)}
-    inverse = np.fromiter((position[t] for t in texts), np.int64, len(texts))
-    parsed = read_many(unique)
+    # A text given in two states is two feature rows; a CIF says the row is a crystal.
+    keys = [(batch.texts[i], batch.states[i], bool(batch.cifs[i])) for i in rows.tolist()]
+    unique = list(dict.fromkeys(keys))
+    position = {k: j for j, k in enumerate(unique)}
+    inverse = np.fromiter((position[k] for k in keys), np.int64, len(keys))
+    parsed = read_many([t for t, _, _ in unique])
     elements = batch.bundle.elements
     u_formula: list = list(parsed.formula)
     u_in_domain, u_notes = _domain_of_parsed(parsed, elements)
@@ -272,7 +311,7 @@ def _parse(batch: _Batch) -> None:
         from sulfml.parse.formula import parse_formula
 
         for u in deferred:
-            p = parse_formula(unique[u])
+            p = parse_formula(unique[u][0])
             if not p.ok:
                 u_error[u] = p.error or "unreadable formula"
                 continue
@@ -283,20 +322,35 @@ def _parse(batch: _Batch) -> None:
             u_notes[u] = [*p.notes, *(u_notes[u] or [])]  # the parser's notes (a likely typing slip) first
             u_feat[u] = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags),
                          "family": None}
+    uses_state = fast.uses_state(batch.bundle.preset)
+    u_state: list[str] = [UNKNOWN] * len(unique)
+    u_state_notes: list[list[str]] = [[]] * len(unique)
+    states_seen: dict[tuple, tuple[str, list[str]]] = {}
+    for u, (_, given, has_cif) in enumerate(unique):
+        if u_error[u]:
+            continue
+        feat = u_feat[u]
+        notation = feat["notation"] if feat else ("glass" if parsed.glass[u] else "plain")
+        key = (notation, feat["tags"] if feat else "", given, has_cif)
+        if key not in states_seen:
+            states_seen[key] = _state_of(given, implied_state(key[0], key[1], crystal_structure=has_cif),
+                                         uses_state)
+        u_state[u], u_state_notes[u] = states_seen[key]
     fast_rows = np.flatnonzero(parsed.ok)
     fast_feat = np.full(len(unique), -1)
     feature_rows = batch.feature_rows
     u_dict_feat = np.full(len(unique), -1)
     uses_structure = batch.bundle.uses_structure
-    formula_col, in_domain_col = batch.out["formula"], batch.out["in_domain"]
+    formula_col, in_domain_col, state_col = batch.out["formula"], batch.out["in_domain"], batch.out["state"]
     for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
         if u_error[u]:
             batch.fail(i, u_error[u])
             continue
         formula_col[i] = u_formula[u]
         in_domain_col[i] = u_in_domain[u]
-        if u_notes[u]:
-            batch.domain_notes[i] = list(u_notes[u])
+        state_col[i] = u_state[u]
+        if u_notes[u] or u_state_notes[u]:
+            batch.domain_notes[i] = [*u_state_notes[u], *(u_notes[u] or [])]
         if i in batch.cif_amounts:
             comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
             if not same_composition(comp, batch.cif_amounts[i]):
@@ -304,15 +358,16 @@ def _parse(batch: _Batch) -> None:
                     f"the CIF's composition {batch.cif_amounts[i]} differs from the formula; the formula is used")
         if i in batch.structures or (uses_structure and u_feat[u] is None):
             # structure presets featurize row by row with each row's own structure columns
-            feat = u_feat[u] or _parsed_feature(parsed, u)
+            feat = (u_feat[u] or _parsed_feature(parsed, u)) | {"state": u_state[u]}
             batch.feat_of[i] = feature_rows.add_dict(feat | batch.structures.get(i, no_structure()))
         elif u_feat[u] is not None:
             if u_dict_feat[u] < 0:
-                u_dict_feat[u] = feature_rows.add_dict(u_feat[u] | no_structure())
+                u_dict_feat[u] = feature_rows.add_dict(u_feat[u] | {"state": u_state[u]} | no_structure())
             batch.feat_of[i] = u_dict_feat[u]
         else:
             if fast_feat[u] < 0 and len(fast_rows):
-                fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows)
+                fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows,
+                                                               [u_state[j] for j in fast_rows.tolist()])
             batch.feat_of[i] = fast_feat[u]
 
 
@@ -380,8 +435,6 @@ def features(rows: _FeatureRows, bundle: Bundle) -> np.ndarray:
     Composition presets come whole from the vectorized featurizer; for others (structure features) the
     columns it does not cover come from `sulfml.featurize.presets.featurize`.
     """
-    from sulfml.featurize import fast
-
     names = bundle.models["log10_sigma"].card["feature_names"]
     try:
         covered = fast.covered_columns(bundle.preset)
@@ -396,8 +449,8 @@ def features(rows: _FeatureRows, bundle: Bundle) -> np.ndarray:
         slow = featurize(pd.DataFrame(rows.dicts()), bundle.preset, columns=missing).to_numpy(float)
         if not covered:
             return slow
-    comps, notation, tags, family = rows.batch()
-    data = fast.preset_features(comps, bundle.preset, notation, tags, family)
+    comps, notation, tags, family, state = rows.batch()
+    data = fast.preset_features(comps, bundle.preset, notation, tags, family, state)
     if not missing and covered == names:
         return data
     X = np.empty((len(data), len(names)))

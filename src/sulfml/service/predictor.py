@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sulfml.errors import InputError, StoreError
+from sulfml.parse.state import StateError, normalize_state
 from sulfml.service import pipeline
 from sulfml.service.physics import temperature_kelvin
 from sulfml.tracking.bundle import Bundle
@@ -79,23 +80,26 @@ class Predictor:
             raise StoreError(f"cannot load the models with alias {alias!r} from {uri}: {exc.message}") from exc
         return cls(Bundle.from_dir(folder), f"registry {uri} @{alias}")
 
-    def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None
-                ) -> pd.DataFrame:
+    def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
+                state: str | None = None) -> pd.DataFrame:
         """Predict each input row, in order; a bad row gets an `error` and never stops the others.
 
         Args:
             inputs: formulas, or a frame with a `formula` column and optional `temperature_C` (°C, blank:
-                25 °C) and `cif` (path) columns; a row with a CIF and no formula takes the structure's
+                25 °C), `state` (crystalline, glass, glass-ceramic; blank: what the formula implies, else
+                unknown) and `cif` (path) columns; a row with a CIF and no formula takes the structure's
                 composition.
             temperature_c: the temperature for rows without their own (default 25 °C).
+            state: the state for rows without their own.
 
         Returns:
             One row per input with `OUTPUT_COLUMNS`; `neighbors` lists the nearest training materials.
 
         Raises:
-            InputError: `temperature_c` is not a usable temperature, or the frame has no `formula` column.
+            InputError: `temperature_c` is not a usable temperature, `state` names no state, or the frame has
+                no `formula` column.
         """
-        return self.run(as_frame(inputs, temperature_c)).frame()
+        return self.run(as_frame(inputs, temperature_c, state)).frame()
 
     def run(self, frame: pd.DataFrame) -> pipeline.Prediction:
         """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
@@ -107,27 +111,39 @@ class Predictor:
         return self.bundle.preset
 
 
-def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None
-             ) -> pd.DataFrame:
-    """The input frame of the pipeline from formulas or a frame, with `temperature_c` filling blank cells.
+def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
+             state: str | None = None) -> pd.DataFrame:
+    """The input frame of the pipeline from formulas or a frame, with `temperature_c` and `state` filling
+    blank cells.
 
     Raises:
-        InputError: `temperature_c` is not a usable temperature, or a frame has neither `formula` nor `cif`.
+        InputError: `temperature_c` is not a usable temperature, `state` names no state, or a frame has
+            neither `formula` nor `cif`.
     """
     if temperature_c is not None and temperature_kelvin(temperature_c)[0] is None:
         raise InputError(f"temperature: {temperature_kelvin(temperature_c)[1]}")
+    if state is not None:
+        try:
+            normalize_state(state)
+        except StateError as exc:
+            raise InputError(str(exc)) from None
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, pd.DataFrame):
-        return pd.DataFrame({"formula": list(inputs), "temperature_C": [temperature_c] * len(inputs)})
+        frame = pd.DataFrame({"formula": list(inputs), "temperature_C": [temperature_c] * len(inputs)})
+        if state is not None:
+            frame["state"] = state
+        return frame
     if "formula" not in inputs.columns and "cif" not in inputs.columns:
         raise InputError(f"the input has no formula column (columns: {', '.join(map(str, inputs.columns))})")
-    if temperature_c is None:
-        return inputs
-    frame = inputs.copy()
-    if "temperature_C" in frame:
-        own = frame["temperature_C"].map(lambda v: "" if v is None or v != v else str(v).strip())
-        frame["temperature_C"] = frame["temperature_C"].where(own != "", temperature_c)
-    else:
-        frame["temperature_C"] = temperature_c
+    frame = inputs
+    for column, value in (("temperature_C", temperature_c), ("state", state)):
+        if value is None:
+            continue
+        frame = frame.copy() if frame is inputs else frame
+        if column in frame:
+            own = frame[column].map(lambda v: "" if v is None or v != v else str(v).strip())
+            frame[column] = frame[column].where(own != "", value)
+        else:
+            frame[column] = value
     return frame

@@ -281,6 +281,20 @@ class Bundle:
         return next(iter(self.models.values())).preset
 
     @property
+    def trained_with(self) -> tuple[str, str]:
+        """(name, digest) of the run config both models were trained with, from their cards.
+
+        Raises:
+            BundleError: a card names no config, or the two models name different ones.
+        """
+        named = {(m.card.get("config_name"), m.card.get("config_digest")) for m in self.models.values()}
+        if len(named) != 1 or None in next(iter(named)):
+            raise BundleError(f"{self.origin}: the cards do not name one run config for both models "
+                              f"(config_name, config_digest: {sorted(named, key=str)})")
+        name, digest = next(iter(named))
+        return str(name), str(digest)
+
+    @property
     def elements(self) -> set[str]:
         """Elements seen in the conductivity model's training data."""
         return set(self.models["log10_sigma"].card["domain"]["elements"])

@@ -10,9 +10,23 @@ import pytest
 
 from sulfml.config import RunConfig
 from sulfml.data.table import build_table
+from sulfml.errors import BundleError, ConfigError, UserError
 from sulfml.parse.formula import composition_key, parse_formula
-from sulfml.workflows.benchmarks import BENCHMARKS, BenchmarkData, run_benchmark
-from sulfml.workflows.benchmarks.core import censored_aware_mae, exclude_leaks, scores
+from sulfml.workflows.benchmarks import (
+    BENCHMARKS,
+    BenchmarkData,
+    BenchmarkResult,
+    benchmark_config,
+    run_benchmark,
+)
+from sulfml.workflows.benchmarks.core import (
+    censored_aware_mae,
+    check_seeds,
+    combine_seeds,
+    default_seeds,
+    exclude_leaks,
+    scores,
+)
 
 
 def _rows(spec):
@@ -58,8 +72,9 @@ def bench_data(mini_data_dir, small_config) -> BenchmarkData:
 @pytest.mark.parametrize("name", list(BENCHMARKS))
 def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data, tmp_path):
     out = tmp_path / name
-    result = run_benchmark(name, bench_data, out, log=lambda s: None)
+    result = run_benchmark(name, bench_data, out, log=lambda s: None, seeds=[7])
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"] == [7] and metrics["per_seed"]["7"]["mae"] == metrics["mae"] == result.metrics["mae"]
     headline = result.predictions
     if "target" in headline:   # a benchmark of both targets: the headline metrics are of its main target
         headline = headline[headline["target"] == result.target]
@@ -133,3 +148,110 @@ def test_benchmark_cli_unknown_config_is_usage_error(mini_data_dir, tmp_path, ca
     code = main(["benchmark", "ea", "--output", str(tmp_path / "o"), "--config", str(tmp_path / "none.toml"),
                  "--data-dir", str(mini_data_dir)])
     assert code == 2 and "config file not found" in capsys.readouterr().err
+
+
+def _result(mae: float, fam_mae: float, training: pd.DataFrame) -> BenchmarkResult:
+    metrics = {"mae": mae, "n": 10, "by_family": {"LGPS": {"n": 3, "mae": fam_mae}}, "empty": float("nan")}
+    return BenchmarkResult("x", "log10_sigma", metrics, pd.DataFrame({"id": ["a"], "y_true": [0.0], "y_pred": [mae]}),
+                           training, {"note": "info"})
+
+
+def test_combined_seeds_report_the_mean_and_spread_of_each_seeds_numbers():
+    same = pd.DataFrame({"formula": ["Li3PS4", "Li6PS5Cl"]})
+    combined = combine_seeds({42: _result(1.0, 2.0, same), 7: _result(1.3, 2.6, same.copy()),
+                              2026: _result(1.6, 3.1, same.copy())})
+    m = combined.metrics
+    assert m["seeds"] == [42, 7, 2026] and m["n"] == 10 and isinstance(m["n"], int)
+    assert m["mae"] == pytest.approx(1.3) and m["per_seed"]["7"]["mae"] == 1.3
+    assert m["spread"]["mae"] == pytest.approx({"mean": 1.3, "std": 0.3, "min": 1.0, "max": 1.6})
+    assert m["by_family"]["LGPS"]["mae"] == pytest.approx(7.7 / 3)
+    assert m["spread"]["by_family.LGPS.mae"]["std"] == pytest.approx(np.std([2.0, 2.6, 3.1], ddof=1))
+    assert np.isnan(m["empty"]) and np.isnan(m["spread"]["empty"]["mean"])
+    assert list(combined.predictions["seed"]) == [42, 7, 2026]
+    assert combined.training_set.equals(same)   # the same rows for every seed: written once
+    other = pd.DataFrame({"formula": ["Li3PS4"]})
+    per_seed = combine_seeds({42: _result(1.0, 2.0, same), 7: _result(1.3, 2.6, other)}).training_set
+    assert list(per_seed["seed"]) == [42, 42, 7] and list(per_seed["formula"]) == ["Li3PS4", "Li6PS5Cl", "Li3PS4"]
+    one = combine_seeds({5: _result(1.0, 2.0, same)}).metrics["spread"]["mae"]
+    assert one["mean"] == one["min"] == one["max"] == 1.0 and np.isnan(one["std"])   # no spread from one seed
+
+
+def test_seeds_default_to_the_configs_seed_and_two_more():
+    assert default_seeds(RunConfig(seed=42)) == (42, 7, 2026)
+    assert default_seeds(RunConfig(seed=7)) == (7, 42, 2026)
+    assert default_seeds(RunConfig(seed=42), 1) == (42,)
+    assert default_seeds(RunConfig(seed=0), 5) == (0, 42, 7, 2026, 1)
+    with pytest.raises(UserError, match="at least one seed"):
+        default_seeds(RunConfig(), 0)
+    with pytest.raises(UserError, match="more than once: 3"):
+        check_seeds([3, 4, 3])
+    with pytest.raises(UserError, match="non-negative"):
+        check_seeds([-1])
+
+
+def test_a_benchmark_over_two_seeds_writes_each_seeds_scores_and_their_spread(bench_data, tmp_path):
+    out = tmp_path / "two"
+    run_benchmark("ea", bench_data, out, seeds=[7, 8], log=lambda s: None)
+    metrics = json.loads((out / "metrics.json").read_text())
+    preds = pd.read_csv(out / "predictions.csv")
+    per_seed = [float(np.mean(np.abs(g["y_pred"] - g["y_true"]))) for _, g in preds.groupby("seed", sort=False)]
+    assert sorted(preds["seed"].unique()) == [7, 8] and per_seed[0] != per_seed[1]
+    assert [metrics["per_seed"][s]["mae"] for s in ("7", "8")] == pytest.approx(per_seed)
+    assert metrics["mae"] == pytest.approx(np.mean(per_seed))
+    assert metrics["spread"]["mae"] == pytest.approx({"mean": np.mean(per_seed), "std": np.std(per_seed, ddof=1),
+                                                      "min": min(per_seed), "max": max(per_seed)})
+    train = pd.read_csv(out / "training_set.csv")
+    assert set(train["seed"]) == {7, 8}   # the folds differ by seed, so each seed's training rows are kept
+
+
+def _card(bundle, target):
+    return bundle / target / "card.json"
+
+
+def test_without_a_config_the_benchmark_runs_the_config_of_the_shipped_model(tmp_path):
+    import shutil
+
+    from sulfml.tracking.bundle import shipped_bundle_dir
+
+    shipped = json.loads(_card(shipped_bundle_dir(), "log10_sigma").read_text())["config_name"]
+    config, origin = benchmark_config()
+    assert config.name == shipped and origin["bundle_config_name"] == shipped
+    assert origin["config_path"].endswith(f"{shipped}.toml") and "trained with" in origin["config_source"]
+    given, origin = benchmark_config("smoke")
+    assert given.name == "smoke" and origin["config_source"] == "given"
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(shipped_bundle_dir(), bundle)
+
+    def name_config(target, name):
+        card = json.loads(_card(bundle, target).read_text())
+        _card(bundle, target).write_text(json.dumps(card | {"config_name": name}))
+
+    for target in ("log10_sigma", "ea_eV"):
+        name_config(target, "smoke")
+    config, origin = benchmark_config(bundle_dir=bundle)
+    assert config.name == "smoke" and origin["bundle_config_name"] == "smoke"
+    name_config("ea_eV", "default")
+    with pytest.raises(BundleError, match="do not name one run config"):
+        benchmark_config(bundle_dir=bundle)
+    for target in ("log10_sigma", "ea_eV"):
+        name_config(target, "no-such-config")
+    with pytest.raises(ConfigError, match="trained with config 'no-such-config', which is not a shipped config"):
+        benchmark_config(bundle_dir=bundle)
+
+
+def test_benchmark_cli_without_a_config_runs_the_shipped_models_config_and_says_which(mini_data_dir, tmp_path,
+                                                                                       capsys):
+    from sulfml.cli import main
+    from sulfml.tracking.bundle import Bundle
+
+    shipped, _ = Bundle.from_dir().trained_with
+    out = tmp_path / "o"
+    assert main(["benchmark", "ea", "--output", str(out), "--seeds", "1", "--data-dir", str(mini_data_dir)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["info"]["config"] == shipped and metrics["info"]["bundle_config_name"] == shipped
+    assert metrics["seeds"] == [RunConfig.from_toml(metrics["info"]["config_path"]).seed]
+    assert f"config {shipped} " in capsys.readouterr().out
+    assert main(["benchmark", "ea", "--output", str(out), "--seeds", "0", "--config", "smoke",
+                 "--data-dir", str(mini_data_dir)]) == 2
+    assert "at least one seed" in capsys.readouterr().err

@@ -3,7 +3,6 @@ leave-one-family-out (the interval and temperature benchmarks are in `trust.py`,
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -22,6 +21,7 @@ from sulfml.workflows.benchmarks.core import (
     fit_on,
     leak_groups,
     mae,
+    material_families,
     scores,
     selected_measurements,
     training_rows,
@@ -140,14 +140,10 @@ def review(data: BenchmarkData) -> BenchmarkResult:
 
 def family(data: BenchmarkData) -> BenchmarkResult:
     """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV."""
-    from sulfml.featurize.electrolyte import classify_family
-
     meas = selected_measurements(data)
     config = data.config
     mats = aggregate_materials(meas, config.data.aggregation)
-    fam = pd.Series([classify_family(json.loads(c), n, t, f) for c, n, t, f in
-                     zip(mats["composition"], mats["notation"], mats["tags"], mats["family"], strict=True)],
-                    index=mats.index)
+    fam = pd.Series(material_families(mats), index=mats.index)
     ts = training_set(mats, featurize_materials(mats, config.preset), "log10_sigma", config)
     cv = cross_validate(replace(ts, groups=leak_groups(ts.materials)), config.params.get("log10_sigma", {}), config)
     cv_pred = pd.Series(cv.oof, index=mats.index)
@@ -172,7 +168,7 @@ def family(data: BenchmarkData) -> BenchmarkResult:
         key = name.replace("-", "_").lower()
         metrics |= {f"mae_lofo_{key}": m["mae_lofo"], f"mae_cv_{key}": m["mae_grouped_cv"], f"n_{key}": m["n"]}
     info = {"families": list(LOFO_FAMILIES), "family_rule": "data label when it names a family, else the "
-            "composition pattern (sulfml.featurize.electrolyte.classify_family)",
+            "composition pattern (sulfml.featurize.fast.family_index)",
             "excluded": "composition and paper (DOI) of every held-out material"}
     return BenchmarkResult("family", "log10_sigma", metrics, predictions,
                            pd.concat(rows, ignore_index=True), info)
