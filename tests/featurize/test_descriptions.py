@@ -48,6 +48,7 @@ def test_every_preset_feature_is_described(preset):
     ("family_LGPS", "LGPS-type structure family"),
     ("MagpieData mean Electronegativity", "mean electronegativity"),
     ("MagpieData range CovalentRadius", "range of covalent radius"),
+    ("state_glass_ceramic", "state: glass-ceramic"),
 ])
 def test_descriptions_read_as_words(name, words):
     assert describe_feature(name) == words

@@ -18,10 +18,11 @@ def predictor() -> Predictor:
     return Predictor.default()
 
 
-def test_contributions_cover_the_booster_input_and_sum_to_the_prediction(predictor):
-    X, errors = feature_matrix(predictor, FORMULAS)
+@pytest.mark.parametrize("state", [None, "crystalline", "glass", "glass-ceramic", "unknown"])
+def test_contributions_cover_the_booster_input_and_sum_to_the_prediction(predictor, state):
+    X, errors = feature_matrix(predictor, FORMULAS, state)
     assert errors == [None] * len(FORMULAS)
-    table = predictor.predict(FORMULAS)  # 25 °C: the models' own outputs
+    table = predictor.predict(FORMULAS, state=state)  # 25 °C: the models' own outputs
     for target, model in predictor.bundle.models.items():
         contribs = model.contributions(X)
         assert contribs.shape == (len(FORMULAS), len(model.input_names) + 1)
@@ -47,3 +48,5 @@ def test_an_unreadable_formula_has_no_explanation(predictor):
     X, errors = feature_matrix(predictor, ["Li3PS4", "bad(", "Xx2"])
     assert errors[0] is None and "malformed" in errors[1] and "unknown element" in errors[2]
     assert np.isfinite(X[0]).any() and np.isnan(X[1]).all() and np.isnan(X[2]).all()
+    _, errors = feature_matrix(predictor, ["Li3PS4"], state="liquid")
+    assert errors[0] and "liquid" in errors[0]

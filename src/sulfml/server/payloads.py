@@ -93,7 +93,8 @@ def check_rows(n: int, limits: Limits) -> None:
 
 
 def input_frame(formulas: Sequence[str], temperature_c: float | str | None, state: str | None) -> pd.DataFrame:
-    """The predictor's input frame of pasted formulas, with the state as a `state` column when set."""
+    """The predictor's input frame of pasted formulas, with the state as a `state` column when set (blank: the
+    pipeline takes what each formula implies)."""
     frame = pd.DataFrame({"formula": [str(f) for f in formulas],
                           "temperature_C": [temperature_c] * len(formulas)})
     if state is not None:
@@ -142,14 +143,9 @@ def read_upload(data: bytes, filename: str, column: str = "formula", temperature
 
 
 def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> dict[str, Any]:
-    """Predict every row of an input frame, in order; bad rows carry their `error`.
-
-    The `state` the user gave is returned with each row (as the predictor's own `state` column when it has
-    one), and the kept `input_<name>` columns after the prediction's.
-    """
+    """Predict every row of an input frame, in order; bad rows carry their `error`. The kept `input_<name>`
+    columns follow the prediction's."""
     out = predictor.predict(frame[[c for c in frame.columns if not c.startswith("input_")]])
-    if "state" not in out.columns:
-        out.insert(2, "state", frame["state"].tolist() if "state" in frame.columns else None)
     kept = [c for c in frame.columns if c.startswith("input_")]
     if kept:
         out = pd.concat([out.reset_index(drop=True), frame[kept].reset_index(drop=True)], axis=1)
@@ -177,8 +173,6 @@ def detail(predictor: Predictor, formula: str, temperature_c: float | str | None
     (t_lo, t_hi), known = _temperature_range(predictor)
     at = predictor.predict(input_frame([formula], temperature_c, state))
     row = records(at)[0]
-    if "state" not in row:
-        row["state"] = state
     result: dict[str, Any] = {"row": row, "temperature_range_K": [t_lo, t_hi], "range_from_data": known}
     if row.get("error"):
         return result
@@ -203,7 +197,7 @@ def detail(predictor: Predictor, formula: str, temperature_c: float | str | None
         item["inv_T"] = 1000.0 / ROOM_T_K
         neighbors.append(json_ready(item))
     result["neighbors"] = neighbors
-    why = explain(predictor, formula, top=top)
+    why = explain(predictor, formula, top=top, state=state)
     result["why"] = None if why is None else {t: json_ready(asdict(e)) for t, e in why.items()}
     return result
 

@@ -1,9 +1,9 @@
 """Why a prediction came out as it did: XGBoost's own per-row feature contributions (`pred_contribs`,
 TreeSHAP), named in a chemist's words.
 
-The features are built as the predict pipeline builds them (the same parse, the same featurizer, the kNN
-target features appended by the model), so each target's contributions plus its bias add up to the
-prediction at 25 °C that `Predictor.predict` gives (tests/service/test_explain.py checks it).
+The features are built by the predict pipeline's own stages (state, parse, featurize; the model appends the
+kNN target features), so each target's contributions plus its bias add up to the prediction at 25 °C that
+`Predictor.predict` gives (tests/service/test_explain.py checks it, in every state).
 """
 
 from __future__ import annotations
@@ -56,64 +56,50 @@ class Explanation:
     rest: float
 
 
-def feature_matrix(predictor: Predictor, formulas: list[str]) -> tuple[np.ndarray, list[str | None]]:
-    """The model's feature rows of `formulas` (composition only: no CIF), as the predict pipeline builds them.
+def feature_matrix(predictor: Predictor, formulas: list[str], state: str | None = None
+                   ) -> tuple[np.ndarray, list[str | None]]:
+    """The model's feature rows of `formulas` (composition only: no CIF), built by the predict pipeline's own
+    stages (states, parse, featurize), so they are the rows `Predictor.predict` predicts from.
+
+    Args:
+        predictor: the models.
+        formulas: the texts, as `Predictor.predict` reads them.
+        state: the state of every row (None: what each formula implies).
 
     Returns:
-        (matrix with one row per formula, NaN rows for the unreadable ones; the parser's error per formula,
-        None where it was read).
+        (matrix with one row per formula, NaN rows for the ones that cannot be predicted; the error per
+        formula, None where it was read).
     """
-    from sulfml.parse.bulk import read_many
-    from sulfml.parse.formula import parse_formula
-    from sulfml.service.pipeline import _FeatureRows, features
-    from sulfml.service.structure import no_structure
+    from sulfml.service import pipeline
 
     bundle = predictor.bundle
-    parsed = read_many(formulas)
-    rows = _FeatureRows()
-    where: list[int] = []
-    errors: list[str | None] = []
-    for i, text in enumerate(formulas):
-        if parsed.ok[i]:
-            if bundle.uses_structure:  # structure presets featurize row by row, from a feature dict
-                feat = {"composition": parsed.composition(i), "notation": "glass" if parsed.glass[i] else "plain",
-                        "tags": "", "family": None}
-                where.append(rows.add_dict(feat | no_structure()))
-            else:
-                where.append(int(rows.add_parsed(parsed, np.array([i]))[0]))
-            errors.append(None)
-            continue
-        # what the pipeline's fast reader leaves: the full parser, as the pipeline does
-        p = parse_formula(text)
-        if not p.ok:
-            where.append(-1)
-            errors.append(p.error or "unreadable formula")
-            continue
-        feat = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags), "family": None}
-        where.append(rows.add_dict(feat | no_structure()))
-        errors.append(None)
+    n = len(formulas)
+    batch = pipeline._Batch(bundle, list(formulas), [None] * n, [""] * n, [state] * n)
+    pipeline._read_states(batch)
+    pipeline._parse(batch)
     names = bundle.models["log10_sigma"].card["feature_names"]
-    X = np.full((len(formulas), len(names)), np.nan)
-    if rows.n:
-        built = features(rows, bundle)
-        for i, j in enumerate(where):
-            if j >= 0:
-                X[i] = built[j]
-    return X, errors
+    X = np.full((n, len(names)), np.nan)
+    if batch.feature_rows.n:
+        built = pipeline.features(batch.feature_rows, bundle)
+        rows = np.flatnonzero(batch.feat_of >= 0)
+        X[rows] = built[batch.feat_of[rows]]
+    return X, [batch.out["error"][i] or None for i in range(n)]
 
 
-def explain(predictor: Predictor, formula: str, top: int = 6) -> dict[str, Explanation] | None:
+def explain(predictor: Predictor, formula: str, top: int = 6, state: str | None = None
+            ) -> dict[str, Explanation] | None:
     """Each target's prediction for `formula` at 25 °C split into feature contributions.
 
     Args:
         predictor: the models.
         formula: one formula, as `Predictor.predict` reads it.
         top: how many of the largest contributions to name.
+        state: its state (None: what the formula implies), as `Predictor.predict` takes it.
 
     Returns:
         {target: Explanation}, or None when the formula cannot be read (its row in `predict` says why).
     """
-    X, errors = feature_matrix(predictor, [formula])
+    X, errors = feature_matrix(predictor, [formula], state)
     if errors[0] is not None:
         return None
     out = {}

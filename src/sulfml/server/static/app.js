@@ -8,7 +8,7 @@ const PALETTE = ["#1d4ed8", "#d97706", "#059669", "#c026d3", "#dc2626", "#0891b2
   "#db2777", "#475569"];
 const NEIGHBOUR_COLOURS = ["#b45309", "#047857", "#7c3aed"];
 // A DOI as it appears in citations: "10.", a registrant code, "/", a suffix (which may hold parentheses).
-const DOI = /10\.\d{4,9}\/[^\s;,"'<>\[\]{}]+/g;
+const DOI = /10\.\d{4,9}\/[^\s;,|"'<>\[\]{}]+/g;
 const state = { predictions: null, screen: null, about: null };
 
 const $ = (id) => document.getElementById(id);
@@ -172,16 +172,31 @@ function count(text, ch) {
   return text.split(ch).length - 1;
 }
 
-// Every citation of a known material: whichever of paper, doi, dois, citations it has (strings, lists, objects).
+// The measurements behind a known material's value: `evidence` as [paper, log10 σ] pairs (or objects).
+function evidence(n) {
+  let items = n.evidence;
+  if (typeof items === "string" && items.trim().startsWith("[")) {
+    try { items = JSON.parse(items); } catch (err) { items = [items]; }  // bundles store it as JSON text
+  }
+  if (!Array.isArray(items)) return [];
+  return items.map((e) => Array.isArray(e) ? { paper: e[0], log10_sigma: e[1] }
+    : e && typeof e === "object" ? { paper: e.paper ?? e.doi ?? "", log10_sigma: e.log10_sigma } : { paper: e })
+    .filter((e) => e.paper !== null && e.paper !== undefined && e.paper !== "");
+}
+
+// Every citation of a known material, once: whichever of paper, doi, dois, citations and evidence it has
+// (strings, lists, objects).
 function citations(n) {
   const out = [];
   const add = (v) => {
-    if (v === null || v === undefined || v === "") return;
+    if (v === null || v === undefined || v === "" || typeof v === "number" || typeof v === "boolean") return;
     if (Array.isArray(v)) v.forEach(add);
-    else if (typeof v === "object") add(v.doi || v.paper || v.citation || Object.values(v).join(" "));
-    else if (!out.includes(String(v))) out.push(String(v));
+    else if (typeof v === "object") add(v.doi ?? v.paper ?? v.citation ?? null);
+    else if (String(v).includes("|")) add(String(v).split("|"));  // the data's "a|b" lists
+    else if (String(v).trim() && !out.includes(String(v).trim())) out.push(String(v).trim());
   };
-  for (const key of ["paper", "doi", "dois", "citations"]) add(n[key]);
+  for (const key of ["paper", "papers", "doi", "dois", "citations"]) add(n[key]);
+  add(evidence(n).map((e) => e.paper));
   return out;
 }
 
@@ -205,6 +220,7 @@ function neighboursCell(row) {
     const sep = () => el("span", { class: "sep", text: "·" });
     list.append(el("li", {},
       el("span", { class: "formula", text: n.formula }), sep(), measured(n),
+      evidence(n).length > 1 ? ` (median of ${evidence(n).length})` : null,
       isNum(n.ea_eV) ? [sep(), `Ea ${fixed(n.ea_eV, 2)} eV`] : null,
       n.state ? [sep(), n.state] : null,
       citations(n).length ? el("span", { class: "sub cite" }, citationNodes(n)) : null));
@@ -535,9 +551,20 @@ function renderWhy(why) {
   }
 }
 
+// Each measurement with its paper (DOIs as links) and value; else the citations alone.
+function evidenceNodes(n) {
+  const items = evidence(n);
+  if (!items.length) return citationNodes(n);
+  const list = el("ul", { class: "neighbours" });
+  for (const e of items) {
+    list.append(el("li", {}, linkedText(e.paper), isNum(e.log10_sigma) ? el("span", { class: "muted", text: ` · log10 σ ${fixed(e.log10_sigma, 2)}` }) : null));
+  }
+  return list;
+}
+
 function renderNeighbours(neighbours) {
   const table = clear($("neighbors"));
-  table.append(el("thead", {}, el("tr", {}, ["Formula", "Measured log10 σ", "Ea (eV)", "State", "Sources", "Paper", "Distance"]
+  table.append(el("thead", {}, el("tr", {}, ["Formula", "Measured log10 σ", "Ea (eV)", "State", "Sources", "Evidence", "Distance"]
     .map((h) => el("th", { text: h })))));
   const body = el("tbody");
   for (const n of neighbours || []) {
@@ -547,7 +574,7 @@ function renderNeighbours(neighbours) {
       el("td", { class: "num", text: isNum(n.ea_eV) ? fixed(n.ea_eV, 2) : "–" }),
       el("td", { text: n.state || "–" }),
       el("td", { text: String(n.sources || "").split(";").join(", ") }),
-      el("td", {}, citationNodes(n)),
+      el("td", {}, evidenceNodes(n)),
       el("td", { class: "num", text: isNum(n.distance) ? n.distance.toFixed(3) : "" })));
   }
   table.append(body);
