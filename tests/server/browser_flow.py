@@ -106,6 +106,16 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
             context.close()
 
 
+def _api_predict(url: str, formulas: list[str]) -> list[dict]:
+    """The rows the API gives for `formulas` at 25 °C (what the page's table should show)."""
+    import json
+
+    request = urllib.request.Request(f"{url}api/predict", data=json.dumps({"formulas": formulas}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["rows"]
+
+
 def run_flow(page, url: str, shots: Path, formulas: list[str] | None = None) -> dict:
     """Drive the page: predict three formulas (one bad, default `FORMULAS`), open the second good one in
     detail, run a small screen; screenshots in `shots`. Returns what was seen (for the test's assertions)."""
@@ -128,7 +138,8 @@ def run_flow(page, url: str, shots: Path, formulas: list[str] | None = None) -> 
     expect(page.locator("#predict-status")).to_contain_text(f"{len(formulas)} rows")
     seen: dict = {"rows": [rows.nth(i).inner_text() for i in range(len(formulas))],
                   "error_rows": page.locator("#results tr.error-row").count(),
-                  "doi_links": [a.get_attribute("href") for a in page.locator("#results a").all()]}
+                  "doi_links": [a.get_attribute("href") for a in page.locator("#results a").all()],
+                  "api_rows": _api_predict(url, formulas)}
     page.screenshot(path=str(shots / "predict.png"), full_page=True)
 
     page.locator("#results tbody tr:not(.error-row)").nth(1).get_by_role("button", name="Details").click()
