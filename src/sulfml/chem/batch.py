@@ -12,7 +12,6 @@ import numpy as np
 
 from sulfml.chem.elements import AMOUNT_TOLERANCE, ElementTables, element_tables
 
-
 # Decimals of the fractions the models see: far below any real difference between two materials (amounts
 # are read to about 1e-4), far above the last-bit noise of dividing by a total (1e-16).
 FRACTION_DECIMALS = 12

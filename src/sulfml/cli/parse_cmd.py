@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
                 comp = " ".join(f"{el}{amt:g}" for el, amt in r.composition.items())
                 extra = "".join(f"  {k}={v}" for k, v in (("additive", r.additive), ("tags", ",".join(r.tags)))
                                 if v)
-                print(f"{r.input!r}: {r.formula}  [{comp}]  notation={r.notation}{extra}")
+                print(f"{r.input!r}: {r.formula}  [{comp}]  notation={r.notation}  state={r.state}{extra}")
             else:
                 print(f"{r.input!r}: error: {r.error}")
+            for note in r.notes:
+                print(f"    ! {note}")
     return 0 if all(r.ok for r in results) else 1

@@ -14,6 +14,7 @@ import pandas as pd
 
 from sulfml.cli.common import add_model_options
 from sulfml.errors import UsageError
+from sulfml.parse.state import STATES
 
 if TYPE_CHECKING:
     from sulfml.service.predictor import Predictor
@@ -32,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                  "for the composition")
     p.add_argument("--temperature-c", default=None, metavar="T",
                    help="temperature in °C (default 25); for --input, fills rows without their own temperature_C")
+    p.add_argument("--state", choices=list(STATES), default=None,
+                   help="the material's state, a model input; default: what the formula implies (70Li2S-30P2S5 "
+                        "is a glass, a 'glass-ceramic' or '(GC)' tag a glass-ceramic), else unknown. For --input, "
+                        "fills rows without their own state column value")
     p.add_argument("--output", "-o", help="write .csv, .json or .parquet (by extension)")
     p.add_argument("--columns", default="", help="comma-separated output columns to show (default: all)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
@@ -64,11 +69,11 @@ def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
             if not Path(args.cif).is_file():
                 raise UsageError(f"CIF file not found: {args.cif}")
             yield pd.DataFrame({"formula": args.formulas or [""], "temperature_C": args.temperature_c,
-                                "cif": args.cif})
+                                "state": args.state, "cif": args.cif})
             return
         if not args.formulas:
             raise UsageError("give formulas, --input FILE.csv or --cif FILE.cif")
-        yield as_frame(args.formulas, args.temperature_c)
+        yield as_frame(args.formulas, args.temperature_c, args.state)
         return
     notes: list[str] = []
     keep = [c for c in args.keep.split(",") if c]
@@ -79,7 +84,7 @@ def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
             missing = [c for c in keep if c not in df.columns]
             if missing:
                 raise UsageError(f"--keep column {missing[0]!r} not in {args.input}")
-        yield as_frame(prediction_frame(df, column, keep), args.temperature_c)
+        yield as_frame(prediction_frame(df, column, keep), args.temperature_c, args.state)
 
 
 def _check_temperature(value: str) -> None:

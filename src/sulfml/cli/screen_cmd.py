@@ -10,6 +10,7 @@ import pandas as pd
 
 from sulfml.cli.common import add_model_options
 from sulfml.errors import UsageError
+from sulfml.parse.state import STATES
 
 RANK_HELP = (
     "ranking rule (default p_gain): p_gain = probability that the candidate's log10 sigma exceeds the parent's "
@@ -42,9 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rank", choices=["p_gain", "lcb", "ucb", "mean"], default="p_gain", help=RANK_HELP)
     p.add_argument("--temperature-c", default=None, metavar="T", help="temperature in °C of every prediction "
                                                                       "(default 25)")
-    p.add_argument("--state", choices=["crystalline", "glass", "glass-ceramic", "unknown"], default=None,
-                   help="the material's state, passed to the prediction pipeline's `state` column; not yet a "
-                        "model input, so it does not change the predictions")
+    p.add_argument("--state", choices=list(STATES), default=None,
+                   help="the state of the parent and every candidate, a model input (default: what the parent's "
+                        "formula implies, else unknown)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
                    help="stdout format (default: table on a terminal, csv otherwise)")
     p.add_argument("--output", "-o", help="write the parent and top candidates as csv or json (by extension); "
@@ -102,9 +103,6 @@ def run(args: argparse.Namespace) -> int:
     offset = f"; as written it is off neutrality by {sweep.residual:+.3g}, kept in every candidate" \
         if abs(sweep.residual) > 1e-6 else ""
     print(f"sulfml screen: parent oxidation states {states}{offset}", file=sys.stderr)
-    if args.state is not None:
-        print(f"sulfml screen: note: state {args.state!r} is passed to the pipeline but is not yet a model input; "
-              "the predictions do not depend on it", file=sys.stderr)
     empty = None if n_top else (f"no candidate to rank: {counts['candidates']} enumerated, {counts['skipped']} "
                                 f"could not be charge-balanced through Li, {counts['failed']} failed, "
                                 f"{counts['same_as_parent']} equal to the parent")

@@ -282,8 +282,11 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = AGGREGATION)
 
 def _evidence(rows: pd.DataFrame) -> str:
     """The measurements a material's value is the median of, as JSON: [[paper, log10 σ], ...] in the order
-    the aggregation reads them, so the value can be recomputed and each paper cited."""
-    return json.dumps([[p, round(float(v), 6)] for p, v in zip(rows["paper"], rows["log10_sigma"], strict=True)])
+    the aggregation reads them, so the value can be recomputed and each paper cited. A row whose source
+    gives no DOI or reference is cited by its source and row ("laskowski row 2592")."""
+    cited = [p if isinstance(p, str) and not p.startswith("composition:") else f"{src} row {row}"
+             for p, src, row in zip(rows["paper"], rows["source"], rows["source_row_id"], strict=True)]
+    return json.dumps([[p, round(float(v), 6)] for p, v in zip(cited, rows["log10_sigma"], strict=True)])
 
 
 def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:

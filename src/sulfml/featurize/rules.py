@@ -6,7 +6,6 @@ rules is the vectorized code in `fast.py`, which `electrolyte.py`'s matminer fea
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from sulfml.chem.elements import ANION_CHARGE

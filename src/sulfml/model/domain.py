@@ -16,14 +16,16 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX
+from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_LABELS
+
+IDENTITY_LABELS = frozenset((*STATE_LABELS, *FLAG_LABELS))
 
 LABEL_COLUMNS = ("formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "evidence")
 _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
-# Weight of the element fractions in the distance, beside the important features (whose weights add up to 1):
-# small, so it ranks rather than moves, but never zero, so that two different compositions never sit at
-# distance 0 (Li2PS3 and Li7P3S11 can share every important feature).
-COMPOSITION_WEIGHT = 0.01
+# Weight of what makes a material itself (its element fractions, state and synthesis flags) in the distance,
+# beside the important features (whose weights add up to 1): never zero, so that two different materials
+# never sit at distance 0 (Li2PS3 and Li7P3S11 glasses can share every important feature).
+COMPOSITION_WEIGHT = 0.1
 _DECIMALS = 7  # of the stored coordinates: a material's own row stays far closer than any other composition
 
 
@@ -80,15 +82,18 @@ class DomainModel:
         std = np.nan_to_num(np.nanstd(raw, axis=0))
         scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
         weights = gains / gains.sum()
-        # The element fractions the training materials have, as they are (centre 0, scale 1).
-        fractions = [c for c in X.columns if str(c).startswith(ELEMENT_FRACTION_PREFIX) and c not in top
-                     and bool((X[c].to_numpy(float) != 0).any())]
+        # The element fractions, state and flags the training materials have, as they are (centre 0, scale 1).
+        fractions = [c for c in X.columns if (str(c).startswith(ELEMENT_FRACTION_PREFIX) or c in IDENTITY_LABELS)
+                     and c not in top and bool((X[c].to_numpy(float) != 0).any())]
         features = top + tuple(fractions)
         center = np.concatenate([center, np.zeros(len(fractions))])
         scale = np.concatenate([scale, np.ones(len(fractions))])
         weights = np.concatenate([weights, np.full(len(fractions), COMPOSITION_WEIGHT)])
         labels = {c: _json_list(materials[c]) if c in materials else [None] * len(materials)
                   for c in LABEL_COLUMNS}
+        if "additive" in materials:  # Li3PS4 with 10 wt% SiO2 is not Li3PS4
+            labels["formula"] = [f"{f} + {a}" if isinstance(a, str) and a else f
+                                 for f, a in zip(labels["formula"], materials["additive"], strict=True)]
         partial = cls(features, center, scale, weights, np.zeros((0, len(features)), np.float32), labels, k,
                       float("inf"), quantile)
         Z = partial.transform(X)
@@ -128,9 +133,20 @@ class DomainModel:
 
     def neighbors(self, idx: Sequence[Sequence[int]] | np.ndarray,
                   dist: Sequence[Sequence[float]] | np.ndarray) -> list[list[dict]]:
-        """The labelled nearest materials of each query row, nearest first."""
-        return [[{**{c: self.labels[c][j] for c in LABEL_COLUMNS}, "distance": round(float(d), 4)}
-                 for j, d in zip(row_idx, row_d, strict=True)] for row_idx, row_d in zip(idx, dist, strict=True)]
+        """The labelled nearest materials of each query row, nearest first (`material`, with `distance`)."""
+        return [[{**self.material(j), "distance": round(float(d), 4)} for j, d in zip(row_idx, row_d, strict=True)]
+                for row_idx, row_d in zip(idx, dist, strict=True)]
+
+    def material(self, j: int) -> dict:
+        """Training material `j` as a neighbour: formula, state, measured log10 σ (`censored`: an upper bound),
+        Ea, sources, every paper (DOI or review reference) behind the value, and the measurements themselves:
+        `log10_sigma` is the median of `measurements` (the training data's aggregation)."""
+        out = {c: self.labels[c][j] for c in LABEL_COLUMNS if c != "evidence"}
+        evidence = self.labels["evidence"][j]
+        measured = json.loads(evidence) if isinstance(evidence, str) and evidence else []
+        out["papers"] = list(dict.fromkeys(p for p, _ in measured if p))
+        out["measurements"] = [{"paper": p, "log10_sigma": v} for p, v in measured]
+        return out
 
     def to_dict(self) -> dict:
         """JSON form (the bundle's `domain.json`)."""

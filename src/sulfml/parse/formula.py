@@ -21,6 +21,7 @@ from sulfml.chem.composition import composition_key as composition_key  # the ma
 from sulfml.parse.reduced import reduced_formula
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
 from sulfml.parse.slips import rejection_hint, slip_notes
+from sulfml.parse.state import implied_state
 
 ELEMENTS = frozenset(e.symbol for e in Element)
 
@@ -96,11 +97,19 @@ class ParsedFormula:
         """True when the text was read into a composition."""
         return self.error is None
 
+    @property
+    def state(self) -> str | None:
+        """The state the text implies (`sulfml.parse.state.implied_state`: glass for 70Li2S-30P2S5,
+        glass-ceramic for a `(GC)` tag, unknown for a plain formula); None when the text was not read."""
+        if not self.ok:
+            return None
+        return implied_state(self.notation, ";".join(self.tags))[0]
+
     def to_dict(self) -> dict:
         """Return a JSON-ready dict of the result."""
         return {"input": self.input, "formula": self.formula, "composition": self.composition,
-                "notation": self.notation, "additive": self.additive, "tags": list(self.tags),
-                "error": self.error, "notes": list(self.notes)}
+                "notation": self.notation, "state": self.state, "additive": self.additive,
+                "tags": list(self.tags), "error": self.error, "notes": list(self.notes)}
 
     def to_composition(self) -> Composition:
         """Return the composition as a pymatgen Composition.

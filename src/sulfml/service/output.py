@@ -132,8 +132,18 @@ def _neighbor_text(neighbors) -> str:
 
 
 def describe(n: dict) -> str:
-    """One known material as short text: its formula and measured σ."""
-    return f"{n['formula']} ({_measured(n)})"
+    """One known material as one line of text: formula, state, measured σ and the papers behind it
+    ("Li7P3S11 (glass-ceramic, log10 σ -1.77, median of 2: 10.1039/c3ee41655k -1.77 | su2022 ref 18 -1.77)")."""
+    state = f"{n['state']}, " if n.get("state") else ""
+    return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)})"
+
+
+def _evidence(n: dict) -> str:
+    measured = n.get("measurements") or []
+    if not measured:
+        return ""
+    what = "median of " + str(len(measured)) if len(measured) > 1 else "from"
+    return f", {what}: " + " | ".join(f"{m['paper']} {m['log10_sigma']:.2f}" for m in measured)
 
 
 def _measured(n: dict) -> str:
@@ -215,9 +225,14 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
         for w in filter(None, str(r.get("warning") or "").split("; ")):
             lines.append(f"{'':<4}! {w}")
         for n in r.get("neighbors") or []:
-            lines.append(f"{'':<4}~ {str(n['formula']):<26} measured {_measured(n)}"
+            state = f" {n['state']}" if n.get("state") else ""
+            count = len(n.get("measurements") or [])
+            lines.append(f"{'':<4}~ {str(n['formula']) + state:<26} measured {_measured(n)}"
+                         + (f" (median of {count})" if count > 1 else "")
                          + (f", Ea {n['ea_eV']:.2f} eV" if n.get("ea_eV") is not None else "")
-                         + f"  (distance {n['distance']:.2f}; {n.get('sources') or ''})")
+                         + f"  (distance {n['distance']:.3f}; {n.get('sources') or ''})")
+            if n.get("papers"):
+                lines.append(f"{'':<8}{', '.join(n['papers'])}")
     if footer and has_neighbors(result):
         lines.append(NEIGHBORS_FOOTER)
     return "\n".join(lines)

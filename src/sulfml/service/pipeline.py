@@ -65,12 +65,12 @@ class Prediction:
         """One text per row from `describe(label dict)` per training material (cached per material)."""
         if self.domain is None:
             return [""] * len(self)
-        labels = self.domain.labels
+        domain = self.domain
         texts: dict[int, str] = {}
 
         def text(j: int) -> str:
             if j not in texts:
-                texts[j] = describe({c: labels[c][j] for c in labels})
+                texts[j] = describe(domain.material(j))
             return texts[j]
 
         return ["; ".join(text(j) for j in row) for row in self.neighbor_idx]
