@@ -162,9 +162,6 @@ class DomainModel:
         rows = len(matrix)
         # bundles from before the state and the evidence were labels have neither
         labels = {c: list(d["labels"].get(c) or [None] * rows) for c in LABEL_COLUMNS}
-        if not d["labels"].get("evidence") and d["labels"].get("paper"):
-            # ... but they name one paper per material: kept as its evidence, without a value of its own
-            labels["evidence"] = [json.dumps([[p, None]]) if p else None for p in d["labels"]["paper"]]
         return cls(tuple(d["features"]), np.asarray(d["center"], float), np.asarray(d["scale"], float),
                    np.asarray(d["weights"], float), matrix, labels,
                    int(d["k"]), float(d["threshold"]), float(d["quantile"]))
