@@ -87,7 +87,7 @@ def test_import_sulfml_does_not_load_the_web_stack():
 def test_predict_keeps_order_and_numbers_and_bad_rows_in_place(client, predictor):
     texts = ["Li6PS5Cl", "bad(", "70Li2S-30P2S5", "", "Xx2S", "Li10GeP2S12"]
     got = _ok(client.post("/api/predict", json={"formulas": texts, "temperature_C": "60", "state": "glass"}))
-    want = predictor.predict(texts, temperature_c="60")
+    want = predictor.predict(texts, temperature_c="60", state="glass")
     assert got["n"] == len(texts) and got["failed"] == 3
     rows = got["rows"]
     assert [r["input"] for r in rows] == texts
@@ -100,8 +100,10 @@ def test_predict_keeps_order_and_numbers_and_bad_rows_in_place(client, predictor
             assert math.isclose(r["ea_hi"], w["ea_hi"], abs_tol=1e-9)
             assert r["temperature_K"] == pytest.approx(333.15)
             assert r["formula"] == w["formula"] and len(r["neighbors"]) == 3
-    # the state the user gave, with every predicted row (the shipped model notes that it does not use it)
+    # the state the user gave, with every predicted row; the state-aware champion predicts in it
     assert [r["state"] for r in rows] == [None if r["error"] else "glass" for r in rows]
+    crystal = _ok(client.post("/api/predict", json={"formulas": texts[:1], "state": "crystalline"}))["rows"][0]
+    assert crystal["state"] == "crystalline"
     assert got["columns"][:3] == ["input", "formula", "state"]
 
 
@@ -288,7 +290,8 @@ def test_screen_gives_the_baseline_first_the_ranked_top_and_every_point(client, 
 
     got = _ok(client.post("/api/screen", json={"parent": "Li3PS4", "substitutions": "P=Si,Ge; S=Cl",
                                                 "max_fraction": 0.2, "step": 0.1, "top": 5, "state": "glass"}))
-    want, counts = screen(Sweep("Li3PS4", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.2, 0.1), predictor, top=5)
+    want, counts = screen(Sweep("Li3PS4", {"P": ["Si", "Ge"], "S": ["Cl"]}, 0.2, 0.1), predictor, top=5,
+                          state="glass")
     rows = got["rows"]
     assert rows[0]["role"] == "parent" and rows[0]["formula"] == "Li3PS4"
     assert [r["formula"] for r in rows] == list(want["formula"])

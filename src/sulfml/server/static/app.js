@@ -172,9 +172,10 @@ function count(text, ch) {
   return text.split(ch).length - 1;
 }
 
-// The measurements behind a known material's value: `evidence` as [paper, log10 σ] pairs (or objects).
+// The measurements behind a known material's value: `measurements` ({paper, log10_sigma} objects), or an
+// `evidence` list of [paper, log10 σ] pairs.
 function evidence(n) {
-  let items = n.evidence;
+  let items = Array.isArray(n.measurements) ? n.measurements : n.evidence;
   if (typeof items === "string" && items.trim().startsWith("[")) {
     try { items = JSON.parse(items); } catch (err) { items = [items]; }  // bundles store it as JSON text
   }
@@ -205,12 +206,17 @@ function measured(n) {
   return `log10 σ ${n.censored ? "< " : ""}${fixed(n.log10_sigma, 2)}`;
 }
 
-function citationNodes(n) {
+// A material's citations, DOIs as links; with `max`, the first few and how many more (the detail and the CSV
+// have them all).
+function citationNodes(n, max) {
+  const all = citations(n);
+  const shown = max ? all.slice(0, max) : all;
   const parts = [];
-  citations(n).forEach((c, i) => {
+  shown.forEach((c, i) => {
     if (i) parts.push(", ");
     parts.push(...linkedText(c));
   });
+  if (shown.length < all.length) parts.push(el("span", { class: "muted", text: ` +${all.length - shown.length} more` }));
   return parts;
 }
 
@@ -222,8 +228,8 @@ function neighboursCell(row) {
       el("span", { class: "formula", text: n.formula }), sep(), measured(n),
       evidence(n).length > 1 ? ` (median of ${evidence(n).length})` : null,
       isNum(n.ea_eV) ? [sep(), `Ea ${fixed(n.ea_eV, 2)} eV`] : null,
-      n.state ? [sep(), n.state] : null,
-      citations(n).length ? el("span", { class: "sub cite" }, citationNodes(n)) : null));
+      n.state && n.state !== "unknown" ? [sep(), n.state] : null,
+      citations(n).length ? el("span", { class: "sub cite" }, citationNodes(n, 3)) : null));
   }
   return el("td", { class: "neighbours-cell" }, list);
 }
