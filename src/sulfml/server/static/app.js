@@ -350,7 +350,8 @@ function downloadCSV(columns, rows, name) {
   const link = el("a", { href: URL.createObjectURL(blob), download: name });
   document.body.append(link);
   link.click();
-  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+  // the browser reads the blob after the click returns: freeing it at once can cancel the download
+  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 30000);
 }
 
 // ---------------------------------------------------------------------------------------------------------
