@@ -21,10 +21,14 @@ check() { if ! eval "$1"; then echo "check-wheel: FAILED: $2" >&2; exit 1; fi; }
 check '"$work/venv/bin/python" -c "import sys; sys.exit(\"$repo/src\" in \":\".join(sys.path))"' "the checkout is on sys.path"
 check '"$work/venv/bin/python" -c "import os, sulfml; assert \"OMP_WAIT_POLICY\" not in os.environ"' "import sulfml changed os.environ"
 for f in sulfml/py.typed sulfml/champion/log10_sigma/model.json sulfml/configs/tuned.toml \
-         sulfml/data/sources.toml sulfml/data/review/su2022_table1.csv sulfml/tracking/card.schema.json; do
+         sulfml/data/sources.toml sulfml/data/review/su2022_table1.csv sulfml/tracking/card.schema.json \
+         sulfml/server/static/index.html sulfml/server/static/app.js sulfml/server/static/app.css; do
   check 'python3 -c "import sys, zipfile; sys.exit(\"$f\" not in zipfile.ZipFile(\"$wheel\").namelist())"' \
       "the wheel lacks $f"
 done
+# `sulfml serve`'s application builds from the installed files (it reads its page, script and stylesheet)
+check '"$work/venv/bin/python" -c "from sulfml import Predictor; from sulfml.server.app import create_app; create_app(Predictor.default())"' \
+    "the web application builds from the installed package"
 run --version | tee version.txt
 check 'grep -q "^sulfml " version.txt' "sulfml --version"
 run predict --format csv Li6PS5Cl > predict.csv

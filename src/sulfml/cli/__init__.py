@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import io
 
 # Imported lazily so that `sulfml parse` does not pay for MLflow and XGBoost imports.
-SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen"]
+SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen", "serve"]
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 

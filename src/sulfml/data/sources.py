@@ -61,8 +61,15 @@ def source_files(source: str | None = None) -> list[SourceFile]:
     return [SourceFile(source=s, **f) for s in names for f in _spec()[s]["files"]]
 
 
+# The review tables that ship inside the package (data/review/, see its README.md): no download, no pin.
+REVIEW_INFO = {"licence": "CC BY 4.0",
+               "citation": "Su et al., Energy Mater. 2022, 2, 200005, doi 10.20517/energymater.2022.01"}
+
+
 def source_info(source: str) -> dict:
-    """Licence and citation of a source."""
+    """Licence and citation of a source (`review`: the shipped review tables, or one of `source_names`)."""
+    if source == "review":
+        return dict(REVIEW_INFO)
     return {k: v for k, v in _spec()[source].items() if k != "files"}
 
 

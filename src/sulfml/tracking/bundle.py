@@ -147,12 +147,18 @@ class LoadedModel:
             raise PresetMismatchError(f"features do not match model {self.target}: missing {missing}")
         return self.predict_array(features.to_numpy(float))
 
-    def predict_array(self, X: np.ndarray) -> np.ndarray:
-        """Predict from a feature matrix whose columns are the card's `feature_names`, in order."""
+    @property
+    def input_names(self) -> list[str]:
+        """The columns the booster sees: the card's `feature_names`, then its kNN target features."""
+        return [*self.card["feature_names"], *self.card.get("knn", {}).get("features", [])]
+
+    def booster_input(self, X: np.ndarray) -> np.ndarray:
+        """The booster's input matrix (float32, columns `input_names`) from a matrix of the card's
+        `feature_names`: the nearest-neighbour target features from the stored reference set appended."""
         names = self.card["feature_names"]
         if X.ndim != 2 or X.shape[1] != len(names):
             raise PresetMismatchError(f"model {self.target} needs {len(names)} features, got shape {X.shape}")
-        if "knn" in self.card:  # nearest-neighbour target features from the stored reference set
+        if "knn" in self.card:
             from sulfml.model.knn_features import neighbour_array
 
             knn = neighbour_array(X, names, self.card["knn"])
@@ -160,7 +166,11 @@ class LoadedModel:
             X32[:, :X.shape[1]] = X
             X32[:, X.shape[1]:] = knn
             X = X32
-        X = np.ascontiguousarray(X, np.float32)
+        return np.ascontiguousarray(X, np.float32)
+
+    def predict_array(self, X: np.ndarray) -> np.ndarray:
+        """Predict from a feature matrix whose columns are the card's `feature_names`, in order."""
+        X = self.booster_input(X)
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)
         if self.booster is None:  # read again, so checked again before XGBoost parses it
@@ -172,6 +182,42 @@ class LoadedModel:
             return self.booster.predict(X)
         # inplace_predict skips building a DMatrix (same numbers; columns were checked above)
         return self.booster.inplace_predict(X, missing=np.nan, validate_features=False)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """XGBoost's per-row feature contributions (`pred_contribs`, TreeSHAP) to the prediction.
+
+        Args:
+            X: rows of the card's `feature_names`, as `predict_array` takes them.
+
+        Returns:
+            An array (rows, len(input_names) + 1): one column per booster input (kNN features included),
+            then the bias; each row sums to the prediction.
+        """
+        import xgboost as xgb
+
+        booster = self._xgboost_booster()
+        data = xgb.DMatrix(self.booster_input(X), missing=np.nan, feature_names=self.input_names)
+        return booster.predict(data, pred_contribs=True, validate_features=False)
+
+    def _xgboost_booster(self) -> Any:
+        """The xgboost package's Booster of this model (the native one and the NumPy walk have no
+        contributions), read and checked once and kept."""
+        import xgboost as xgb
+
+        if isinstance(self.booster, xgb.Booster):
+            return self.booster
+        cached = self.__dict__.get("_xgb")
+        if cached is None:
+            where = str(self.folder)
+            data = read_verified(cast(Path, self.folder) / MODEL_FILE, self.card, where)
+            cached = xgb.Booster()
+            try:
+                cached.load_model(bytearray(data))
+            except xgb.core.XGBoostError as exc:
+                raise BundleError(f"{where}: model.json is not an XGBoost model: "
+                                  f"{str(exc).splitlines()[0]}") from None
+            object.__setattr__(self, "_xgb", cached)  # frozen dataclass: a cache, not state
+        return cached
 
 
 def _booster_from_bytes(data: bytes, where: str):

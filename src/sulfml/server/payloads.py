@@ -1,0 +1,323 @@
+"""The JSON answers of the web API, built from the `Predictor` and the screening workflow.
+
+Plain functions from request values to JSON-ready dicts (NaN as null, NumPy scalars as numbers), so the
+HTTP layer (`sulfml.server.app`) only routes, checks limits and maps errors to status codes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sulfml.errors import InputError, ScreenError
+from sulfml.server.limits import LimitError, Limits
+from sulfml.workflows.screen import STATES
+
+log = logging.getLogger("sulfml.server")
+
+if TYPE_CHECKING:
+    from sulfml.service.predictor import Predictor
+
+# Upload file types by extension; anything else is read by its content (CSV or JSON).
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet", ".pq")
+ARRHENIUS_POINTS = 41
+# Without the card's temperature range (older bundles), the plot spans 0-300 °C, marked as such.
+FALLBACK_RANGE_K = (273.15, 573.15)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with NaN and infinities as None, NumPy scalars and arrays as plain numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a frame as JSON-ready dicts, in order."""
+    return [json_ready(r) for r in frame.astype(object).to_dict("records")]
+
+
+def check_temperature(value: float | str | None) -> float | str | None:
+    """The request's temperature (°C) if usable; None for blank.
+
+    Raises:
+        InputError: not a number, below absolute zero or implausibly hot.
+    """
+    from sulfml.service.physics import temperature_kelvin
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    kelvin, why = temperature_kelvin(value)
+    if kelvin is None:
+        raise InputError(f"temperature: {why}")
+    return value
+
+
+def check_state(value: str | None) -> str | None:
+    """The request's state, or None for blank.
+
+    Raises:
+        InputError: not one of `STATES`.
+    """
+    if value is None or not str(value).strip():
+        return None
+    if value not in STATES:
+        raise InputError(f"state must be one of {', '.join(STATES)}, got {value!r}")
+    return value
+
+
+def check_rows(n: int, limits: Limits) -> None:
+    """Refuse more rows than `limits.max_rows`."""
+    if n > limits.max_rows:
+        raise LimitError(f"{n:,} rows in one request; this server predicts at most {limits.max_rows:,} per request "
+                         "(split the input into smaller batches)")
+
+
+def input_frame(formulas: Sequence[str], temperature_c: float | str | None, state: str | None) -> pd.DataFrame:
+    """The predictor's input frame of pasted formulas, with the state as a `state` column when set (blank: the
+    pipeline takes what each formula implies)."""
+    frame = pd.DataFrame({"formula": [str(f) for f in formulas],
+                          "temperature_C": [temperature_c] * len(formulas)})
+    if state is not None:
+        frame["state"] = state
+    return frame
+
+
+def read_upload(data: bytes, filename: str, column: str = "formula", temperature_c: float | str | None = None,
+                state: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """An uploaded CSV, JSON or Parquet file as the predictor's input frame, and notes for the user.
+
+    The file's `temperature_C` and `state` columns are used (the request's values fill their blank cells);
+    every other column is kept as `input_<name>`. A `cif` column is kept as text only: the server never
+    opens paths that a request names.
+
+    Raises:
+        InputError: empty, unreadable or malformed file, or no such formula column.
+    """
+    from sulfml.service.inputs import read_chunks
+
+    suffix = Path(filename or "").suffix.lower()
+    suffix = suffix if suffix in UPLOAD_SUFFIXES else ".csv"
+    notes: list[str] = []
+    name = Path(filename or "upload").name or "upload"
+    with tempfile.TemporaryDirectory(prefix="sulfml-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            chunks = list(read_chunks(path, column, chunk_size=10**7, notes=notes))
+        except InputError as exc:  # said of the user's file, not of the server's temporary copy
+            raise InputError(str(exc).replace(str(path), name).replace(path.name, name)) from None
+    df = pd.concat([c for c, _ in chunks], ignore_index=True) if chunks else pd.DataFrame()
+    col = chunks[0][1] if chunks else column
+    notes = [n.replace(path.name, name) for n in notes]
+    frame = pd.DataFrame({"formula": df[col].astype(str)})
+    for own, fill in (("temperature_C", temperature_c), ("state", state)):
+        if own in df.columns:
+            cells = df[own].map(lambda v: "" if v is None or v != v else str(v).strip())
+            frame[own] = df[own].where(cells != "", fill) if fill is not None else df[own]
+        elif fill is not None:
+            frame[own] = fill
+    for other in df.columns:
+        if other not in (col, "temperature_C", "state"):
+            frame[f"input_{other}"] = df[other]
+    return frame, notes
+
+
+def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> dict[str, Any]:
+    """Predict every row of an input frame, in order; bad rows carry their `error`. The kept `input_<name>`
+    columns follow the prediction's."""
+    out = predictor.predict(frame[[c for c in frame.columns if not c.startswith("input_")]])
+    kept = [c for c in frame.columns if c.startswith("input_")]
+    if kept:
+        out = pd.concat([out.reset_index(drop=True), frame[kept].reset_index(drop=True)], axis=1)
+    rows = records(out)
+    return {"columns": list(out.columns), "rows": rows, "n": len(rows),
+            "failed": sum(1 for r in rows if r.get("error"))}
+
+
+def _temperature_range(predictor: Predictor) -> tuple[tuple[float, float], bool]:
+    rng = predictor.bundle.temperature_range_K
+    return (rng, True) if rng else (FALLBACK_RANGE_K, False)
+
+
+def detail(predictor: Predictor, formula: str, temperature_c: float | str | None = None,
+           state: str | None = None, top: int = 6) -> dict[str, Any]:
+    """One candidate in detail: its row, the Arrhenius curve with its interval band over the temperatures
+    the training data span, the nearest known materials' measured values, and the "why" of each target.
+
+    The curve is predicted by the same pipeline as the table (one row per temperature), so the band is the
+    table's band at every temperature.
+    """
+    from sulfml.service.explain import explain
+    from sulfml.service.physics import ROOM_T_K, arrhenius_shift, temperature_kelvin
+
+    (t_lo, t_hi), known = _temperature_range(predictor)
+    at = predictor.predict(input_frame([formula], temperature_c, state))
+    row = records(at)[0]
+    result: dict[str, Any] = {"row": row, "temperature_range_K": [t_lo, t_hi], "range_from_data": known}
+    if row.get("error"):
+        return result
+    t_req = temperature_kelvin(temperature_c)[0] or ROOM_T_K
+    # evenly spaced in 1/T, the plot's axis; the requested temperature and 25 °C are on the curve too
+    inv = np.linspace(1 / t_hi, 1 / t_lo, ARRHENIUS_POINTS)
+    kelvins = sorted({*(1 / inv).round(6).tolist(), ROOM_T_K, float(t_req)})
+    curve = predictor.predict(input_frame([formula] * len(kelvins), None, state)
+                              .assign(temperature_C=[t - 273.15 for t in kelvins]))
+    result["arrhenius"] = [
+        {"T_K": t, "inv_T": 1000.0 / t, "log10_sigma": json_ready(r.log10_sigma),
+         "lo": json_ready(r.log10_sigma_lo), "hi": json_ready(r.log10_sigma_hi)}
+        for t, r in zip(kelvins, curve.itertuples(), strict=True)]
+    neighbors = []
+    for n in row.get("neighbors") or []:
+        item = dict(n)
+        if n.get("log10_sigma") is not None and n.get("ea_eV") is not None:
+            # the material's measured room-temperature σ carried along its measured Ea (σT Arrhenius form)
+            line_t = 1 / inv
+            item["line"] = [{"inv_T": 1000.0 / t, "log10_sigma": float(v)} for t, v in
+                            zip(line_t, arrhenius_shift(n["log10_sigma"], n["ea_eV"], line_t), strict=True)]
+        item["inv_T"] = 1000.0 / ROOM_T_K
+        neighbors.append(json_ready(item))
+    result["neighbors"] = neighbors
+    why = explain(predictor, formula, top=top, state=state)
+    result["why"] = None if why is None else {t: json_ready(asdict(e)) for t, e in why.items()}
+    return result
+
+
+def warm_up(predictor: Predictor) -> None:
+    """Load what the first detail needs (the xgboost package, each model's booster) ahead of time."""
+    from sulfml.service.explain import explain
+
+    try:
+        explain(predictor, "Li6PS5Cl")
+    except Exception:  # noqa: BLE001 - a warm-up only; the request that needs it reports any real error
+        log.debug("warm-up failed", exc_info=True)
+
+
+def parse_substitutions(value: str | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """{'P': ['Si', 'Ge', 'Si+Ge'], 'S': ['Cl']} from 'P=Si,Ge,Si+Ge; S=Cl' (lines or ';' between sites) or
+    from the same as a mapping.
+
+    Raises:
+        ScreenError: a part is not SITE=DOPANT[,DOPANT...].
+    """
+    if isinstance(value, Mapping):
+        items = [f"{site}={','.join(map(str, dopants))}" for site, dopants in value.items()]
+    else:
+        items = [p for p in str(value).replace("\n", ";").split(";") if p.strip()]
+    subs: dict[str, list[str]] = {}
+    for item in items:
+        site, sep, dopants = item.partition("=")
+        names = [d.strip() for d in dopants.split(",") if d.strip()]
+        if not sep or not site.strip() or not names or any(not p.strip() for d in names for p in d.split("+")):
+            raise ScreenError(f"a substitution is written SITE=DOPANT[,DOPANT...], co-dopants as A+B "
+                              f"(e.g. P=Si,Ge,Si+Ge), got {item.strip()!r}")
+        subs.setdefault(site.strip(), []).extend(names)
+    if not subs:
+        raise ScreenError("no substitution given: name at least one site and its dopants (e.g. P=Si,Ge)")
+    return subs
+
+
+def count_candidates(sweep: Any) -> int:
+    """How many substitution sets a `Sweep` enumerates (charge balance not yet applied), by arithmetic: a
+    group of k co-dopants on a site has C(n, k) splits, n = max fraction / step."""
+    n = int(sweep.max_fraction / sweep.step + 1e-9)
+    total = 1
+    for dopants in sweep.substitutions.values():
+        total *= 1 + sum(math.comb(n, len(group.split("+"))) for group in dopants)
+    return total - 1
+
+
+def screen_result(predictor: Predictor, parent: str, substitutions: str | Mapping[str, Sequence[str]],
+                  limits: Limits, max_fraction: float = 0.5, step: float = 0.05, top: int = 20,
+                  per_dopant: int = 3, rank: str = "p_gain", temperature_c: float | str | None = None,
+                  state: str | None = None) -> dict[str, Any]:
+    """`sulfml.workflows.screen.screen` of a parent, with every candidate's point for the scatter plot.
+
+    Returns:
+        rows (the parent's baseline first, then the ranked top), counts, the parent's oxidation states, and
+        `points`: each predicted candidate's total dopant fraction, dopant combination and interval.
+
+    Raises:
+        ScreenError: a bad parent, substitution, fraction, step, ranking or state.
+        LimitError: more candidates than `limits.max_screen`, or a longer list than `limits.max_top`.
+    """
+    from sulfml.workflows.screen import Sweep, dopant_combination, screen
+
+    if not 1 <= top <= limits.max_top:
+        raise LimitError(f"the number of candidates listed must be between 1 and {limits.max_top}, got {top}")
+    sweep = Sweep(parent, parse_substitutions(substitutions), max_fraction, step)
+    n = count_candidates(sweep)
+    if n > limits.max_screen:
+        raise LimitError(f"this screen would enumerate {n:,} candidates; this server screens at most "
+                         f"{limits.max_screen:,} per request (raise the step, lower the maximum fraction or "
+                         "name fewer dopants)")
+    table, counts = screen(sweep, predictor, top=top, rank=rank, per_dopant=per_dopant or None,
+                           temperature_c=temperature_c, state=state)
+    enumerated = list(itertools.islice(sweep.enumerate(), limits.max_screen))
+    points: list[dict[str, Any]] = []
+    if enumerated:
+        frame = input_frame([f for f, _ in enumerated], temperature_c, state)
+        out = predictor.predict(frame)
+        for (formula, subs), r in zip(enumerated, out.itertuples(), strict=True):
+            if r.error:
+                continue
+            series = "; ".join(f"{site}→{'+'.join(d for s, d, _ in subs if s == site)}"
+                               for site in dict.fromkeys(s for s, _ in dopant_combination(subs)))
+            points.append(json_ready({"formula": formula, "series": series,
+                                      "fraction": round(sum(x for _, _, x in subs), 10),
+                                      "log10_sigma": r.log10_sigma, "lo": r.log10_sigma_lo,
+                                      "hi": r.log10_sigma_hi, "in_domain": r.in_domain}))
+    return {"columns": list(table.columns), "rows": records(table), "counts": json_ready(counts),
+            "parent_states": dict(sweep.states), "residual": float(sweep.residual), "rank": rank,
+            "points": points}
+
+
+def about(predictor: Predictor, limits: Limits) -> dict[str, Any]:
+    """Which models are loaded (registry name, version and alias, or directory), their cards' CV numbers,
+    the training data sources with licences and citations, and the server's limits."""
+    from sulfml._version import __version__
+    from sulfml.data.sources import source_files, source_info, source_names
+
+    models = {}
+    used: set[str] = set()
+    for target, model in predictor.bundle.models.items():
+        card = model.card
+        models[target] = json_ready({
+            "registered_model": card.get("registered_model"), "registered_version": card.get("registered_version"),
+            "alias": card.get("alias"), "config": card.get("config_name"), "preset": card.get("preset"),
+            "trained_at": card.get("trained_at"), "n_train": card.get("n_train"), "metrics": card.get("metrics", {}),
+            "package_version": card.get("package_version"), "features": len(model.input_names),
+        })
+        for cell in model.domain.labels.get("sources", []):
+            used.update(s for s in str(cell or "").split(";") if s)
+    names = [s for s in ("review", *source_names()) if not used or s in used]
+    sources = []
+    for name in names:
+        info = source_info(name)
+        pins = [{"file": f.name, "commit": f.commit, "sha256": f.sha256} for f in source_files(name)] \
+            if name != "review" else []
+        sources.append({"name": name, "licence": info.get("licence"), "citation": info.get("citation"),
+                        "files": pins})
+    rng, known = _temperature_range(predictor)
+    return {"version": __version__, "source": predictor.source, "models": models, "sources": sources,
+            "temperature_range_K": list(rng), "range_from_data": known, "limits": asdict(limits),
+            "states": list(STATES)}

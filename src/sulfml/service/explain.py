@@ -1,0 +1,117 @@
+"""Why a prediction came out as it did: XGBoost's own per-row feature contributions (`pred_contribs`,
+TreeSHAP), named in a chemist's words.
+
+The features are built by the predict pipeline's own stages (state, parse, featurize; the model appends the
+kNN target features), so each target's contributions plus its bias add up to the prediction at 25 °C that
+`Predictor.predict` gives (tests/service/test_explain.py checks it, in every state).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sulfml.featurize.descriptions import describe_feature
+
+if TYPE_CHECKING:
+    from sulfml.service.predictor import Predictor
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One booster input's share of a prediction.
+
+    Attributes:
+        feature: the column name the model uses.
+        description: the same in words (`sulfml.featurize.descriptions`).
+        value: the feature's value for this material (None when missing).
+        contribution: what it adds to the prediction, in the target's unit.
+    """
+
+    feature: str
+    description: str
+    value: float | None
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A prediction at 25 °C split into the average (`bias`) and per-feature contributions.
+
+    Attributes:
+        target: `log10_sigma` or `ea_eV`.
+        prediction: the model's output (25 °C), `bias + sum(all contributions)`.
+        bias: the model's starting value (the average of its training targets, roughly).
+        top: the largest contributions by absolute value, largest first.
+        rest: the sum of all the other contributions.
+    """
+
+    target: str
+    prediction: float
+    bias: float
+    top: list[Contribution]
+    rest: float
+
+
+def feature_matrix(predictor: Predictor, formulas: list[str], state: str | None = None
+                   ) -> tuple[np.ndarray, list[str | None]]:
+    """The model's feature rows of `formulas` (composition only: no CIF), built by the predict pipeline's own
+    stages (states, parse, featurize), so they are the rows `Predictor.predict` predicts from.
+
+    Args:
+        predictor: the models.
+        formulas: the texts, as `Predictor.predict` reads them.
+        state: the state of every row (None: what each formula implies).
+
+    Returns:
+        (matrix with one row per formula, NaN rows for the ones that cannot be predicted; the error per
+        formula, None where it was read).
+    """
+    from sulfml.service import pipeline
+
+    bundle = predictor.bundle
+    n = len(formulas)
+    batch = pipeline._Batch(bundle, list(formulas), [None] * n, [""] * n, [state] * n)
+    pipeline._read_states(batch)
+    pipeline._parse(batch)
+    names = bundle.models["log10_sigma"].card["feature_names"]
+    X = np.full((n, len(names)), np.nan)
+    if batch.feature_rows.n:
+        built = pipeline.features(batch.feature_rows, bundle)
+        rows = np.flatnonzero(batch.feat_of >= 0)
+        X[rows] = built[batch.feat_of[rows]]
+    return X, [batch.out["error"][i] or None for i in range(n)]
+
+
+def explain(predictor: Predictor, formula: str, top: int = 6, state: str | None = None
+            ) -> dict[str, Explanation] | None:
+    """Each target's prediction for `formula` at 25 °C split into feature contributions.
+
+    Args:
+        predictor: the models.
+        formula: one formula, as `Predictor.predict` reads it.
+        top: how many of the largest contributions to name.
+        state: its state (None: what the formula implies), as `Predictor.predict` takes it.
+
+    Returns:
+        {target: Explanation}, or None when the formula cannot be read (its row in `predict` says why).
+    """
+    X, errors = feature_matrix(predictor, [formula], state)
+    if errors[0] is not None:
+        return None
+    out = {}
+    for target, model in predictor.bundle.models.items():
+        contribs = model.contributions(X)[0].astype(float)
+        values = model.booster_input(X)[0].astype(float)
+        names = model.input_names
+        order = np.argsort(-np.abs(contribs[:-1]), kind="stable")[:top]
+        chosen = [Contribution(names[j], describe_feature(names[j], target),
+                               None if math.isnan(values[j]) else float(values[j]), float(contribs[j]))
+                  for j in order.tolist()]
+        shown = sum(c.contribution for c in chosen)
+        out[target] = Explanation(target, float(contribs.sum()), float(contribs[-1]), chosen,
+                                  float(contribs[:-1].sum() - shown))
+    return out

@@ -1,0 +1,124 @@
+"""The page in a real browser: `sulfml serve` on loopback, driven by Python playwright in Debian's chromium
+(launched by path: `playwright install` cannot download browsers here; .ci/run installs chromium).
+
+Skipped only on a machine without /usr/bin/chromium and without $CI; in CI a missing browser fails the run.
+Screenshots go to $SULFML_TEST_ARTIFACTS/browser if set, else to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+
+def _flow():
+    """tests/server/browser_flow.py (shared with scripts/web_screenshot.py; tests are not a package)."""
+    spec = importlib.util.spec_from_file_location("browser_flow", Path(__file__).with_name("browser_flow.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+flow = _flow()
+
+pytestmark = pytest.mark.slow
+
+
+def _need_browser() -> None:
+    missing = [what for what, ok in (("/usr/bin/chromium", Path(flow.CHROMIUM).exists()),
+                                     ("the playwright package", _has_playwright())) if not ok]
+    if not missing:
+        return
+    why = f"{' and '.join(missing)} not installed (bash scripts/install-chromium.sh; pip install -e '.[dev]')"
+    if os.environ.get("CI"):
+        pytest.fail(f"the browser test must run in CI: {why}")
+    pytest.skip(why)
+
+
+def _has_playwright() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _dois_in(rows: list[dict]) -> int:
+    """How many DOI links the page should show: the distinct DOIs in each neighbour's citation fields."""
+    doi = re.compile(r"10\.\d{4,9}/[^\s;,|\"'<>\[\]{}]+")
+    count = 0
+    for row in rows:
+        for n in row.get("neighbors") or []:
+            fields = [n.get(k) for k in ("paper", "papers", "doi", "dois", "citations", "evidence", "measurements")]
+            count += len({m.rstrip(".") for m in doi.findall(json.dumps(fields, ensure_ascii=False))})
+    return count
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    root = os.environ.get("SULFML_TEST_ARTIFACTS")
+    folder = Path(root) / "browser" if root else tmp_path / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_paste_detail_screen_in_chromium(artifacts):
+    _need_browser()
+    from playwright.sync_api import expect
+
+    formulas = [flow.FORMULAS[0], "<script>alert(1)</script>", flow.FORMULAS[1]]  # the bad one is markup, too
+    with flow.sulfml_serve() as url, flow.chromium_page() as page:
+        seen = flow.run_flow(page, url, artifacts, formulas=formulas)
+        with page.expect_download() as download:
+            page.click("#tab-predict")
+            page.click("#download-predictions")
+        table = download.value.path().read_text(encoding="utf-8")
+        (artifacts / "predictions.csv").write_text(table, encoding="utf-8")
+        # an uploaded file replaces the table, its rows in order, the bad one in place
+        upload = artifacts / "lab.csv"
+        upload.write_text("sample;formula;temperature_C\nA;Li3PS4;60\nB;Li3PS4(;\n", encoding="utf-8")
+        page.set_input_files("#file", str(upload))
+        expect(page.locator("#results tbody tr")).to_have_count(2)
+        expect(page.locator("#results tr.error-row")).to_have_count(1)
+        uploaded = [r.inner_text() for r in page.locator("#results tbody tr").all()]
+
+    # the table: one row per formula, in order, the bad one in place with its error, shown as text
+    rows = seen["rows"]
+    assert len(rows) == 3 and seen["error_rows"] == 1
+    assert rows[0].startswith("1") and "Li6PS5Cl" in rows[0] and "in domain" in rows[0]
+    assert "<script>alert(1)</script>" in rows[1] and "unexpected '<'" in rows[1]
+    assert "Li10GeP2S12" in rows[2] and re.search(r"−\d\.\d\d \[−\d\.\d\d, −\d\.\d\d\]", rows[2])
+    # the DOIs among the nearest materials' citations are links to doi.org (the table shows the first
+    # three citations of each material), and nothing else is
+    assert all(h.startswith("https://doi.org/10.") for h in seen["doi_links"])
+    assert 0 < len(seen["doi_links"]) <= _dois_in(seen["api_rows"])
+    assert not seen["dialogs"] and not seen["page_errors"]  # the script never ran, nothing broke
+
+    # the detail: the Arrhenius curve and its band drawn, the measured neighbours, the "why" in words
+    assert seen["detail_title"] == "Li10GeP2S12"
+    assert seen["band"].count("L") > 40 and seen["prediction_path"].startswith("M")
+    assert seen["neighbour_points"] >= 1
+    assert "Conductivity, log10 σ at 25 °C" in seen["why"] and "average of the training data" in seen["why"]
+    assert "knn_" not in seen["why"] and "MagpieData" not in seen["why"]
+
+    # the screen: the parent's baseline first, ranked candidates, points drawn
+    assert seen["screen_rows"][0].startswith("parent") and "Li3PS4" in seen["screen_rows"][0]
+    assert 2 <= len(seen["screen_rows"]) <= 6 and seen["screen_points"] >= 4
+    assert "obelix" in seen["about"] and "CC BY 4.0" in seen["about"]
+
+    assert "Li3PS4" in uploaded[0] and "333.1" in uploaded[0] and "malformed parentheses" in uploaded[1]
+
+    # the CSV download: every row, the error row kept, neighbours in one cell
+    records = list(csv.DictReader(io.StringIO(table)))
+    assert [r["input"] for r in records] == formulas
+    assert records[1]["error"].startswith("unreadable") and records[0]["neighbors"].count("log10 σ") == 3
+    for name in ("predict.png", "detail.png", "screen.png", "about.png", "page.png"):
+        assert (artifacts / name).stat().st_size > 10_000, name
