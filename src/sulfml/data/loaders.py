@@ -10,6 +10,7 @@ import math
 import os
 import re
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -285,7 +286,7 @@ def user_row(r: dict, row_id: str) -> dict:
     return row
 
 
-def load_user(paths: list[Path]) -> pd.DataFrame:
+def load_user(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The user's own measurements (source `user`), one table per file, in order.
 
     A row's id is `<file name>:<n>`, n counting data rows from 1 (a second file of the same name is
@@ -293,7 +294,7 @@ def load_user(paths: list[Path]) -> pd.DataFrame:
     """
     rows = []
     seen: dict[str, int] = {}
-    for path in paths:
+    for path in map(Path, paths):
         seen[path.name] = seen.get(path.name, 0) + 1
         label = path.name if seen[path.name] == 1 else f"{path.name}#{seen[path.name]}"
         table = read_user_table(path)
