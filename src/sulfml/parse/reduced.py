@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 
-from sulfml.chem.batch import display_scale
+from sulfml.chem.batch import FRACTION_DIGITS, display_scale, significant
 from sulfml.chem.elements import AMOUNT_TOLERANCE, element_tables, pauling_electronegativity
 from sulfml.parse.rules import python_round
 
@@ -70,7 +70,8 @@ def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) 
     out = np.full(n, None, dtype=object)
     if n == 0:
         return []
-    amounts = amounts * display_scale(els, amounts, present)[:, None]
+    # The amounts at their display scale, rounded as the models see them (`CompositionBatch.canonical`).
+    amounts = significant(amounts * display_scale(els, amounts, present)[:, None], FRACTION_DIGITS)
     # pymatgen's order within each row; padding last.
     order = _order()
     col = np.argsort(np.where(present, order.rank[els], order.pad), axis=1, kind="stable")
