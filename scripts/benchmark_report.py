@@ -16,11 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sulfml.parse.state import STATES as _STATES
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
 BENCHMARKS = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides"]
 SULFIDE_FAMILIES = ["argyrodite", "LGPS", "thio-LISICON", "Li2S-P2S5", "other"]
-STATES = ["crystalline", "glass", "glass-ceramic", "unknown"]
+STATES = list(_STATES)
 
 
 def run(name: str, config: Path, rerun: bool = True) -> tuple[dict, str]:

@@ -49,3 +49,21 @@ def test_python_api_lines_return_what_the_readme_says():
     assert lines, "the Python API section has no checked lines"
     for expr, value in lines:
         assert eval(expr, {"parse_formula": parse_formula}) == ast.literal_eval(value), expr  # noqa: S307
+
+
+def test_the_models_table_is_the_shipped_cards():
+    import json
+
+    from sulfml.tracking.bundle import shipped_bundle_dir
+
+    section = TEXT.split("## Models", 1)[1].split("## ", 1)[0]
+    rows = {m["target"]: m for m in re.finditer(
+        r"^\| (?P<target>log10 σ|Ea) .*?\| (?P<n>[\d,]+) \| (?P<mae>[\d.]+)(?: \((?P<unc>[\d.]+) without the censored rows\))? "
+        r"\| (?P<rmse>[\d.]+) \| (?P<r2>[\d.]+) \| (?P<rho>[\d.]+) \|$", section, re.M)}
+    assert set(rows) == {"log10 σ", "Ea"}
+    for label, target in (("log10 σ", "log10_sigma"), ("Ea", "ea_eV")):
+        card = json.loads((shipped_bundle_dir() / target / "card.json").read_text())["metrics"]
+        row = rows[label]
+        assert int(row["n"].replace(",", "")) == card["cv_n"]
+        for key, name in (("mae", "cv_mae"), ("rmse", "cv_rmse"), ("r2", "cv_r2"), ("rho", "cv_spearman")):
+            assert float(row[key]) == round(card[name], 3), (label, key)

@@ -225,10 +225,10 @@ def test_to_dict_is_json_ready():
     d = parse_formula("β-Li3PS4 – 2 wt% Al2O3").to_dict()
     assert json.loads(json.dumps(d)) == d
     assert d == {"input": "β-Li3PS4 – 2 wt% Al2O3", "formula": "Li3PS4",
-                 "composition": {"Li": 3.0, "P": 1.0, "S": 4.0}, "notation": "composite",
+                 "composition": {"Li": 3.0, "P": 1.0, "S": 4.0}, "notation": "composite", "state": "crystalline",
                  "additive": "2 wt% Al2O3", "tags": ["polymorph:β"], "error": None, "notes": []}
     bad = parse_formula("Xx2").to_dict()
-    assert bad["error"] == "unknown element: Xx" and bad["composition"] is None
+    assert bad["error"] == "unknown element: Xx" and bad["composition"] is None and bad["state"] is None
 
 
 def test_to_composition():

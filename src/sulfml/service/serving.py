@@ -31,7 +31,7 @@ SERVING_EXPERIMENT = "sulfml-serving"  # the runs that log the pyfunc model, apa
 INPUT_COLUMNS: dict[str, str] = {"formula": "string", "temperature_C": "double", "state": "string",
                                  "cif": "string"}
 _OUTPUT_TYPES: dict[str, str] = {c: "double" for c in OUTPUT_COLUMNS} | {
-    "input": "string", "formula": "string", "in_domain": "boolean", "warning": "string", "error": "string",
+    "input": "string", "formula": "string", "state": "string", "in_domain": "boolean", "warning": "string", "error": "string",
     "neighbors": "string"}
 OUTPUT_TYPES: dict[str, str] = {c: _OUTPUT_TYPES[c] for c in OUTPUT_COLUMNS}
 

@@ -11,7 +11,7 @@ import pytest
 from sulfml.config import RunConfig
 from sulfml.data.table import build_table
 from sulfml.workflows.benchmarks import BenchmarkData, run_benchmark
-from sulfml.workflows.benchmarks.sulfides import FAMILY_ORDER, NO_STATE, STATE_ORDER, sulfide_metrics
+from sulfml.workflows.benchmarks.sulfides import FAMILY_ORDER, STATE_ORDER, sulfide_metrics
 
 
 @pytest.fixture
@@ -62,8 +62,9 @@ def test_sulfides_scores_are_those_of_its_predictions(bench_data, tmp_path):
     lgps = preds[preds["family"] == "LGPS"]
     assert len(lgps) and metrics["by_family"]["LGPS"]["mae"] == pytest.approx(np.mean(np.abs(lgps["y_pred"] -
                                                                                             lgps["y_true"])))
-    # the mini data has no state column: said so, not scored
-    assert "by_state" not in metrics and metrics["info"]["by_state"] == NO_STATE
+    # every material has a state (unknown when no source says), and every tested material is scored by it
+    assert sum(v["n"] for v in metrics["by_state"].values()) == metrics["n"]
+    assert set(metrics["by_state"]) <= {"crystalline", "glass", "glass-ceramic", "unknown"}
 
 
 def test_sulfide_metrics_by_state_and_calls_on_an_inline_table():

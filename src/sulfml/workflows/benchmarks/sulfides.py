@@ -17,6 +17,7 @@ from sulfml.data.table import aggregate_materials
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
+from sulfml.parse.state import STATES
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
@@ -39,7 +40,7 @@ REPORT_FAMILIES: dict[str, str] = {"argyrodite": "argyrodite", "LGPS": "LGPS", "
                                    "thiophosphate": "Li2S-P2S5"}
 FAMILY_ORDER: tuple[str, ...] = (*REPORT_FAMILIES.values(), "other")
 # The values of the materials' `state` column; a missing state counts as unknown.
-STATE_ORDER: tuple[str, ...] = ("crystalline", "glass", "glass-ceramic", "unknown")
+STATE_ORDER: tuple[str, ...] = STATES
 NO_STATE = "no state labels (the materials table has no state column)"
 
 
