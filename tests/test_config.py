@@ -208,3 +208,59 @@ def test_the_schema_matches_the_sections_and_the_layers_it_names():
     assert SCHEMA["data"]["aggregation"].choices() == tuple(AGGREGATIONS)
     assert SCHEMA["data"]["sources"].choices() == tuple(SOURCES)
     assert set(SCHEMA["features"]["preset"].choices()) == set(PRESETS)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# [data] extra: the user's own measurement files
+
+
+def _with_extra(text: str) -> str:
+    return GOOD.replace('aggregation = "median-log10"', f'aggregation = "median-log10"\n{text}', 1)
+
+
+def test_extra_files_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "mine.csv").write_text("formula,sigma_S_cm\n")
+    (tmp_path / "other.csv").write_text("formula,sigma_S_cm\n")
+    path = tmp_path / "conf" / "run.toml"
+    path.write_text(_with_extra('extra = ["mine.csv", "../other.csv"]'))
+    monkeypatch.chdir(tmp_path)  # not the config's directory: it plays no part
+    cfg = RunConfig.from_toml(path)
+    assert cfg.data.extra == (str(tmp_path / "conf" / "mine.csv"), str(tmp_path / "other.csv"))
+    # the files are part of the config: its digest, and a round trip keeps them
+    assert cfg.digest != load(tmp_path, GOOD).digest
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert RunConfig.from_toml(cfg.write(tmp_path / "elsewhere" / "c.toml")) == cfg
+
+
+def test_a_config_without_extra_files_keeps_its_layout():
+    assert "extra" not in RunConfig().to_dict()["data"]
+
+
+@pytest.mark.parametrize(("line", "fragments"), [
+    ('extra = ["nope.csv"]', ["[data] extra: file not found: 'nope.csv'"]),
+    ('extra = "mine.csv"', ["[data] extra: expected a list of strings, got a string ('mine.csv')"]),
+    ("extra = []", ["[data] extra: expected at least one value"]),
+    ('extra = ["mine.csv", "./mine.csv"]', ["[data] extra: listed more than once"]),
+    ('extra = ["."]', ["[data] extra: is a directory, not a file: '.'"]),
+    ('extras = ["mine.csv"]', ["[data] extras: unknown key, did you mean extra?"]),
+])
+def test_a_bad_extra_entry_is_refused_naming_the_file_and_the_key(tmp_path, line, fragments):
+    (tmp_path / "mine.csv").write_text("formula,sigma_S_cm\n")
+    refused(tmp_path, _with_extra(line), *fragments)
+
+
+def test_with_extra_adds_files_after_the_configs_own(tmp_path, monkeypatch):
+    from sulfml.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("formula,sigma_S_cm\n")
+    cfg = load(tmp_path, _with_extra('extra = ["a.csv"]'))
+    assert cfg.with_extra([]) is cfg
+    more = cfg.with_extra(["b.csv"])
+    assert more.data.extra == (str(tmp_path / "a.csv"), str(tmp_path / "b.csv")) and more.digest != cfg.digest
+    with pytest.raises(InputError, match="measurements file not found: nope.csv"):
+        cfg.with_extra(["nope.csv"])
+    with pytest.raises(ConfigError, match=r"\[data\] extra: listed more than once"):
+        cfg.with_extra(["a.csv"])

@@ -8,7 +8,7 @@ The layout::
 
     name = "default"              # a label for the run
     seed = 42                     # seeds the folds, XGBoost and the kNN features' inner folds
-    [data]                        # which rows a run learns from
+    [data]                        # which rows a run learns from: public sources, the user's own files (extra)
     [features]                    # preset = the feature preset id
     [censoring]                   # how upper-bound conductivities enter training
     [cv]                          # grouped K-fold cross-validation and the interval coverage
@@ -27,6 +27,7 @@ import copy
 import difflib
 import hashlib
 import math
+import os
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -35,7 +36,7 @@ from typing import Any, TypedDict
 
 import tomli_w
 
-from sulfml.errors import ConfigError
+from sulfml.errors import ConfigError, InputError
 
 TARGETS = ("log10_sigma", "ea_eV")
 TARGET_ALIASES = {"log10_sigma": "log10_sigma", "sigma": "log10_sigma", "ea": "ea_eV", "ea_eV": "ea_eV"}
@@ -74,10 +75,18 @@ def resolve_config(name_or_path: str | Path | None) -> Path:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which rows a run learns from."""
+    """Which rows a run learns from.
+
+    Attributes:
+        sources: the public sources.
+        aggregation: how a material's measurements become its value (`sulfml.data.table.AGGREGATIONS`).
+        extra: the user's own measurement tables (source `user`, `sulfml.data.loaders.load_user`), as absolute
+            paths; a config file names them relative to its own directory.
+    """
 
     sources: tuple[str, ...] = ("review", "obelix", "liverpool", "laskowski")
     aggregation: str = "median-log10"
+    extra: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "": {"name": Key(str), "seed": Key(int, ge=0),
          "data": Key(dict), "features": Key(dict), "censoring": Key(dict), "cv": Key(dict), "domain": Key(dict),
          "targets": Key(dict)},
-    "data": {"sources": Key(list, choices=_sources), "aggregation": Key(str, choices=_aggregations)},
+    "data": {"sources": Key(list, choices=_sources), "aggregation": Key(str, choices=_aggregations),
+             "extra": Key(list)},
     "features": {"preset": Key(str, choices=_presets)},
     "censoring": {"strategy": Key(str, choices=CENSORING_STRATEGIES), "log10_value": Key(float)},
     "cv": {"n_splits": Key(int, ge=2), "group_by": Key(str, choices=GROUP_BY),
@@ -387,16 +397,17 @@ class RunConfig:
     params: dict[str, dict[str, Any]] = field(default_factory=lambda: {t: {} for t in TARGETS})
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+    def from_dict(cls, raw: dict[str, Any], source: str = "config", base_dir: str | Path | None = None) -> RunConfig:
         """Build from the TOML layout, checked against `SCHEMA`; missing sections and keys take the defaults.
 
         Args:
             raw: the parsed TOML.
             source: what messages call the config (the file name, for `from_toml`).
+            base_dir: what a relative `[data] extra` path is relative to (default: the current directory).
 
         Raises:
-            ConfigError: an unknown section or key, a wrong type, an unknown value or one out of range; the
-                message names `source` and the key.
+            ConfigError: an unknown section or key, a wrong type, an unknown value or one out of range, or an
+                `[data] extra` file that does not exist; the message names `source` and the key.
         """
         checker = _Checker(source)
         if not isinstance(raw, dict):
@@ -405,6 +416,8 @@ class RunConfig:
         sections = {s: checked.get(s, {}) for s in SECTION_CLASSES}
         if "sources" in sections["data"]:
             sections["data"]["sources"] = tuple(sections["data"]["sources"])
+        if "extra" in sections["data"]:
+            sections["data"]["extra"] = _extra_files(sections["data"]["extra"], base_dir, checker)
         targets = checked.get("targets", {})
         params = {}
         for t in TARGETS:
@@ -433,14 +446,16 @@ class RunConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
-        return cls.from_dict(raw, source=path.name)
+        return cls.from_dict(raw, source=path.name, base_dir=path.parent)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout, so that `from_dict(to_dict())` gives the same config."""
         return {
             "name": self.name,
             "seed": self.seed,
-            "data": {"sources": list(self.data.sources), "aggregation": self.data.aggregation},
+            # `extra` only when given, so a config without the user's files keeps its layout and digest
+            "data": {"sources": list(self.data.sources), "aggregation": self.data.aggregation,
+                     **({"extra": list(self.data.extra)} if self.data.extra else {})},
             "features": {"preset": self.preset},
             "censoring": asdict(self.censoring),
             "cv": asdict(self.cv),
@@ -461,7 +476,7 @@ class RunConfig:
 
     @property
     def digest(self) -> str:
-        """A short hash of the config's content."""
+        """A short hash of the config's content (with the paths of the user's files, when it has them)."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()[:12]
 
     def with_params(self, target: str, params: dict[str, Any]) -> RunConfig:
@@ -473,3 +488,41 @@ class RunConfig:
         """
         changed = replace(self, params={**self.params, target: copy.deepcopy(dict(params))})
         return RunConfig.from_dict(changed.to_dict(), source=f"config {self.name!r}")
+
+    def with_extra(self, paths: Iterable[str | Path]) -> RunConfig:
+        """A copy that also learns from the user's measurement files `paths` (relative to the current
+        directory), after the config's own `[data] extra`; the same config when `paths` is empty.
+
+        Raises:
+            InputError: a file does not exist.
+            ConfigError: a file is already in the config, or given twice.
+        """
+        added = []
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(f"measurements file not found: {p}")
+            added.append(_absolute(p, None))
+        if not added:
+            return self
+        changed = replace(self, data=replace(self.data, extra=(*self.data.extra, *added)))
+        return RunConfig.from_dict(changed.to_dict(), source=f"config {self.name!r}")
+
+
+def _absolute(path: str | Path, base_dir: str | Path | None) -> str:
+    """`path` as an absolute, normalised path; a relative one is relative to `base_dir` (default: the current
+    directory)."""
+    return os.path.normpath(os.path.join(os.path.abspath(base_dir or os.curdir), path))
+
+
+def _extra_files(paths: list[str], base_dir: str | Path | None, checker: _Checker) -> tuple[str, ...]:
+    """`[data] extra` as absolute paths, each an existing file (the run reads them all, so a missing one
+    fails here, before anything is trained)."""
+    out = tuple(_absolute(p, base_dir) for p in paths)
+    for given, path in zip(paths, out, strict=True):
+        if not Path(path).is_file():
+            what = "is a directory, not a file" if Path(path).is_dir() else "file not found"
+            checker.fail(checker.where("data", "extra"), f"{what}: {given!r} ({path})")
+    twice = sorted({p for p in out if out.count(p) > 1})
+    if twice:
+        checker.fail(checker.where("data", "extra"), f"listed more than once: {', '.join(twice)}")
+    return out

@@ -237,3 +237,15 @@ def test_misplaced_options_get_no_hint_about_formulas(capsys):
         main(["parse", "--frobnicate", "Li3PS4"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "unrecognized arguments: --frobnicate" in err and "after `--`" not in err
+
+
+def test_data_info_counts_the_users_rows(capsys, mini_data_dir, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("formula,sigma_S_cm,state\nLi6PS5Cl,2e-3,glass\nLi3PS4,1e-4,amorphouse\n")
+    code, out, _ = run(capsys, "data", "info", "--data-dir", str(mini_data_dir), "--extra-data", str(mine))
+    line = next(x for x in out.splitlines() if x.startswith("user "))
+    assert code == 0 and line.split() == ["user", "2", "1", "1"]
+    assert "unknown state" in out and "mine.csv:2" in out and "user file: mine.csv" in out
+    code, out, _ = run(capsys, "data", "info", "--data-dir", str(mini_data_dir))
+    assert not any(x.startswith("user ") for x in out.splitlines())
+

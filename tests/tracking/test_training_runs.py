@@ -8,6 +8,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from sulfml.config import RunConfig
 from sulfml.service.serving import PYFUNC_NAME
 from sulfml.tracking.bundle import Bundle, PresetMismatchError
 from sulfml.tracking.registry import ALIAS, MODEL_NAMES, champion, list_models, maybe_promote
@@ -124,3 +125,18 @@ def _served_pair_is(sigma: str, ea: str) -> None:
     assert (mv.tags["log10_sigma_version"], mv.tags["ea_eV_version"]) == (sigma, ea)
     for target, name in MODEL_NAMES.items():
         assert mv.tags[f"{target}_version"] == str(champion(name).version)
+
+
+def test_a_model_trained_on_the_users_files_names_them_in_its_cards(mini_data_dir, small_config, tmp_path):
+    from sulfml.data.sources import sha256_of
+
+    mine = tmp_path / "mine.csv"
+    mine.write_text("formula,sigma_S_cm,doi\nLi6PS5Cl,2.4e-3,10.5555/lab.1\nLi10GeP2S12,4.5e-3,10.5555/lab.1\n")
+    _train(small_config, mini_data_dir, tmp_path, extra_data=[str(mine)])
+    bundle = Bundle.from_dir(tmp_path / "models")
+    for model in bundle.models.values():
+        assert model.card["extra_data"] == [{"name": "mine.csv", "sha256": sha256_of(mine)}]
+        assert model.card["config_digest"] != RunConfig.from_toml(small_config).digest
+    configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["sulfml"], output_format="list")
+    assert {r.data.params["extra_data"] for r in runs} == {"mine.csv"}

@@ -24,6 +24,15 @@ def add_data_dir(parser: argparse.ArgumentParser, default: object = None) -> Non
                              "else download the pinned files into the user cache)")
 
 
+def add_extra_data(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """`--extra-data FILE` (repeatable): the user's own measurements, a table with the columns formula,
+    sigma_S_cm and optionally temperature_C, ea_eV, state, doi, ref, notes. Like `add_data_dir`, a command
+    with actions gives it to the command with `default=None` and to each action with `argparse.SUPPRESS`."""
+    parser.add_argument("--extra-data", action="append", default=default, metavar="FILE",
+                        help="your own measurements (CSV, JSON or Parquet; columns formula, sigma_S_cm, optional "
+                             "temperature_C, ea_eV, state, doi, ref, notes), added as source 'user'; repeatable")
+
+
 def print_json(obj: object) -> None:
     """Print JSON with NaN written as null."""
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str, allow_nan=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sulfml.cli.common import add_data_dir
+from sulfml.cli.common import add_data_dir, add_extra_data
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train log10 sigma and Ea models, log to MLflow, register")
     p.add_argument("--config", default=None, help="run config: a TOML file or a shipped config's name, e.g. tuned (default: the shipped default)")
     add_data_dir(p)
+    add_extra_data(p)
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)")
     p.add_argument("--models-dir", default=None, help="where to export the champion bundle (default ./models)")
@@ -25,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     from sulfml.workflows.train import train
 
     train(args.config, data_dir=args.data_dir, tracking_uri=args.tracking_uri, models_dir=args.models_dir,
-          promote=args.promote, export=not args.no_export)
+          promote=args.promote, export=not args.no_export, extra_data=args.extra_data or ())
     return 0

@@ -10,22 +10,28 @@ import math
 import os
 import re
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sulfml.data.files import read_chunks
 from sulfml.data.sources import default_cache_dir, sha256_of, source_files
+from sulfml.errors import InputError
+from sulfml.parse.state import StateError, normalize_state
 from sulfml.shipped import shipped_path
 
 REVIEW_DIR_ENV = "SULFML_REVIEW_DIR"
 ZERO_C = 273.15
 
-# Every loader returns these columns (and may leave some blank); `table.py` adds the parsed ones.
+# Every loader returns these columns (and may leave some blank); `table.py` adds the parsed ones. A row that
+# cannot be read has a `read_error` (the rejection reason) and may say more in `read_detail`.
 RAW_COLUMNS = [
     "source", "source_row_id", "raw_formula", "sigma_raw", "log10_sigma", "censored", "temperature_K",
     "ea_eV", "family", "structure_type", "doi", "reference", "notes", "split", "space_group_number",
-    "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path", "read_error",
+    "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path", "state", "read_error",
+    "read_detail",
 ]
 
 _NUM = re.compile(r"^[~≈]?\s*(<|≤|&lt;)?\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
@@ -72,7 +78,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def _sigma_fields(raw: object) -> dict:
     value, censored, error = parse_value(raw)
     if error:
-        return {"read_error": "unreadable conductivity", "notes": error}
+        return {"read_error": "unreadable conductivity", "notes": error, "read_detail": error}
     if value is None:
         return {"read_error": "no conductivity"}
     if value <= 0:
@@ -83,7 +89,7 @@ def _sigma_fields(raw: object) -> dict:
 def _ea_field(raw: object) -> dict:
     value, censored, error = parse_value(raw)
     if error:
-        return {"read_error": "unreadable activation energy", "notes": error}
+        return {"read_error": "unreadable activation energy", "notes": error, "read_detail": error}
     return {"ea_eV": value} if value is not None and not censored else {}
 
 
@@ -214,8 +220,85 @@ def load_laskowski(data_dir: Path) -> pd.DataFrame:
         ea = _ea_field(r["Ea (eV)"])
         if "read_error" in ea and "read_error" in row:
             ea.pop("read_error")
+            ea.pop("read_detail")
         row.update(ea)
         rows.append(row)
+    return _frame(rows)
+
+
+# The columns of the user's own table; formula and sigma are required. A blank temperature is room temperature.
+USER_COLUMNS = ("formula", "sigma_S_cm", "temperature_C", "ea_eV", "state", "doi", "ref", "notes")
+USER_REQUIRED = ("formula", "sigma_S_cm")
+
+
+def _temperature_c(text: object) -> tuple[float | None, str | None]:
+    """A temperature in °C as written (`25`, `-20`, `−20`): (value, error); (None, None) for a blank cell."""
+    s = "" if text is None else str(text).strip().replace("\u2212", "-")
+    value, censored, error = parse_value(s[1:] if s.startswith("-") else s)
+    if error or censored:
+        return None, error or f"unreadable value {str(text)!r}"
+    return (-value if s.startswith("-") and value is not None else value), None
+
+
+def read_user_table(path: Path) -> pd.DataFrame:
+    """The user's table as written, every cell a string: CSV (any separator or encoding), JSON or Parquet.
+
+    Raises:
+        InputError: the file cannot be read, lacks a required column, or has a column that is not one of
+            `USER_COLUMNS` (a misspelt `temperature_C` would otherwise be ignored and every row read as RT).
+    """
+    frame = pd.concat([chunk for chunk, _ in read_chunks(path, "formula")], ignore_index=True)
+    missing = [c for c in USER_REQUIRED if c not in frame.columns]
+    unknown = [c for c in frame.columns if c not in USER_COLUMNS]
+    if missing or unknown:
+        problem = "; ".join(([f"no column {', '.join(map(repr, missing))}"] if missing else [])
+                            + ([f"unknown column {', '.join(map(repr, unknown))}"] if unknown else []))
+        raise InputError(f"measurements file {path}: {problem} (columns: {', '.join(USER_COLUMNS)}; "
+                         f"{' and '.join(USER_REQUIRED)} are required)")
+    return frame
+
+
+def user_row(r: dict, row_id: str) -> dict:
+    """One row of the user's table on `RAW_COLUMNS`; a cell that cannot be read sets `read_error`, never a guess."""
+    text = {c: str(r.get(c) or "").strip() for c in USER_COLUMNS}
+    row: dict[str, object] = {"source": "user", "source_row_id": row_id, "raw_formula": text["formula"],
+                              "sigma_raw": text["sigma_S_cm"], "reference": text["ref"] or None}
+    row.update(_sigma_fields(text["sigma_S_cm"]))
+    t_c, t_error = _temperature_c(text["temperature_C"])
+    row["temperature_K"] = t_c + ZERO_C if t_c is not None else np.nan
+    if t_c is None and not t_error:
+        text["notes"] = "; ".join(x for x in (text["notes"], "RT") if x)
+    row["notes"] = text["notes"] or None
+    errors = [("unreadable temperature", t_error)] if t_error else []
+    ea = _ea_field(text["ea_eV"])
+    row["ea_eV"] = ea.get("ea_eV")
+    if "read_error" in ea:
+        errors.append((ea["read_error"], ea["notes"]))
+    try:
+        row["state"] = normalize_state(text["state"])
+    except StateError as exc:
+        errors.append(("unknown state", str(exc)))
+    row["doi"] = normalize_doi(text["doi"])
+    if text["doi"] and row["doi"] is None:
+        errors.append(("unreadable DOI", f"not a DOI: {text['doi']!r}"))
+    if errors and "read_error" not in row:  # the conductivity's own problem is named first
+        row["read_error"], row["read_detail"] = errors[0]
+    return row
+
+
+def load_user(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """The user's own measurements (source `user`), one table per file, in order.
+
+    A row's id is `<file name>:<n>`, n counting data rows from 1 (a second file of the same name is
+    `<file name>#2:<n>`), so a rejection points at the row to fix.
+    """
+    rows = []
+    seen: dict[str, int] = {}
+    for path in map(Path, paths):
+        seen[path.name] = seen.get(path.name, 0) + 1
+        label = path.name if seen[path.name] == 1 else f"{path.name}#{seen[path.name]}"
+        table = read_user_table(path)
+        rows += [user_row(r, f"{label}:{n}") for n, r in enumerate(table.to_dict("records"), start=1)]
     return _frame(rows)
 
 

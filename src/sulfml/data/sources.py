@@ -9,6 +9,7 @@ import hashlib
 import os
 import tomllib
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sulfml.errors import DataSourceError
+from sulfml.errors import DataSourceError, InputError
 
 DATA_DIR_ENV = "SULFML_DATA_DIR"
 URL_BASE_ENV = "SULFML_DATA_URL"  # replaces the upstream host, e.g. a mirror served on 127.0.0.1
@@ -88,6 +89,26 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_digests(paths: Iterable[str | os.PathLike]) -> list[dict[str, str]]:
+    """`{"name": ..., "sha256": ...}` per file, in order: what a table key or a model card records of the
+    user's own files (the name, not the path, which says nothing of the content and may be private).
+
+    Raises:
+        InputError: a file is missing or cannot be read.
+    """
+    out = []
+    for path in map(Path, paths):
+        try:
+            out.append({"name": path.name, "sha256": sha256_of(path)})
+        except FileNotFoundError:
+            raise InputError(f"measurements file not found: {path}") from None
+        except IsADirectoryError:
+            raise InputError(f"measurements file {path} is a directory, not a file") from None
+        except OSError as exc:
+            raise InputError(f"cannot read measurements file {path}: {exc.strerror or exc}") from None
+    return out
 
 
 def _download(url: str, dest: Path, progress: bool) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -17,12 +18,16 @@ import pandas as pd
 import pandera.pandas as pa
 
 from sulfml._version import __version__
-from sulfml.data.loaders import LOADERS, input_files, load_review
-from sulfml.data.sources import default_cache_dir, resolve_data_dir, sha256_of
+from sulfml.data.loaders import LOADERS, input_files, load_review, load_user
+from sulfml.data.sources import default_cache_dir, file_digests, resolve_data_dir, sha256_of
 from sulfml.parse.formula import composition_key, parse_formula
 from sulfml.parse.state import implied_state, names_structure, normalize_state, state_of_label
 
+# The public sources (what a config's `[data] sources` chooses from) ...
 SOURCES = ("review", "obelix", "liverpool", "laskowski")
+# ... and the user's own measurements (`build_table(extra=...)`), a source of the table when given.
+USER_SOURCE = "user"
+TABLE_SOURCES = (*SOURCES, USER_SOURCE)
 # Bump when the cleaning rules change, so cached tables are rebuilt.
 TABLE_VERSION = 2
 RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
@@ -30,7 +35,8 @@ AGGREGATION = "median-log10"
 # median-log10 after keeping one measurement per material and paper (see `one_per_paper`).
 AGGREGATION_ONE_PER_PAPER = "median-log10-one-per-paper"
 AGGREGATIONS = (AGGREGATION, AGGREGATION_ONE_PER_PAPER)
-SOURCE_ORDER = {"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3}
+# The user's rows come last: a public row of the same material carries the structure columns and the split.
+SOURCE_ORDER = {"obelix": 0, "review": 1, "laskowski": 2, "liverpool": 3, USER_SOURCE: 4}
 
 MEASUREMENT_COLUMNS = [
     "source", "source_row_id", "raw_formula", "formula", "composition", "composition_key", "material_key",
@@ -47,7 +53,7 @@ RANGE_REASONS = {
 
 SCHEMA = pa.DataFrameSchema(
     {
-        "source": pa.Column(str, pa.Check.isin(SOURCES)),
+        "source": pa.Column(str, pa.Check.isin(TABLE_SOURCES)),
         "source_row_id": pa.Column(str),
         "formula": pa.Column(str),
         "composition_key": pa.Column(str),
@@ -68,14 +74,16 @@ class DataTable:
     Attributes:
         measurements: one row per kept measurement, columns `MEASUREMENT_COLUMNS`.
         rejections: one row per rejected input row: source, source_row_id, raw_formula, reason, detail.
-        rows_read: rows read per source.
+        rows_read: rows read per source (`user` only when the user's files were given).
         key: hash of the inputs and cleaning rules this table was built from.
+        extra: the user's files (`sources.file_digests`: name and sha256), in order; empty without them.
     """
 
     measurements: pd.DataFrame
     rejections: pd.DataFrame
     rows_read: dict[str, int]
     key: str
+    extra: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
     def materials(self, strategy: str = AGGREGATION) -> pd.DataFrame:
         """The per-material view at room temperature; see `aggregate_materials`."""
@@ -84,7 +92,7 @@ class DataTable:
     def info(self) -> dict:
         """Counts per source and overall, as printed by `sulfml data info`."""
         sources = {}
-        for src in SOURCES:
+        for src in (*SOURCES, *([USER_SOURCE] if USER_SOURCE in self.rows_read else [])):
             rej = self.rejections[self.rejections["source"] == src]
             sources[src] = {
                 "rows_read": int(self.rows_read.get(src, 0)),
@@ -92,7 +100,8 @@ class DataTable:
                 "rejected": {k: int(v) for k, v in rej["reason"].value_counts().sort_index().items()},
             }
         mats = self.materials()
-        return {
+        extra = {"extra_files": [dict(f) for f in self.extra]} if self.extra else {}
+        return extra | {
             "sources": sources,
             "materials": int(len(mats)),
             "materials_with_ea": int(mats["ea_eV"].notna().sum()),
@@ -128,7 +137,9 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     df["source_row_id"] = df["source_row_id"].astype(str)
     parsed = [parse_formula(str(f)) for f in df["raw_formula"].fillna("")]
     reasons = df["read_error"].astype(object).where(df["read_error"].notna(), None).tolist()
-    details: list[str | None] = [None] * len(df)
+    given = df["read_detail"] if "read_detail" in df else pd.Series(None, index=df.index)
+    details: list[str | None] = [d if r is not None and isinstance(d, str) else None
+                                 for r, d in zip(reasons, given, strict=True)]
     for i, p in enumerate(parsed):
         if reasons[i] is None and not p.ok:
             assert p.error is not None  # not p.ok: the rejection reason is set
@@ -290,15 +301,25 @@ def _evidence(rows: pd.DataFrame) -> str:
     return json.dumps([[p, round(float(v), 6)] for p, v in zip(cited, rows["log10_sigma"], strict=True)])
 
 
-def load_raw(data_dir: Path) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Every source's rows as read, and how many rows each source had."""
+def load_raw(data_dir: Path, extra: Sequence[Path] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every source's rows as read (the user's files last, when given), and how many rows each source had."""
     frames = [load_review()] + [LOADERS[s](data_dir) for s in SOURCES if s != "review"]
+    if extra:
+        frames.append(load_user(list(extra)))
     raw = pd.concat([f.astype(object) for f in frames], ignore_index=True)
-    return raw, {s: int((raw["source"] == s).sum()) for s in SOURCES}
+    sources = (*SOURCES, USER_SOURCE) if extra else SOURCES
+    return raw, {s: int((raw["source"] == s).sum()) for s in sources}
 
 
-def table_key(data_dir: Path) -> str:
-    """Hash of the input files and of the code that reads and cleans them."""
+def select_sources(measurements: pd.DataFrame, sources: Sequence[str]) -> pd.DataFrame:
+    """The measurements of the chosen public sources, and every one of the user's: a run that was given the
+    user's files learns from them whatever public sources it chose."""
+    return measurements[measurements["source"].isin([*sources, USER_SOURCE])]
+
+
+def table_key(data_dir: Path, extra: Sequence[Path] = ()) -> str:
+    """Hash of the input files (the user's by name and content, in order) and of the code that reads and
+    cleans them."""
     import sulfml.data.loaders
     import sulfml.parse.formula
 
@@ -307,6 +328,8 @@ def table_key(data_dir: Path) -> str:
     code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.parse.formula.__file__)]
     for path in [*code, *input_files(data_dir)]:
         h.update(sha256_of(path).encode())
+    for f in file_digests(extra):  # names too: they are the user rows' ids
+        h.update(f"user:{f['name']}:{f['sha256']}".encode())
     return h.hexdigest()[:20]
 
 
@@ -316,6 +339,7 @@ def build_table(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     download: bool = True,
+    extra: Sequence[str | Path] = (),
 ) -> DataTable:
     """Load, clean and merge every source into one table, reusing the on-disk cache when inputs match.
 
@@ -324,12 +348,18 @@ def build_table(
         cache_dir: where built tables are kept; defaults to the user cache.
         use_cache: read a cached table with the same key instead of rebuilding.
         download: allow fetching the public files when no data directory is given.
+        extra: the user's own measurement tables (`loaders.load_user`), source `user`.
 
     Returns:
         The merged `DataTable`.
+
+    Raises:
+        InputError: one of the user's files cannot be read or has the wrong columns.
     """
     root = resolve_data_dir(data_dir, download=download)
-    key = table_key(root)
+    extra_paths = [Path(p) for p in extra]
+    digests = tuple(file_digests(extra_paths))
+    key = table_key(root, extra_paths)
     folder = Path(cache_dir or default_cache_dir() / "tables") / key
     files = {n: folder / f"{n}.parquet" for n in ("measurements", "rejections")}
     meta = folder / "rows_read.json"
@@ -339,11 +369,13 @@ def build_table(
             rejections=pd.read_parquet(files["rejections"]),
             rows_read=json.loads(meta.read_text()),
             key=key,
+            extra=digests,
         )
-    raw, rows_read = load_raw(root)
+    raw, rows_read = load_raw(root, extra_paths)
     measurements, rejections = clean(raw)
     folder.mkdir(parents=True, exist_ok=True)
     measurements.to_parquet(files["measurements"], index=False)
     rejections.to_parquet(files["rejections"], index=False)
     meta.write_text(json.dumps(rows_read))
-    return DataTable(measurements=measurements, rejections=rejections, rows_read=rows_read, key=key)
+    return DataTable(measurements=measurements, rejections=rejections, rows_read=rows_read, key=key,
+                     extra=digests)

@@ -139,9 +139,12 @@ class TargetModel:
     def card(self) -> dict:
         """The JSON card stored beside the XGBoost model (with the kNN reference set when there is one)."""
         from sulfml._version import __version__
+        from sulfml.data.sources import file_digests
 
         knn = {"knn": self.regressor.to_dict()} if hasattr(self.regressor, "to_dict") else {}
-        return knn | {
+        # a model trained on the user's own (maybe private) files says so: their names and sha256
+        extra = {"extra_data": file_digests(self.config.data.extra)} if self.config.data.extra else {}
+        return knn | extra | {
             "target": self.target,
             "preset": self.config.preset,
             "feature_names": list(self.feature_names),

@@ -21,6 +21,7 @@ def _flat_params(tm: TargetModel) -> dict[str, object]:
     params.update({
         "config.name": cfg.name, "config.digest": cfg.digest, "seed": cfg.seed, "preset": cfg.preset,
         "sources": ",".join(cfg.data.sources), "aggregation": cfg.data.aggregation,
+        **({"extra_data": ",".join(Path(p).name for p in cfg.data.extra)} if cfg.data.extra else {}),
         "censoring": f"{cfg.censoring.strategy}:{cfg.censoring.log10_value}",
         "cv.n_splits": cfg.cv.n_splits, "cv.group_by": cfg.cv.group_by, "n_train": len(tm.training.y),
         "n_features": len(tm.feature_names),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,11 +29,11 @@ def load_materials(config: RunConfig, data_dir: str | Path | None = None):
     Returns:
         (materials, features), aligned on the index.
     """
-    from sulfml.data.table import aggregate_materials, build_table
+    from sulfml.data.table import aggregate_materials, build_table, select_sources
     from sulfml.model.train import featurize_materials
 
-    table = build_table(data_dir)
-    meas = table.measurements[table.measurements["source"].isin(config.data.sources)]
+    table = build_table(data_dir, extra=config.data.extra)
+    meas = select_sources(table.measurements, config.data.sources)
     materials = aggregate_materials(meas, config.data.aggregation)
     temps = meas["temperature_K"].dropna()
     # the span of measured temperatures travels with the materials: cards record it for predict's warning
@@ -50,6 +50,7 @@ def train(
     promote: bool = False,
     export: bool = True,
     log: Callable[[str], None] = print,
+    extra_data: Sequence[str | Path] = (),
 ) -> list[TrainResult]:
     """Train both targets from a config, log them to MLflow, register, and export the champions.
 
@@ -61,6 +62,8 @@ def train(
         promote: move `champion` to the new versions whatever their scores.
         export: write the champion pair to `models_dir` afterwards.
         log: where progress lines go.
+        extra_data: the user's own measurement files (relative to the current directory), learnt from after
+            the config's `[data] extra`; the models' cards name them with their sha256.
     """
     from sulfml.model.train import fit_target, training_set
     from sulfml.tracking.bundle import default_export_dir
@@ -70,10 +73,11 @@ def train(
     from sulfml.tracking.store import configure
 
     config_path = resolve_config(config_path)
-    config = RunConfig.from_toml(config_path)
+    config = RunConfig.from_toml(config_path).with_extra(extra_data)
     t0 = time.perf_counter()
     materials, features = load_materials(config, data_dir)
-    log(f"data: {len(materials)} materials from {', '.join(config.data.sources)}, {features.shape[1]} "
+    user = f" and the user's files ({', '.join(Path(p).name for p in config.data.extra)})" if config.data.extra else ""
+    log(f"data: {len(materials)} materials from {', '.join(config.data.sources)}{user}, {features.shape[1]} "
         f"features ({config.preset}) ({time.perf_counter() - t0:.1f} s)")
     uri = configure(tracking_uri)
     # Both targets are fitted and logged before either alias moves, so a run stopped halfway (killed,

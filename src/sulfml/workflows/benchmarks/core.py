@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.config import RunConfig
-from sulfml.data.table import DataTable, aggregate_materials
+from sulfml.data.table import DataTable, aggregate_materials, select_sources
 from sulfml.errors import UserError
 from sulfml.featurize import fast, rules
 from sulfml.model.cv import regression_metrics
@@ -314,9 +314,8 @@ def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig, calibrate
 
 
 def selected_measurements(data: BenchmarkData) -> pd.DataFrame:
-    """The measurements of the sources the config trains on."""
-    m = data.table.measurements
-    return m[m["source"].isin(data.config.data.sources)]
+    """The measurements of the sources the config trains on (the user's too, when the table holds them)."""
+    return select_sources(data.table.measurements, data.config.data.sources)
 
 
 def leak_groups(materials: pd.DataFrame) -> np.ndarray:

@@ -27,10 +27,12 @@ from sulfml.workflows.benchmarks.core import (
 from sulfml.workflows.benchmarks.suites import ea, family, obelix, review
 from sulfml.workflows.benchmarks.sulfides import sulfides
 from sulfml.workflows.benchmarks.trust import intervals, temperature
+from sulfml.workflows.benchmarks.user import user
 
 BENCHMARKS: dict[str, Callable[[BenchmarkData], BenchmarkResult]] = {
     "obelix": obelix, "ea": ea, "review": review, "family": family,
     "intervals": intervals, "temperature": temperature, "sulfides": sulfides,
+    "user": user,  # the user's own measurements (a table built with them), leave-one-paper-out
 }
 
 
