@@ -140,7 +140,14 @@ class DomainModel:
     def neighbors(self, idx: Sequence[Sequence[int]] | np.ndarray,
                   dist: Sequence[Sequence[float]] | np.ndarray) -> list[list[dict]]:
         """The labelled nearest materials of each query row, nearest first (`material`, with `distance`)."""
-        return [[{**self.material(j), "distance": round(float(d), 6)} for j, d in zip(row_idx, row_d, strict=True)]
+        materials: dict[int, dict] = {}  # a material near many rows is described once (its lists are shared)
+
+        def material(j: int) -> dict:
+            if j not in materials:
+                materials[j] = self.material(j)
+            return materials[j]
+
+        return [[{**material(int(j)), "distance": round(float(d), 6)} for j, d in zip(row_idx, row_d, strict=True)]
                 for row_idx, row_d in zip(idx, dist, strict=True)]
 
     def material(self, j: int) -> dict:
