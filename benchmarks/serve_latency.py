@@ -12,24 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import statistics
 import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-import numpy as np
-
-
-def formulas(n: int, seed: int = 0) -> list[str]:
-    """n distinct Li argyrodite-like formulas (so nothing is served from a cache of repeated texts)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        x = rng.uniform(0, 1.5)
-        out.append(f"Li{6 - x:.4f}PS{5 - x:.4f}Cl{1 + x:.4f}")
-    return out
+from latency import report, time_requests
 
 
 def _free_port() -> int:
@@ -62,18 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         uri = f"sqlite:///{tmp}/mlflow.db"
         publish_bundle(shipped_bundle_dir(), uri)
         with scoring_server(f"models:/{PYFUNC_NAME}@champion", uri, _free_port()) as base:
-            results = {}
-            for size in (1, 1000):
-                _post(f"{base}/invocations", formulas(size, seed=99))  # warm-up
-                times = [_post(f"{base}/invocations", formulas(size, seed=i)) for i in range(args.repeat)]
-                results[size] = {"median_s": statistics.median(times),
-                                 "p90_s": float(np.quantile(times, 0.9)), "requests": len(times)}
-    print("| formulas per request | median latency | 90th percentile | requests |")
-    print("|---|---|---|---|")
-    for size, r in results.items():
-        print(f"| {size:,} | {r['median_s'] * 1000:.0f} ms | {r['p90_s'] * 1000:.0f} ms | {r['requests']} |")
-    if args.output:
-        Path(args.output).write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+            results = time_requests(lambda texts: _post(f"{base}/invocations", texts), (1, 1000), args.repeat,
+                                    warmup_seed=99)
+    report(results, args.output)
     return 0
 
 

@@ -13,21 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import statistics
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
+from latency import report, time_requests
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def formulas(n: int, seed: int = 0) -> list[str]:
-    """n distinct Li argyrodite-like formulas."""
-    rng = np.random.default_rng(seed)
-    return [f"Li{6 - x:.4f}PS{5 - x:.4f}Cl{1 + x:.4f}" for x in rng.uniform(0, 1.5, n)]
 
 
 def _post(url: str, texts: list[str]) -> float:
@@ -58,19 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= 1000:
         parser.error("--repeat must be between 1 and 1000")
-    results = {}
     with _serve()() as url:
-        for size in (1, args.size):
-            _post(url, formulas(size, seed=10_000))  # warm-up
-            times = [_post(url, formulas(size, seed=i)) for i in range(args.repeat)]
-            results[size] = {"median_s": statistics.median(times), "p90_s": float(np.quantile(times, 0.9)),
-                             "requests": len(times)}
-    print("| formulas per request | median latency | 90th percentile | requests |")
-    print("|---|---|---|---|")
-    for size, r in results.items():
-        print(f"| {size:,} | {r['median_s'] * 1000:.0f} ms | {r['p90_s'] * 1000:.0f} ms | {r['requests']} |")
-    if args.output:
-        Path(args.output).write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+        results = time_requests(lambda texts: _post(url, texts), (1, args.size), args.repeat, warmup_seed=10_000)
+    report(results, args.output)
     return 0
 
 

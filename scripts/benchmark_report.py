@@ -23,6 +23,7 @@ RESULTS = ROOT / "experiments" / "results"
 BENCHMARKS = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides"]
 SULFIDE_FAMILIES = ["argyrodite", "LGPS", "thio-LISICON", "Li2S-P2S5", "other"]
 STATES = list(_STATES)
+DEFAULT_SEEDS = 3  # `sulfml benchmark`'s default number of seeds
 
 
 def run(name: str, config: Path, rerun: bool = True) -> tuple[dict, str]:
@@ -31,7 +32,11 @@ def run(name: str, config: Path, rerun: bool = True) -> tuple[dict, str]:
            str(out.relative_to(ROOT))]
     if rerun:
         subprocess.run([sys.executable, "-m", "sulfml", *cmd[1:]], cwd=ROOT, check=True)
-    return json.loads((out / "metrics.json").read_text()), shlex.join(cmd)
+    metrics = json.loads((out / "metrics.json").read_text())
+    seeds = metrics.get("seeds") or []
+    if len(seeds) not in (0, DEFAULT_SEEDS):  # the command that gives these numbers names its seed count
+        cmd += ["--seeds", str(len(seeds))]
+    return metrics, shlex.join(cmd)
 
 
 def fmt(x, digits: int = 3) -> str:
