@@ -1,422 +1,494 @@
-"""Issue 7 ablation: each idea measured on the obelix and ea benchmarks, the way `sulfml benchmark` scores them.
+"""Accuracy round two (issue 18): each lever on the obelix, ea and sulfides benchmarks, over three seeds.
 
-    SULFML_DATA_DIR=... python scripts/ablation.py                 # every variant
-    SULFML_DATA_DIR=... python scripts/ablation.py --only knn-k5   # one (repeatable)
+    SULFML_DATA_DIR=... python scripts/ablation.py                    # every variant not yet measured
+    SULFML_DATA_DIR=... python scripts/ablation.py --only bag-5       # one (repeatable), measured again
     python scripts/ablation.py --list
+    python scripts/ablation.py --write                                # experiments/results/ablation.md
 
-Each variant starts from a base config (`src/sulfml/configs/tuned.toml` unless it names another) and changes
-one thing. Both benchmarks reproduce `sulfml.workflows.benchmarks.suites` exactly:
+Every variant starts from the shipped configuration (`src/sulfml/configs/tuned.toml`) and changes one thing,
+unless its description says it combines several. Each is scored by the three benchmarks the issue names, the
+way `sulfml benchmark` scores them (the script checks that its `shipped` row equals the benchmark code's
+numbers for seed 42: `--check`):
 
-* obelix: the official test split; training rows sharing a composition or a paper (DOI) with a test row are
-  removed (`exclude_leaks`); censored test values count as log10 = -15. XGBoost is seeded, and with
-  subsampling the score moves by a few hundredths between seeds, so the obelix column is the mean over seeds
-  42, 7 and 2026 (seed 42 alone is what `sulfml benchmark obelix` prints; it is in the JSON output).
-* ea: grouped 5-fold CV over every material with an Ea, materials sharing a paper or composition in one
-  group (`leak_groups`); folds from the config seed (as
-  `sulfml benchmark ea`), XGBoost seeds as for obelix, mean reported.
+* obelix: the official test split; training rows sharing a composition or a paper with a test row are removed
+  (`exclude_leaks`); censored test values count as log10 = -15.
+* ea: grouped 5-fold CV over every material with an Ea; materials sharing a paper or composition are one group
+  (`leak_groups`).
+* sulfides: grouped 5-fold CV over the Li sulfides (the same groups); each fold trains on every material of
+  every source outside its groups.
 
-Whatever a variant learns from targets (kNN neighbours, a sigma model feeding Ea) is fitted on the
-benchmark's training rows only: inside each CV fold, and, for the training rows themselves, out of fold.
-Results are appended as JSON lines to `--out` (default experiments/results/ablation.jsonl).
+The seed moves the folds, XGBoost's subsampling and the kNN features' inner folds, as `sulfml benchmark
+--seeds` does; every row is the mean and sample standard deviation over the seeds 42, 7 and 2026.
+
+Whatever a variant learns from targets (neighbour features, the extra Liverpool targets, a second model) is
+fitted on the benchmark's training rows only. Results are appended as JSON lines to
+`experiments/results/ablation.jsonl` with the commit they were measured at; `--write` makes the Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import multiprocessing as mp
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sulfml.config import RunConfig, resolve_config
-from sulfml.data.table import aggregate_materials, build_table
-from sulfml.model.cv import group_labels, grouped_folds
+from sulfml.data.table import aggregate_materials, build_table, select_sources
+from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
-from sulfml.model.train import featurize_materials
-from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks, leak_groups
+from sulfml.model.train import featurize_materials, training_set
+from sulfml.service.physics import K_B_EV, ROOM_T_K
+from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, SEED_POOL, exclude_leaks, leak_groups
+from sulfml.workflows.benchmarks.sulfides import SULFIDE_FOLDS, is_sulfide
 
 ROOT = Path(__file__).resolve().parents[1]
-OBELIX_SEEDS = (42, 7, 2026)  # XGBoost seeds of both benchmarks
+RESULTS = ROOT / "experiments" / "results"
+SEEDS = SEED_POOL
+BENCHMARKS = ("obelix", "ea", "sulfides")
+N_JOBS = 1  # threads per fit: two single-threaded workers get more done on two cores than one with two
 
 
-@dataclass
+# ---------------------------------------------------------------------------------------------- variants
+
+
+@dataclass(frozen=True)
 class Variant:
-    """One ablation row: a config change, or a different way to fit (`fit`), or a training-row filter."""
+    """One ablation row: a change of the shipped config, extra feature columns, a way to fit, or extra rows."""
 
     name: str
     what: str
-    config: str = "base"  # "base": tuned.toml without the issue-7 changes; else a file in src/sulfml/configs
     preset: str | None = None
-    params: dict = field(default_factory=dict)  # per target overrides
-    censor: float | None = None
-    sources: tuple[str, ...] | None = None
-    aggregation: str | None = None
-    fit: Callable | None = None  # fit(target, params, seed, Xtr, ytr, mats_tr, Xte) -> predictions
-    benchmarks: tuple[str, ...] = ("obelix", "ea")
-    measurements: Callable | None = None  # filter of the training measurements (after leak exclusion)
+    params: dict = field(default_factory=dict)  # per target, merged into the config's
+    columns: tuple[str, ...] = ()  # extra feature blocks (`EXTRA_COLUMNS`)
+    fit: str | None = None  # a key of `FITS`
+    extra_sigma: str | None = None  # a key of `EXTRA_ROWS`: more σ training materials
+    benchmarks: tuple[str, ...] = BENCHMARKS
 
 
-ISSUE7_KEYS = ("knn", "objective")
-
-
-def _config(v: Variant) -> RunConfig:
-    if v.config == "base":  # the pre-issue-7 tuned config: same hyperparameters, composition-v1, no dedup, no kNN
-        cfg = RunConfig.from_toml(resolve_config("tuned"))
-        cfg = replace(cfg, preset="composition-v1", data=replace(cfg.data, aggregation="median-log10"),
-                      params={t: {k: x for k, x in p.items() if k not in ISSUE7_KEYS} for t, p in cfg.params.items()})
-    else:
-        cfg = RunConfig.from_toml(resolve_config(v.config))
+def config_of(v: Variant) -> RunConfig:
+    cfg = RunConfig.from_toml(resolve_config("tuned"))
     if v.preset:
         cfg = replace(cfg, preset=v.preset)
-    if v.censor is not None:
-        cfg = replace(cfg, censoring=replace(cfg.censoring, log10_value=v.censor))
-    if v.sources:
-        cfg = replace(cfg, data=replace(cfg.data, sources=v.sources))
-    if v.aggregation:
-        cfg = replace(cfg, data=replace(cfg.data, aggregation=v.aggregation))
     for target, extra in v.params.items():
         cfg = cfg.with_params(target, {**cfg.params[target], **extra})
     return cfg
 
 
-def _targets(mats: pd.DataFrame, target: str, cfg: RunConfig):
-    if target == "log10_sigma":
-        y = mats["log10_sigma"].to_numpy(float).copy()
-        y[mats["censored"].to_numpy(bool)] = cfg.censoring.log10_value
-        return mats, y
-    rows = mats[mats["ea_eV"].notna()]
-    return rows, rows["ea_eV"].to_numpy(float)
+# ------------------------------------------------------------------------------------- features, cached
+
+FEATURE_INPUTS = ("composition", "notation", "tags", "family", "state", "additive", "space_group_number", "a",
+                  "b", "c", "alpha", "beta", "gamma", "z", "cif_path")
+_FEATURES: dict[str, dict[str, pd.Series]] = {}
 
 
-def _fit_predict(v: Variant, cfg: RunConfig, target: str, seed: int, Xtr, ytr, mtr, Xte) -> np.ndarray:
-    params = cfg.params[target]
-    if v.fit is not None:
-        return v.fit(target, params, seed, Xtr, ytr, mtr, Xte, cfg)
-    model = make_regressor(params, seed)
-    model.fit(Xtr, ytr)
-    return model.predict(Xte)
+def _row_keys(frame: pd.DataFrame) -> list[str]:
+    cols = [c for c in FEATURE_INPUTS if c in frame]
+    return frame[cols].astype(str).agg("\x1f".join, axis=1).tolist()
 
 
-def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int) -> dict:
+def features(frame: pd.DataFrame, preset: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`featurize_materials(frame, preset)` (every input it reads is in the cache key), plus extra blocks."""
+    cache_ = _FEATURES.setdefault(preset, {})
+    keys = _row_keys(frame)
+    missing = [i for i, k in enumerate(keys) if k not in cache_]
+    if missing:
+        new = featurize_materials(frame.iloc[missing], preset)
+        for i, (_, row) in zip(missing, new.iterrows(), strict=True):
+            cache_[keys[i]] = row
+    X = pd.DataFrame([cache_[k] for k in keys], index=frame.index)
+    for name in columns:
+        X = pd.concat([X, EXTRA_COLUMNS[name](frame)], axis=1)
+    return X
+
+
+EMBEDDING_FILES = {"mat2vec": "mat2vec.csv", "megnet16": "megnet16.json", "skipatom": "skipatom_20201009_induced.csv",
+                   "oliynyk": "oliynyk_preprocessed.csv"}
+
+
+@cache
+def embedding_table(name: str) -> dict[str, np.ndarray]:
+    """An element embedding of the `elementembeddings` package (MIT; each table's own source in its README):
+    element symbol -> vector. Only numeric columns of the table are kept."""
+    from importlib.resources import files
+
+    path = files("elementembeddings") / "data" / "element_representations" / EMBEDDING_FILES[name]
+    if str(path).endswith(".json"):
+        raw = json.loads(path.read_text())
+        return {el: np.asarray(v, float) for el, v in raw.items()}
+    frame = pd.read_csv(str(path))
+    frame = frame.set_index(frame.columns[0])
+    numeric = frame.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="any")
+    return {str(el): row.to_numpy(float) for el, row in numeric.iterrows()}
+
+
+def pooled(name: str, stats: tuple[str, ...] = ("mean",)) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Fraction-weighted mean (and spread) of an element embedding over each composition; NaN when an element of
+    the composition has no vector (never a partial average)."""
+
+    def block(frame: pd.DataFrame) -> pd.DataFrame:
+        table = embedding_table(name)
+        dim = len(next(iter(table.values())))
+        out = np.full((len(frame), dim * len(stats)), np.nan)
+        for i, text in enumerate(frame["composition"]):
+            comp = json.loads(text)
+            if not all(el in table for el in comp):
+                continue
+            w = np.array(list(comp.values()), float)
+            w /= w.sum()
+            vecs = np.stack([table[el] for el in comp])
+            mean = w @ vecs
+            parts = {"mean": mean, "std": np.sqrt(np.maximum(w @ (vecs - mean) ** 2, 0.0))}
+            out[i] = np.concatenate([parts[s] for s in stats])
+        names = [f"emb_{name}_{s}_{j}" for s in stats for j in range(dim)]
+        return pd.DataFrame(out, columns=names, index=frame.index)
+
+    return block
+
+
+EXTRA_COLUMNS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "mat2vec": pooled("mat2vec"),
+    "megnet16": pooled("megnet16", ("mean", "std")),
+    "skipatom": pooled("skipatom"),
+    "oliynyk": pooled("oliynyk"),
+}
+
+
+# ------------------------------------------------------------------------------------------ extra rows
+
+MAX_SERIES_T_K = 600.0  # above this a sulfide's σ(T) often bends (phase changes, melting): not Arrhenius
+MIN_R2 = 0.95
+EXTRA_WEIGHT = 0.5
+
+
+def liverpool_series(measurements: pd.DataFrame, have: set[str]) -> pd.DataFrame:
+    """Materials measured by Liverpool only above room temperature, brought to 25 °C with the Arrhenius law.
+
+    A series of >= 3 temperatures below `MAX_SERIES_T_K` is fitted as ln(σT) = ln A − Ea/kT (the form
+    `sulfml.service.physics` uses); a fit with R² >= `MIN_R2` and 0.05 < Ea < 1.5 eV gives log10 σ(298.15 K).
+    Materials already in `have` (measured at room temperature) are left alone.
+    """
+    m = measurements[(measurements["source"] == "liverpool") & ~measurements["room_temperature"]
+                     & measurements["log10_sigma"].notna() & ~measurements["censored"].astype(bool)
+                     & ~measurements["material_key"].isin(have)]
+    rows = []
+    for key, g in m.groupby("material_key"):
+        g = g[g["temperature_K"] < MAX_SERIES_T_K]
+        if g["temperature_K"].nunique() < 3:
+            continue
+        t = g["temperature_K"].to_numpy(float)
+        ln_st = g["log10_sigma"].to_numpy(float) * np.log(10) + np.log(t)
+        design = np.column_stack([np.ones_like(t), 1 / t])
+        coef, *_ = np.linalg.lstsq(design, ln_st, rcond=None)
+        resid = ln_st - design @ coef
+        r2 = 1 - (resid ** 2).sum() / ((ln_st - ln_st.mean()) ** 2).sum()
+        ea = -coef[1] * K_B_EV
+        if r2 < MIN_R2 or not 0.05 < ea < 1.5:
+            continue
+        log10_rt = (coef[0] + coef[1] / ROOM_T_K - np.log(ROOM_T_K)) / np.log(10)
+        first = g.iloc[0]
+        rows.append({**{c: first[c] for c in g.columns if c in FEATURE_INPUTS}, "material_key": key,
+                     "log10_sigma": float(log10_rt), "censored": False})
+    return pd.DataFrame(rows)
+
+
+EXTRA_ROWS = {"liverpool-series": liverpool_series}
+
+
+# ----------------------------------------------------------------------------------------- ways to fit
+
+
+def _fit_xgb(params, seed, Xtr, ytr, w=None):
+    return make_regressor(params, seed, N_JOBS).fit(Xtr, ytr, sample_weight=w)
+
+
+def fit_plain(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+    return _fit_xgb(params, seed, Xtr, ytr, w).predict(Xte)
+
+
+def fit_bag(n: int):
+    """The mean of `n` models that differ only in their seed (subsampling, kNN inner folds)."""
+
+    def fit(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+        return np.mean([fit_plain(params, seed + 1000 * i, Xtr, ytr, Xte, w) for i in range(n)], axis=0)
+
+    return fit
+
+
+def fit_extra_trees(weight: float):
+    """The trees blended with an extremely randomized forest (scikit-learn) on the same inputs, kNN columns
+    included (the training rows' out of fold, as the trees see them)."""
+
+    def fit(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        from sulfml.model.knn import _out_of_fold
+
+        model = _fit_xgb(params, seed, Xtr, ytr, w)
+        xte = model.neighbour_columns(Xte)
+        xtr = model._augment(Xtr, _out_of_fold(model.reference_x_, np.asarray(ytr, float), model.k, model.folds,
+                                               model.seed))
+        forest = ExtraTreesRegressor(n_estimators=300, max_features=0.3, min_samples_leaf=2, n_jobs=N_JOBS,
+                                     random_state=seed).fit(xtr.fillna(-1.0), ytr, sample_weight=w)
+        return (1 - weight) * model.predict(Xte) + weight * forest.predict(xte.fillna(-1.0))
+
+    return fit
+
+
+FITS: dict[str, Callable] = {"bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
+                             "extra-trees-0.5": fit_extra_trees(0.5)}
+
+
+def fit_predict(v: Variant, params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+    return (FITS[v.fit] if v.fit else fit_plain)(params, seed, Xtr, ytr, Xte, w)
+
+
+# ------------------------------------------------------------------------------------------- benchmarks
+
+
+def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.DataFrame):
+    """σ training rows of the materials, plus a variant's extra materials (weighted) from the same measurements."""
+    ts = training_set(mats, features(mats, cfg.preset, v.columns), "log10_sigma", cfg)
+    X, y, w = ts.X, ts.y, None
+    if v.extra_sigma:
+        extra = EXTRA_ROWS[v.extra_sigma](meas, set(mats["material_key"]))
+        if len(extra):
+            extra.index = [f"extra:{i}" for i in range(len(extra))]
+            X = pd.concat([X, features(extra, cfg.preset, v.columns)])
+            y = np.concatenate([y, extra["log10_sigma"].to_numpy(float)])
+            w = np.concatenate([np.ones(len(ts.y)), np.full(len(extra), EXTRA_WEIGHT)])
+    return ts, X, y, w
+
+
+def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     is_test = (meas["source"] == "obelix") & (meas["split"] == "test")
     test = meas[is_test].reset_index(drop=True)
     train, _ = exclude_leaks(meas[~is_test], test)
-    if v.measurements is not None:
-        train = v.measurements(train)
-    mats, y = _targets(aggregate_materials(train, cfg.data.aggregation), "log10_sigma", cfg)
-    pred = _fit_predict(v, cfg, "log10_sigma", seed, featurize_materials(mats, cfg.preset), y, mats,
-                        featurize_materials(test, cfg.preset))
+    mats = aggregate_materials(train, cfg.data.aggregation)
+    _, X, y, w = _sigma_training(v, cfg, train, mats)
+    pred = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, features(test, cfg.preset, v.columns), w)
     cens = test["censored"].to_numpy(bool)
-    y_true = np.where(cens, OBELIX_CENSORED_LOG10, test["log10_sigma"].to_numpy(float))
+    err = np.abs(pred - np.where(cens, OBELIX_CENSORED_LOG10, test["log10_sigma"].to_numpy(float)))
+    return {"mae": float(err.mean()), "mae_uncensored": float(err[~cens].mean()), "n": int(len(err))}
+
+
+def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
+    mats = aggregate_materials(meas, cfg.data.aggregation)
+    ts = training_set(mats, features(mats, cfg.preset, v.columns), "ea_eV", cfg)
+    oof = np.full(len(ts.y), np.nan)
+    for tr, te in grouped_folds(leak_groups(ts.materials), 5, cfg.seed):
+        oof[te] = fit_predict(v, cfg.params["ea_eV"], cfg.seed, ts.X.iloc[tr], ts.y[tr], ts.X.iloc[te])
+    return {"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}
+
+
+def _outside(meas: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    """The measurements that share no paper, DOI or composition with the held-out materials."""
+    tokens = {t for col in ("papers", "dois") for text in held[col] if isinstance(text, str)
+              for t in text.split("|") if t}
+    near = meas["paper"].isin(tokens) | meas["doi"].isin(tokens) | meas["composition_key"].isin(
+        set(held["composition_key"]))
+    return meas[~near]
+
+
+def sulfides(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
+    mats = aggregate_materials(meas, cfg.data.aggregation)
+    ts = training_set(mats, features(mats, cfg.preset, v.columns), "log10_sigma", cfg)
+    groups = leak_groups(ts.materials)
+    tested = np.flatnonzero(is_sulfide(ts.materials))
+    pred = np.full(len(tested), np.nan)
+    for _, te in grouped_folds(groups[tested], SULFIDE_FOLDS, cfg.seed):
+        held = np.isin(groups, groups[tested[te]])
+        fold_meas = _outside(meas, ts.materials[held])  # what the fold's extra rows may come from
+        _, X, y, w = _sigma_training(v, cfg, fold_meas, ts.materials[~held])
+        pred[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, ts.X.iloc[tested[te]], w)
+    y_true = ts.y[tested]
+    cens = ts.censored[tested]
     err = np.abs(pred - y_true)
-    return {"mae": float(err.mean()), "mae_uncensored": float(err[~cens].mean()),
-            "mae_censored": float(err[cens].mean())}
+    out = {"mae": float(err.mean()), "mae_uncensored": float(err[~cens].mean()), "n": int(len(err))}
+    state = ts.materials["state"].iloc[tested].fillna("unknown").to_numpy()
+    for s in ("crystalline", "glass"):
+        out[f"mae_{s}"] = float(err[state == s].mean())
+    return out
 
 
-def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame, seed: int = 42) -> dict:
-    if v.measurements is not None:
-        meas = v.measurements(meas)
-    rows, y = _targets(aggregate_materials(meas, cfg.data.aggregation), "ea_eV", cfg)
-    X = featurize_materials(rows, cfg.preset)
-    groups = leak_groups(rows)  # as `sulfml benchmark ea` (ablation.md, dated 696acd0, grouped by first paper)
-    oof = np.full(len(y), np.nan)
-    for tr, te in grouped_folds(groups, 5, cfg.seed):
-        oof[te] = _fit_predict(v, cfg, "ea_eV", seed, X.iloc[tr], y[tr], rows.iloc[tr], X.iloc[te])
-    return {"mae": float(np.mean(np.abs(oof - y))), "n": int(len(y))}
+SUITES = {"obelix": obelix, "ea": ea, "sulfides": sulfides}
 
 
-def run(v: Variant, table, out: Path) -> dict:
-    cfg = _config(v)
-    meas = table.measurements[table.measurements["source"].isin(cfg.data.sources)]
-    t0 = time.perf_counter()
-    row = {"name": v.name, "what": v.what, "config": v.config, "preset": cfg.preset}
-    if "obelix" in v.benchmarks:
-        per_seed = [obelix(v, cfg, meas, s) for s in OBELIX_SEEDS]
-        row |= {"obelix_mae": float(np.mean([r["mae"] for r in per_seed])),
-                "obelix_mae_seeds": [round(r["mae"], 4) for r in per_seed],
-                "obelix_mae_uncensored": float(np.mean([r["mae_uncensored"] for r in per_seed])),
-                "obelix_mae_censored": float(np.mean([r["mae_censored"] for r in per_seed]))}
-    if "ea" in v.benchmarks:
-        per_seed = [ea(v, cfg, meas, s)["mae"] for s in OBELIX_SEEDS]
-        row |= {"ea_mae": float(np.mean(per_seed)), "ea_mae_seeds": [round(m, 4) for m in per_seed]}
-    row["seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(row), flush=True)
-    with out.open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
+# ------------------------------------------------------------------------------------------------ runs
+
+_TABLE: dict = {}
+
+
+def _task(args: tuple[Variant, str, int]) -> tuple[str, str, int, dict, float]:
+    v, bench, seed = args
+    cfg = replace(config_of(v), seed=seed)
+    meas = select_sources(_TABLE["table"].measurements, cfg.data.sources)
+    t = time.perf_counter()
+    return v.name, bench, seed, SUITES[bench](v, cfg, meas), time.perf_counter() - t
+
+
+def commit() -> str:
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "scripts/ablation.py"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return sha.stdout.strip() + ("+changes" if dirty else "")
+
+
+def summarise(v: Variant, results: dict[tuple[str, int], dict], seconds: float, at: str) -> dict:
+    row: dict = {"name": v.name, "what": v.what, "commit": at, "seeds": list(SEEDS), "seconds": round(seconds)}
+    for bench in v.benchmarks:
+        per = [results[(bench, s)] for s in SEEDS]
+        for key in per[0]:
+            if key == "n":
+                row[f"{bench}_n"] = per[0]["n"]
+                continue
+            vals = np.array([p[key] for p in per], float)
+            row[f"{bench}_{key}"] = float(vals.mean())
+            row[f"{bench}_{key}_sd"] = float(vals.std(ddof=1))
+            row[f"{bench}_{key}_seeds"] = [round(float(x), 4) for x in vals]
     return row
 
 
-# ---------------------------------------------------------------- ways to fit that are not a config change
+def run(variants: list[Variant], out: Path, workers: int) -> None:
+    _TABLE["table"] = build_table()
+    base = RunConfig.from_toml(resolve_config("tuned"))
+    mats = aggregate_materials(select_sources(_TABLE["table"].measurements, base.data.sources),
+                               base.data.aggregation)
+    for preset in {v.preset or base.preset for v in variants}:  # warm the cache before the workers fork
+        features(mats, preset)
+    tasks = [(v, b, s) for v in variants for b in v.benchmarks for s in SEEDS]
+    results: dict[str, dict] = {v.name: {} for v in variants}
+    spent: dict[str, float] = {v.name: 0.0 for v in variants}
+    at = commit()
+    by_name = {v.name: v for v in variants}
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        for name, bench, seed, metrics, seconds in pool.imap_unordered(_task, tasks):
+            results[name][(bench, seed)] = metrics
+            spent[name] += seconds
+            print(f"{name} {bench} seed {seed}: MAE {metrics['mae']:.4f} ({seconds:.0f} s)", flush=True)
+            v = by_name[name]
+            if len(results[name]) == len(v.benchmarks) * len(SEEDS):
+                row = summarise(v, results[name], spent[name], at)
+                with out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
 
-
-def fit_aft(distribution: str = "normal", scale: float = 1.0):
-    """XGBoost's interval-censored AFT objective for sigma: a censored row is the interval (0, bound] in
-    sigma (left-censored), an uncensored one the point. Needs label bounds, so it cannot be fit(X, y)."""
-
-    def fit(target, params, seed, Xtr, ytr, mtr, Xte, cfg):
-        import xgboost as xgb
-
-        if target != "log10_sigma":
-            return make_regressor(params, seed).fit(Xtr, ytr).predict(Xte)
-        cens = mtr["censored"].to_numpy(bool)
-        bound = mtr["log10_sigma"].to_numpy(float)
-        # AFT models ln(T); with T = exp(log10 sigma) the model works in log10 units.
-        lower = np.where(cens, 0.0, np.exp(bound))
-        upper = np.exp(bound)
-        p = {k: v for k, v in params.items() if k not in ("n_estimators", "knn")}
-        booster_params = {"objective": "survival:aft", "aft_loss_distribution": distribution,
-                          "aft_loss_distribution_scale": scale, "tree_method": "hist", "seed": seed,
-                          "nthread": 2, "eta": p.pop("learning_rate"), **p}
-        d = xgb.DMatrix(Xtr, missing=np.nan)
-        d.set_float_info("label_lower_bound", lower)
-        d.set_float_info("label_upper_bound", upper)
-        booster = xgb.train(booster_params, d, num_boost_round=int(params["n_estimators"]))
-        return np.log(booster.predict(xgb.DMatrix(Xte, missing=np.nan)))
-
-    return fit
-
-
-_SIGMA_STATE: dict = {}  # the materials and features fit_sigma_feature learns sigma from (set by main)
-
-
-def fit_sigma_feature(target, params, seed, Xtr, ytr, mtr, Xte, cfg):
-    """Ea with an out-of-fold predicted log10 sigma as an extra feature (joint model).
-
-    The sigma model learns from every material except those of the Ea test fold's papers and compositions
-    (so no test row's conductivity is seen); the Ea training rows get sigma predictions from an inner grouped
-    5-fold CV of that sigma set, the test rows from the sigma model fitted on all of it.
-    """
-    if target != "ea_eV":
-        return make_regressor(params, seed).fit(Xtr, ytr).predict(Xte)
-    mats = _SIGMA_STATE["materials"]
-    xall = _SIGMA_STATE["X"]
-    ys = mats["log10_sigma"].to_numpy(float).copy()
-    ys[mats["censored"].to_numpy(bool)] = cfg.censoring.log10_value
-    gall = group_labels(mats, "paper")
-    test_keys = set(Xte.index)
-    test_papers = set(mats.loc[list(test_keys), "paper"].fillna(""))
-    test_comps = set(mats.loc[list(test_keys), "composition_key"])
-    keep = ~(pd.Series(gall, index=mats.index).isin(test_papers) | mats["composition_key"].isin(test_comps)
-             | mats.index.isin(test_keys)).to_numpy()
-    s_idx = np.where(keep)[0]
-    sp = cfg.params["log10_sigma"]
-    sig = pd.Series(np.nan, index=mats.index)
-    for itr, ite in grouped_folds(gall[s_idx], 5, cfg.seed):
-        m = make_regressor(sp, seed).fit(xall.iloc[s_idx[itr]], ys[s_idx[itr]])
-        sig.iloc[s_idx[ite]] = m.predict(xall.iloc[s_idx[ite]])
-    full = make_regressor(sp, seed).fit(xall.iloc[s_idx], ys[s_idx])
-    tr_sig = sig.loc[Xtr.index]
-    missing = tr_sig.isna().to_numpy()  # a training row whose composition is also in the test fold
-    if missing.any():
-        tr_sig[missing] = full.predict(xall.loc[Xtr.index[missing]])
-    model = make_regressor(params, seed).fit(Xtr.assign(pred_log10_sigma=tr_sig.to_numpy()), ytr)
-    return model.predict(Xte.assign(pred_log10_sigma=full.predict(xall.loc[Xte.index])))
-
-
-def fit_blend(weight: float):
-    """Stacking, simplest form: (1 - weight) x the model + weight x the kNN inverse-distance mean."""
-
-    def fit(target, params, seed, Xtr, ytr, mtr, Xte, cfg):
-        model = make_regressor(params, seed).fit(Xtr, ytr)
-        knn = model.neighbour_columns(Xte)["knn_y_weighted_mean"].to_numpy()
-        return (1 - weight) * model.predict(Xte) + weight * knn
-
-    return fit
-
-
-PROTOTYPE_SPACE = ("li_atom_fraction", "li_per_anion", "anion_frac_O", "anion_frac_S", "anion_frac_Se",
-                   "anion_frac_N", "anion_frac_F", "anion_frac_Cl", "anion_frac_Br", "anion_frac_I", "anion_frac_H",
-                   "anion_per_framework_cation", "framework_valence_mean", "framework_radius_mean",
-                   "dopant_fraction")
-
-
-def fit_prototype_knn(target, params, seed, Xtr, ytr, mtr, Xte, cfg):
-    """A second set of out-of-fold kNN target features, in a 'prototype' space (standardised Li content,
-    anion make-up, anion/cation ratio, framework valence and radius: Li3InCl6 near Li3ErCl6, not near
-    In-containing chlorides), on top of the element-fraction kNN of the model."""
-    from sulfml.model.knn import KNN_FEATURES, _out_of_fold, neighbour_features
-
-    cols = list(PROTOTYPE_SPACE)
-    a, b = Xtr[cols].to_numpy(float), Xte[cols].to_numpy(float)
-    mu, sd = np.nanmean(a, 0), np.nanstd(a, 0)
-    sd[sd == 0] = 1.0
-    a, b = np.nan_to_num((a - mu) / sd, nan=-3.0), np.nan_to_num((b - mu) / sd, nan=-3.0)
-    k = 5
-    names = [f"proto_{n}" for n in KNN_FEATURES]
-    xtr = pd.concat([Xtr, pd.DataFrame(_out_of_fold(a, ytr, k, 5, seed), columns=names, index=Xtr.index)], axis=1)
-    xte = pd.concat([Xte, pd.DataFrame(neighbour_features(a, ytr, b, k), columns=names, index=Xte.index)], axis=1)
-    return make_regressor(params, seed).fit(xtr, ytr).predict(xte)
-
-
-def obelix_first(meas: pd.DataFrame) -> pd.DataFrame:
-    """Deduplication rule: a material measured by OBELiX keeps only its OBELiX measurements (curated, one
-    value per paper); every other material keeps all its measurements (median over them, as before). The
-    OBELiX rows take the material's median Ea over all sources (OBELiX has no Ea), so no Ea is lost."""
-    in_obelix = set(meas.loc[meas["source"] == "obelix", "material_key"])
-    m = meas.copy()
-    m["ea_eV"] = m.groupby("material_key")["ea_eV"].transform("median")
-    return m[(m["source"] == "obelix") | ~m["material_key"].isin(in_obelix)]
-
-
-def one_per_paper(meas: pd.DataFrame) -> pd.DataFrame:
-    """Deduplication rule `sulfml.data.table.one_per_paper` (aggregation `median-log10-one-per-paper`):
-    one measurement per material and paper across sources, Ea the median of the rows it stands for."""
-    from sulfml.data.table import one_per_paper as rule
-
-    return rule(meas)
-
-
-KNN = {"log10_sigma": {"knn": {"k": 5}}, "ea_eV": {"knn": {"k": 5}}}
 
 VARIANTS = [
-    Variant("baseline", "tuned.toml as shipped before issue 7 (composition-v1, squared error, no kNN)"),
-    Variant("abs-error", "objective reg:absoluteerror (both targets)",
-            params={t: {"objective": "reg:absoluteerror"} for t in ("log10_sigma", "ea_eV")}),
-    Variant("censor-18", "censored sigma trained at -18 instead of -15", censor=-18.0,
-            benchmarks=("obelix",)),
-    Variant("censor-12", "censored sigma trained at -12 instead of -15", censor=-12.0,
-            benchmarks=("obelix",)),
-    Variant("aft-normal", "XGBoost AFT objective (normal, scale 1), censored = left-censored at the bound",
-            fit=fit_aft("normal", 1.0), benchmarks=("obelix",)),
-    Variant("aft-logistic", "XGBoost AFT objective (logistic, scale 0.5)", fit=fit_aft("logistic", 0.5),
-            benchmarks=("obelix",)),
-    Variant("structure-v1", "preset structure-v1 (lattice, space group, CIF features)", preset="structure-v1"),
-    Variant("element-fractions", "preset composition-v2 (v1 + 94 element fractions)", preset="composition-v2"),
-    Variant("chemistry", "preset chemistry-v1 (v2 + substitution/polyanion/charge-balance descriptors)",
-            preset="chemistry-v1"),
-    Variant("knn-k5", "composition-v2 + out-of-fold kNN target features, k=5", preset="composition-v2",
-            params=KNN),
-    Variant("knn-k10", "composition-v2 + kNN target features, k=10", preset="composition-v2",
-            params={t: {"knn": {"k": 10}} for t in KNN}),
-    Variant("chemistry-knn-k5", "chemistry-v1 + kNN target features, k=5", preset="chemistry-v1", params=KNN),
-    Variant("chemistry-knn-k5-ea-abs", "chemistry-knn-k5, Ea objective reg:absoluteerror",
-            preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
-                                           "ea_eV": {"knn_k": 5, "objective": "reg:absoluteerror"}}),
-    Variant("chemistry-knn-k20-ea-abs", "chemistry-knn-k5-ea-abs with k=20 for Ea",
-            preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
-                                           "ea_eV": {"knn_k": 20, "objective": "reg:absoluteerror"}},
-            benchmarks=("ea",)),
-    Variant("chemistry-knn-k5-prototype-knn", "chemistry-knn-k5-ea-abs plus kNN features in a prototype space",
-            preset="chemistry-v1", params={"log10_sigma": {"knn_k": 5},
-                                           "ea_eV": {"knn_k": 5, "objective": "reg:absoluteerror"}},
-            fit=fit_prototype_knn),
-    Variant("knn-k5-censor-18", "knn-k5 with censored sigma trained at -18", preset="composition-v2",
-            params=KNN, censor=-18.0, benchmarks=("obelix",)),
-    Variant("knn-blend-0.3", "knn-k5, prediction blended 70/30 with the kNN weighted mean",
-            preset="composition-v2", params=KNN, fit=fit_blend(0.3)),
-    Variant("ea-sigma-feature", "Ea with out-of-fold predicted log10 sigma as a feature (composition-v1)",
-            fit=fit_sigma_feature, benchmarks=("ea",)),
-    Variant("dedup-obelix-first", "materials in OBELiX keep only their OBELiX measurements (Ea: median over all)",
-            measurements=obelix_first),
-    Variant("dedup-one-per-paper", "one measurement per material and paper across sources (Ea: group median)",
-            measurements=one_per_paper),
-    Variant("shipped-tuned-no-dedup", "shipped tuned.toml but aggregation median-log10 (no dedup)", config="tuned",
-            aggregation="median-log10"),
-    Variant("shipped-tuned", "src/sulfml/configs/tuned.toml after issue 7: chemistry-v1, sigma knn_k=5, Ea knn_k=20 "
-            "+ absolute error, aggregation median-log10-one-per-paper", config="tuned"),
-    Variant("shipped-default", "src/sulfml/configs/default.toml after issue 7 (same changes, hand-set "
-            "hyperparameters)", config="default"),
-    Variant("no-liverpool", "sources without liverpool", sources=("review", "obelix", "laskowski")),
-    Variant("no-review", "sources without the review tables", sources=("obelix", "liverpool", "laskowski")),
+    Variant("shipped", "src/sulfml/configs/tuned.toml as shipped at the start of issue 18 (chemistry-v2: "
+            "chemistry-v1 + the state)"),
+    Variant("no-state", "preset chemistry-v1: the same without the state one-hot", preset="chemistry-v1"),
+    Variant("mat2vec", "+ mat2vec (200 dimensions), fraction-weighted mean over the composition",
+            columns=("mat2vec",)),
+    Variant("skipatom", "+ SkipAtom (200 dimensions), fraction-weighted mean", columns=("skipatom",)),
+    Variant("megnet16", "+ MEGNet-16, fraction-weighted mean and spread (32 columns)", columns=("megnet16",)),
+    Variant("oliynyk", "+ Oliynyk element properties (preprocessed), fraction-weighted mean",
+            columns=("oliynyk",)),
+    Variant("bag-5", "mean of 5 models that differ only in their seed", fit="bag-5"),
+    Variant("extra-trees-0.3", "trees 70 % + extremely randomized forest 30 % (second model family, "
+            "scikit-learn, same inputs)", fit="extra-trees-0.3"),
+    Variant("extra-trees-0.5", "trees 50 % + extremely randomized forest 50 %", fit="extra-trees-0.5"),
+    Variant("liverpool-series", "+ Liverpool materials measured only above room temperature, brought to 25 °C "
+            f"by an Arrhenius fit (>= 3 points below {MAX_SERIES_T_K:.0f} K, R² >= {MIN_R2}), weight "
+            f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
 ]
 
 
-def cv_checks(table) -> None:
-    """Choices made without the test set: grouped 5-fold CV (by paper) over all materials, `sulfml train`'s
-    CV, aggregation median-log10. (1) the censoring substitute, censored rows scored at -15 as OBELiX does
-    (composition-v2, tuned sigma hyperparameters, knn_k=5); (2) knn_k and the hyperparameter set for sigma
-    (chemistry-v1)."""
-    from sulfml.model.train import cross_validate, training_set
-
-    tuned = _config(Variant("x", "", config="tuned"))
-    default = _config(Variant("x", "", config="default"))
-    meas = table.measurements[table.measurements["source"].isin(tuned.data.sources)]
-    mats = aggregate_materials(meas, "median-log10")
-    cens = mats["censored"].to_numpy(bool)
-    sigma = tuned.params["log10_sigma"]
-    x2 = featurize_materials(mats, "composition-v2")
-    for value in (-15.0, -18.0, -20.0):
-        cfg = replace(tuned, censoring=replace(tuned.censoring, log10_value=value))
-        ts = training_set(mats, x2, "log10_sigma", cfg)
-        cv = cross_validate(ts, {**sigma, "knn_k": 5}, cfg)
-        err = np.abs(cv.oof - np.where(cens, OBELIX_CENSORED_LOG10, ts.y))
-        print(json.dumps({"check": "censor substitute", "value": value, "cv_mae_scored_at_-15": round(err.mean(), 4)}))
-    xc = featurize_materials(mats, "chemistry-v1")
-    ts = training_set(mats, xc, "log10_sigma", tuned)
-    for name, params in (("tuned k=5", sigma), ("default.toml k=5", default.params["log10_sigma"]),
-                         ("tuned k=3", {**sigma, "knn_k": 3}), ("tuned k=8", {**sigma, "knn_k": 8})):
-        cv = cross_validate(ts, params, tuned)
-        print(json.dumps({"check": "sigma knn_k / hyperparameters", "setting": name,
-                          "cv_mae": round(cv.metrics["mae"], 4)}))
+# ------------------------------------------------------------------------------------------- the table
 
 
-def markdown(jsonl: Path) -> str:
-    """The ablation table (last result per variant, in `VARIANTS` order) as Markdown."""
-    rows = {}
-    for line in jsonl.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            rows[r["name"]] = r
-    base = rows.get("baseline", {})
+def load(path: Path) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows[r["name"]] = r
+    return rows
 
-    def cell(r, key, digits):
-        if key not in r:
-            return "–", "–"
-        d = r[key] - base[key] if key in base and r is not base else None
-        return f"{r[key]:.{digits}f}", ("" if d is None else f"{d:+.{digits}f}")
 
-    out = ["| variant | what changed | obelix MAE | Δ obelix | obelix uncensored / censored | ea MAE | Δ ea | "
-           "command |", "|---|---|---|---|---|---|---|---|"]
-    for v in VARIANTS:
-        if v.name not in rows:
+def _cell(r: dict, base: dict, key: str, digits: int) -> tuple[str, str]:
+    if key not in r:
+        return "–", "–"
+    text = f"{r[key]:.{digits}f} ± {r[key + '_sd']:.{digits}f}"
+    delta = "" if r is base or key not in base else f"{r[key] - base[key]:+.{digits}f}"
+    return text, delta
+
+
+def markdown(rows: dict[str, dict]) -> str:
+    base = rows.get("shipped", {})
+    order = [v.name for v in VARIANTS] + [n for n in rows if n not in {v.name for v in VARIANTS}]
+    head = ("| variant | what changed | obelix MAE | Δ | ea MAE (eV) | Δ | sulfides MAE | Δ | sulfides crystalline / "
+            "glass | commit |")
+    out = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in order:
+        if name not in rows:
             continue
-        r = rows[v.name]
-        o, do = cell(r, "obelix_mae", 3)
-        e, de = cell(r, "ea_mae", 4)
-        split = (f"{r['obelix_mae_uncensored']:.3f} / {r['obelix_mae_censored']:.2f}"
-                 if "obelix_mae_uncensored" in r else "–")
-        out.append(f"| {v.name} | {v.what} | {o} | {do} | {split} | {e} | {de} | "
-                   f"`scripts/ablation.py --only {v.name}` |")
+        r = rows[name]
+        cells = []
+        for key, digits in (("obelix_mae", 3), ("ea_mae", 4), ("sulfides_mae", 3)):
+            cells += list(_cell(r, base, key, digits))
+        split = (f"{r['sulfides_mae_crystalline']:.3f} / {r['sulfides_mae_glass']:.3f}"
+                 if "sulfides_mae_crystalline" in r else "–")
+        out.append(f"| {name} | {r['what']} | {' | '.join(cells)} | {split} | {r['commit']} |")
     return "\n".join(out)
+
+
+INTRO = """# Accuracy round two (issue 18): what each lever does
+
+Generated by `scripts/ablation.py --write` from `experiments/results/ablation.jsonl`; do not edit by hand.
+Reproduce a row with
+
+    SULFML_DATA_DIR=/path/to/datasets PYTHONPATH=src python scripts/ablation.py --only <variant>
+
+Every value is the mean ± sample standard deviation over the seeds {seeds} (the seed moves the folds, XGBoost's
+subsampling and the kNN features' inner folds, as `sulfml benchmark --seeds` does). Δ is against `shipped`. The
+commit column is the one each row was measured at. How each benchmark is scored, and why nothing a variant
+learns sees a test material's papers or composition, is in the script's docstring. The first round (issue 7) is
+in [`ablation_round1.md`](ablation_round1.md), dated at its own commit.
+
+{table}
+"""
+
+
+def write(rows: dict[str, dict], path: Path) -> None:
+    path.write_text(INTRO.replace("{table}", markdown(rows)).replace("{seeds}", ", ".join(map(str, SEEDS))))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", action="append", help="variant name (repeatable)")
+    ap.add_argument("--only", action="append", help="variant name (repeatable); measured even if recorded")
     ap.add_argument("--list", action="store_true")
-    ap.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
-    ap.add_argument("--cv-checks", action="store_true", help="run the CV-only checks (no test set) and stop")
-    ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "ablation.jsonl"))
+    ap.add_argument("--write", action="store_true", help="write ablation.md from the JSON lines and stop")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(RESULTS / "ablation.jsonl"))
     args = ap.parse_args(argv)
-    if args.table:
-        print(markdown(Path(args.out)))
-        return 0
+    out = Path(args.out)
     if args.list:
         for v in VARIANTS:
-            print(f"{v.name:22s} {v.what}")
+            print(f"{v.name}: {v.what}")
         return 0
-    chosen = [v for v in VARIANTS if not args.only or v.name in args.only]
-    if args.only and len(chosen) != len(args.only):
-        raise SystemExit(f"unknown variant in {args.only}; see --list")
-    table = build_table(os.environ.get("SULFML_DATA_DIR"))
-    if args.cv_checks:
-        cv_checks(table)
+    if args.write:
+        write(load(out), RESULTS / "ablation.md")
         return 0
-    for v in chosen:
-        if v.fit is fit_sigma_feature:
-            cfg = _config(v)
-            meas = table.measurements[table.measurements["source"].isin(cfg.data.sources)]
-            mats = aggregate_materials(meas, cfg.data.aggregation)
-            _SIGMA_STATE.update(materials=mats, X=featurize_materials(mats, cfg.preset))
-        run(v, table, Path(args.out))
+    names = {v.name for v in VARIANTS}
+    unknown = sorted(set(args.only or ()) - names)
+    if unknown:
+        print(f"unknown variants: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    done = load(out)
+    chosen = [v for v in VARIANTS if (v.name in args.only if args.only else v.name not in done)]
+    run(chosen, out, args.workers)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -64,8 +64,11 @@ class KnnFeatureRegressor(RegressorMixin, BaseEstimator):
         arr = X.to_numpy(float) if isinstance(X, pd.DataFrame) else np.asarray(X, float)
         return np.nan_to_num(arr[:, self.fraction_index_])
 
-    def fit(self, X, y):
-        """Fit on a feature frame that has `elem_frac_*` columns (preset `composition-v2`)."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit on a feature frame that has `elem_frac_*` columns (preset `composition-v2`).
+
+        `sample_weight` weighs the rows in the trees' loss only; every row is a neighbour alike.
+        """
         from xgboost import XGBRegressor
 
         if not isinstance(X, pd.DataFrame):
@@ -80,7 +83,7 @@ class KnnFeatureRegressor(RegressorMixin, BaseEstimator):
         self.reference_y_ = y
         oof = _out_of_fold(self.reference_x_, y, self.k, self.folds, self.seed)
         self.xgb_ = XGBRegressor(**(self.xgb_params or {}))
-        self.xgb_.fit(self._augment(X, oof), y)
+        self.xgb_.fit(self._augment(X, oof), y, sample_weight=sample_weight)
         return self
 
     def neighbour_columns(self, X) -> pd.DataFrame:
