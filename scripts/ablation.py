@@ -210,14 +210,14 @@ def _fit_xgb(params, seed, Xtr, ytr, w=None):
     return make_regressor(params, seed, N_JOBS).fit(Xtr, ytr, sample_weight=w)
 
 
-def fit_plain(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+def fit_plain(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
     return _fit_xgb(params, seed, Xtr, ytr, w).predict(Xte)
 
 
 def fit_bag(n: int):
     """The mean of `n` models that differ only in their seed (subsampling, kNN inner folds)."""
 
-    def fit(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+    def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
         return np.mean([fit_plain(params, seed + 1000 * i, Xtr, ytr, Xte, w) for i in range(n)], axis=0)
 
     return fit
@@ -227,7 +227,7 @@ def fit_extra_trees(weight: float):
     """The trees blended with an extremely randomized forest (scikit-learn) on the same inputs, kNN columns
     included (the training rows' out of fold, as the trees see them)."""
 
-    def fit(params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
+    def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
         from sklearn.ensemble import ExtraTreesRegressor
 
         from sulfml.model.knn import _out_of_fold
@@ -243,12 +243,29 @@ def fit_extra_trees(weight: float):
     return fit
 
 
+def fit_with_ea(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+    """σ and Ea learned jointly, stacked: the σ trees also see a predicted Ea. The Ea model (the config's) learns
+    from the training rows that have an Ea; those rows get their predicted Ea out of fold (shuffled 5-fold), the
+    others and the test rows from the model fitted on all of them."""
+    assert ctx is not None
+    ea_tr = np.asarray(ctx["ea"], float)
+    idx = np.flatnonzero(~np.isnan(ea_tr))
+    ea_params = ctx["cfg"].params["ea_eV"]
+    full = make_regressor(ea_params, seed, N_JOBS).fit(Xtr.iloc[idx], ea_tr[idx])
+    f_tr = full.predict(Xtr)
+    for part in np.array_split(np.random.default_rng(seed).permutation(len(idx)), 5):
+        rest = np.setdiff1d(np.arange(len(idx)), part)
+        model = make_regressor(ea_params, seed, N_JOBS).fit(Xtr.iloc[idx[rest]], ea_tr[idx[rest]])
+        f_tr[idx[part]] = model.predict(Xtr.iloc[idx[part]])
+    return fit_plain(params, seed, Xtr.assign(pred_ea_eV=f_tr), ytr, Xte.assign(pred_ea_eV=full.predict(Xte)), w)
+
+
 FITS: dict[str, Callable] = {"bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
-                             "extra-trees-0.5": fit_extra_trees(0.5)}
+                             "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_with_ea}
 
 
-def fit_predict(v: Variant, params, seed, Xtr, ytr, Xte, w=None) -> np.ndarray:
-    return (FITS[v.fit] if v.fit else fit_plain)(params, seed, Xtr, ytr, Xte, w)
+def fit_predict(v: Variant, params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+    return (FITS[v.fit] if v.fit else fit_plain)(params, seed, Xtr, ytr, Xte, w, ctx)
 
 
 # ------------------------------------------------------------------------------------------- benchmarks
@@ -258,6 +275,7 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
     """σ training rows of the materials, plus a variant's extra materials (weighted) from the same measurements."""
     ts = training_set(mats, features(mats, cfg.preset, v.columns), "log10_sigma", cfg)
     X, y, w = ts.X, ts.y, None
+    ea_values = ts.materials["ea_eV"].to_numpy(float)
     if v.extra_sigma:
         extra = EXTRA_ROWS[v.extra_sigma](meas, set(mats["material_key"]))
         if len(extra):
@@ -265,7 +283,8 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
             X = pd.concat([X, features(extra, cfg.preset, v.columns)])
             y = np.concatenate([y, extra["log10_sigma"].to_numpy(float)])
             w = np.concatenate([np.ones(len(ts.y)), np.full(len(extra), EXTRA_WEIGHT)])
-    return ts, X, y, w
+            ea_values = np.concatenate([ea_values, np.full(len(extra), np.nan)])
+    return ts, X, y, w, {"ea": ea_values, "cfg": cfg}
 
 
 def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
@@ -273,8 +292,9 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     test = meas[is_test].reset_index(drop=True)
     train, _ = exclude_leaks(meas[~is_test], test)
     mats = aggregate_materials(train, cfg.data.aggregation)
-    _, X, y, w = _sigma_training(v, cfg, train, mats)
-    pred = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, features(test, cfg.preset, v.columns), w)
+    _, X, y, w, ctx = _sigma_training(v, cfg, train, mats)
+    pred = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, features(test, cfg.preset, v.columns), w,
+                       ctx)
     cens = test["censored"].to_numpy(bool)
     err = np.abs(pred - np.where(cens, OBELIX_CENSORED_LOG10, test["log10_sigma"].to_numpy(float)))
     return {"mae": float(err.mean()), "mae_uncensored": float(err[~cens].mean()), "n": int(len(err))}
@@ -307,8 +327,8 @@ def sulfides(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     for _, te in grouped_folds(groups[tested], SULFIDE_FOLDS, cfg.seed):
         held = np.isin(groups, groups[tested[te]])
         fold_meas = _outside(meas, ts.materials[held])  # what the fold's extra rows may come from
-        _, X, y, w = _sigma_training(v, cfg, fold_meas, ts.materials[~held])
-        pred[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, ts.X.iloc[tested[te]], w)
+        _, X, y, w, ctx = _sigma_training(v, cfg, fold_meas, ts.materials[~held])
+        pred[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, ts.X.iloc[tested[te]], w, ctx)
     y_true = ts.y[tested]
     cens = ts.censored[tested]
     err = np.abs(pred - y_true)
@@ -399,6 +419,8 @@ VARIANTS = [
     Variant("liverpool-series", "+ Liverpool materials measured only above room temperature, brought to 25 °C "
             f"by an Arrhenius fit (>= 3 points below {MAX_SERIES_T_K:.0f} K, R² >= {MIN_R2}), weight "
             f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
+    Variant("sigma-with-ea", "σ and Ea jointly: the σ trees also see the Ea model's prediction (out of fold on "
+            "the training rows)", fit="sigma-with-ea", benchmarks=("obelix", "sulfides")),
 ]
 
 
