@@ -71,6 +71,7 @@ class Variant:
     columns: tuple[str, ...] = ()  # extra feature blocks (`EXTRA_COLUMNS`)
     fit: str | None = None  # a key of `FITS`
     extra_sigma: str | None = None  # a key of `EXTRA_ROWS`: more σ training materials
+    sulfide_weight: float = 1.0  # weight of the Li sulfides' rows in the σ trees' loss
     benchmarks: tuple[str, ...] = BENCHMARKS
 
 
@@ -274,7 +275,8 @@ def fit_predict(v: Variant, params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np
 def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.DataFrame):
     """σ training rows of the materials, plus a variant's extra materials (weighted) from the same measurements."""
     ts = training_set(mats, features(mats, cfg.preset, v.columns), "log10_sigma", cfg)
-    X, y, w = ts.X, ts.y, None
+    X, y = ts.X, ts.y
+    w = np.where(is_sulfide(ts.materials), v.sulfide_weight, 1.0) if v.sulfide_weight != 1.0 else None
     ea_values = ts.materials["ea_eV"].to_numpy(float)
     if v.extra_sigma:
         extra = EXTRA_ROWS[v.extra_sigma](meas, set(mats["material_key"]))
@@ -282,7 +284,7 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
             extra.index = [f"extra:{i}" for i in range(len(extra))]
             X = pd.concat([X, features(extra, cfg.preset, v.columns)])
             y = np.concatenate([y, extra["log10_sigma"].to_numpy(float)])
-            w = np.concatenate([np.ones(len(ts.y)), np.full(len(extra), EXTRA_WEIGHT)])
+            w = np.concatenate([np.ones(len(ts.y)) if w is None else w, np.full(len(extra), EXTRA_WEIGHT)])
             ea_values = np.concatenate([ea_values, np.full(len(extra), np.nan)])
     return ts, X, y, w, {"ea": ea_values, "cfg": cfg}
 
@@ -421,6 +423,8 @@ VARIANTS = [
             f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
     Variant("sigma-with-ea", "σ and Ea jointly: the σ trees also see the Ea model's prediction (out of fold on "
             "the training rows)", fit="sigma-with-ea", benchmarks=("obelix", "sulfides")),
+    Variant("sulfide-weight-2", "the Li sulfides count twice in the σ trees' loss (the users' chemistry)",
+            sulfide_weight=2.0, benchmarks=("obelix", "sulfides")),
 ]
 
 

@@ -1,8 +1,11 @@
 """Run every benchmark with each given config and regenerate experiments/results/README.md from their files.
 
-Usage: .venv/bin/python scripts/benchmark_report.py [--no-run] [CONFIG.toml ...]
+Usage: .venv/bin/python scripts/benchmark_report.py [--no-run] [--only NAME ...] [--seeds NAME=N ...]
+                                                  [CONFIG.toml ...]
 (default: src/sulfml/configs/tuned.toml, the config the main job trains; --no-run rewrites the report from
-the metrics.json files already there).
+the metrics.json files already there; --only runs those benchmarks and reads the others' files; --seeds gives
+one benchmark another number of seeds). Each run writes `measured_at.json` (the commit of the checkout and the
+date) beside its metrics, and the report names it.
 Each number in the report comes from `metrics.json` written by the command printed beside it. Every benchmark
 runs with 3 seeds (the config's seed, then 7 and 2026 for the shipped configs' 42); the headline numbers are
 the mean ± sample standard deviation (min–max) over them.
@@ -10,10 +13,12 @@ the mean ± sample standard deviation (min–max) over them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sulfml.parse.state import STATES as _STATES
@@ -26,13 +31,27 @@ STATES = list(_STATES)
 DEFAULT_SEEDS = 3  # `sulfml benchmark`'s default number of seeds
 
 
-def run(name: str, config: Path, rerun: bool = True) -> tuple[dict, str]:
+def commit() -> str:
+    """The checkout's commit, with "+changes" when src/ differs from it."""
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return sha.stdout.strip() + ("+changes" if dirty else "")
+
+
+def run(name: str, config: Path, rerun: bool = True, seeds: int | None = None) -> tuple[dict, str]:
     out = RESULTS / config.stem / name
     cmd = ["sulfml", "benchmark", name, "--config", str(config.relative_to(ROOT)), "--output",
            str(out.relative_to(ROOT))]
     if rerun:
-        subprocess.run([sys.executable, "-m", "sulfml", *cmd[1:]], cwd=ROOT, check=True)
+        at = commit()
+        extra = ["--seeds", str(seeds)] if seeds else []
+        subprocess.run([sys.executable, "-m", "sulfml", *cmd[1:], *extra], cwd=ROOT, check=True)
+        (out / "measured_at.json").write_text(json.dumps(
+            {"commit": at, "date": datetime.now(UTC).date().isoformat()}) + "\n")
     metrics = json.loads((out / "metrics.json").read_text())
+    stamp = out / "measured_at.json"
+    metrics["measured_at"] = json.loads(stamp.read_text()) if stamp.exists() else {"commit": "not recorded"}
     seeds = metrics.get("seeds") or []
     if len(seeds) not in (0, DEFAULT_SEEDS):  # the command that gives these numbers names its seed count
         cmd += ["--seeds", str(len(seeds))]
@@ -190,8 +209,8 @@ def section(name: str, runs: dict[str, tuple[dict, str]]) -> list[str]:
             cells = [f"**{fmt(m[f'mae_lofo_{f}'])}** / {fmt(m[f'mae_cv_{f}'])} ({m[f'n_{f}']})" for f in fams]
             lines.append(f"| `{cfg}` | " + " | ".join(cells) +
                          f" | **{spread(m)}** / {fmt(m['mae_grouped_cv_same_materials'])} |")
-    lines += ["", "Commands:", ""] + [f"- `{cmd}` ({seeds_of(m)}{m['info']['seconds']} s)"
-                                      for _, (m, cmd) in runs.items()] + [""]
+    lines += ["", "Commands:", ""] + [f"- `{cmd}` ({seeds_of(m)}{m['info']['seconds']} s; measured at commit "
+                                      f"{m['measured_at']['commit']})" for _, (m, cmd) in runs.items()] + [""]
     return lines
 
 
@@ -213,11 +232,16 @@ def screen_section(path: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    # --no-run: rewrite the report from the metrics.json files already there (e.g. after a layout change)
-    rerun = "--no-run" not in argv
-    argv = [a for a in argv if a != "--no-run"]
-    configs = [Path(a).resolve() for a in argv] or [ROOT / "src/sulfml/configs/tuned.toml"]
-    results = {name: {c.stem: run(name, c, rerun) for c in configs} for name in BENCHMARKS}
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("configs", nargs="*")
+    ap.add_argument("--no-run", action="store_true", help="rewrite the report from the files already there")
+    ap.add_argument("--only", action="append", choices=BENCHMARKS, help="run only these benchmarks")
+    ap.add_argument("--seeds", action="append", default=[], metavar="NAME=N", help="seeds of one benchmark")
+    args = ap.parse_args(argv)
+    seeds = {k: int(v) for k, v in (item.split("=", 1) for item in args.seeds)}
+    configs = [Path(a).resolve() for a in args.configs] or [ROOT / "src/sulfml/configs/tuned.toml"]
+    results = {name: {c.stem: run(name, c, not args.no_run and (not args.only or name in args.only),
+                                  seeds.get(name)) for c in configs} for name in BENCHMARKS}
     lines = ["# Benchmark results", "",
              "Generated by `.venv/bin/python scripts/benchmark_report.py` — do not edit by hand. Each benchmark "
              "directory holds `metrics.json`, `predictions.csv`, `training_set.csv` (every training row, for "

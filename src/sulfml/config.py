@@ -13,7 +13,8 @@ The layout::
     [censoring]                   # how upper-bound conductivities enter training
     [cv]                          # grouped K-fold cross-validation and the interval coverage
     [domain]                      # the applicability domain (sulfml.model.domain)
-    [targets.log10_sigma]         # XGBoost parameters of one target (log10_sigma, ea_eV) ...
+    [targets.log10_sigma]         # XGBoost parameters of one target (log10_sigma, ea_eV), and bag = N: the
+                                  # mean of N models of different seeds (sulfml.model.bagging) ...
     [targets.log10_sigma.knn]     # ... and its out-of-fold kNN target features (sulfml.model.knn): k, folds
 
 The kNN settings are a sub-table of their target rather than a top-level `[knn]` table: each target's regressor
@@ -226,7 +227,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
            "interval_coverage": Key(float, gt=0.0, lt=1.0)},
     "domain": {"k": Key(int, ge=1), "n_features": Key(int, ge=1), "quantile": Key(float, **_FRACTION)},
     "targets": {t: Key(dict) for t in TARGETS},
-    **{f"targets.{t}": {**XGBOOST_PARAMS, "knn": Key(dict)} for t in TARGETS},
+    **{f"targets.{t}": {**XGBOOST_PARAMS, "knn": Key(dict), "bag": Key(int, ge=1)} for t in TARGETS},
     **{f"targets.{t}.knn": {"k": Key(int, ge=0), "folds": Key(int, ge=2)} for t in TARGETS},
 }
 # The dataclass each plain section fills (`[features]` fills `RunConfig.preset`, `[targets.*]` `RunConfig.params`).

@@ -1,5 +1,6 @@
 """The regressor every target uses, built from a config's `[targets.<target>]` table: XGBoost, optionally with
-out-of-fold nearest-neighbour target features (its `knn` sub-table with `k` > 0, see `sulfml.model.knn`)."""
+out-of-fold nearest-neighbour target features (its `knn` sub-table with `k` > 0, see `sulfml.model.knn`) and
+optionally a seed bag of such models saved as one booster (`bag` > 1, see `sulfml.model.bagging`)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,20 @@ DEFAULTS: dict[str, Any] = {
     "reg_lambda": 1.0,
     "reg_alpha": 0.0,
 }
+# A target's settings that are not XGBoost's: its kNN table and its bag size.
+NOT_XGBOOST = ("knn", "bag")
 # Keys of the old layout, where the kNN settings rode among the XGBoost parameters.
 _MOVED = {"knn_k": "k", "knn_folds": "folds"}
 
 
 def make_regressor(params: dict[str, Any], seed: int, n_jobs: int | None = None):
     """An `XGBRegressor` with histogram trees, seeded, on at most the available cores; with `params["knn"]["k"]`
-    > 0, a `KnnFeatureRegressor` around it (k neighbours, `folds` inner folds, see `KNN_DEFAULTS`).
+    > 0, a `KnnFeatureRegressor` around it (k neighbours, `folds` inner folds, see `KNN_DEFAULTS`); with
+    `params["bag"]` > 1, that many models of different seeds averaged into one booster.
 
     Args:
         params: a target's parameters as `RunConfig.params` holds them: XGBoost hyperparameters (missing ones
-            take `DEFAULTS`; `objective` defaults to squared error) and an optional `knn` table.
+            take `DEFAULTS`; `objective` defaults to squared error), an optional `knn` table and `bag`.
         seed: random state.
         n_jobs: threads; defaults to every available core, never more.
 
@@ -41,11 +45,18 @@ def make_regressor(params: dict[str, Any], seed: int, n_jobs: int | None = None)
     if moved:
         raise ValueError(f"{', '.join(moved)} moved to the parameters' knn table "
                          f"({', '.join(_MOVED[k] for k in moved)})")
-    merged = {"objective": "reg:squarederror", **DEFAULTS, **{k: v for k, v in params.items() if k != "knn"}}
+    merged = {"objective": "reg:squarederror", **DEFAULTS,
+              **{k: v for k, v in params.items() if k not in NOT_XGBOOST}}
     xgb_params = {"tree_method": "hist", "random_state": seed, "n_jobs": resolve_n_jobs(n_jobs), **merged}
     knn = {**KNN_DEFAULTS, **(params.get("knn") or {})}
+    bag = int(params.get("bag", 1))
     if int(knn["k"]) > 0:
         from sulfml.model.knn import KnnFeatureRegressor
 
-        return KnnFeatureRegressor(xgb_params=xgb_params, k=int(knn["k"]), folds=int(knn["folds"]), seed=seed)
+        return KnnFeatureRegressor(xgb_params=xgb_params, k=int(knn["k"]), folds=int(knn["folds"]), seed=seed,
+                                   bag=bag)
+    if bag > 1:
+        from sulfml.model.bagging import BaggedRegressor
+
+        return BaggedRegressor(xgb_params=xgb_params, bag=bag)
     return XGBRegressor(**xgb_params)

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX
+from sulfml.model.bagging import fit_bag, member_seeds
 from sulfml.model.knn_features import KNN_FEATURES, neighbour_features
 
 
@@ -46,13 +47,17 @@ class KnnFeatureRegressor(RegressorMixin, BaseEstimator):
         k: neighbours per row.
         folds: K of the shuffled K-fold that gives the training rows their neighbour features.
         seed: shuffles those folds.
+        bag: models averaged (`sulfml.model.bagging`); member i draws its subsamples and its training rows'
+            inner folds from its own seed, and all of them share the reference set.
     """
 
-    def __init__(self, xgb_params: dict[str, Any] | None = None, k: int = 5, folds: int = 5, seed: int = 42):
+    def __init__(self, xgb_params: dict[str, Any] | None = None, k: int = 5, folds: int = 5, seed: int = 42,
+                 bag: int = 1):
         self.xgb_params = xgb_params
         self.k = k
         self.folds = folds
         self.seed = seed
+        self.bag = bag
 
     def _augment(self, X, knn: np.ndarray) -> pd.DataFrame:
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, float),
@@ -69,7 +74,6 @@ class KnnFeatureRegressor(RegressorMixin, BaseEstimator):
 
         `sample_weight` weighs the rows in the trees' loss only; every row is a neighbour alike.
         """
-        from xgboost import XGBRegressor
 
         if not isinstance(X, pd.DataFrame):
             raise TypeError("KnnFeatureRegressor.fit needs a DataFrame with the preset's column names")
@@ -81,9 +85,9 @@ class KnnFeatureRegressor(RegressorMixin, BaseEstimator):
         y = np.asarray(y, float)
         self.reference_x_ = self._fractions(X)
         self.reference_y_ = y
-        oof = _out_of_fold(self.reference_x_, y, self.k, self.folds, self.seed)
-        self.xgb_ = XGBRegressor(**(self.xgb_params or {}))
-        self.xgb_.fit(self._augment(X, oof), y, sample_weight=sample_weight)
+        frames = [self._augment(X, _out_of_fold(self.reference_x_, y, self.k, self.folds, s))
+                  for s in member_seeds(self.seed, self.bag)]
+        self.xgb_ = fit_bag({"random_state": self.seed, **(self.xgb_params or {})}, frames, y, sample_weight)
         return self
 
     def neighbour_columns(self, X) -> pd.DataFrame:

@@ -70,20 +70,9 @@ def feature_matrix(predictor: Predictor, formulas: list[str], state: str | None 
         (matrix with one row per formula, NaN rows for the ones that cannot be predicted; the error per
         formula, None where it was read).
     """
-    from sulfml.service import pipeline
+    from sulfml.service.pipeline import feature_matrix as model_rows
 
-    bundle = predictor.bundle
-    n = len(formulas)
-    batch = pipeline._Batch(bundle, list(formulas), [None] * n, [""] * n, [state] * n)
-    pipeline._read_states(batch)
-    pipeline._parse(batch)
-    names = bundle.models["log10_sigma"].card["feature_names"]
-    X = np.full((n, len(names)), np.nan)
-    if batch.feature_rows.n:
-        built = pipeline.features(batch.feature_rows, bundle)
-        rows = np.flatnonzero(batch.feat_of >= 0)
-        X[rows] = built[batch.feat_of[rows]]
-    return X, [batch.out["error"][i] or None for i in range(n)]
+    return model_rows(predictor.bundle, formulas, [state] * len(formulas))
 
 
 def explain(predictor: Predictor, formula: str, top: int = 6, state: str | None = None

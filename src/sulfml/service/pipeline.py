@@ -8,7 +8,7 @@ Every kind of input (formulas, files, CIFs, screening candidates) arrives as one
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -204,6 +204,33 @@ def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
             + batch.structure_notes.get(i, []) + shifted.get(i, [])
         batch.out["warning"][i] = "; ".join(notes)
     return prediction
+
+
+def feature_matrix(bundle: Bundle, formulas: Sequence[str], states: Sequence[str | None]
+                   ) -> tuple[np.ndarray, list[str | None]]:
+    """The feature rows the models predict `formulas` from, by this pipeline's own stages (states, parse,
+    featurize; compositions only, no CIF).
+
+    Args:
+        bundle: the models.
+        formulas: the texts, as `run` reads them.
+        states: each row's state (None: what its formula implies).
+
+    Returns:
+        (matrix with one row per formula in the σ model's feature order, NaN rows for the ones that cannot be
+        predicted; the error per formula, None where it was read).
+    """
+    n = len(formulas)
+    batch = _Batch(bundle, list(formulas), [None] * n, [""] * n, list(states))
+    _read_states(batch)
+    _parse(batch)
+    names = bundle.models["log10_sigma"].card["feature_names"]
+    X = np.full((n, len(names)), np.nan)
+    if batch.feature_rows.n:
+        built = features(batch.feature_rows, bundle)
+        rows = np.flatnonzero(batch.feat_of >= 0)
+        X[rows] = built[batch.feat_of[rows]]
+    return X, [batch.out["error"][i] or None for i in range(n)]
 
 
 def _text(value: Any) -> str:

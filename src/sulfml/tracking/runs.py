@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,9 +76,10 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         bundle_dir = save_model(tm.regressor, card, tm.domain, Path(tmp) / "bundle" / TARGET_DIRS[tm.target])
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
         example = ts.X.head(3)
-        trees = tm.regressor
-        if hasattr(trees, "neighbour_columns"):  # KnnFeatureRegressor: log its trees with their full input
-            example, trees = trees.neighbour_columns(example), trees.xgb_
+        regressor: Any = tm.regressor
+        if hasattr(regressor, "neighbour_columns"):  # KnnFeatureRegressor: log its trees with their full input
+            example = regressor.neighbour_columns(example)
+        trees = getattr(regressor, "xgb_", regressor)  # the inner XGBRegressor of a kNN or bagged regressor
         info = mlflow.xgboost.log_model(
             trees, name="model", model_format="json", input_example=example,
             signature=infer_signature(example, trees.predict(example)),
