@@ -244,6 +244,32 @@ def fit_extra_trees(weight: float):
     return fit
 
 
+def fit_mlp(weight: float):
+    """The trees blended with a neural network (scikit-learn's MLP: two hidden layers, early stopping) on the
+    same inputs, kNN columns included, missing values set to the training median, every column standardised."""
+
+    def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+        from sklearn.neural_network import MLPRegressor
+
+        from sulfml.model.knn import _out_of_fold
+
+        model = _fit_xgb(params, seed, Xtr, ytr, w)
+        xte = model.neighbour_columns(Xte).to_numpy(float)
+        xtr = model._augment(Xtr, _out_of_fold(model.reference_x_, np.asarray(ytr, float), model.k, model.folds,
+                                               model.seed)).to_numpy(float)
+        med = np.nanmedian(xtr, axis=0)
+        med = np.where(np.isnan(med), 0.0, med)
+        xtr, xte = np.where(np.isnan(xtr), med, xtr), np.where(np.isnan(xte), med, xte)
+        mu, sd = xtr.mean(0), xtr.std(0)
+        sd[sd == 0] = 1.0
+        net = MLPRegressor(hidden_layer_sizes=(256, 128), alpha=1e-3, learning_rate_init=1e-3, max_iter=400,
+                           early_stopping=True, random_state=seed)
+        net.fit((xtr - mu) / sd, ytr)
+        return (1 - weight) * model.predict(Xte) + weight * net.predict((xte - mu) / sd)
+
+    return fit
+
+
 def fit_with_ea(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
     """σ and Ea learned jointly, stacked: the σ trees also see a predicted Ea. The Ea model (the config's) learns
     from the training rows that have an Ea; those rows get their predicted Ea out of fold (shuffled 5-fold), the
@@ -262,7 +288,8 @@ def fit_with_ea(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
 
 
 FITS: dict[str, Callable] = {"bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
-                             "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_with_ea}
+                             "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_with_ea,
+                             "mlp-0.3": fit_mlp(0.3)}
 
 
 def fit_predict(v: Variant, params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
@@ -423,6 +450,8 @@ VARIANTS = [
             f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
     Variant("sigma-with-ea", "σ and Ea jointly: the σ trees also see the Ea model's prediction (out of fold on "
             "the training rows)", fit="sigma-with-ea", benchmarks=("obelix", "sulfides")),
+    Variant("mlp-0.3", "trees 70 % + a neural network 30 % (scikit-learn MLP 256-128 on the standardised inputs "
+            "plus the mat2vec mean; a second model family without torch)", fit="mlp-0.3", columns=("mat2vec",)),
     Variant("sulfide-weight-2", "the Li sulfides count twice in the σ trees' loss (the users' chemistry)",
             sulfide_weight=2.0, benchmarks=("obelix", "sulfides")),
 ]
