@@ -435,16 +435,13 @@ VARIANTS = [
     Variant("shipped", "src/sulfml/configs/tuned.toml as shipped at the start of issue 18 (chemistry-v2: "
             "chemistry-v1 + the state)"),
     Variant("no-state", "preset chemistry-v1: the same without the state one-hot", preset="chemistry-v1"),
-    Variant("mat2vec", "+ mat2vec (200 dimensions), fraction-weighted mean over the composition",
-            columns=("mat2vec",)),
-    Variant("skipatom", "+ SkipAtom (200 dimensions), fraction-weighted mean", columns=("skipatom",)),
+    Variant("bag-5", "mean of 5 models that differ only in their seed", fit="bag-5"),
     Variant("megnet16", "+ MEGNet-16, fraction-weighted mean and spread (32 columns)", columns=("megnet16",)),
     Variant("oliynyk", "+ Oliynyk element properties (preprocessed), fraction-weighted mean",
             columns=("oliynyk",)),
-    Variant("bag-5", "mean of 5 models that differ only in their seed", fit="bag-5"),
-    Variant("extra-trees-0.3", "trees 70 % + extremely randomized forest 30 % (second model family, "
-            "scikit-learn, same inputs)", fit="extra-trees-0.3"),
     Variant("extra-trees-0.5", "trees 50 % + extremely randomized forest 50 %", fit="extra-trees-0.5"),
+    Variant("sulfide-weight-2", "the Li sulfides count twice in the σ trees' loss (the users' chemistry)",
+            sulfide_weight=2.0, benchmarks=("obelix", "sulfides")),
     Variant("liverpool-series", "+ Liverpool materials measured only above room temperature, brought to 25 °C "
             f"by an Arrhenius fit (>= 3 points below {MAX_SERIES_T_K:.0f} K, R² >= {MIN_R2}), weight "
             f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
@@ -452,8 +449,11 @@ VARIANTS = [
             "the training rows)", fit="sigma-with-ea", benchmarks=("obelix", "sulfides")),
     Variant("mlp-0.3", "trees 70 % + a neural network 30 % (scikit-learn MLP 256-128 on the standardised inputs "
             "plus the mat2vec mean; a second model family without torch)", fit="mlp-0.3", columns=("mat2vec",)),
-    Variant("sulfide-weight-2", "the Li sulfides count twice in the σ trees' loss (the users' chemistry)",
-            sulfide_weight=2.0, benchmarks=("obelix", "sulfides")),
+    Variant("mat2vec", "+ mat2vec (200 dimensions), fraction-weighted mean over the composition",
+            columns=("mat2vec",)),
+    Variant("skipatom", "+ SkipAtom (200 dimensions), fraction-weighted mean", columns=("skipatom",)),
+    Variant("extra-trees-0.3", "trees 70 % + extremely randomized forest 30 % (second model family, "
+            "scikit-learn, same inputs)", fit="extra-trees-0.3"),
 ]
 
 
