@@ -2,6 +2,8 @@
 of the same formulas, with peak memory (N and 2N rows) and the cold start of `sulfml predict Li6PS5Cl`.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/predict_speed.py [--n 100000] [--matminer-n 2000] [--reps 5]
+                                                                    [--models-dir DIR]
+(--models-dir: another bundle than the shipped champion, e.g. one written by benchmarks/bag_bundle.py)
 
 Everything is measured in the same run, so the targets (relative to matminer and to importing MLflow and
 matminer) hold whatever else the machine is doing; the load average is printed next to the numbers.
@@ -94,7 +96,7 @@ STAGES = {
 }
 
 
-def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]:
+def where_the_time_goes(path: Path, out: Path, bundle: list[str]) -> tuple[float, dict[str, float]]:
     """`sulfml predict --input path` in this process under cProfile: total seconds and seconds per stage.
 
     cProfile sees one thread only, so the two targets run one after the other here (no parallel threads).
@@ -109,7 +111,7 @@ def where_the_time_goes(path: Path, out: Path) -> tuple[float, dict[str, float]]
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     try:
-        profile.runcall(cli, ["predict", "--input", str(path), "--output", str(out)])
+        profile.runcall(cli, ["predict", *bundle, "--input", str(path), "--output", str(out)])
     finally:
         sulfml.service.pipeline.PARALLEL_FROM = parallel_from
     total = time.perf_counter() - t0
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000, help="distinct formulas (default 100000)")
     parser.add_argument("--matminer-n", type=int, default=2000, help="rows matminer featurizes (default 2000)")
     parser.add_argument("--reps", type=int, default=5, help="cold-start repetitions (default 5)")
+    parser.add_argument("--models-dir", help="bundle to predict with (default: the shipped champion)")
     args = parser.parse_args(argv)
+    bundle = ["--models-dir", args.models_dir] if args.models_dir else []
     py = sys.executable
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     texts = formulas(2 * args.n)
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         step = max(1, args.n // args.matminer_n)
         mm = matminer_rate(texts[: args.n: step][: args.matminer_n])
         print(f"(a) matminer magpie ElementProperty alone: {mm:,.0f} rows/s (on {args.matminer_n} of the rows)")
-        cmd = [py, "-m", "sulfml", "predict", "--input"]
+        cmd = [py, "-m", "sulfml", "predict", *bundle, "--input"]
         t1, rss1 = run_child([*cmd, str(small), "--output", str(Path(tmp) / "out.csv")])
         rows = sum(1 for _ in open(Path(tmp) / "out.csv", encoding="utf-8")) - 1
         assert rows == args.n, f"{rows} output rows for {args.n} inputs"
@@ -146,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{rate:,.0f} rows/s, {rate / mm:,.0f}x matminer; peak RSS {rss1 / 2**20:,.0f} MiB")
         t2, rss2 = run_child([*cmd, str(big), "--output", str(Path(tmp) / "out2.csv")])
         print(f"    {2 * args.n:,} rows: {t2:.2f} s, {2 * args.n / t2:,.0f} rows/s; peak RSS {rss2 / 2**20:,.0f} MiB")
-        total, found = where_the_time_goes(small, Path(tmp) / "out-profiled.csv")
+        total, found = where_the_time_goes(small, Path(tmp) / "out-profiled.csv", bundle)
         print(f"    where the time goes (one more run, in this process, under cProfile, targets one after the "
               f"other: {total:.2f} s):")
         for stage, seconds in found.items():
             print(f"      {stage:<36} {seconds:6.2f} s  {seconds / total:5.1%}")
         print(f"      {'the rest (start-up excluded)':<36} {total - sum(found.values()):6.2f} s")
-        cold = [run_child([py, "-m", "sulfml", "predict", "Li6PS5Cl", "--format", "csv"])[0] for _ in range(args.reps)]
+        cold = [run_child([py, "-m", "sulfml", "predict", *bundle, "Li6PS5Cl", "--format", "csv"])[0]
+                for _ in range(args.reps)]
         imp = [run_child([py, "-c", "import mlflow, matminer.featurizers.composition"])[0] for _ in range(args.reps)]
         c, i = statistics.median(cold), statistics.median(imp)
         print(f"(c) cold start `sulfml predict Li6PS5Cl`: median {c:.2f} s; `import mlflow, matminer...`: median "

@@ -155,7 +155,22 @@ def pooled(name: str, stats: tuple[str, ...] = ("mean",)) -> Callable[[pd.DataFr
     return block
 
 
+STATE_IN_KNN = 0.05  # weight of the state one-hot in the kNN space (element fractions sum to 1)
+
+
+def state_in_knn(frame: pd.DataFrame) -> pd.DataFrame:
+    """The state one-hot, scaled, under names the kNN regressor takes into its neighbour space (it searches the
+    `elem_frac_*` columns): a glass and a glass-ceramic of one composition are then neighbours but not twins."""
+    from sulfml.featurize.fast import material_state
+    from sulfml.featurize.rules import STATE_LABELS
+
+    onehot = material_state(frame["state"].tolist())
+    return pd.DataFrame(STATE_IN_KNN * onehot, columns=[f"elem_frac_{n}" for n in STATE_LABELS],
+                        index=frame.index)
+
+
 EXTRA_COLUMNS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "state-in-knn": state_in_knn,
     "mat2vec": pooled("mat2vec"),
     "megnet16": pooled("megnet16", ("mean", "std")),
     "skipatom": pooled("skipatom"),
@@ -436,6 +451,8 @@ VARIANTS = [
             "chemistry-v1 + the state)"),
     Variant("no-state", "preset chemistry-v1: the same without the state one-hot", preset="chemistry-v1"),
     Variant("bag-5", "mean of 5 models that differ only in their seed", fit="bag-5"),
+    Variant("state-in-knn", f"the state also in the kNN features' neighbour space (one-hot x {STATE_IN_KNN}), so "
+            "neighbours of a glass are glasses first", columns=("state-in-knn",)),
     Variant("megnet16", "+ MEGNet-16, fraction-weighted mean and spread (32 columns)", columns=("megnet16",)),
     Variant("oliynyk", "+ Oliynyk element properties (preprocessed), fraction-weighted mean",
             columns=("oliynyk",)),
