@@ -285,25 +285,32 @@ def fit_mlp(weight: float):
     return fit
 
 
-def fit_with_ea(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
-    """σ and Ea learned jointly, stacked: the σ trees also see a predicted Ea. The Ea model (the config's) learns
-    from the training rows that have an Ea; those rows get their predicted Ea out of fold (shuffled 5-fold), the
-    others and the test rows from the model fitted on all of them."""
-    assert ctx is not None
-    ea_tr = np.asarray(ctx["ea"], float)
-    idx = np.flatnonzero(~np.isnan(ea_tr))
-    ea_params = ctx["cfg"].params["ea_eV"]
-    full = make_regressor(ea_params, seed, N_JOBS).fit(Xtr.iloc[idx], ea_tr[idx])
-    f_tr = full.predict(Xtr)
-    for part in np.array_split(np.random.default_rng(seed).permutation(len(idx)), 5):
-        rest = np.setdiff1d(np.arange(len(idx)), part)
-        model = make_regressor(ea_params, seed, N_JOBS).fit(Xtr.iloc[idx[rest]], ea_tr[idx[rest]])
-        f_tr[idx[part]] = model.predict(Xtr.iloc[idx[part]])
-    return fit_plain(params, seed, Xtr.assign(pred_ea_eV=f_tr), ytr, Xte.assign(pred_ea_eV=full.predict(Xte)), w)
+def fit_stacked(other: str, column: str):
+    """The two targets learned jointly, stacked: the trees also see the other target's predicted value
+    (`column`). The other target's model (the config's) learns from the training rows that have a value for it;
+    those rows get their prediction out of fold (shuffled 5-fold), the others and the test rows from the model
+    fitted on all of them."""
+
+    def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+        assert ctx is not None
+        values = np.asarray(ctx[other], float)
+        idx = np.flatnonzero(~np.isnan(values))
+        other_params = ctx["cfg"].params[other]
+        full = make_regressor(other_params, seed, N_JOBS).fit(Xtr.iloc[idx], values[idx])
+        f_tr = full.predict(Xtr)
+        for part in np.array_split(np.random.default_rng(seed).permutation(len(idx)), 5):
+            rest = np.setdiff1d(np.arange(len(idx)), part)
+            model = make_regressor(other_params, seed, N_JOBS).fit(Xtr.iloc[idx[rest]], values[idx[rest]])
+            f_tr[idx[part]] = model.predict(Xtr.iloc[idx[part]])
+        return fit_plain(params, seed, Xtr.assign(**{column: f_tr}), ytr,
+                         Xte.assign(**{column: full.predict(Xte)}), w)
+
+    return fit
 
 
 FITS: dict[str, Callable] = {"bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
-                             "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_with_ea,
+                             "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_stacked("ea_eV", "pred_ea_eV"),
+                             "ea-with-sigma": fit_stacked("log10_sigma", "pred_log10_sigma"),
                              "mlp-0.3": fit_mlp(0.3)}
 
 
@@ -328,7 +335,7 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
             y = np.concatenate([y, extra["log10_sigma"].to_numpy(float)])
             w = np.concatenate([np.ones(len(ts.y)) if w is None else w, np.full(len(extra), EXTRA_WEIGHT)])
             ea_values = np.concatenate([ea_values, np.full(len(extra), np.nan)])
-    return ts, X, y, w, {"ea": ea_values, "cfg": cfg}
+    return ts, X, y, w, {"ea_eV": ea_values, "cfg": cfg}
 
 
 def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
@@ -347,9 +354,12 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
 def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     mats = aggregate_materials(meas, cfg.data.aggregation)
     ts = training_set(mats, features(mats, cfg.preset, v.columns), "ea_eV", cfg)
+    sigma = ts.materials["log10_sigma"].to_numpy(float).copy()  # every material with an Ea has a σ
+    sigma[ts.materials["censored"].to_numpy(bool)] = cfg.censoring.log10_value
     oof = np.full(len(ts.y), np.nan)
     for tr, te in grouped_folds(leak_groups(ts.materials), 5, cfg.seed):
-        oof[te] = fit_predict(v, cfg.params["ea_eV"], cfg.seed, ts.X.iloc[tr], ts.y[tr], ts.X.iloc[te])
+        oof[te] = fit_predict(v, cfg.params["ea_eV"], cfg.seed, ts.X.iloc[tr], ts.y[tr], ts.X.iloc[te], None,
+                              {"log10_sigma": sigma[tr], "cfg": cfg})
     return {"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}
 
 
@@ -464,6 +474,8 @@ VARIANTS = [
             f"{EXTRA_WEIGHT}", extra_sigma="liverpool-series", benchmarks=("obelix", "sulfides")),
     Variant("sigma-with-ea", "σ and Ea jointly: the σ trees also see the Ea model's prediction (out of fold on "
             "the training rows)", fit="sigma-with-ea", benchmarks=("obelix", "sulfides")),
+    Variant("ea-with-sigma", "Ea and σ jointly: the Ea trees also see the σ model's prediction (σ learned from "
+            "the same training rows, out of fold on them)", fit="ea-with-sigma", benchmarks=("ea",)),
     Variant("mlp-0.3", "trees 70 % + a neural network 30 % (scikit-learn MLP 256-128 on the standardised inputs "
             "plus the mat2vec mean; a second model family without torch)", fit="mlp-0.3", columns=("mat2vec",)),
     Variant("mat2vec", "+ mat2vec (200 dimensions), fraction-weighted mean over the composition",
