@@ -507,12 +507,18 @@ def _cell(r: dict, base: dict, key: str, digits: int) -> tuple[str, str]:
     return text, delta
 
 
+# What was done with each lever, read with the table (a variant is kept when it lowers the error by more than the
+# seeds' spread without raising another benchmark's, and its cost is worth it).
+VERDICTS: dict[str, str] = {}
+NOT_MEASURED: dict[str, str] = {}
+
+
 def markdown(rows: dict[str, dict]) -> str:
     base = rows.get("shipped", {})
     order = [v.name for v in VARIANTS] + [n for n in rows if n not in {v.name for v in VARIANTS}]
     head = ("| variant | what changed | obelix MAE | Δ | ea MAE (eV) | Δ | sulfides MAE | Δ | sulfides crystalline / "
-            "glass | commit |")
-    out = [head, "|---|---|---|---|---|---|---|---|---|---|"]
+            "glass | verdict | commit |")
+    out = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in order:
         if name not in rows:
             continue
@@ -522,7 +528,10 @@ def markdown(rows: dict[str, dict]) -> str:
             cells += list(_cell(r, base, key, digits))
         split = (f"{r['sulfides_mae_crystalline']:.3f} / {r['sulfides_mae_glass']:.3f}"
                  if "sulfides_mae_crystalline" in r else "–")
-        out.append(f"| {name} | {r['what']} | {' | '.join(cells)} | {split} | {r['commit']} |")
+        out.append(f"| {name} | {r['what']} | {' | '.join(cells)} | {split} | {VERDICTS.get(name, 'not decided')} "
+                   f"| {r['commit']} |")
+    out += ["", "Levers the issue names that have no row, and why:", ""]
+    out += [f"* **{name}**: {why}" for name, why in NOT_MEASURED.items()]
     return "\n".join(out)
 
 
