@@ -409,6 +409,24 @@ def _task(args: tuple[Variant, str, int]) -> tuple[str, str, int, dict, float]:
     return v.name, bench, seed, SUITES[bench](v, cfg, meas), time.perf_counter() - t
 
 
+def check() -> int:
+    """The `shipped` variant, seed 42, against the benchmark code itself (`sulfml benchmark NAME --seeds 1`)."""
+    from sulfml.workflows.benchmarks.core import BenchmarkData
+    from sulfml.workflows.benchmarks.registry import BENCHMARKS as SUITE
+
+    table = build_table()
+    _TABLE["table"] = table
+    v = VARIANTS[0]
+    ok = True
+    for bench in BENCHMARKS:
+        ours = _task((v, bench, 42))[3]["mae"]
+        theirs = SUITE[bench](BenchmarkData(table, replace(config_of(v), seed=42))).metrics["mae"]
+        same = abs(ours - theirs) < 1e-9
+        ok &= same
+        print(f"{bench}: ablation {ours:.6f}, sulfml benchmark {theirs:.6f} {'(equal)' if same else '(DIFFERENT)'}")
+    return 0 if ok else 1
+
+
 def commit() -> str:
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "scripts/ablation.py"], cwd=ROOT,
@@ -562,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--write", action="store_true", help="write ablation.md from the JSON lines and stop")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--check", action="store_true",
+                    help="check that the `shipped` variant scores as `sulfml benchmark` does (seed 42) and stop")
     ap.add_argument("--out", default=str(RESULTS / "ablation.jsonl"))
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -572,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         write(load(out), RESULTS / "ablation.md")
         return 0
+    if args.check:
+        return check()
     names = {v.name for v in VARIANTS}
     unknown = sorted(set(args.only or ()) - names)
     if unknown:

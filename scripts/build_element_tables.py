@@ -1,4 +1,5 @@
-"""Regenerate src/sulfml/featurize/element_tables.json from matminer's element data.
+"""Regenerate src/sulfml/chem/element_tables.json from matminer's element data, and
+src/sulfml/chem/element_embeddings.json from the `elementembeddings` package (pip install elementembeddings).
 
 The fast featurizer (sulfml.featurize.fast) reads this file instead of importing matminer, so that the
 predict path stays lean. Rerun after upgrading matminer or pymatgen; tests/featurize/test_fast.py fails
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from sulfml.chem.build import build_element_tables
-from sulfml.chem.elements import TABLE_PATH
+from sulfml.chem.build import build_element_embeddings, build_element_tables
+from sulfml.chem.elements import EMBEDDING_PATH, TABLE_PATH
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,14 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the shipped file is current")
     args = parser.parse_args(argv)
-    data = build_element_tables()
-    if args.check:
-        current = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
-        if current != data:
-            print(f"{TABLE_PATH} is out of date; rerun without --check", file=sys.stderr)
-            return 1
-        print(f"{TABLE_PATH} is current")
-        return 0
+    status = 0
+    for path, data in ((TABLE_PATH, build_element_tables()), (EMBEDDING_PATH, build_element_embeddings())):
+        if args.check:
+            if json.loads(path.read_text(encoding="utf-8")) != data:
+                print(f"{path} is out of date; rerun without --check", file=sys.stderr)
+                status = 1
+            else:
+                print(f"{path} is current")
+        else:
+            write(path, data)
+    return status
+
+
+def write(path: Path, data: dict) -> None:
+    """Write one table, one element per line (readable diffs)."""
     # One element per line keeps diffs readable.
     lines = ["{"]
     keys = list(data)
@@ -42,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{end}")
     lines.append("}")
-    TABLE_PATH.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {TABLE_PATH}")
-    return 0
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

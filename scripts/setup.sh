@@ -5,3 +5,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev,spark]'
+# The element-embedding source, for the test that checks the shipped vectors (src/sulfml/chem/
+# element_embeddings.json) against it: only its data files are read, so its plotting and UMAP
+# dependencies are not installed.
+.venv/bin/python -m pip install --quiet --no-deps 'elementembeddings==0.8.0'

@@ -40,7 +40,8 @@ def test_shipped_files_are_package_resources_not_checkout_paths():
     root = Path(sulfml.__file__).resolve().parent
     for parts in [("configs", "default.toml"), ("configs", "tuned.toml"), ("data", "sources.toml"),
                   ("data", "review", "su2022_table1.csv"), ("champion", "log10_sigma", "card.json"),
-                  ("tracking", "card.schema.json"), ("chem", "element_tables.json")]:
+                  ("tracking", "card.schema.json"), ("chem", "element_tables.json"),
+                  ("chem", "element_embeddings.json")]:
         path = shipped_path(*parts)
         assert path.is_file() and root in path.resolve().parents
     with pytest.raises(FileNotFoundError, match="reinstall"):

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 TABLE_PATH = Path(str(files("sulfml.chem").joinpath("element_tables.json")))
+EMBEDDING_PATH = Path(str(files("sulfml.chem").joinpath("element_embeddings.json")))
+# The element embeddings shipped (from the `elementembeddings` package, see `chem.build`), by name: their width.
+EMBEDDINGS: dict[str, int] = {"megnet16": 16}
 
 # pymatgen's Composition drops amounts below this (Composition.amount_tolerance).
 AMOUNT_TOLERANCE = 1e-8
@@ -95,6 +98,26 @@ def element_tables() -> ElementTables:
     """The shipped element tables, read once per process."""
     with TABLE_PATH.open(encoding="utf-8") as fh:
         return tables_from_dict(json.load(fh))
+
+
+@cache
+def element_embedding(name: str) -> np.ndarray:
+    """A shipped element embedding as a (118, width) array indexed like `ElementTables` (atomic number - 1),
+    NaN rows for the elements it has no vector for.
+
+    Raises:
+        KeyError: an embedding that is not shipped (see `EMBEDDINGS`).
+    """
+    if name not in EMBEDDINGS:
+        raise KeyError(f"no element embedding {name!r}; shipped: {', '.join(EMBEDDINGS)}")
+    with EMBEDDING_PATH.open(encoding="utf-8") as fh:
+        rows = json.load(fh)[name]
+    out = np.full((len(rows), EMBEDDINGS[name]), np.nan)
+    for i, row in enumerate(rows):
+        if row is not None:
+            out[i] = row
+    out.setflags(write=False)
+    return out
 
 
 @cache

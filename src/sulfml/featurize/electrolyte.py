@@ -219,6 +219,30 @@ class ElementFractions(KernelFeaturizer):
         return fast.element_fractions(batch)
 
 
+class ElementEmbedding(KernelFeaturizer):
+    """An element embedding learned for materials, pooled over the composition: the atom-fraction-weighted mean
+    of the element vectors and their weighted spread (``megnet16_mean_0`` ... ``megnet16_std_15``).
+
+    The vectors ship with sulfml (`sulfml.chem.elements.element_embedding`, built from the `elementembeddings`
+    package); a composition with an element the embedding lacks gets NaN, not a partial average.
+
+    Args:
+        name: a shipped embedding (`sulfml.chem.elements.EMBEDDINGS`): "megnet16".
+    """
+
+    def __init__(self, name: str = "megnet16"):
+        self.name = name
+        self.labels = rules.embedding_labels(name)
+
+    def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
+        return fast.embedding_features(batch, self.name)
+
+    def citations(self) -> list[str]:
+        return ["@article{chen2019megnet, title={Graph Networks as a Universal Machine Learning Framework for "
+                "Molecules and Crystals}, author={Chen, Chi and Ye, Weike and Zuo, Yunxing and Zheng, Chen and "
+                "Ong, Shyue Ping}, journal={Chemistry of Materials}, volume={31}, pages={3564--3572}, year={2019}}"]
+
+
 class SubstitutionChemistry(KernelFeaturizer):
     """Polyanion, charge-balance and substitution descriptors.
 

@@ -37,6 +37,7 @@ from sulfml.chem.batch import CompositionBatch, composition_batch
 from sulfml.chem.elements import (
     MAGPIE_FEATURES,
     ElementTables,
+    element_embedding,
     element_tables,
 )
 from sulfml.featurize import rules
@@ -58,9 +59,11 @@ _PRESET_PARTS: dict[str, tuple[str, ...]] = {
     "chemistry-v1": ("matminer", "electrolyte", "fractions", "substitution"),
     # chemistry-v1 with the state as an input: the state alone sets the glass flags (`rules.notation_for_state`)
     "chemistry-v2": ("matminer", "electrolyte", "fractions", "substitution", "state"),
+    # chemistry-v2 with the MEGNet-16 element embedding pooled over the composition
+    "chemistry-v3": ("matminer", "electrolyte", "fractions", "substitution", "state", "megnet16"),
 }
 # Presets whose every column is covered.
-_FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1", "chemistry-v2")
+_FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1", "chemistry-v2", "chemistry-v3")
 # Rows per block: bounds the (rows x elements x properties) temporaries to a few tens of MB.
 _BLOCK = 4096
 # Sums per block in the oxidation-state search (rows x combinations).
@@ -104,7 +107,8 @@ def state_columns() -> list[str]:
 
 
 _PART_COLUMNS = {"matminer": matminer_columns, "electrolyte": electrolyte_columns, "fractions": fraction_columns,
-                 "substitution": substitution_columns, "state": state_columns}
+                 "substitution": substitution_columns, "state": state_columns,
+                 "megnet16": lambda: list(rules.embedding_labels("megnet16"))}
 
 
 def uses_state(preset_id: str) -> bool:
@@ -406,6 +410,32 @@ def element_fractions(compositions: Iterable[Any] | CompositionBatch, out: np.nd
             return np.where(ions.total[:, None] > 0, ions.dense[:, cols] / ions.total[:, None], 0.0)
 
     return _per_block(compositions, len(rules.FRACTION_LABELS), out, fractions)
+
+
+def embedding_features(compositions: Iterable[Any] | CompositionBatch, name: str, out: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """`ElementEmbedding(name)` for many rows: the atom-fraction-weighted mean of the element vectors and their
+    weighted standard deviation, columns as `rules.embedding_labels(name)`. NaN for a row with an element the
+    embedding has no vector for (never an average over part of the composition), and for an empty row."""
+    vectors = element_embedding(name)
+    batch = _batch(compositions)
+    width = vectors.shape[1]
+    out = _output(out, len(batch), 2 * width)
+    for start in range(0, len(batch), _BLOCK):
+        sl = slice(start, min(start + _BLOCK, len(batch)))
+        index, present = batch.index[sl], batch.present[sl]
+        amount = np.where(present, batch.amount[sl], 0.0)
+        total = amount.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = amount / total[:, None]  # (rows, entries): the atom fractions
+        vec = np.where(present[:, :, None], vectors[index], 0.0)  # (rows, entries, width)
+        mean = np.einsum("re,rew->rw", w, vec)
+        # two passes (deviations from the mean), so a narrow spread is not lost to cancellation
+        spread = np.sqrt(np.einsum("re,rew->rw", w, (vec - mean[:, None, :]) ** 2))
+        block = out[sl]
+        block[:, :width], block[:, width:] = mean, spread
+        block[(total <= 0) | np.isnan(vec).any(axis=(1, 2))] = np.nan
+    return out
 
 
 def substitution_features(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None
@@ -748,6 +778,8 @@ def preset_features(
             element_fractions(batch, out=view)
         elif part == "state":
             material_state(state, out=view)
+        elif part == "megnet16":
+            embedding_features(batch, part, out=view)
         else:
             substitution_features(batch, out=view)
     return out

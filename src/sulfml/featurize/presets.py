@@ -22,6 +22,7 @@ from sulfml.featurize import fast, rules
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
+    ElementEmbedding,
     ElementFractions,
     FrameworkCations,
     KernelFeaturizer,
@@ -74,12 +75,18 @@ def _chemistry_state_featurizers() -> list[BaseFeaturizer]:
     return [*_chemistry_featurizers(), MaterialState()]
 
 
+def _chemistry_embedding_featurizers() -> list[BaseFeaturizer]:
+    # chemistry-v2 and the MEGNet-16 element embedding pooled over the composition
+    return [*_chemistry_state_featurizers(), ElementEmbedding("megnet16")]
+
+
 _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "composition-v1": _composition_featurizers,
     "structure-v1": _structure_featurizers,
     "composition-v2": _composition_v2_featurizers,
     "chemistry-v1": _chemistry_featurizers,
     "chemistry-v2": _chemistry_state_featurizers,
+    "chemistry-v3": _chemistry_embedding_featurizers,
 }
 
 
@@ -109,7 +116,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2),
-                           Preset("chemistry", 1), Preset("chemistry", 2))
+                           Preset("chemistry", 1), Preset("chemistry", 2), Preset("chemistry", 3))
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sulfml.chem.elements import ANION_CHARGE
+from sulfml.chem.elements import ANION_CHARGE, EMBEDDINGS
 from sulfml.parse.state import (
     GENERIC_LABELS,
     GLASS,
@@ -167,6 +167,14 @@ SUBSTITUTION_LABELS: tuple[str, ...] = (
     "li_excess_per_anion", "dopant_fraction", "n_dopant_species", "dopant_valence_offset",
     "dopant_radius_mismatch", "framework_radius_mean", "framework_radius_spread",
 )
+# An element embedding pooled over a composition: its fraction-weighted mean and spread, dimension by dimension.
+EMBEDDING_STATS: tuple[str, ...] = ("mean", "std")
+
+
+def embedding_labels(name: str) -> tuple[str, ...]:
+    """Column names of `ElementEmbedding(name)`: megnet16_mean_0 ... megnet16_std_15."""
+    return tuple(f"{name}_{stat}_{j}" for stat in EMBEDDING_STATS for j in range(EMBEDDINGS[name]))
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Text inputs: notation, tags and the data's family label
