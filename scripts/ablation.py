@@ -393,7 +393,19 @@ def sulfides(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     return out
 
 
-SUITES = {"obelix": obelix, "ea": ea, "sulfides": sulfides}
+def cv(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
+    """σ by the cross-validation `sulfml train` reports: every material, folds grouped by paper."""
+    mats = aggregate_materials(meas, cfg.data.aggregation)
+    ts, X, y, w, ctx = _sigma_training(v, cfg, meas.iloc[:0], mats)
+    oof = np.full(len(ts.y), np.nan)
+    for tr, te in grouped_folds(ts.groups, cfg.cv.n_splits, cfg.seed):
+        sub = {**ctx, "ea_eV": ctx["ea_eV"][tr]}
+        oof[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X.iloc[tr], y[tr], X.iloc[te],
+                              None if w is None else w[tr], sub)
+    return {"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}
+
+
+SUITES = {"obelix": obelix, "ea": ea, "sulfides": sulfides, "cv": cv}
 
 
 # ------------------------------------------------------------------------------------------------ runs
@@ -580,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--write", action="store_true", help="write ablation.md from the JSON lines and stop")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--benchmarks", help="comma-separated benchmarks instead of each variant's own (e.g. cv)")
     ap.add_argument("--check", action="store_true",
                     help="check that the `shipped` variant scores as `sulfml benchmark` does (seed 42) and stop")
     ap.add_argument("--out", default=str(RESULTS / "ablation.jsonl"))
@@ -601,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     done = load(out)
     chosen = [v for v in VARIANTS if (v.name in args.only if args.only else v.name not in done)]
+    if args.benchmarks:  # recorded under "<variant>@<benchmarks>", beside the variant's own row
+        names = tuple(args.benchmarks.split(","))
+        chosen = [replace(v, name=f"{v.name}@{args.benchmarks}", benchmarks=names) for v in chosen]
     run(chosen, out, args.workers)
     return 0
 

@@ -195,7 +195,7 @@ def test_every_shipped_config_loads_and_round_trips(tmp_path):
 
 def test_default_config():
     cfg = RunConfig.from_toml(default_config_path())
-    assert cfg.preset == "chemistry-v2" and cfg.cv.group_by == "paper"
+    assert cfg.preset == "chemistry-v3" and cfg.cv.group_by == "paper"
     assert cfg.with_params("ea_eV", {"max_depth": 2}).digest != cfg.digest
 
 

@@ -256,6 +256,6 @@ def test_an_unknown_alias_is_a_user_error(trained):
 
 def test_default_is_the_shipped_champion():
     predictor = Predictor.default()
-    assert predictor.preset == "chemistry-v2" and predictor.source.endswith("champion")
+    assert predictor.preset == "chemistry-v3" and predictor.source.endswith("champion")
     out = predictor.predict(["Li6PS5Cl"])
     assert out.loc[0, "in_domain"] and -6 < out.loc[0, "log10_sigma"] < 0

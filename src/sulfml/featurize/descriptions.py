@@ -152,6 +152,9 @@ PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"framework_share_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the framework cations"),
     (re.compile(r"crystal_system_(?P<s>[a-z]+)"), lambda m: f"{m['s']} crystal system"),
     (re.compile(r"state_(?P<s>[a-z_]+)"), lambda m: f"state: {m['s'].replace('_', '-')}"),
+    (re.compile(r"megnet16_(?P<stat>mean|std)_(?P<j>\d+)"),
+     lambda m: f"{'mean' if m['stat'] == 'mean' else 'spread'} of the elements' learned MEGNet vector, "
+               f"dimension {m['j']}"),
     (re.compile(r"family_(?P<f>.+)"),
      lambda m: f"{FAMILY_WORDS.get(m['f'], _words(m['f']))} structure family"),
 ]
