@@ -582,8 +582,10 @@ VERDICTS: dict[str, str] = {
                 "columns computed with the others in NumPy",
     "oliynyk": "not kept: no benchmark lower",
     "bag-5": "not shipped this round: sulfides lower on every seed (the largest gain measured here) and the "
-             "seeds' spread smaller, but training and every benchmark take five times as long and each "
-             "prediction walks five times the trees; available as `bag = 5` in a target's config table",
+             "seeds' spread smaller, but training and every benchmark take five times as long, and "
+             "`benchmarks/predict_speed.py` on a bundle of a bag's size (`benchmarks/bag_bundle.py`) gave four "
+             "times the tree time and a cold start over its target (README, Speed); available as `bag = 5` in a "
+             "target's config table",
     "extra-trees-0.3": "not kept",
     "extra-trees-0.5": "not kept: sulfides lower on every seed, but obelix higher on every seed",
     "liverpool-series": "no effect, for lack of series: of the 48 materials Liverpool measured only away from room "
