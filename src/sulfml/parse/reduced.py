@@ -90,14 +90,15 @@ def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) 
 
 def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
     """Rows with a non-integer amount: each symbol and its amount as pymatgen's formula_double_format
-    writes it (an integer as one, else rounded to 8 decimals; 1 written). Each distinct amount is
+    writes it (an integer as one, else rounded to 8 decimals; 1 written), but never in exponent notation. Each distinct amount is
     formatted once, and the formulas are one join of shared strings."""
     order = _order()
     distinct, inverse = np.unique(amounts[present], return_inverse=True)
     whole = np.abs(distinct - np.rint(distinct)) <= AMOUNT_TOLERANCE  # math.isclose(x, round(x), ...)
     text = np.empty(len(distinct), dtype=object)
     text[whole] = list(map(str, np.rint(distinct[whole]).astype(np.int64).tolist()))
-    text[~whole] = list(map(repr, python_round(distinct[~whole], 8).tolist()))
+    # positional, never 7.134e-05: a shown formula must read back (pymatgen's str() would write the exponent)
+    text[~whole] = [np.format_float_positional(x, trim="-") for x in python_round(distinct[~whole], 8).tolist()]
     names = np.array(order.symbols, dtype=object)
     count = present.sum(axis=1)
     m = len(inverse)
