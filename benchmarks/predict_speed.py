@@ -86,7 +86,7 @@ def matminer_rate(texts: list[str]) -> float:
 
 # Where the time goes: the predict path's stages, by the function that does each (cumulative time).
 STAGES = {
-    "read the input file": ("inputs.py", "read_chunks"),
+    "read the input file": ("files.py", "read_chunks"),
     "parse formulas": ("bulk.py", "read_many"),
     "featurize": ("fast.py", "preset_features"),
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
