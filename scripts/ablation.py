@@ -46,9 +46,11 @@ from sulfml.data.table import aggregate_materials, build_table, select_sources
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
-from sulfml.service.physics import K_B_EV, ROOM_T_K
 from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, SEED_POOL, exclude_leaks, leak_groups
 from sulfml.workflows.benchmarks.sulfides import SULFIDE_FOLDS, is_sulfide
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from liverpool_ea_fit import arrhenius_fit  # noqa: E402  (the one series fit of the scripts)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -203,16 +205,9 @@ def liverpool_series(measurements: pd.DataFrame, have: set[str]) -> pd.DataFrame
         g = g[g["temperature_K"] < MAX_SERIES_T_K]
         if g["temperature_K"].nunique() < 3:
             continue
-        t = g["temperature_K"].to_numpy(float)
-        ln_st = g["log10_sigma"].to_numpy(float) * np.log(10) + np.log(t)
-        design = np.column_stack([np.ones_like(t), 1 / t])
-        coef, *_ = np.linalg.lstsq(design, ln_st, rcond=None)
-        resid = ln_st - design @ coef
-        r2 = 1 - (resid ** 2).sum() / ((ln_st - ln_st.mean()) ** 2).sum()
-        ea = -coef[1] * K_B_EV
+        ea, log10_rt, r2 = arrhenius_fit(g["temperature_K"].to_numpy(float), g["log10_sigma"].to_numpy(float))
         if r2 < MIN_R2 or not 0.05 < ea < 1.5:
             continue
-        log10_rt = (coef[0] + coef[1] / ROOM_T_K - np.log(ROOM_T_K)) / np.log(10)
         first = g.iloc[0]
         rows.append({**{c: first[c] for c in g.columns if c in FEATURE_INPUTS}, "material_key": key,
                      "log10_sigma": float(log10_rt), "censored": False})
@@ -261,6 +256,16 @@ def fit_bag(n: int):
     return fit
 
 
+def _trees_and_inputs(params, seed, Xtr, ytr, Xte, w=None):
+    """The fitted trees and what they see: the training rows with their out-of-fold kNN columns, and the test
+    rows with theirs (a second model learns from the same inputs)."""
+    from sulfml.model.knn import _out_of_fold
+
+    model = _fit_xgb(params, seed, Xtr, ytr, w)
+    oof = _out_of_fold(model.reference_x_, np.asarray(ytr, float), model.k, model.folds, model.seed)
+    return model, model._augment(Xtr, oof), model.neighbour_columns(Xte)
+
+
 def fit_extra_trees(weight: float):
     """The trees blended with an extremely randomized forest (scikit-learn) on the same inputs, kNN columns
     included (the training rows' out of fold, as the trees see them)."""
@@ -268,12 +273,7 @@ def fit_extra_trees(weight: float):
     def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
         from sklearn.ensemble import ExtraTreesRegressor
 
-        from sulfml.model.knn import _out_of_fold
-
-        model = _fit_xgb(params, seed, Xtr, ytr, w)
-        xte = model.neighbour_columns(Xte)
-        xtr = model._augment(Xtr, _out_of_fold(model.reference_x_, np.asarray(ytr, float), model.k, model.folds,
-                                               model.seed))
+        model, xtr, xte = _trees_and_inputs(params, seed, Xtr, ytr, Xte, w)
         forest = ExtraTreesRegressor(n_estimators=300, max_features=0.3, min_samples_leaf=2, n_jobs=N_JOBS,
                                      random_state=seed).fit(xtr.fillna(-1.0), ytr, sample_weight=w)
         return (1 - weight) * model.predict(Xte) + weight * forest.predict(xte.fillna(-1.0))
@@ -288,12 +288,8 @@ def fit_mlp(weight: float):
     def fit(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
         from sklearn.neural_network import MLPRegressor
 
-        from sulfml.model.knn import _out_of_fold
-
-        model = _fit_xgb(params, seed, Xtr, ytr, w)
-        xte = model.neighbour_columns(Xte).to_numpy(float)
-        xtr = model._augment(Xtr, _out_of_fold(model.reference_x_, np.asarray(ytr, float), model.k, model.folds,
-                                               model.seed)).to_numpy(float)
+        model, xtr_frame, xte_frame = _trees_and_inputs(params, seed, Xtr, ytr, Xte, w)
+        xtr, xte = xtr_frame.to_numpy(float), xte_frame.to_numpy(float)
         med = np.nanmedian(xtr, axis=0)
         med = np.where(np.isnan(med), 0.0, med)
         xtr, xte = np.where(np.isnan(xtr), med, xtr), np.where(np.isnan(xte), med, xte)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sulfml.config import RunConfig
+from sulfml.errors import ConfigError
 from sulfml.model.bagging import BaggedRegressor, fit_bag, member_seeds, merge_boosters
 from sulfml.model.estimator import make_regressor
 from sulfml.model.knn import KnnFeatureRegressor
@@ -81,5 +82,5 @@ def test_make_regressor_builds_bags_from_the_config():
 def test_config_takes_a_bag_size_and_refuses_a_bad_one(tmp_path):
     base = RunConfig.from_dict({"name": "x", "targets": {"log10_sigma": {"bag": 4}}})
     assert base.params["log10_sigma"]["bag"] == 4
-    with pytest.raises(Exception, match="bag"):
+    with pytest.raises(ConfigError, match="bag"):
         RunConfig.from_dict({"name": "x", "targets": {"log10_sigma": {"bag": 0}}})
