@@ -92,6 +92,8 @@ STAGES = {
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
     "XGBoost trees (both models)": ("native.py", "predict"),
     "domain distances (both models)": ("domain.py", "distance_array"),
+    "known first: material keys": ("pipeline.py", "_material_keys"),
+    "known first: anchoring": ("pipeline.py", "_known_first"),
     "write the CSV": ("output.py", "write_csv"),
 }
 

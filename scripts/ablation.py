@@ -42,15 +42,13 @@ import numpy as np
 import pandas as pd
 
 from sulfml.config import RunConfig, resolve_config
+from sulfml.data.arrhenius import arrhenius_fit
 from sulfml.data.table import aggregate_materials, build_table, select_sources
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
 from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, SEED_POOL, exclude_leaks, leak_groups
 from sulfml.workflows.benchmarks.sulfides import SULFIDE_FOLDS, is_sulfide
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from liverpool_ea_fit import arrhenius_fit  # noqa: E402  (the one series fit of the scripts)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"

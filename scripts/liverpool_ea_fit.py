@@ -14,23 +14,11 @@ import numpy as np
 import pandas as pd
 
 from sulfml.config import RunConfig
+from sulfml.data.arrhenius import arrhenius_fit
 from sulfml.data.table import aggregate_materials, build_table
 from sulfml.model.cv import grouped_folds
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
-from sulfml.service.physics import K_B_EV, ROOM_T_K
-
-
-def arrhenius_fit(temperature_k: np.ndarray, log10_sigma: np.ndarray) -> tuple[float, float, float]:
-    """ln(σT) = ln A − Ea/kT fitted to one series: (Ea in eV, log10 σ at 298.15 K, R²)."""
-    t = np.asarray(temperature_k, float)
-    ln_sigma_t = np.asarray(log10_sigma, float) * np.log(10) + np.log(t)
-    design = np.column_stack([np.ones_like(t), 1 / t])
-    coef, *_ = np.linalg.lstsq(design, ln_sigma_t, rcond=None)
-    resid = ln_sigma_t - design @ coef
-    r2 = 1 - (resid**2).sum() / ((ln_sigma_t - ln_sigma_t.mean()) ** 2).sum()
-    log10_rt = (coef[0] + coef[1] / ROOM_T_K - np.log(ROOM_T_K)) / np.log(10)
-    return float(-coef[1] * K_B_EV), float(log10_rt), float(r2)
 
 
 def arrhenius_fits(meas: pd.DataFrame, max_t_k: float = 600.0, min_r2: float = 0.95) -> dict[str, float]:

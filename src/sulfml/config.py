@@ -86,7 +86,7 @@ class DataConfig:
     """
 
     sources: tuple[str, ...] = ("review", "obelix", "liverpool", "laskowski")
-    aggregation: str = "median-log10"
+    aggregation: str = "median-log10-one-per-paper"
     extra: tuple[str, ...] = ()
 
 

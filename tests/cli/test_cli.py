@@ -62,7 +62,7 @@ def test_predict_exit_codes_and_files(capsys, trained, tmp_path):
     rows = json.loads(out)
     assert code == 1 and len(rows) == 2 and rows[1]["error"] and rows[1]["log10_sigma"] is None
     code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "csv", "Li6PS5Cl")
-    assert code == 0 and out.splitlines()[0].startswith("input,formula,state,log10_sigma")
+    assert code == 0 and out.splitlines()[0].startswith("input,formula,state,basis,log10_sigma")
 
     src = tmp_path / "in.csv"
     src.write_text("name,T\nLi3PS4,25\n,25\nbad(,30\nLi7P3S11,60\n")
@@ -104,7 +104,10 @@ def test_predict_table_temperature_and_cif(capsys, trained, tmp_path):
     src.write_text("formula,temperature_C\nLi3PS4,\nLi3PS4,60\n")
     code, out, _ = run(capsys, "predict", "--models-dir", models, "--input", str(src), "--temperature-c", "100",
                        "--format", "csv")
-    assert code == 0 and [round(float(r.split(",")[10]), 2) for r in out.splitlines()[1:]] == [373.15, 333.15]
+    import csv
+
+    assert code == 0 and [round(float(r["temperature_K"]), 2) for r in csv.DictReader(out.splitlines())] == \
+        [373.15, 333.15]
     assert ", log10 σ " in out.splitlines()[1]        # neighbours flattened into one CSV cell
 
     cif = tmp_path / "li3n.cif"

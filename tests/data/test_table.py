@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sulfml.data.loaders import load_review, normalize_doi, parse_value
-from sulfml.data.table import SOURCES, aggregate_materials, build_table, clean
+from sulfml.data.table import AGGREGATION, SOURCES, aggregate_materials, build_table, clean
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_materials_aggregate_by_median_and_keep_censoring():
         {"raw_formula": "NaCl", "log10_sigma": -9.0},
     ])
     kept, _ = clean(raw)
-    mats = aggregate_materials(kept)
+    mats = aggregate_materials(kept, AGGREGATION)
     assert len(mats) == 3  # Li3PS4, the Li3PS4 composite, Li2O; NaCl has no Li; 300 °C is not RT
     lps = mats[(mats["formula"] == "Li3PS4") & mats["additive"].isna()].iloc[0]
     assert lps["log10_sigma"] == pytest.approx(-3.5) and not lps["censored"]
@@ -162,8 +162,40 @@ def test_one_per_paper_counts_each_paper_once_and_keeps_ea():
     first = dedup[dedup["paper"] == "10.1/a"].iloc[0]
     assert first["source"] == "obelix" and first["log10_sigma"] == pytest.approx(-3.1)  # obelix first
     assert first["ea_eV"] == pytest.approx(0.35)  # the Ea of the rows it stands for
-    plain = aggregate_materials(kept).iloc[0]
+    plain = aggregate_materials(kept, AGGREGATION).iloc[0]
     once = aggregate_materials(kept, AGGREGATION_ONE_PER_PAPER).iloc[0]
     assert plain["log10_sigma"] == pytest.approx(-3.2)  # three copies of paper a outvote b and c
     assert once["log10_sigma"] == pytest.approx(-5.0)  # median of -3.1, -5, -6
     assert once["ea_eV"] == pytest.approx(plain["ea_eV"]) == pytest.approx(0.35)
+
+
+def test_a_supporting_information_doi_counts_as_its_paper():
+    from sulfml.data.loaders import paper_of_doi
+
+    assert paper_of_doi("10.1021/jacs.7b06327.s001") == "10.1021/jacs.7b06327"
+    assert paper_of_doi("10.1021/jacs.7b06327") == "10.1021/jacs.7b06327"
+    assert paper_of_doi("10.1016/j.ssi.2013.04.002") == "10.1016/j.ssi.2013.04.002"
+    raw = _raw([
+        {"raw_formula": "Li6PS5Cl", "log10_sigma": -2.7, "doi": "10.1021/jacs.7b06327", "source": "obelix"},
+        {"raw_formula": "Li6PS5Cl", "log10_sigma": -2.7, "doi": "10.1021/jacs.7b06327.s001", "source": "laskowski"},
+        {"raw_formula": "Li6PS5Cl", "log10_sigma": -3.5, "doi": "10.1/other", "source": "laskowski"},
+    ])
+    kept, _ = clean(raw)
+    assert set(kept["paper"]) == {"10.1021/jacs.7b06327", "10.1/other"}
+    mat = aggregate_materials(kept).iloc[0]  # the default: each paper once
+    assert mat["n_papers"] == 2 and mat["n_measurements"] == 2
+    assert [p for p, _ in json.loads(mat["evidence"])] == ["10.1021/jacs.7b06327", "10.1/other"]
+    assert (mat["log10_sigma_min"], mat["log10_sigma_max"]) == (pytest.approx(-3.5), pytest.approx(-2.7))
+
+
+def test_one_aggregation_rule_for_the_export_and_the_models(mini_data_dir):
+    """`data export materials` (DataTable.materials), the shipped configs and the bundle's neighbours all
+    aggregate by the one default rule."""
+    from sulfml.config import RunConfig, resolve_config
+    from sulfml.data.table import DEFAULT_AGGREGATION
+
+    for name in ("default", "tuned", "smoke"):
+        assert RunConfig.from_toml(resolve_config(name)).data.aggregation == DEFAULT_AGGREGATION
+    table = build_table(mini_data_dir)
+    pd.testing.assert_frame_equal(table.materials(), aggregate_materials(table.measurements, DEFAULT_AGGREGATION))
+    assert table.info()["aggregation"] == DEFAULT_AGGREGATION

@@ -265,7 +265,7 @@ def test_detail_has_the_band_over_the_data_range_the_neighbours_and_the_why(clie
         kelvin = np.array([1000 / p["inv_T"] for p in n["line"]])
         assert kelvin.min() == pytest.approx(lo_k) and kelvin.max() == pytest.approx(hi_k)
         assert np.allclose([p["log10_sigma"] for p in n["line"]], arrhenius_shift(n["log10_sigma"], n["ea_eV"], kelvin))
-    rt = predictor.predict(["Li10GeP2S12"]).iloc[0]
+    rt = predictor.predict(["Li10GeP2S12"], known_first=False).iloc[0]  # the "why" explains the model
     for target, want in (("log10_sigma", rt["log10_sigma"]), ("ea_eV", rt["ea_eV"])):
         why = got["why"][target]
         assert len(why["top"]) == 6
@@ -419,3 +419,73 @@ def test_about_of_a_registry_model_and_a_why_without_knn_features(trained):
         assert not any(c["feature"].startswith("knn_") for c in why["top"])  # this bundle has none
         total = why["bias"] + sum(c["contribution"] for c in why["top"]) + why["rest"]
         assert total == pytest.approx(why["prediction"], abs=1e-4), target
+
+
+# --- known materials (GET /api/materials) ------------------------------------------------------------------
+
+def test_materials_answers_the_search_with_its_records_and_is_in_the_schema(predictor, mini_data_dir):
+    from sulfml.data.search import search
+    from sulfml.data.table import build_table
+
+    app = create_app(predictor, data_dir=mini_data_dir)
+    known = TestClient(app)
+    got = _ok(known.get("/api/materials", params={"q": "Li6PS5Cl"}))     # the data is loaded on first use
+    assert got["query"]["kind"] == "formula" and got["query"]["description"] == "formula Li6PS5Cl (every state)"
+    assert got["limit"] == 20 and {m["state"] for m in got["materials"]} == {"crystalline", "unknown"}
+    records = search(build_table(mini_data_dir), "Li6PS5Cl")
+    for m, r in zip(got["materials"], records, strict=True):
+        assert (m["material_key"], m["log10_sigma"], m["n_papers"]) == (r.material_key, r.log10_sigma, r.n_papers)
+        assert len(m["measurements"]) == len(r.measurements)
+        for point, x in zip(m["measurements"], r.measurements, strict=True):
+            assert point["inv_T"] == pytest.approx(1000 / (x.temperature_K or ROOM_T_K))
+    assert app.state.table.get() is app.state.table.get()          # loaded once
+    spec = _ok(known.get("/api/openapi.json"))
+    answer = spec["paths"]["/api/materials"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["$ref"].endswith("/MaterialsResponse")
+    assert {"MaterialsResponse", "MaterialModel", "MeasurementModel", "ArrheniusFitModel"} <= set(
+        spec["components"]["schemas"])
+    assert {p["name"] for p in spec["paths"]["/api/materials"]["get"]["parameters"]} == {"q", "limit"}
+
+
+def test_materials_carry_the_fit_line_and_bad_queries_are_422(predictor, mini_data_dir, tmp_path):
+    from sulfml.data.table import build_table
+
+    mine = tmp_path / "mine.csv"
+    mine.write_text("formula,sigma_S_cm,temperature_C,state,doi\nLi6PS5Cl,5e-3,50,crystalline,10.1234/x.s001\n")
+    known = TestClient(create_app(predictor, table=build_table(mini_data_dir, extra=[mine])))
+    got = _ok(known.get("/api/materials", params={"q": "https://doi.org/10.1234/X", "limit": 5}))
+    assert [(m["formula"], m["state"]) for m in got["materials"]] == [("Li6PS5Cl", "crystalline")]
+    fit = got["materials"][0]["arrhenius"]
+    assert fit["n_points"] == 3 and len(fit["line"]) >= 2
+    xs = [p["inv_T"] for p in fit["line"]]
+    assert xs == sorted(xs) and xs[0] == pytest.approx(1000 / fit["temperature_max_K"])
+    assert all(math.isfinite(p["log10_sigma"]) for p in fit["line"])
+    for params, words in (({"q": "xyz!!"}, "cannot read"), ({"q": " "}, "empty search"), ({}, "q"),
+                          ({"q": "Li6PS5Cl", "limit": 0}, "limit")):
+        response = known.get("/api/materials", params=params)
+        assert response.status_code == 422 and words in response.json()["detail"], params
+        assert "--" not in response.json()["detail"]
+
+
+def test_materials_without_data_is_a_clear_503_and_the_rest_still_works(predictor, tmp_path):
+    known = TestClient(create_app(predictor, data_dir=tmp_path / "no-data"))
+    response = known.get("/api/materials", params={"q": "Li6PS5Cl"})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("the measured data is not available on this server: missing")
+    assert known.get("/api/materials", params={"q": "Li6PS5Cl"}).status_code == 503
+    assert _ok(known.get("/api/health")) == {"status": "ok"}
+    assert _ok(known.post("/api/predict", json={"formulas": ["Li3PS4"]}))["n"] == 1
+
+
+def test_a_known_material_answers_with_its_basis_and_measurements(client):
+    """Known first over the API: the row says its basis and carries the measured values; the detail's "why"
+    still explains the model's own share (its prediction is the model's, not the anchored answer)."""
+    rows = client.post("/api/predict", json={"formulas": ["Li7P3S11 glass", "Li5.3PS4.3Cl0.35Br0.35I"]}).json()["rows"]
+    known, new = rows
+    assert known["basis"] in ("measured", "measured+model") and new["basis"] == "model"
+    assert known["measured_n_papers"] >= 2 and known["measured_range"][0] <= known["measured_log10_sigma"]
+    assert known["measured_range"][0] - 1e-9 <= known["log10_sigma"] <= known["measured_range"][1] + 1e-9
+    assert new["measured_n_papers"] == 0 and new["measured_log10_sigma"] is None and new["measured_range"] is None
+    detail = client.post("/api/detail", json={"formula": "Li7P3S11 glass"}).json()
+    assert detail["row"]["basis"] == known["basis"]
+    assert detail["why"]["log10_sigma"]["prediction"] != pytest.approx(known["log10_sigma"], abs=1e-6)

@@ -122,3 +122,32 @@ def test_paste_detail_screen_in_chromium(artifacts):
     assert records[1]["error"].startswith("unreadable") and records[0]["neighbors"].count("log10 σ") == 3
     for name in ("predict.png", "detail.png", "screen.png", "about.png", "page.png"):
         assert (artifacts / name).stat().st_size > 10_000, name
+
+
+def test_known_materials_tab_in_chromium(mini_data_dir, artifacts):
+    """The "Known materials" tab: a search lists the measured materials; one opens with its measurements as a
+    table and its σ(T) points on an Arrhenius plot (the mini data's Liverpool rows carry temperatures)."""
+    _need_browser()
+    from playwright.sync_api import expect
+
+    with flow.sulfml_serve("--data-dir", str(mini_data_dir)) as url, flow.chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        expect(page.locator("#model-badge")).not_to_have_text("loading the models…")
+        page.click("#tab-known")
+        page.fill("#known-query", "Li-P-S*")
+        page.click("#known-button")
+        materials = page.locator("#known-materials tbody tr")
+        expect(materials.first).to_be_visible()
+        names = [r.inner_text() for r in materials.all()]
+        materials.first.get_by_role("button", name="Show").click()
+        expect(page.locator("#known-detail")).to_be_visible()
+        expect(page.locator("#known-plot > svg")).to_have_count(1)
+        expect(page.locator("#known-measurements tbody tr").first).to_be_visible()
+        measured = page.locator("#known-measurements tbody tr").count()
+        page.screenshot(path=str(artifacts / "known.png"), full_page=True)
+        title = page.locator("#known-title").inner_text()
+    assert not errors
+    assert names and all("P" in n.split()[0] and "S" in n.split()[0] for n in names)
+    assert title == names[0].split()[0] and measured >= 1

@@ -22,7 +22,7 @@ def predictor() -> Predictor:
 def test_contributions_cover_the_booster_input_and_sum_to_the_prediction(predictor, state):
     X, errors = feature_matrix(predictor, FORMULAS, state)
     assert errors == [None] * len(FORMULAS)
-    table = predictor.predict(FORMULAS, state=state)  # 25 °C: the models' own outputs
+    table = predictor.predict(FORMULAS, state=state, known_first=False)  # 25 °C: the models' own outputs
     for target, model in predictor.bundle.models.items():
         contribs = model.contributions(X)
         assert contribs.shape == (len(FORMULAS), len(model.input_names) + 1)

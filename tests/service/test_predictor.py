@@ -71,9 +71,12 @@ def test_neighbors_and_distance_based_domain(bundle):
     assert bool(out.loc[0, "in_domain"])
     sig = bundle.models["log10_sigma"]
     strict = replace(bundle, models={**bundle.models, "log10_sigma": replace(sig, domain=replace(sig.domain, threshold=-1.0))})
-    far = Predictor(strict, 'test').predict(["Li6PS5Cl"])
+    far = Predictor(strict, 'test').predict(["Li6PS5Cl0.5Br0.5", "Li6PS5Cl"])
+    new = Predictor(bundle, 'test').predict(["Li6PS5Cl0.5Br0.5"])
     assert not far.loc[0, "in_domain"] and "far from the training materials" in far.loc[0, "warning"]
-    assert far.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
+    assert far.loc[0, "log10_sigma"] == pytest.approx(new.loc[0, "log10_sigma"])   # still predicted
+    # a training material is within what the model knows, however far its features put it
+    assert far.loc[1, "basis"] != "model" and "far from" not in far.loc[1, "warning"]
 
 
 def test_interval_widens_away_from_room_temperature(bundle):
@@ -259,3 +262,64 @@ def test_default_is_the_shipped_champion():
     assert predictor.preset == "chemistry-v3" and predictor.source.endswith("champion")
     out = predictor.predict(["Li6PS5Cl"])
     assert out.loc[0, "in_domain"] and -6 < out.loc[0, "log10_sigma"] < 0
+
+
+def _with_sigma(bundle: Bundle, **changes) -> Bundle:
+    from dataclasses import replace
+
+    sig = bundle.models["log10_sigma"]
+    return replace(bundle, models={**bundle.models, "log10_sigma": replace(sig, **changes)})
+
+
+def test_training_stores_the_width_rule_families_and_their_temperatures(bundle):
+    card = bundle.models["log10_sigma"].card
+    cal = bundle.models["log10_sigma"].calibration
+    assert cal.max_width is not None and cal.max_width > 0 and card["interval"]["max_width"] == cal.max_width
+    assert "argyrodite" in card["domain"]["families"]
+    ranges = card["family_temperature_range_K"]
+    lo, hi = bundle.temperature_range_K
+    assert ranges and all(lo <= a <= b <= hi for a, b in ranges.values())
+
+
+def test_a_too_wide_interval_is_out_of_domain(bundle):
+    from dataclasses import replace
+
+    out = Predictor(bundle, 'test').predict(["Li6PS5Cl"])
+    width = out.loc[0, "log10_sigma_hi"] - out.loc[0, "log10_sigma_lo"]
+    sig = bundle.models["log10_sigma"]
+    for limit, usable in ((width * 0.9, False), (width * 1.1, True)):
+        narrow = _with_sigma(bundle, calibration=replace(sig.calibration, max_width=limit, width_quantile=0.95))
+        got = Predictor(narrow, 'test').predict(["Li6PS5Cl"])
+        assert bool(got.loc[0, "in_domain"]) is (usable and bool(out.loc[0, "in_domain"]))
+        assert ("interval too wide" in got.loc[0, "warning"]) is not usable
+        assert got.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
+    # a card without the width rule (bundles from before it) never applies it
+    old = _with_sigma(bundle, calibration=replace(sig.calibration, max_width=None, width_quantile=None))
+    assert "interval too wide" not in Predictor(old, 'test').predict(["Li6PS5Cl"]).loc[0, "warning"]
+
+
+def test_temperature_beyond_the_familys_measurements_is_out_of_domain(bundle):
+    sig = bundle.models["log10_sigma"]
+    card = {**sig.card, "family_temperature_range_K": {"argyrodite": [290.0, 310.0]}}
+    narrow = _with_sigma(bundle, card=card)
+    frame = pd.DataFrame({"formula": ["Li6PS5Cl", "Li6PS5Cl"], "temperature_C": ["25", "80"]})
+    out = _predict_frame(frame, narrow)
+    assert "outside" not in out.loc[0, "warning"]
+    assert not out.loc[1, "in_domain"]
+    assert "outside the 290-310 K the training measurements of argyrodite materials span" in out.loc[1, "warning"]
+    # 80 °C is within the global range: under it alone (no family range) the row stays usable
+    lo, hi = bundle.temperature_range_K
+    assert lo <= 353.15 <= hi
+    plain = _with_sigma(bundle, card={**sig.card, "family_temperature_range_K": {}})
+    again = _predict_frame(frame, plain)
+    assert "outside" not in again.loc[1, "warning"]
+    assert bool(again.loc[1, "in_domain"]) == bool(again.loc[0, "in_domain"])
+
+
+def test_a_family_never_trained_on_is_out_of_domain(bundle):
+    sig = bundle.models["log10_sigma"]
+    families = [f for f in sig.card["domain"]["families"] if f != "argyrodite"]
+    card = {**sig.card, "domain": {**sig.card["domain"], "families": families}}
+    out = Predictor(_with_sigma(bundle, card=card), 'test').predict(["Li6PS5Cl", "Li10GeP2S12"])
+    assert not out.loc[0, "in_domain"] and "family argyrodite never seen in training" in out.loc[0, "warning"]
+    assert "never seen" not in out.loc[1, "warning"]

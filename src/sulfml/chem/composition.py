@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,6 +82,35 @@ def composition_key(composition: Mapping[Any, float], decimals: int = KEY_DECIMA
         ValueError: if the total amount is not positive (or an amount is negative or not finite).
     """
     return _key(Composition.from_dict(composition).amounts, decimals)
+
+
+def key_variants(composition: Mapping[Any, float], decimals: int = KEY_DECIMALS) -> list[str]:
+    """Every key the rule can give this composition: a fraction on a rounding tie (3/16 = 0.1875) rounds
+    whichever way the float noise of a sum puts it, so a material keyed from one spelling is found from
+    another. The first is `composition_key`'s; most compositions have no other."""
+    amounts = Composition.from_dict(composition).amounts
+    total = math.fsum(amt for _, amt in amounts)
+    scale = 10 ** decimals
+    choices = []
+    for el, amt in sorted(amounts):
+        scaled = amt / total * scale
+        low = math.floor(scaled)
+        tied = abs(scaled - low - 0.5) < 1e-6
+        choices.append([(el, v / scale) for v in ((low, low + 1) if tied else (round(scaled),))])
+    first = _key(amounts, decimals)
+    variants = [first]
+    for combo in itertools.product(*choices):
+        key = ",".join(f"{el}:{f'{v:.{decimals}f}'.rstrip('0').rstrip('.') or '0'}" for el, v in combo)
+        if key not in variants:
+            variants.append(key)
+    return variants
+
+
+def material_key(composition_key: str, additive: str | None, state: str) -> str:
+    """A material's identity: its composition by the one rule, its additive (a composite's second phase) and
+    its state, e.g. 'Li:0.333,P:0.143,S:0.524@glass' or 'Li:0.375,P:0.125,S:0.5+10 wt% SiO2@unknown'. It keys
+    the data table's materials, the neighbours and the known-first lookup."""
+    return composition_key + (f"+{additive}" if additive else "") + f"@{state}"
 
 
 def _key(amounts: tuple[tuple[str, float], ...], decimals: int) -> str:

@@ -1,11 +1,17 @@
-"""`sulfml data build|info|export`: build the clean table and say what was read and rejected."""
+"""`sulfml data build|info|export|search`: build the clean table, say what was read and rejected, and find
+the measured materials a formula, element set, family or DOI names."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sulfml.cli.common import add_data_dir, add_extra_data, print_json
+
+if TYPE_CHECKING:
+    from sulfml.data.search import MaterialRecord
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("what", choices=["measurements", "materials", "rejections"])
     e.add_argument("--output", "-o", required=True, help="CSV file to write")
     e.set_defaults(func=run_export)
+    s = dsub.add_parser(
+        "search", help="the measured materials a formula, element set, family or DOI names, with every measurement",
+        description="Find measured materials: TEXT is a formula in any notation (Li6PS5Cl, 70Li2S-30P2S5; a state "
+                    "word such as 'Li7P3S11 glass-ceramic' keeps that state), an element set (Li-P-S-Cl: exactly "
+                    "these elements; Li-P-S*: at least these), a family (argyrodite) or a DOI (a supporting-"
+                    "information DOI finds its paper). Each material shows its room-temperature value (median "
+                    "over papers, one value per paper), then every measurement at any temperature.")
+    add_data_dir(s, argparse.SUPPRESS)
+    add_extra_data(s, argparse.SUPPRESS)
+    s.add_argument("text", nargs="+", metavar="TEXT", help="what to search for (several words are one search)")
+    s.add_argument("--limit", type=int, default=20, metavar="N", help="most materials shown (default 20)")
+    s.add_argument("--json", action="store_true", help="print the records as JSON")
+    s.set_defaults(func=run_search)
 
 
 def _table(args: argparse.Namespace, use_cache: bool = True):
@@ -81,3 +100,60 @@ def run_export(args: argparse.Namespace) -> int:
     frame.to_csv(args.output, index=False)
     print(f"wrote {len(frame)} rows to {args.output}")
     return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Print the materials a search finds, each with its measurements."""
+    from sulfml.data.search import read_query, search
+    from sulfml.errors import UsageError
+
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    table = _table(args)
+    text = " ".join(args.text)
+    records = search(table, text, limit=args.limit)
+    if args.json:
+        print_json([dataclasses.asdict(r) for r in records])
+        return 0
+    query = read_query(table, text)
+    if not records:
+        print(f"no measured material: {query.description}")
+        return 0
+    more = f" (the first {args.limit}; --limit N shows more)" if len(records) == args.limit else ""
+    print(f"{len(records)} measured material{'s' if len(records) > 1 else ''}: {query.description}{more}")
+    for record in records:
+        print()
+        _print_material(record)
+    return 0
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _print_material(r: MaterialRecord) -> None:
+    """One material: a heading, its room-temperature value and Ea, its fit, then its measurements."""
+    name = r.formula + (f" + {r.additive}" if r.additive else "")
+    print(" · ".join([name, r.state, *([f"family {r.family}"] if r.family else [])]))
+    if r.log10_sigma is None:
+        print("  no room-temperature value")
+    else:
+        spread = (f", range {_fmt(r.log10_sigma_min)} to {_fmt(r.log10_sigma_max)}" if r.n_papers > 1 else "")
+        bound = "< " if r.censored else ""
+        basis = f"median of {r.n_papers} papers, one value each{spread}" if r.n_papers > 1 else "1 paper"
+        print(f"  log10 σ at room temperature {bound}{_fmt(r.log10_sigma)} ({basis})"
+              + (f" · Ea {_fmt(r.ea_eV, 3)} eV" if r.ea_eV is not None else ""))
+    if r.arrhenius is not None:
+        a = r.arrhenius
+        print(f"  Arrhenius fit (σT form) of {a.n_points} points, {a.temperature_min_K - 273.15:.0f} to "
+              f"{a.temperature_max_K - 273.15:.0f} °C: Ea {a.ea_eV:.3f} eV, log10 σ at 25 °C "
+              f"{a.log10_sigma_rt:.2f}, R² {a.r2:.3f}")
+    head = ["log10 σ", "σ (S/cm)", "T (°C)", "Ea (eV)", "state", "source", "paper or DOI"]
+    rows = [[("< " if m.censored else "") + f"{m.log10_sigma:.2f}", f"{m.sigma_S_cm:.2e}",
+             "RT" if m.temperature_K is None else f"{m.temperature_K - 273.15:.0f}", _fmt(m.ea_eV, 3), m.state,
+             f"{m.source} {m.source_row_id}", m.paper or m.doi or ""] for m in r.measurements]
+    widths = [max(len(x) for x in column) for column in zip(head, *rows, strict=True)]
+    numeric = 4  # the first four columns are numbers: right-aligned
+    for line in [head, *rows]:
+        cells = [x.rjust(w) if i < numeric else x.ljust(w) for i, (x, w) in enumerate(zip(line, widths, strict=True))]
+        print("    " + "  ".join(cells).rstrip())

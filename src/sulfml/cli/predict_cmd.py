@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the material's state, a model input; default: what the formula implies (70Li2S-30P2S5 "
                         "is a glass, a 'glass-ceramic' or '(GC)' tag a glass-ceramic), else unknown. For --input, "
                         "fills rows without their own state column value")
+    p.add_argument("--model-only", action="store_true",
+                   help="the model's own answer for every row, also for materials the training data hold "
+                        "(default: a measured material answers with its measurements; see the basis column)")
     p.add_argument("--output", "-o", help="write .csv, .json or .parquet (by extension)")
     p.add_argument("--columns", default="", help="comma-separated output columns to show (default: all)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
@@ -155,7 +158,7 @@ def _predict_chunk(inputs: pd.DataFrame, predictor: Predictor, args: argparse.Na
     """The chunk's output rows (only the --columns asked for) and whether any row failed."""
     from sulfml.service.output import describe
 
-    prediction = predictor.run(inputs)
+    prediction = predictor.run(inputs, known_first=not args.model_only)
     failed = any(prediction.columns["error"])
     result = prediction.frame() if need_dicts else prediction.frame(describe=describe)
     kept = [c for c in inputs.columns if c.startswith("input_")]

@@ -1,4 +1,5 @@
-"""`sulfml screen`: rank charge-balanced dopant substitutions of a parent against the parent's own prediction."""
+"""`sulfml screen`: rank charge-balanced dopant substitutions of a parent against the parent's best estimate
+(its measured value when it is a known material, else its prediction)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sulfml.parse.state import STATES
 
 RANK_HELP = (
     "ranking rule (default p_gain): p_gain = probability that the candidate's log10 sigma exceeds the parent's "
-    "predicted log10 sigma, reading the symmetric calibrated 90%% interval as a normal whose standard "
-    "deviation is the half-width / 1.645 (favours candidates likely to beat the parent, not merely uncertain ones); lcb = lower end of the 90%% "
-    "interval; ucb = upper end (optimistic: favours uncertain candidates); mean = the prediction. Ties go to "
-    "the higher prediction.")
+    "best estimate (its measured value when the parent is in the training data, else its prediction), reading "
+    "the candidate's and the parent's calibrated intervals as independent normals whose standard deviation is "
+    "the half-width / z, z the normal quantile of the interval coverage in the models' card (1.645 at 90%%); "
+    "it favours candidates likely to beat the parent, not merely uncertain ones. lcb = lower end of the "
+    "calibrated interval; ucb = upper end (optimistic: favours uncertain candidates); mean = the prediction. "
+    "Ties go to the higher prediction.")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "screen", help="rank dopant substitutions of a parent composition",
         description="Enumerate dopant substitutions of PARENT (charge-balanced through Li: a lower-valent dopant "
                     "adds Li, a higher-valent one removes Li; parent oxidation states from pymatgen's guesses with "
-                    "Li +1, halides -1, O/S/Se/Te -2), predict them, and print the parent's own prediction "
-                    "(role=parent, the baseline) followed by the top candidates.")
+                    "Li +1, halides -1, O/S/Se/Te -2), predict them, and print the parent's best estimate "
+                    "(role=parent, the baseline: its measured value and basis when it is a known material) "
+                    "followed by the top candidates.")
     p.add_argument("parent", metavar="PARENT")
     p.add_argument("--substitute", action="append", default=[], metavar="SITE=DOPANT[,DOPANT...]",
                    help="dopants on a site of the parent (repeatable); DOPANT may be A+B to co-dope the site with "
@@ -103,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     offset = f"; as written it is off neutrality by {sweep.residual:+.3g}, kept in every candidate" \
         if abs(sweep.residual) > 1e-6 else ""
     print(f"sulfml screen: parent oxidation states {states}{offset}", file=sys.stderr)
+    print(f"sulfml screen: {_baseline(result)}", file=sys.stderr)
     empty = None if n_top else (f"no candidate to rank: {counts['candidates']} enumerated, {counts['skipped']} "
                                 f"could not be charge-balanced through Li, {counts['failed']} failed, "
                                 f"{counts['same_as_parent']} equal to the parent")
@@ -132,12 +137,30 @@ def _records(frame: pd.DataFrame) -> list[dict]:
             for r in frame.to_dict("records")]
 
 
+def _baseline(frame: pd.DataFrame) -> str:
+    """What p_gain compares with: the parent's best estimate, its basis, and the intervals' coverage."""
+    coverage = frame.attrs.get("coverage", float("nan"))
+    parent = frame.iloc[0]
+    reference = frame.attrs.get("reference", float("nan"))
+    if reference != reference:
+        where = "the parent could not be predicted"
+    else:
+        basis = str(parent.get("basis") or "model")
+        n = int(parent.get("measured_n_papers") or 0)
+        measured = parent.get("measured_log10_sigma")
+        seen = (f", measured {measured:.2f} (median of {n} paper{'s' if n != 1 else ''})"
+                if "measured" in basis and measured == measured else "")
+        where = f"the parent's log10 sigma {reference:.2f} (basis {basis}{seen})"
+    return (f"p_gain compares with {where}; intervals at {coverage:.0%} coverage (the models' card), "
+            f"read as normals with s = half-width / {frame.attrs.get('z', float('nan')):.3f}")
+
+
 def _table(frame: pd.DataFrame) -> str:
     """A terminal table: log10 values to 3 decimals, sigma in scientific notation."""
     def fixed(v: float) -> str:
         return "" if v != v else f"{v:.3f}"
 
-    formatters = {c: fixed for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "p_above_parent",
-                                     "score")}
+    formatters = {c: fixed for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi", "measured_log10_sigma",
+                                     "ea_eV", "p_gain", "score")}
     formatters["sigma_S_cm"] = lambda v: "" if v != v else f"{v:.2e}"
     return frame.to_string(index=False, formatters=formatters, na_rep="")

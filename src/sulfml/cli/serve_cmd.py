@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sulfml.cli.common import add_model_options
+from sulfml.cli.common import add_data_dir, add_model_options
 from sulfml.errors import UsageError
 
 
@@ -14,14 +14,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="serve the web page and its JSON API",
         description="Serve a web page to paste formulas (or upload a CSV/JSON file), see predictions with their "
-                    "intervals, domain flag and nearest known materials, open one candidate in detail and run "
-                    "dopant screens; the JSON API is under /api (OpenAPI docs at /api/docs). Binds to "
+                    "intervals, domain flag and nearest known materials, open one candidate in detail, run "
+                    "dopant screens and search the measured materials (read from --data-dir on the first "
+                    "search); the JSON API is under /api (OpenAPI docs at /api/docs). Binds to "
                     "127.0.0.1: only this machine can connect unless --host says otherwise.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 serves every network "
                         "this machine is on)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     add_model_options(p)
+    add_data_dir(p)
     from sulfml.server.limits import Limits
 
     defaults = Limits()
@@ -61,5 +63,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"sulfml serve: {predictor.source} at {url} (API docs at {url}api/docs; Ctrl-C to stop)",
               file=sys.stderr, flush=True)
 
-    serve(predictor, args.host, args.port, limits, log_level=args.log_level, ready=ready)
+    serve(predictor, args.host, args.port, limits, log_level=args.log_level, ready=ready, data_dir=args.data_dir)
     return 0

@@ -67,6 +67,16 @@ def normalize_doi(text: object) -> str | None:
     return "|".join(dois) or None
 
 
+# A publisher's DOI of a paper's supporting information: the paper's DOI plus a suffix (ACS: `.s001`).
+_SUPPORTING_INFORMATION = re.compile(r"\.s\d{3}$")
+
+
+def paper_of_doi(doi: str) -> str:
+    """The paper a DOI belongs to: a supporting-information DOI (`10.1021/jacs.7b06327.s001`) counts as its
+    paper (`10.1021/jacs.7b06327`); any other DOI is its own paper. Expects `normalize_doi`'s form."""
+    return _SUPPORTING_INFORMATION.sub("", doi)
+
+
 def _frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for col in RAW_COLUMNS:

@@ -20,7 +20,9 @@ from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_D
 
 IDENTITY_LABELS = frozenset((*STATE_LABELS, *FLAG_LABELS))
 
-LABEL_COLUMNS = ("formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "evidence")
+LABEL_COLUMNS = ("formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "evidence", "material_key",
+                 "ea_evidence")
+_INTERNAL_LABELS = frozenset(("evidence", "material_key", "ea_evidence"))  # not shown as they are
 _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
 # Weight of what makes a material itself (its element fractions, state and synthesis flags) in the distance,
 # beside the important features (whose weights add up to 1): never zero, so that two different materials
@@ -42,7 +44,8 @@ class DomainModel:
         center, scale, weights: per-feature standardisation and gain weights.
         matrix: the standardised training materials (rows) in those features.
         labels: per training material: formula, state, measured log10 σ (and whether censored), Ea, sources,
-            and the evidence: the [paper, log10 σ] measurements its value is the median of.
+            the evidence (the [paper, log10 σ] measurements its value is the median of), its material key
+            (`sulfml.chem.composition.material_key`) and its Ea evidence ([paper, Ea] pairs).
         k: neighbours averaged into the distance.
         threshold: the `quantile` of held-out materials' distances; farther is outside the domain.
         quantile: the quantile that set the threshold.
@@ -132,6 +135,13 @@ class DomainModel:
         raw = np.asarray(X, float)[:, [position[f] for f in self.features]]
         return _knn(self._coordinates(raw), self._matrix64, self.k, n_neighbors)
 
+    def distance_to(self, X: np.ndarray, columns: Sequence[str], materials: np.ndarray) -> np.ndarray:
+        """The distance of each feature row (columns named by `columns`) to one training material each."""
+        position = {c: j for j, c in enumerate(columns)}
+        raw = np.asarray(X, float)[:, [position[f] for f in self.features]]
+        diff = self._coordinates(raw) - self._matrix64[np.asarray(materials, int)]
+        return np.sqrt(np.square(diff).sum(axis=1))
+
     @cached_property
     def _matrix64(self) -> np.ndarray:
         # One float64 copy per model, so the nearest-neighbour search can cache its tree on it.
@@ -154,10 +164,11 @@ class DomainModel:
         """Training material `j` as a neighbour: formula, state, measured log10 σ (`censored`: an upper bound),
         Ea, sources, every paper (DOI or review reference) behind the value, and the measurements themselves:
         `log10_sigma` is the median of `measurements` (the training data's aggregation)."""
-        out = {c: self.labels[c][j] for c in LABEL_COLUMNS if c != "evidence"}
+        out = {c: self.labels[c][j] for c in LABEL_COLUMNS if c not in _INTERNAL_LABELS}
         evidence = self.labels["evidence"][j]
         measured = json.loads(evidence) if isinstance(evidence, str) and evidence else []
         out["papers"] = list(dict.fromkeys(p for p, _ in measured if p))
+        out["n_papers"] = len(out["papers"])
         out["measurements"] = [{"paper": p, "log10_sigma": v} for p, v in measured]
         return out
 

@@ -45,6 +45,14 @@ class TrainingSet:
         return h.hexdigest()[:16]
 
     @property
+    def families(self) -> tuple[str, ...]:
+        """Every structural family (`family_*` feature) a training row has, in `rules.FAMILIES` order."""
+        from sulfml.featurize.rules import FAMILIES
+
+        return tuple(f for f in FAMILIES if f"family_{f}" in self.X.columns
+                     and bool((self.X[f"family_{f}"].to_numpy(float) > 0).any()))
+
+    @property
     def elements(self) -> tuple[str, ...]:
         """Every element present in a training composition."""
         return tuple(sorted({el for c in self.materials["composition"] for el in json.loads(c)}))
@@ -130,6 +138,7 @@ class TargetModel:
     domain: DomainModel
     calibration: Calibration
     temperature_range_K: tuple[float, float] | None = None
+    family_temperature_range_K: dict[str, tuple[float, float]] | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -151,10 +160,12 @@ class TargetModel:
             "metrics": {f"cv_{k}": v for k, v in self.cv.metrics.items()},
             "cv_fold_mae": list(self.cv.fold_mae),
             "interval": self.calibration.to_dict(),
-            "domain": {"elements": list(self.training.elements), "threshold": self.domain.threshold,
+            "domain": {"elements": list(self.training.elements), "families": list(self.training.families),
+                       "threshold": self.domain.threshold,
                        "quantile": self.domain.quantile, "k": self.domain.k, "features": list(self.domain.features),
                        "n_reference": int(len(self.domain.matrix))},
             "temperature_range_K": list(self.temperature_range_K) if self.temperature_range_K else None,
+            "family_temperature_range_K": {f: list(r) for f, r in (self.family_temperature_range_K or {}).items()},
             "censoring": {"strategy": self.config.censoring.strategy,
                           "log10_value": self.config.censoring.log10_value},
             "n_train": int(len(self.training.y)),
@@ -164,6 +175,31 @@ class TargetModel:
             "package_version": __version__,
             "trained_at": self.trained_at,
         }
+
+
+def oof_knn_distance(model, ts: TrainingSet, folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+    """Each row's `knn_distance_mean` (the model's kNN feature) to the rows of the other CV folds, as a query
+    from a new paper sees the training set; None for a model without kNN features."""
+    if not hasattr(model, "neighbour_columns"):
+        return None
+    from sulfml.model.knn import fraction_columns
+    from sulfml.model.knn_features import KNN_FEATURES, neighbour_features
+
+    x = np.nan_to_num(ts.X.to_numpy(float)[:, fraction_columns(ts.X.columns)])
+    out = np.full(len(ts.y), np.nan)
+    column = KNN_FEATURES.index("knn_distance_mean")
+    for train_idx, test_idx in folds:
+        out[test_idx] = neighbour_features(x[train_idx], ts.y[train_idx], x[test_idx], int(model.k))[:, column]
+    return out
+
+
+def interval_halfwidth(model, calibration: Calibration, X: pd.DataFrame, prediction: np.ndarray,
+                       distance: np.ndarray) -> np.ndarray:
+    """`calibration.halfwidth` of feature rows X, with the model's kNN features when the calibration needs them."""
+    knn = None
+    if "knn_distance_mean" in calibration.inputs:
+        knn = model.neighbour_columns(X)["knn_distance_mean"].to_numpy(float)
+    return calibration.halfwidth(prediction, distance, knn)
 
 
 def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
@@ -182,7 +218,8 @@ def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) ->
                                                 n_features=config.domain.n_features,
                                                 quantile=config.domain.quantile)
     calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
-                            config.seed)
+                            config.seed, threshold=domain.threshold,
+                            knn_distance_mean=oof_knn_distance(model, ts, folds))
     return TargetModel(target=ts.target, regressor=model, training=ts, cv=cv, config=config,
                        trained_at=datetime.now(UTC).isoformat(timespec="seconds"), domain=domain,
                        calibration=calibration)

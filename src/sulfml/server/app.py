@@ -8,11 +8,13 @@ Routes:
     POST /api/predict/file   an uploaded CSV, JSON or Parquet file (the request body) -> the same rows
     POST /api/detail         one formula: Arrhenius curve and band, nearest known materials, the "why"
     POST /api/screen         a dopant screen: the parent's baseline, the ranked candidates, scatter points
+    GET  /api/materials?q=   measured materials by formula, element set, family or DOI, with every measurement
     GET  /api/docs           the OpenAPI documentation (/api/openapi.json)
 
 The model is loaded once, before the application is built, and shared by every request; predictions run
 in worker threads, at most `Limits.concurrent` at a time. Every answer is JSON (NaN as null); errors are
-`{"detail": "..."}` with 413 (body too large), 422 (a request that cannot be predicted) or 500.
+`{"detail": "..."}` with 413 (body too large), 422 (a request that cannot be predicted), 503 (the measured
+data cannot be loaded) or 500. The data table behind `/api/materials` is loaded on its first request.
 """
 
 from __future__ import annotations
@@ -22,19 +24,22 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from sulfml.errors import UserError
+from sulfml.server import materials as known
 from sulfml.server import payloads
 from sulfml.server.limits import LimitError, Limits, ServeError
 
 if TYPE_CHECKING:
+    from sulfml.data.table import DataTable
     from sulfml.service.predictor import Predictor
 
 log = logging.getLogger("sulfml.server")
@@ -164,12 +169,16 @@ class NoSniff:
         await self.app(scope, receive, sending)
 
 
-def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
+def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: str | Path | None = None,
+               table: DataTable | None = None) -> FastAPI:
     """The web application around one loaded `Predictor`.
 
     Args:
         predictor: the models, loaded once and shared by all requests.
         limits: body size, rows per request, screen size (default `Limits()`).
+        data_dir: the public datasets for the measured-materials search (default $SULFML_DATA_DIR, else the
+            user cache, downloading the pinned files); read on the search's first request.
+        table: a data table to search instead (then `data_dir` is not read).
     """
     from sulfml._version import __version__
 
@@ -182,6 +191,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
                               "materials.")
     app.state.predictor = predictor
     app.state.limits = limits
+    app.state.table = data = known.TableSource(data_dir, table)
     static = files("sulfml.server").joinpath("static")
     pages = {name: static.joinpath(name).read_bytes() for name in STATIC}  # read once, at start-up
 
@@ -195,6 +205,11 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
     @app.exception_handler(LimitError)
     async def _limit(request: Request, exc: LimitError) -> Response:
         return SafeJSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(known.DataUnavailable)
+    async def _no_data(request: Request, exc: known.DataUnavailable) -> Response:
+        return SafeJSONResponse({"detail": f"the measured data is not available on this server: {exc}"},
+                                status_code=503)
 
     @app.exception_handler(UserError)
     async def _user(request: Request, exc: UserError) -> Response:
@@ -271,11 +286,28 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> FastAPI:
     @app.post("/api/screen")
     async def screen(body: ScreenRequest) -> dict:
         """Enumerate charge-balanced dopant substitutions of a parent and rank them against the parent's
-        own prediction (its baseline row first); `points` has every candidate for the scatter plot."""
+        best estimate, its measured value when known (its baseline row first; `p_gain` is the probability of
+        beating it); `points` has every candidate for the scatter plot."""
         temperature = payloads.check_temperature(body.temperature_C)
         return await work(payloads.screen_result, predictor, body.parent, body.substitutions, limits,
                           body.max_fraction, body.step, body.top, body.per_dopant, body.rank, temperature,
                           body.state)
+
+    @app.get("/api/materials", response_model=known.MaterialsResponse, responses={
+        422: {"description": "a search text that reads as nothing: `{\"detail\": ...}` says why"},
+        503: {"description": "the measured data cannot be loaded: `{\"detail\": ...}` says why"}})
+    async def materials(q: str = Query(description="a formula (Li6PS5Cl, 70Li2S-30P2S5), an element set "
+                                                   "(Li-P-S-Cl exactly, Li-P-S* at least), a family (argyrodite) "
+                                                   "or a DOI"),
+                        limit: int = Query(20, ge=1, le=known.MAX_MATERIALS, description="most materials")) -> Any:
+        """Measured materials: each with its room-temperature log10 σ (median over papers, one value per
+        paper), the papers' range and Ea, every measurement at any temperature (value, temperature, paper or
+        DOI, source, state) and, with σ at three or more temperatures, an Arrhenius fit. A text that reads as
+        nothing is a 422; 503 when the data cannot be loaded."""
+        def run() -> dict:
+            return known.materials(data.get(), q, limit)
+
+        return await run_in_threadpool(run)
 
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(NoSniff)
@@ -295,7 +327,8 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
-          log_level: str = "warning", ready: Callable[[str], object] | None = None) -> None:
+          log_level: str = "warning", ready: Callable[[str], object] | None = None,
+          data_dir: str | Path | None = None) -> None:
     """Run the application with uvicorn (one process, the model loaded once) until interrupted.
 
     Args:
@@ -305,12 +338,13 @@ def serve(predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, limit
         limits: the request limits.
         log_level: uvicorn's log level.
         ready: called with the page's address once the socket is bound.
+        data_dir: the public datasets for the measured-materials search (see `create_app`).
     """
     import socket
 
     import uvicorn
 
-    app = create_app(predictor, limits)
+    app = create_app(predictor, limits, data_dir=data_dir)
     # Bound here, not by uvicorn, so an address in use is an error with a reason rather than an exit.
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,

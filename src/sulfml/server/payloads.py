@@ -253,8 +253,10 @@ def screen_result(predictor: Predictor, parent: str, substitutions: str | Mappin
     """`sulfml.workflows.screen.screen` of a parent, with every candidate's point for the scatter plot.
 
     Returns:
-        rows (the parent's baseline first, then the ranked top), counts, the parent's oxidation states, and
-        `points`: each predicted candidate's total dopant fraction, dopant combination and interval.
+        rows (the parent's baseline first, then the ranked top; `p_gain` compares with the parent's best
+        estimate, its measured value when known), counts, the parent's oxidation states, `points`: each
+        predicted candidate's total dopant fraction, dopant combination and interval, the intervals'
+        `coverage` (the models' card) and the `reference` p_gain compares with.
 
     Raises:
         ScreenError: a bad parent, substitution, fraction, step, ranking or state.
@@ -288,7 +290,8 @@ def screen_result(predictor: Predictor, parent: str, substitutions: str | Mappin
                                       "hi": r.log10_sigma_hi, "in_domain": r.in_domain}))
     return {"columns": list(table.columns), "rows": records(table), "counts": json_ready(counts),
             "parent_states": dict(sweep.states), "residual": float(sweep.residual), "rank": rank,
-            "points": points}
+            "points": points, "coverage": json_ready(table.attrs.get("coverage")),
+            "reference": json_ready(table.attrs.get("reference"))}
 
 
 def about(predictor: Predictor, limits: Limits) -> dict[str, Any]:

@@ -138,6 +138,19 @@ def describe(n: dict) -> str:
     return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)})"
 
 
+def measured_text(r: dict) -> str:
+    """What the training data measured for a known material, in words ("measured log10 σ -1.92, median of 9
+    papers (-2.84 to -1.61), Ea 0.25 eV"): the basis of a `measured` or `measured+model` answer."""
+    n, value = int(r["measured_n_papers"]), r.get("measured_log10_sigma")
+    lo, hi = r.get("measured_range") or (value, value)
+    text = f"measured log10 σ {_num(value, '.2f')}"
+    text += f", median of {n} papers ({_num(lo, '.2f')} to {_num(hi, '.2f')})" if n > 1 else ", one paper"
+    ea = r.get("measured_ea_eV")
+    if ea is not None and ea == ea:
+        text += f", Ea {ea:.2f} eV"
+    return text
+
+
 def _evidence(n: dict) -> str:
     measured = n.get("measurements") or []
     if not measured:
@@ -209,19 +222,22 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
         blank = result.astype(object).where(result.notna(), "")  # None and NaN alike print as nothing
         return blank.to_string(index=False, header=header) if len(result) or header else ""
     lines = []
-    head = f"{'formula':<28} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  {'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain"
+    head = (f"{'formula':<24} {'state':<13} {'basis':<14} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  "
+            f"{'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain")
     if header:
         lines += [head, "-" * len(head)]
     for r in result.to_dict("records"):
-        name = str(r.get("formula") or r.get("input") or "")[:28]
+        name = str(r.get("formula") or r.get("input") or "")[:24]
         if r.get("error"):
-            lines.append(f"{name:<28} error: {r['error']}")
+            lines.append(f"{name:<24} error: {r['error']}")
             continue
         sig = f"{_num(r['log10_sigma'], '6.2f')}  [{_num(r['log10_sigma_lo'], '.2f')}, {_num(r['log10_sigma_hi'], '.2f')}]"
         ea = f"{_num(r.get('ea_eV'), '.3f')}  [{_num(r.get('ea_lo'), '.2f')}, {_num(r.get('ea_hi'), '.2f')}]"
         dom = "in domain" if r.get("in_domain") else "OUTSIDE"
-        lines.append(f"{name:<28} {sig:<31} {_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} "
-                     f"{_num(r.get('temperature_K'), '7.1f')}  {dom}")
+        lines.append(f"{name:<24} {str(r.get('state') or ''):<13} {str(r.get('basis') or ''):<14} {sig:<31} "
+                     f"{_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} {_num(r.get('temperature_K'), '7.1f')}  {dom}")
+        if r.get("measured_n_papers"):
+            lines.append(f"{'':<4}= {measured_text(r)}")
         for w in filter(None, str(r.get("warning") or "").split("; ")):
             lines.append(f"{'':<4}! {w}")
         for n in r.get("neighbors") or []:

@@ -1,4 +1,6 @@
-"""Temperature and the Arrhenius law: reading a temperature, and moving log10 σ from 25 °C to another one."""
+"""Temperature and the Arrhenius law: reading a temperature, and moving log10 σ from 25 °C to another one.
+
+The constants (and the fit of a measured series) live in `sulfml.data.arrhenius`, below this layer."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ import math
 
 import numpy as np
 
-ROOM_T_K = 298.15
-K_B_EV = 8.617333262e-5
+from sulfml.data.arrhenius import K_B_EV, ROOM_T_K
+
+__all__ = ["K_B_EV", "MAX_T_K", "ROOM_T_K", "SHIFT_NOTE_FROM_K", "arrhenius_shift", "temperature_kelvin"]
+
 MAX_T_K = 3000.0  # far above the melting point of any solid electrolyte: a typo, not a question
 # Rows further than this from 25 °C are shifted along the Arrhenius law and say so.
 SHIFT_NOTE_FROM_K = 10.0

@@ -23,6 +23,7 @@ from sulfml.chem.elements import element_tables
 from sulfml.cpus import available_cpus
 from sulfml.featurize import fast
 from sulfml.parse.state import UNKNOWN, StateError, implied_state, normalize_state
+from sulfml.service.known import known_materials
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
 from sulfml.service.structure import no_structure, reduced_formula, structure_fields
 
@@ -32,8 +33,9 @@ if TYPE_CHECKING:
     from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
-    "input", "formula", "state", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "ea_lo",
-    "ea_hi", "temperature_K", "in_domain", "warning", "error", "neighbors",
+    "input", "formula", "state", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi",
+    "measured_log10_sigma", "measured_n_papers", "measured_range", "ea_eV", "ea_lo", "ea_hi", "measured_ea_eV",
+    "temperature_K", "in_domain", "warning", "error", "neighbors",
 ]
 N_NEIGHBORS = 3
 PARALLEL_FROM = 2048  # rows from which the two targets are predicted in two threads
@@ -148,6 +150,7 @@ class _Batch:
     temps: list[Any]
     cifs: list[str]
     states: list[Any]  # each row's own state cell (None or blank: what the formula implies)
+    known_first: bool = True  # answer materials the training data hold with their measurements
     out: dict[str, Any] = field(init=False)
     live: np.ndarray = field(init=False)
     # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
@@ -157,6 +160,7 @@ class _Batch:
     cif_amounts: dict[int, dict[str, float]] = field(default_factory=dict)
     feature_rows: _FeatureRows = field(default_factory=_FeatureRows)
     feat_of: np.ndarray = field(init=False)  # row -> feature row, -1 for rows without features
+    feat_key: dict[int, str] = field(default_factory=dict)  # feature row -> its material key (known first)
 
     def __post_init__(self) -> None:
         n = len(self.texts)
@@ -164,6 +168,7 @@ class _Batch:
         self.out["input"] = [t or c for t, c in zip(self.texts, self.cifs, strict=True)]
         self.out["warning"] = [""] * n
         self.out["error"] = [""] * n
+        self.out["measured_n_papers"] = np.zeros(n, np.int64)  # 0 for every row the data do not answer
         self.live = np.ones(n, bool)
         self.feat_of = np.full(n, -1)
 
@@ -172,13 +177,15 @@ class _Batch:
         self.live[i] = False
 
 
-def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
+def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Prediction:
     """Predict every row of `inputs`, in order, through the stages.
 
     Args:
         inputs: a `formula` column, optional `temperature_C` (blank: 25 °C) and `cif` (path) columns.
             A row with a CIF and no formula takes its composition from the structure.
         bundle: the models.
+        known_first: answer a material the training data hold with its measurements (`sulfml.service.known`);
+            False gives the models' own answers for every row.
     """
     n = len(inputs)
 
@@ -186,7 +193,7 @@ def run(inputs: pd.DataFrame, bundle: Bundle) -> Prediction:
         return inputs[name].tolist() if name in inputs.columns else [None] * n
 
     batch = _Batch(bundle, [_text(t) for t in column("formula")], column("temperature_C"),
-                   [_text(c).strip() for c in column("cif")], column("state"))
+                   [_text(c).strip() for c in column("cif")], column("state"), known_first)
     _read_temperatures(batch)
     _read_states(batch)
     _read_structures(batch)
@@ -333,6 +340,7 @@ def _parse(batch: _Batch) -> None:
     u_error = [""] * len(unique)
     u_composition: list[dict | None] = [None] * len(unique)
     u_feat: list[dict | None] = [None] * len(unique)  # the parser's feature dict of deferred texts
+    u_additive: list[str | None] = [None] * len(unique)
     deferred = np.flatnonzero(~parsed.ok).tolist()
     if deferred:  # what the fast reader leaves: the full parser, one text at a time
         from sulfml.parse.formula import parse_formula
@@ -345,6 +353,7 @@ def _parse(batch: _Batch) -> None:
             assert p.composition is not None  # p.ok: the text was read into a composition
             u_formula[u] = p.formula
             u_composition[u] = p.composition
+            u_additive[u] = p.additive
             u_in_domain[u], u_notes[u] = composition_notes(p.composition, elements, p.additive)
             u_notes[u] = [*p.notes, *(u_notes[u] or [])]  # the parser's notes (a likely typing slip) first
             u_feat[u] = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags),
@@ -363,6 +372,7 @@ def _parse(batch: _Batch) -> None:
             states_seen[key] = _state_of(given, implied_state(key[0], key[1], crystal_structure=has_cif),
                                          uses_state)
         u_state[u], u_state_notes[u] = states_seen[key]
+    u_key = _material_keys(batch, parsed, unique, u_error, u_composition, u_additive, u_state, u_state_notes)
     fast_rows = np.flatnonzero(parsed.ok)
     fast_feat = np.full(len(unique), -1)
     feature_rows = batch.feature_rows
@@ -396,6 +406,52 @@ def _parse(batch: _Batch) -> None:
                 fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows,
                                                                [u_state[j] for j in fast_rows.tolist()])
             batch.feat_of[i] = fast_feat[u]
+        if u in u_key:
+            batch.feat_key[int(batch.feat_of[i])] = u_key[u]
+
+
+def _material_keys(batch: _Batch, parsed: ParsedBatch, unique: list, u_error: list[str],
+                   u_composition: list[dict | None], u_additive: list[str | None], u_state: list[str],
+                   u_state_notes: list[list[str]]) -> dict[int, str]:
+    """The material key of each distinct text that the training data may hold (known first), by one hash.
+
+    A text given without a state, whose formula implies none, takes the state of its composition when the
+    data hold that composition in one state only (a chemist typing Li10GeP2S12 means the measured material);
+    when they hold it in several, a note says which, and the model answers for the state unknown.
+    """
+    from sulfml.chem.composition import key_variants, material_key
+
+    known = known_materials(batch.bundle)
+    if not known.index:
+        return {}
+    maybe = known.candidates(parsed)  # rows whose element set no training material has cannot be known
+    keys: dict[int, str] = {}
+    for u in range(len(unique)):
+        if u_error[u] or not (maybe[u] or u_composition[u] is not None):
+            continue
+        given = u_composition[u]
+        comp = given if given is not None else _parsed_composition(parsed, u)
+        try:
+            variants = key_variants(comp)
+        except ValueError:
+            continue
+        for variant in variants:
+            base = material_key(variant, u_additive[u], UNKNOWN).rpartition("@")[0]
+            states = known.states_of.get(base)
+            if states is not None:
+                break
+        else:
+            continue
+        if u_state[u] == UNKNOWN and unique[u][1] is None and UNKNOWN not in states:
+            if len(states) == 1:
+                u_state[u] = states[0]
+                u_state_notes[u] = [f"state {states[0]}: the only state the training data hold for this "
+                                    "composition"]
+            else:
+                u_state_notes[u] = [f"measured as {' and '.join(states)}: give the state to answer with "
+                                    "those measurements"]
+        keys[u] = f"{base}@{u_state[u]}"
+    return keys
 
 
 def _parsed_composition(parsed: ParsedBatch, u: int) -> dict[str, float]:
@@ -498,34 +554,42 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
 
     def model_and_domain(m: Any, n_neighbors: int) -> tuple:
-        return m.predict_array(X).astype(float), *m.domain.distance_array(X, names, n_neighbors)
+        pred, knn = m.predict_with_knn(X)
+        return pred.astype(float), *m.domain.distance_array(X, names, n_neighbors), _knn_distance(m, knn)
 
     if len(X) >= PARALLEL_FROM and available_cpus() > 1:
         # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
         ea_job = _worker().submit(model_and_domain, ea_m, 0)
-        log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
-        ea_u, ea_dist_u, _, _ = ea_job.result()
+        log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
+        ea_u, ea_dist_u, _, _, knn_ea_u = ea_job.result()
     else:
-        log_u, dist_u, nn_idx_u, nn_dist_u = model_and_domain(sig_m, N_NEIGHBORS)
-        ea_u, ea_dist_u, _, _ = model_and_domain(ea_m, 0)
-    hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u)
-    hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u)
+        log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
+        ea_u, ea_dist_u, _, _, knn_ea_u = model_and_domain(ea_m, 0)
+    hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u, knn_sig_u)
+    hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u, knn_ea_u)
+    rt = _RoomTemperature(log_u, log_u - hw_sig_u, log_u + hw_sig_u, ea_u, np.maximum(ea_u - hw_ea_u, 0.0),
+                          ea_u + hw_ea_u)
+    known_u = _known_first(batch, rt, X, names, hw_sig_u, hw_ea_u, nn_idx_u, nn_dist_u)
     f = batch.feat_of[keep]
-    log_rt, ea, dist, hw_sig, hw_ea = log_u[f], ea_u[f], dist_u[f], hw_sig_u[f], hw_ea_u[f]
-    ea_lo, ea_hi = np.maximum(ea - hw_ea, 0.0), ea + hw_ea
+    log_rt, ea, dist, ea_lo, ea_hi = rt.log10_sigma[f], rt.ea[f], dist_u[f], rt.ea_lo[f], rt.ea_hi[f]
     temps = np.array([out["temperature_K"][i] for i in keep.tolist()], float)
     log_t = arrhenius_shift(log_rt, ea, temps)
     # The band at T carries both bands: the RT band, shifted by the Ea in [ea_lo, ea_hi] that moves it most.
     shifts = np.stack([arrhenius_shift(0.0, e, temps) for e in (ea_lo, ea_hi)])
-    lo_t = log_rt - hw_sig + shifts.min(axis=0)
-    hi_t = log_rt + hw_sig + shifts.max(axis=0)
+    lo_t = rt.lo[f] + shifts.min(axis=0)
+    hi_t = rt.hi[f] + shifts.max(axis=0)
     columns = {"log10_sigma": log_t, "sigma_S_cm": 10 ** log_t, "log10_sigma_lo": lo_t,
-               "log10_sigma_hi": hi_t, "ea_eV": ea, "ea_lo": ea_lo, "ea_hi": ea_hi}
+               "log10_sigma_hi": hi_t, "ea_eV": ea, "ea_lo": ea_lo, "ea_hi": ea_hi,
+               "measured_log10_sigma": known_u.log10_sigma[f], "measured_ea_eV": known_u.ea[f]}
     n = len(out["input"])
     for name, values in columns.items():
         col = np.full(n, np.nan)
         col[keep] = values
         out[name] = col
+    out["measured_n_papers"][keep] = known_u.n_papers[f]
+    basis, ranges = [known_u.basis[u] for u in f.tolist()], [known_u.ranges[u] for u in f.tolist()]
+    for j, i in enumerate(keep.tolist()):
+        out["basis"][i], out["measured_range"][i] = basis[j], ranges[j]
     prediction.domain = sig_m.domain
     nn_idx, nn_dist = nn_idx_u[f].tolist(), nn_dist_u[f].tolist()
     for j, i in enumerate(keep.tolist()):
@@ -533,21 +597,133 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
         prediction.neighbor_dist[i] = nn_dist[j]
     far = {}
     threshold = sig_m.domain.threshold
-    for j in np.flatnonzero(dist > threshold).tolist():
+    # A training material is within what the model knows, however far its features put it.
+    for j in np.flatnonzero((dist > threshold) & (known_u.n_papers[f] == 0)).tolist():
         i = int(keep[j])
         out["in_domain"][i] = False
         far[i] = (f"far from the training materials: kNN distance {dist[j]:.2f} exceeds "
                   f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
+    cal = sig_m.calibration
+    width = (rt.hi - rt.lo)[f]
+    for j in np.flatnonzero(cal.too_wide(width)).tolist():
+        i = int(keep[j])
+        out["in_domain"][i] = False
+        far[i] = "; ".join([*([far[i]] if i in far else []), (
+            f"interval too wide to use: the log10 σ interval spans {width[j]:.1f} decades, more than "
+            f"{cal.max_width:.1f}, the {cal.width_quantile:.0%} quantile of calibration widths within the domain")])
+    family = _families(X[f], names)
+    seen = sig_m.card["domain"].get("families")
+    if seen is not None:
+        for j in np.flatnonzero([fam is not None and fam not in seen for fam in family]).tolist():
+            i = int(keep[j])
+            out["in_domain"][i] = False
+            far[i] = "; ".join([*([far[i]] if i in far else []),
+                                f"family {family[j]} never seen in training: outside what the model knows"])
     shifted: dict[int, list[str]] = {}
     t_range = bundle.temperature_range_K
+    family_ranges = sig_m.card.get("family_temperature_range_K") or {}
     for j in np.flatnonzero(np.abs(temps - ROOM_T_K) > SHIFT_NOTE_FROM_K).tolist():
         i = int(keep[j])
         notes = shifted[i] = [f"shifted from 298.15 K to {temps[j]:.2f} K with the predicted Ea "
                               "(Arrhenius, σT form)"]
-        if t_range and not t_range[0] <= temps[j] <= t_range[1]:
-            notes.append(f"{temps[j]:.0f} K is outside the {t_range[0]:.0f}-{t_range[1]:.0f} K the "
-                         "training measurements span: an extrapolation")
+        own = family_ranges.get(family[j])
+        span, whose = (own, f" of {family[j]} materials") if own else (t_range, "")
+        if span and not span[0] <= temps[j] <= span[1]:
+            out["in_domain"][i] = False
+            notes.append(f"{temps[j]:.0f} K is outside the {span[0]:.0f}-{span[1]:.0f} K the "
+                         f"training measurements{whose} span: an extrapolation")
     return far, shifted
+
+
+def _knn_distance(model: Any, knn: np.ndarray | None) -> np.ndarray | None:
+    """The model's `knn_distance_mean` feature of each row (from the kNN features its prediction computed)
+    when its interval calibration uses it, else None."""
+    if knn is None or "knn_distance_mean" not in model.calibration.inputs:
+        return None
+    return knn[:, list(model.card["knn"]["features"]).index("knn_distance_mean")]
+
+
+def _families(X: np.ndarray, names: Sequence[str]) -> list[str | None]:
+    """Each feature row's structural family, from its `family_*` one-hot columns (None without them)."""
+    from sulfml.featurize.rules import FAMILIES
+
+    position = {c: j for j, c in enumerate(names)}
+    if not len(X) or any(f"family_{fam}" not in position for fam in FAMILIES):
+        return [None] * len(X)
+    onehot = X[:, [position[f"family_{fam}"] for fam in FAMILIES]]
+    best = onehot.argmax(axis=1)
+    return [FAMILIES[b] if onehot[r, b] > 0 else None for r, b in enumerate(best.tolist())]
+
+
+@dataclass
+class _RoomTemperature:
+    """The answers at room temperature per feature row, the model's until known first anchors them."""
+
+    log10_sigma: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    ea: np.ndarray
+    ea_lo: np.ndarray
+    ea_hi: np.ndarray
+
+
+@dataclass
+class _Measured:
+    """What the training data measured, per feature row (NaN, 0, None and `model` where nothing)."""
+
+    log10_sigma: np.ndarray
+    n_papers: np.ndarray
+    ranges: list[list[float] | None]
+    ea: np.ndarray
+    basis: list[str]
+
+
+def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequence[str], hw_sig: np.ndarray,
+                 hw_ea: np.ndarray, nn_idx: np.ndarray, nn_dist: np.ndarray) -> _Measured:
+    """Known first (`sulfml.service.known`): feature rows whose material the training data hold answer with its
+    measurements (`rt` is updated in place), and list that material first among their neighbours."""
+    from sulfml.service.known import MODEL, anchor
+
+    n = len(X)
+    measured = _Measured(np.full(n, np.nan), np.zeros(n, np.int64), [None] * n, np.full(n, np.nan), [MODEL] * n)
+    if not (batch.feat_key and batch.known_first):
+        return measured
+    known = known_materials(batch.bundle)
+    rows = np.fromiter(batch.feat_key.keys(), np.int64, len(batch.feat_key))
+    material = known.lookup(list(batch.feat_key.values()))
+    rows, material = rows[material >= 0], material[material >= 0]
+    if not len(rows):
+        return measured
+    sig_models = batch.bundle.models
+    papers = [known.sigma_papers(j) for j in material.tolist()]
+    censored = np.array([known.censored(j) for j in material.tolist()], bool)
+    sigma = anchor(rt.log10_sigma[rows], hw_sig[rows], papers, censored, known.spread["log10_sigma"],
+                   sig_models["log10_sigma"].calibration.confidence)
+    rt.log10_sigma[rows], rt.lo[rows], rt.hi[rows] = sigma.value, sigma.lo, sigma.hi
+    for r, j, v, b in zip(rows.tolist(), material.tolist(), papers, sigma.basis, strict=True):
+        measured.log10_sigma[r] = float(v.min()) if known.censored(j) else float(np.median(v))
+        measured.n_papers[r] = len(v)
+        measured.ranges[r] = [float(v.min()), float(v.max())]
+        measured.basis[r] = b
+    ea_papers = [known.ea_papers(j) for j in material.tolist()]
+    with_ea = np.array([len(v) > 0 for v in ea_papers], bool)
+    if with_ea.any():
+        ea_rows = rows[with_ea]
+        ea_v = [v for v, w in zip(ea_papers, with_ea, strict=True) if w]
+        ea = anchor(rt.ea[ea_rows], hw_ea[ea_rows], ea_v, np.zeros(len(ea_rows), bool), known.spread["ea_eV"],
+                    sig_models["ea_eV"].calibration.confidence)
+        rt.ea[ea_rows], rt.ea_lo[ea_rows], rt.ea_hi[ea_rows] = ea.value, np.maximum(ea.lo, 0.0), ea.hi
+        measured.ea[ea_rows] = [float(np.median(v)) for v in ea_v]
+    # The material itself comes first among its neighbours, at its own distance in the domain's space.
+    if not nn_idx.shape[1]:
+        return measured
+    own = sig_models["log10_sigma"].domain.distance_to(X[rows], names, material)
+    for r, j, d in zip(rows.tolist(), material.tolist(), own.tolist(), strict=True):
+        others = [(i, e) for i, e in zip(nn_idx[r].tolist(), nn_dist[r].tolist(), strict=True) if i != j]
+        keep_n = nn_idx.shape[1] - 1
+        nn_idx[r] = [j, *(i for i, _ in others[:keep_n])]
+        nn_dist[r] = [d, *(e for _, e in others[:keep_n])]
+    return measured
 
 
 @cache

@@ -81,7 +81,7 @@ class Predictor:
         return cls(Bundle.from_dir(folder), f"registry {uri} @{alias}")
 
     def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
-                state: str | None = None) -> pd.DataFrame:
+                state: str | None = None, known_first: bool = True) -> pd.DataFrame:
         """Predict each input row, in order; a bad row gets an `error` and never stops the others.
 
         Args:
@@ -91,6 +91,9 @@ class Predictor:
                 composition.
             temperature_c: the temperature for rows without their own (default 25 °C).
             state: the state for rows without their own.
+            known_first: answer a material the training data hold (its composition in its state) with its
+                measurements, combined with the model by the rule of `sulfml.service.known` (column `basis`);
+                False gives the model's own answer for every row.
 
         Returns:
             One row per input with `OUTPUT_COLUMNS`; `neighbors` lists the nearest training materials.
@@ -99,11 +102,11 @@ class Predictor:
             InputError: `temperature_c` is not a usable temperature, `state` names no state, or the frame has
                 no `formula` column.
         """
-        return self.run(as_frame(inputs, temperature_c, state)).frame()
+        return self.run(as_frame(inputs, temperature_c, state), known_first).frame()
 
-    def run(self, frame: pd.DataFrame) -> pipeline.Prediction:
+    def run(self, frame: pd.DataFrame, known_first: bool = True) -> pipeline.Prediction:
         """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
-        return pipeline.run(frame, self.bundle)
+        return pipeline.run(frame, self.bundle, known_first)
 
     @property
     def preset(self) -> str:

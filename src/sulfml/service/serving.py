@@ -31,8 +31,8 @@ SERVING_EXPERIMENT = "sulfml-serving"  # the runs that log the pyfunc model, apa
 INPUT_COLUMNS: dict[str, str] = {"formula": "string", "temperature_C": "double", "state": "string",
                                  "cif": "string"}
 _OUTPUT_TYPES: dict[str, str] = {c: "double" for c in OUTPUT_COLUMNS} | {
-    "input": "string", "formula": "string", "state": "string", "in_domain": "boolean", "warning": "string", "error": "string",
-    "neighbors": "string"}
+    "input": "string", "formula": "string", "state": "string", "basis": "string", "measured_n_papers": "long",
+    "measured_range": "string", "in_domain": "boolean", "warning": "string", "error": "string", "neighbors": "string"}
 OUTPUT_TYPES: dict[str, str] = {c: _OUTPUT_TYPES[c] for c in OUTPUT_COLUMNS}
 
 
@@ -50,6 +50,8 @@ def pyfunc_output(predictor: Predictor, model_input: pd.DataFrame) -> pd.DataFra
     out = predictor.predict(frame)
     out["neighbors"] = [json.dumps(n, ensure_ascii=False, allow_nan=False, default=_plain) for n in out["neighbors"]]
     out["in_domain"] = out["in_domain"].astype(object)
+    # [lowest, highest paper] as JSON text, as the neighbours are; blank for a material the data do not hold
+    out["measured_range"] = ["" if r is None else json.dumps(r) for r in out["measured_range"]]
     return out
 
 

@@ -155,9 +155,14 @@ class LoadedModel:
     def booster_input(self, X: np.ndarray) -> np.ndarray:
         """The booster's input matrix (float32, columns `input_names`) from a matrix of the card's
         `feature_names`: the nearest-neighbour target features from the stored reference set appended."""
+        return self._inputs(X)[0]
+
+    def _inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(`booster_input`, the kNN target features in float64 or None without them)."""
         names = self.card["feature_names"]
         if X.ndim != 2 or X.shape[1] != len(names):
             raise PresetMismatchError(f"model {self.target} needs {len(names)} features, got shape {X.shape}")
+        knn = None
         if "knn" in self.card:
             from sulfml.model.knn_features import neighbour_array
 
@@ -166,11 +171,19 @@ class LoadedModel:
             X32[:, :X.shape[1]] = X
             X32[:, X.shape[1]:] = knn
             X = X32
-        return np.ascontiguousarray(X, np.float32)
+        return np.ascontiguousarray(X, np.float32), knn
 
     def predict_array(self, X: np.ndarray) -> np.ndarray:
         """Predict from a feature matrix whose columns are the card's `feature_names`, in order."""
-        X = self.booster_input(X)
+        return self.predict_with_knn(X)[0]
+
+    def predict_with_knn(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """`predict_array`, and the kNN target features it computed on the way (columns `card["knn"]
+        ["features"]`, float64; None for a model without them), so the interval needs no second search."""
+        X, knn = self._inputs(X)
+        return self._predict_input(X), knn
+
+    def _predict_input(self, X: np.ndarray) -> np.ndarray:
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)
         if self.booster is None:  # read again, so checked again before XGBoost parses it

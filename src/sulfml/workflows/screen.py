@@ -8,9 +8,11 @@ and the charge difference is balanced through Li in both directions: a lower-val
 (Al3+ for P5+: +2 Li per Al), a higher-valent one removes Li.
 
 Ranking (`RANKS`): by default `p_gain`, the probability that the candidate's log10 σ exceeds the parent's
-prediction, reading the symmetric calibrated 90 % interval as a normal with half-width 1.645 s. At most
+best estimate (its measured value when the parent is a known material; `p_gain` states the rule). At most
 `per_dopant` candidates of one dopant combination (the same dopants on the same sites, at any fractions)
 enter the top list, so it is not ten neighbouring fractions of one substitution.
+
+`roughness` measures how much a dopant series zig-zags along the fraction (`benchmarks/screen_roughness.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import functools
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Iterator
+import statistics
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -34,20 +37,21 @@ from sulfml.parse.bulk import read_fast, read_many
 from sulfml.parse.state import STATES, UNKNOWN
 from sulfml.service.predictor import Predictor
 
-RESULT_COLUMNS = ["role", "formula", "substitution", "log10_sigma", "sigma_S_cm", "log10_sigma_lo",
-                  "log10_sigma_hi", "ea_eV", "p_above_parent", "in_domain", "score", "warning"]
+RESULT_COLUMNS = ["role", "formula", "substitution", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo",
+                  "log10_sigma_hi", "measured_log10_sigma", "measured_n_papers", "ea_eV", "p_gain", "in_domain",
+                  "score", "warning"]
 RANKS = {
-    "p_gain": "probability that log10 σ exceeds the parent's prediction (90 % interval read as a normal, "
-              "half-width = 1.645 s)",
-    "lcb": "lower end of the 90 % log10 σ interval",
-    "ucb": "upper end of the 90 % log10 σ interval",
+    "p_gain": "probability that log10 σ exceeds the parent's best estimate (measured when known); the "
+              "candidate's and the parent's calibrated intervals read as independent normals",
+    "lcb": "lower end of the calibrated log10 σ interval",
+    "ucb": "upper end of the calibrated log10 σ interval",
     "mean": "the predicted log10 σ",
 }
-PREDICTED = ("formula", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi", "ea_eV", "in_domain",
-             "warning")  # the pipeline's columns a result row keeps
+PREDICTED = ("formula", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi",
+             "measured_log10_sigma", "measured_n_papers", "ea_eV", "in_domain",
+             "warning")  # the pipeline's columns a result row keeps (with the known-first ones)
 CANDIDATE_COLUMNS = ["formula", "parent", "substitution"]  # what write_candidates writes
 CHUNK = 20000
-Z90 = 1.6448536269514722  # the normal quantile of a two-sided 90 % interval
 PINNED = {"Li": 1, "F": -1, "Cl": -1, "Br": -1, "I": -1, "O": -2, "S": -2, "Se": -2, "Te": -2}
 RESIDUAL_TOLERANCE = 0.1  # a nominal parent off neutrality by at most this share of its cation charge is accepted
 MAX_GUESS_SITES = 12  # pymatgen enumerates states site by site: beyond this many, the single-valence search
@@ -324,29 +328,96 @@ def dopant_combination(subs: tuple[Substitution, ...]) -> tuple[tuple[str, str],
     return tuple(sorted({(site, dopant) for site, dopant, _ in subs}))
 
 
-def p_above(mean: float, lo: float, hi: float, reference: float) -> float:
-    """P(log10 σ > reference) for a prediction whose 90 % interval [lo, hi] is read as a normal."""
-    s = (hi - lo) / 2 / Z90
-    if not s > 0:
-        return float("nan") if mean != mean else float(mean > reference)
-    return 0.5 * math.erfc(-(mean - reference) / s / math.sqrt(2))
+def interval_coverage(predictor: Predictor) -> float:
+    """The nominal coverage of the log10 σ intervals, from the model's card (`Calibration.confidence`).
+
+    Raises:
+        ScreenError: the predictor has no log10 σ model with an interval calibration.
+    """
+    try:
+        coverage = float(predictor.bundle.models["log10_sigma"].calibration.confidence)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ScreenError("the models carry no log10 σ interval calibration, so p_gain cannot be computed") from exc
+    if not 0 < coverage < 1:
+        raise ScreenError(f"the models' interval coverage must be in (0, 1), got {coverage:g}")
+    return coverage
 
 
-def _key(rank: str, mean: float, lo: float, hi: float, reference: float) -> tuple[float, float]:
+def z_of(coverage: float) -> float:
+    """The standard normal quantile of a two-sided interval of this coverage (1.645 at 0.9)."""
+    return statistics.NormalDist().inv_cdf((1 + coverage) / 2)
+
+
+def _sd(lo: float, hi: float, z: float) -> float:
+    """The standard deviation of a normal whose central interval of quantile z is [lo, hi] (NaN if unknown)."""
+    s = (hi - lo) / 2 / z
+    return s if s == s else float("nan")
+
+
+def _gain_z(mean: float, lo: float, hi: float, reference: float, reference_sd: float, z: float) -> float:
+    """(mean - reference) / sqrt(s² + s_ref²): the z-score `p_gain` reads (±inf when both widths are 0)."""
+    s = _sd(lo, hi, z)
+    sd = math.hypot(s, reference_sd if reference_sd == reference_sd else 0.0) if s == s else float("nan")
+    if mean != mean or reference != reference or sd != sd:
+        return float("nan")
+    if not sd > 0:
+        return math.inf if mean > reference else -math.inf if mean < reference else 0.0
+    return (mean - reference) / sd
+
+
+def p_gain(mean: float, lo: float, hi: float, reference: float, reference_lo: float = float("nan"),
+           reference_hi: float = float("nan"), coverage: float = 0.9) -> float:
+    """P(candidate's log10 σ > the parent's), from the two calibrated intervals.
+
+    The rule: each value is read as a normal centred on its estimate whose central `coverage` interval is
+    its calibrated interval [lo, hi] (s = half-width / z, z the normal quantile of `coverage`, 1.645 at
+    90 %, taken from the models' card). The candidate's estimate is its prediction; the parent's
+    (`reference`) is its best estimate, its measurements when it is a known material (the pipeline's
+    anchored `log10_sigma`), else its prediction. The two are taken as independent, so the difference has
+    s = sqrt(s_candidate² + s_parent²) and p_gain = Φ((mean - reference) / s). Independence is right for a
+    measured parent (its error is the spread between papers, not the model's); for a predicted parent the
+    model's errors on two neighbouring compositions are partly shared, which would make the difference
+    more certain than this, but by an amount nothing here measures, so p_gain errs towards 0.5 rather than
+    claiming 0 or 1. Without a parent interval (NaN bounds) only the candidate's width counts. A
+    zero-width difference gives 1 or 0 (0.5 on a tie); a missing value gives NaN.
+    """
+    z = _gain_z(mean, lo, hi, reference, _sd(reference_lo, reference_hi, z_of(coverage)), z_of(coverage))
+    return float("nan") if z != z else 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def _key(rank: str, mean: float, lo: float, hi: float, reference: float, reference_sd: float,
+         z: float) -> tuple[float, float]:
     """The sort key of a row under `rank` (higher is better, NaN last; ties go to the higher prediction).
 
-    For p_gain the key is the z-score of the parent's prediction, which orders like the probability but
-    does not saturate at 1.
+    For p_gain the key is the z-score `p_gain` reads, which orders like the probability but does not
+    saturate at 1.
     """
     def finite(v: float) -> float:
         return v if v == v else -math.inf
 
     if rank == "p_gain":
-        s = (hi - lo) / 2 / Z90
-        z = (mean - reference) / s if s > 0 else (math.inf if mean > reference else -math.inf)
-        return finite(z), finite(mean)
+        return finite(_gain_z(mean, lo, hi, reference, reference_sd, z)), finite(mean)
     primary = {"lcb": lo, "ucb": hi, "mean": mean}[rank]
     return finite(primary), finite(mean)
+
+
+def roughness(fractions: Sequence[float], values: Sequence[float], floor: float = 0.05) -> float:
+    """How much a series zig-zags: its total variation along the fractions over |net change|.
+
+    The values are taken in order of fraction (from the first fraction to the last). A monotone series
+    scores 1; each reversal adds twice its size over the net change. The net change is floored at `floor`
+    decades, so a flat series that wiggles is rough and a perfectly flat one scores 1, not 0/0 (a series of
+    one point, or with a NaN, is NaN).
+    """
+    pairs = sorted(zip(fractions, values, strict=True))
+    ys = [float(v) for _, v in pairs]
+    if len(ys) < 2 or any(v != v for v in ys):
+        return float("nan")
+    total = sum(abs(b - a) for a, b in itertools.pairwise(ys))
+    net = abs(ys[-1] - ys[0])
+    if total == 0:
+        return 1.0
+    return total / max(net, floor)
 
 
 def write_candidates(sweep: Sweep, path: str | Path, chunk: int = CHUNK) -> int:
@@ -399,7 +470,7 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
         predictor: the models (default: the shipped champion).
         top: candidates kept.
         rank: one of `RANKS`: "p_gain" (default) the probability of beating the parent's prediction,
-            "lcb"/"ucb" the lower/upper end of the 90 % log10 σ interval, "mean" the prediction.
+            "lcb"/"ucb" the lower/upper end of the calibrated log10 σ interval, "mean" the prediction.
         per_dopant: at most this many candidates per dopant combination in the top list (None or 0: no cap).
         temperature_c: the temperature of every prediction (default 25 °C).
         state: "crystalline", "glass", "glass-ceramic" or "unknown", the state of the parent and of every
@@ -408,8 +479,11 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
         progress: optional callable(rows done) after each chunk.
 
     Returns:
-        (rows with `RESULT_COLUMNS`: the parent first (`role` "parent", the baseline), then the top
-        candidates best first; counts: candidates, predicted, failed, skipped, same_as_parent).
+        (rows with `RESULT_COLUMNS`: the parent first (`role` "parent", the baseline, with its `basis` and
+        measured value when it is a known material), then the top candidates best first; counts:
+        candidates, predicted, failed, skipped, same_as_parent). The frame's `attrs` hold the interval
+        `coverage` (from the models' card), its `z`, and the parent's `reference` (its best estimate,
+        what p_gain compares with) with its `reference_basis`.
 
     Raises:
         ScreenError: a bad ranking, cap or state, or the parent cannot be predicted when the ranking
@@ -425,6 +499,8 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
     if state is not None and state not in STATES:
         raise ScreenError(f"the state must be one of {', '.join(STATES)}, got {state!r}")
     predictor = predictor or Predictor.default()
+    coverage = interval_coverage(predictor)
+    z = z_of(coverage)
     if state is None:
         from sulfml.parse.formula import parse_formula
 
@@ -438,8 +514,13 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
         return f
 
     base = predictor.run(frame([sweep.parent])).columns
-    parent_row = {c: base[c][0] for c in PREDICTED}
-    reference = float(base["log10_sigma"][0]) if not base["error"][0] else float("nan")
+    parent_row = _kept(base, 0)
+    # the parent's best estimate: the pipeline anchors log10_sigma and its interval on the measurements of
+    # a known material, so for one this is its measured value
+    reference, reference_sd = float("nan"), float("nan")
+    if not base["error"][0]:
+        reference = float(base["log10_sigma"][0])
+        reference_sd = _sd(float(base["log10_sigma_lo"][0]), float(base["log10_sigma_hi"][0]), z)
     if base["error"][0]:
         if rank == "p_gain":
             raise ScreenError(f"the parent {sweep.parent} cannot be predicted, so nothing can be compared with "
@@ -469,25 +550,35 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
                 continue
             counts["predicted"] += 1
             order = (_key(rank, cols["log10_sigma"][j], cols["log10_sigma_lo"][j], cols["log10_sigma_hi"][j],
-                          reference), -serial)  # unique: rows are never compared
+                          reference, reference_sd, z), -serial)  # unique: rows are never compared
             serial += 1
             heap = heaps.setdefault(dopant_combination(subs) if cap else (), [])
             if len(heap) < (min(cap, top) if cap else top):
-                heapq.heappush(heap, (*order, subs, {c: cols[c][j] for c in PREDICTED}))
+                heapq.heappush(heap, (*order, subs, _kept(cols, j)))
             elif order > heap[0][:2]:
-                heapq.heapreplace(heap, (*order, subs, {c: cols[c][j] for c in PREDICTED}))
+                heapq.heapreplace(heap, (*order, subs, _kept(cols, j)))
         if progress is not None:
             progress(len(texts))
     counts["skipped"] = sweep.skipped
     best = heapq.nlargest(top, itertools.chain.from_iterable(heaps.values()))
-    rows = [_result("parent", parent_row, "", rank, reference)]
-    rows += [_result("candidate", r, describe_substitution(subs), rank, reference) for _, _, subs, r in best]
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS), counts
+    rows = [_result("parent", parent_row, "", rank, reference, reference_sd, z)]
+    rows += [_result("candidate", r, describe_substitution(subs), rank, reference, reference_sd, z)
+             for _, _, subs, r in best]
+    result = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    result.attrs.update(coverage=coverage, z=z, reference=reference, reference_basis=parent_row["basis"])
+    return result, counts
 
 
-def _result(role: str, r: dict, substitution: str, rank: str, reference: float) -> dict:
+def _kept(cols: dict, j: int) -> dict:
+    """Row j's `PREDICTED` columns."""
+    return {c: cols[c][j] for c in PREDICTED}
+
+
+def _result(role: str, r: dict, substitution: str, rank: str, reference: float, reference_sd: float,
+            z: float) -> dict:
     mean, lo, hi = (float(r[c]) if r[c] is not None else float("nan")
                     for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi"))
-    p = p_above(mean, lo, hi, reference) if reference == reference else float("nan")
+    g = _gain_z(mean, lo, hi, reference, reference_sd, z)
+    p = float("nan") if g != g else 0.5 * math.erfc(-g / math.sqrt(2))
     score = {"p_gain": p, "lcb": lo, "ucb": hi, "mean": mean}[rank]
-    return r | {"role": role, "substitution": substitution, "p_above_parent": p, "score": score}
+    return r | {"role": role, "substitution": substitution, "p_gain": p, "score": score}

@@ -38,7 +38,32 @@ def load_materials(config: RunConfig, data_dir: str | Path | None = None):
     temps = meas["temperature_K"].dropna()
     # the span of measured temperatures travels with the materials: cards record it for predict's warning
     materials.attrs["temperature_range_K"] = (float(temps.min()), float(temps.max())) if len(temps) else None
+    materials.attrs["family_temperature_range_K"] = family_temperature_ranges(meas)
     return materials, featurize_materials(materials, config.preset)
+
+
+# A family measured over a narrower span than this (LGPS: at room temperature only) has no range of its own:
+# the span of every measurement applies to it, as to a family the data do not name.
+MIN_FAMILY_SPAN_K = 50.0
+
+
+def family_temperature_ranges(measurements) -> dict[str, tuple[float, float]]:
+    """The span of measured temperatures per structural family (`sulfml.featurize.fast.family_index`, the rule
+    the `family_*` features use), over the measurements with a temperature and a composition; only families
+    whose span is at least `MIN_FAMILY_SPAN_K`."""
+    import json
+
+    from sulfml.featurize import fast, rules
+
+    rows = measurements[measurements["temperature_K"].notna() & measurements["composition"].notna()]
+    if not len(rows):
+        return {}
+    codes = fast.family_index([json.loads(c) for c in rows["composition"]], rows["notation"].tolist(),
+                              rows["tags"].tolist(), rows["family"].tolist())
+    t = rows["temperature_K"].to_numpy(float)
+    spans = {rules.FAMILIES[int(c)]: (float(t[codes == c].min()), float(t[codes == c].max()))
+             for c in sorted(set(codes.tolist()))}
+    return {f: span for f, span in spans.items() if span[1] - span[0] >= MIN_FAMILY_SPAN_K}
 
 
 def train(
@@ -85,7 +110,8 @@ def train(
     logged = []
     for target in TARGETS:
         ts = training_set(materials, features, target, config)
-        tm = replace(fit_target(ts, config), temperature_range_K=materials.attrs.get("temperature_range_K"))
+        tm = replace(fit_target(ts, config), temperature_range_K=materials.attrs.get("temperature_range_K"),
+                     family_temperature_range_K=materials.attrs.get("family_temperature_range_K"))
         run_id, version = log_training_run(tm, config_path)
         logged.append((tm, ts, run_id, version))
         m = tm.cv.metrics

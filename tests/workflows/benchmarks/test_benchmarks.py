@@ -79,6 +79,8 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
     headline = result.predictions
     if "target" in headline:   # a benchmark of both targets: the headline metrics are of its main target
         headline = headline[headline["target"] == result.target]
+    if "folds" in headline:    # intervals: the headline is the grouped folds'; the family folds' rows follow
+        headline = headline[headline["folds"] == "grouped"]
     assert {"mae", "rmse", "r2", "spearman", "n"} <= set(metrics) and metrics["n"] == len(headline)
     preds = pd.read_csv(out / "predictions.csv")
     assert {"id", "formula", "y_true", "y_pred"} <= set(preds.columns)
@@ -105,17 +107,32 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
         key = "interval_coverage" if name == "obelix" else "sigma_coverage"
         assert 0.0 <= metrics[key] <= 1.0
     if name == "intervals":
-        # coverage is what the intervals really hold on the held-out rows
-        unc = preds[(preds["target"] == "log10_sigma") & ~preds["censored"]]
+        # coverage is what the intervals really hold on the held-out rows, on grouped and on family folds
+        grouped, fam = preds[preds["folds"] == "grouped"], preds[preds["folds"] == "family"]
+        unc = grouped[(grouped["target"] == "log10_sigma") & ~grouped["censored"]]
         assert metrics["sigma_coverage"] == pytest.approx(unc["covered"].mean())
         assert set(preds["target"]) == {"log10_sigma", "ea_eV"}
-        for (target, fold), part in preds.groupby(["target", "fold"]):
-            audit = train[train["target"] == target]
+        for (target, fold), part in grouped.groupby(["target", "fold"]):
+            audit = train[(train["target"] == target) & train["held_out_family"].isna()]
             assert not set(audit.loc[audit["test_fold"] != fold, "material_key"]) & set(part["id"])
+        from sulfml.workflows.benchmarks.suites import LOFO_FAMILIES
+
+        fam_unc = fam[~fam["censored"]]
+        assert len(fam_unc) and set(fam["held_out_family"]) <= set(LOFO_FAMILIES)
+        assert metrics["sigma_family_coverage"] == pytest.approx(fam_unc["covered"].mean())
+        assert metrics["sigma_family_n"] == len(fam_unc)
+        assert metrics["sigma_family_median_width"] == pytest.approx((fam_unc["y_hi"] - fam_unc["y_lo"]).median())
+        assert set(metrics["sigma_family_by_family"]) == set(fam["held_out_family"])
+        for family, part in fam.groupby("held_out_family"):
+            # a held-out family's materials are never among its model's training materials
+            audit = train[train["held_out_family"] == family]
+            assert len(audit) and not set(audit["material_key"]) & set(part["id"])
     if name == "temperature":
         from sulfml.data.table import RT_RANGE_K
 
         assert not preds["temperature_K"].between(*RT_RANGE_K).any() and "by_temperature" in metrics
+        # the benchmark predicts through the Predictor: a test material is never known first
+        assert (preds["basis"] == "model").all() and metrics["n_known_first"] == 0
         m = bench_data.table.measurements
         held = m[m["source_row_id"].astype(str).isin(preds["id"].astype(str)) & (m["source"] == "liverpool")]
         audit = train.astype({"source_row_id": str}).merge(m.astype({"source_row_id": str}),
@@ -256,3 +273,21 @@ def test_benchmark_cli_without_a_config_runs_the_shipped_models_config_and_says_
     assert main(["benchmark", "ea", "--output", str(out), "--seeds", "0", "--config", "smoke",
                  "--data-dir", str(mini_data_dir)]) == 2
     assert "at least one seed" in capsys.readouterr().err
+
+
+def test_intervals_report_family_folds_with_the_smoke_config(mini_data_dir):
+    """The shipped kind of model (kNN features, their distance in the calibration) on grouped and family folds."""
+    from sulfml.config import resolve_config
+    from sulfml.workflows.benchmarks.suites import LOFO_FAMILIES
+    from sulfml.workflows.benchmarks.trust import intervals
+
+    data = BenchmarkData(table=build_table(mini_data_dir), config=RunConfig.from_toml(resolve_config("smoke")))
+    result = intervals(data)
+    m, preds = result.metrics, result.predictions
+    fam = preds[(preds["folds"] == "family") & ~preds["censored"].astype(bool)]
+    assert set(fam["held_out_family"]) <= set(LOFO_FAMILIES) and m["sigma_family_n"] == len(fam) > 0
+    assert m["sigma_family_coverage"] == pytest.approx(fam["covered"].mean())
+    for family, part in fam.groupby("held_out_family"):
+        assert m["sigma_family_by_family"][family]["coverage"] == pytest.approx(part["covered"].mean())
+    assert (fam["y_lo"] < fam["y_pred"]).all() and (fam["y_pred"] < fam["y_hi"]).all()
+    assert 0.0 <= m["sigma_coverage"] <= 1.0 and m["sigma_median_width"] > 0

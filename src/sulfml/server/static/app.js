@@ -287,9 +287,9 @@ async function runPrediction(request, what) {
 
 function renderPredictions(result) {
   const table = clear($("results"));
-  const head = ["#", "Formula", "State", "σ (S/cm)", "log10 σ [90 % interval]", "Ea (eV) [interval]", "T (K)",
+  const head = ["#", "Formula", "State", "Basis", "σ (S/cm)", "log10 σ [90 % interval]", "Ea (eV) [interval]", "T (K)",
     "Domain", "Nearest known materials (measured)", ""];
-  const numeric = new Set([3, 4, 5, 6]);
+  const numeric = new Set([4, 5, 6, 7]);
   table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.has(i) ? "num" : null, text: h })))));
   const body = el("tbody");
   result.rows.forEach((row, i) => body.append(predictionRow(row, i)));
@@ -306,7 +306,7 @@ function predictionRow(row, i) {
     return el("tr", { class: "error-row", "data-row": i },
       el("td", { class: "num", text: i + 1 }),
       el("td", {}, el("span", { class: "mono", text: input === "" ? "(empty)" : input })),
-      el("td", { colspan: 8 }, el("span", { class: "badge error", text: "error" }), " ",
+      el("td", { colspan: 9 }, el("span", { class: "badge error", text: "error" }), " ",
         el("span", { class: "error-text", text: row.error })));
   }
   const formula = el("td", {}, el("span", { class: "formula", text: row.formula }),
@@ -316,11 +316,35 @@ function predictionRow(row, i) {
   return el("tr", { "data-row": i },
     el("td", { class: "num", text: i + 1 }), formula,
     el("td", {}, row.state ? el("span", { class: "badge state", text: row.state }) : el("span", { class: "muted", text: "–" })),
+    basisCell(row),
     el("td", { class: "num" }, sigmaNodes(row.sigma_S_cm)),
     intervalCell(row.log10_sigma, row.log10_sigma_lo, row.log10_sigma_hi, 2),
     intervalCell(row.ea_eV, row.ea_lo, row.ea_hi, 3),
     el("td", { class: "num", text: isNum(row.temperature_K) ? row.temperature_K.toFixed(1) : "" }),
     domainCell(row), neighboursCell(row), el("td", {}, button));
+}
+
+// Where an answer comes from (`basis`): the model alone, or a known material's own measurements.
+const BASIS_TITLES = {
+  model: "the material is not in the training data: the model's answer",
+  measured: "the material's papers alone fix the value (one paper, or papers that agree)",
+  "measured+model": "the material's papers, combined with the model by the known-first rule",
+};
+
+function measuredText(row) {
+  if (!row.measured_n_papers) return "";
+  const n = row.measured_n_papers;
+  const range = Array.isArray(row.measured_range) && n > 1
+    ? ` (${fixed(row.measured_range[0], 2)} to ${fixed(row.measured_range[1], 2)})` : "";
+  const ea = isNum(row.measured_ea_eV) ? `, Ea ${fixed(row.measured_ea_eV, 2)} eV` : "";
+  return `measured log10 σ ${fixed(row.measured_log10_sigma, 2)}, ${n > 1 ? `median of ${n} papers` : "one paper"}${range}${ea}`;
+}
+
+function basisCell(row) {
+  const basis = row.basis || "model";
+  const title = [BASIS_TITLES[basis] || basis, measuredText(row)].filter(Boolean).join(": ");
+  return el("td", {}, el("span", { class: `badge basis ${basis === "model" ? "model" : "measured"}`, text: basis, title }),
+    row.measured_n_papers ? el("span", { class: "sub", text: measuredText(row) }) : null);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -419,6 +443,16 @@ function marker(kind, cx, cy, colour) {
   return svgEl("circle", { cx, cy, r: 4.5, fill: colour, stroke: "white", "stroke-width": 1.2 });
 }
 
+// °C along the top axis of an Arrhenius plot (x = 1000/T, top margin 34), where readers look for temperatures
+function celsiusTicks(svg, sx, x0, x1) {
+  for (const c of [800, 600, 400, 300, 200, 150, 100, 50, 25, 0]) {
+    const inv = 1000 / (c + 273.15);
+    if (inv < x0 || inv > x1) continue;
+    svg.append(svgEl("line", { x1: sx(inv), x2: sx(inv), y1: 34, y2: 30, stroke: "#9aa5b1" }));
+    svg.append(svgEl("text", { x: sx(inv), y: 26, "text-anchor": "middle", "font-size": 10, fill: "#7b8794", text: `${c} °C` }));
+  }
+}
+
 function drawArrhenius(result) {
   const box = $("arrhenius-plot");
   const curve = result.arrhenius.filter((p) => isNum(p.log10_sigma));
@@ -432,14 +466,7 @@ function drawArrhenius(result) {
     x: [Math.min(...xs) - xPad, Math.max(...xs) + xPad], y: [Math.min(...ys) - yPad, Math.max(...ys) + yPad],
     xLabel: "1000 / T (K⁻¹)", yLabel: "log10 σ (S/cm)", label: "Arrhenius plot of the prediction", xFormat: (t) => t.toFixed(1),
   });
-  const [x0, x1] = [Math.min(...xs) - xPad, Math.max(...xs) + xPad];
-  // °C along the top axis, where readers look for temperatures
-  for (const c of [800, 600, 400, 300, 200, 150, 100, 50, 25, 0]) {
-    const inv = 1000 / (c + 273.15);
-    if (inv < x0 || inv > x1) continue;
-    svg.append(svgEl("line", { x1: sx(inv), x2: sx(inv), y1: 34, y2: 30, stroke: "#9aa5b1" }));
-    svg.append(svgEl("text", { x: sx(inv), y: 26, "text-anchor": "middle", "font-size": 10, fill: "#7b8794", text: `${c} °C` }));
-  }
+  celsiusTicks(svg, sx, Math.min(...xs) - xPad, Math.max(...xs) + xPad);
   const band = curve.map((p) => [sx(p.inv_T), sy(p.hi)]).concat(curve.slice().reverse().map((p) => [sx(p.inv_T), sy(p.lo)]));
   svg.append(svgEl("path", { d: pathOf(band) + " Z", fill: "#1d4ed8", "fill-opacity": 0.16, stroke: "none", class: "band" }));
   svg.append(svgEl("path", { d: pathOf(curve.map((p) => [sx(p.inv_T), sy(p.log10_sigma)])), fill: "none", stroke: "#1d4ed8", "stroke-width": 2.4, class: "prediction" }));
@@ -499,7 +526,7 @@ function renderDetail(result) {
   $("detail-summary").textContent = `log10 σ ${fixed(row.log10_sigma, 2)} [${fixed(row.log10_sigma_lo, 2)}, ` +
     `${fixed(row.log10_sigma_hi, 2)}] at ${row.temperature_K.toFixed(1)} K · Ea ${fixed(row.ea_eV, 3)} eV ` +
     `[${fixed(row.ea_lo, 2)}, ${fixed(row.ea_hi, 2)}] · ${row.in_domain ? "in domain" : "outside the domain"}` +
-    (row.state ? ` · ${row.state}` : "");
+    (row.state ? ` · ${row.state}` : "") + ` · basis ${row.basis || "model"}`;
   drawArrhenius(result);
   const [lo, hi] = result.temperature_range_K;
   $("arrhenius-note").textContent = (result.range_from_data
@@ -507,7 +534,7 @@ function renderDetail(result) {
     : `Band over ${lo.toFixed(0)}–${hi.toFixed(0)} K (this model does not record the range its data span). `) +
     "The curve moves σ from 25 °C with the predicted Ea (σT Arrhenius form); diamonds are the nearest known " +
     "materials' measured room-temperature σ (open triangles: upper bounds), dashed lines their measured Ea.";
-  renderWhy(result.why);
+  renderWhy(result.why, row);
   renderNeighbours(result.neighbors);
 }
 
@@ -527,11 +554,19 @@ const WHY_TITLES = {
   ea_eV: ["Activation energy, Ea (eV)", "raises Ea", "lowers Ea", 3],
 };
 
-function renderWhy(why) {
+function renderWhy(why, row) {
   const box = clear($("why"));
   if (!why) {
     box.append(el("p", { class: "muted", text: "No explanation: the formula could not be read." }));
     return;
+  }
+  if (row && row.basis && row.basis !== "model") {
+    // a known material: say so first, then explain the model's own share of the answer
+    const model = why.log10_sigma ? ` The model alone says log10 σ ${fixed(why.log10_sigma.prediction, 2)}; the ` +
+      "contributions below explain that part." : "";
+    box.append(el("p", { class: "basis-note", text: `Basis: ${row.basis}. This material is in the training data ` +
+      `(${measuredText(row)}), so the answer is anchored on its measurements: the median of its papers and the ` +
+      `model's answer, weighted by how precise each is, kept within its papers' range.${model}` }));
   }
   for (const [target, [title, up, down, digits]] of Object.entries(WHY_TITLES)) {
     const e = why[target];
@@ -644,7 +679,7 @@ function renderScreen(result) {
       el("td", { class: "num" }, sigmaNodes(row.sigma_S_cm)),
       intervalCell(row.log10_sigma, row.log10_sigma_lo, row.log10_sigma_hi, 2),
       el("td", { class: "num", text: fixed(row.ea_eV, 3) }),
-      el("td", { class: "num", text: parent ? "" : isNum(row.p_above_parent) ? `${(100 * row.p_above_parent).toFixed(0)} %` : "" }),
+      el("td", { class: "num", text: parent ? "" : isNum(row.p_gain) ? `${(100 * row.p_gain).toFixed(0)} %` : "" }),
       domainCell(row)));
   }
   table.append(body);
@@ -716,6 +751,151 @@ function minStep(points) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Known materials: the measured records (GET /api/materials)
+
+const SOURCE_COLOURS = { obelix: "#1d4ed8", review: "#d97706", laskowski: "#059669", liverpool: "#c026d3", user: "#dc2626" };
+const KNOWN_LIMIT = 50;
+
+async function searchKnown(event) {
+  event.preventDefault();
+  const q = $("known-query").value.trim();
+  if (!q) {
+    setStatus("known-status", "Type a formula, an element set, a family or a DOI.", true);
+    return;
+  }
+  const button = $("known-button");
+  busy(button, true, "Searching…");
+  setStatus("known-status", `Searching ${q}…`);
+  try {
+    const result = await api(`/api/materials?${new URLSearchParams({ q, limit: String(KNOWN_LIMIT) })}`);
+    renderKnown(result);
+    const n = result.materials.length;
+    setStatus("known-status", n
+      ? `${n} measured material${n === 1 ? "" : "s"} for ${result.query.description}` + (n === result.limit ? ` (the first ${n})` : "") + "."
+      : `No measured material for ${result.query.description}.`);
+  } catch (err) {
+    setStatus("known-status", `Not searched: ${err.message}`, true);
+  } finally {
+    busy(button, false);
+  }
+}
+
+function knownValue(m) {
+  return isNum(m.log10_sigma) ? `${m.censored ? "< " : ""}${fixed(m.log10_sigma, 2)}` : "–";
+}
+
+function knownName(m) {
+  return m.formula + (m.additive ? ` + ${m.additive}` : "");
+}
+
+function renderKnown(result) {
+  $("known-detail").hidden = true;
+  const table = clear($("known-materials"));
+  $("known-card").hidden = !result.materials.length;
+  $("known-summary").textContent = result.query.description;
+  if (!result.materials.length) return;
+  const head = ["Formula", "State", "Family", "log10 σ at RT", "Papers", "Range (papers)", "Ea (eV)", "Measurements", ""];
+  const numeric = new Set([3, 4, 5, 6, 7]);
+  table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.has(i) ? "num" : null, text: h })))));
+  const body = el("tbody");
+  const rows = result.materials.map((m, i) => {
+    const tr = el("tr", { "data-material": i },
+      el("td", { class: "formula", text: knownName(m) }),
+      el("td", {}, el("span", { class: "badge state", text: m.state })),
+      el("td", { text: m.family || "–" }),
+      el("td", { class: "num", text: knownValue(m) }),
+      el("td", { class: "num", text: m.n_papers }),
+      el("td", { class: "num", text: m.n_papers > 1 ? `${fixed(m.log10_sigma_min, 2)} to ${fixed(m.log10_sigma_max, 2)}` : "" }),
+      el("td", { class: "num", text: isNum(m.ea_eV) ? fixed(m.ea_eV, 3) : "–" }),
+      el("td", { class: "num", text: m.measurements.length + (m.arrhenius ? " · fit" : "") }));
+    tr.append(el("td", {}, el("button", { type: "button", class: "ghost small details-button", text: "Show",
+      onclick: () => openKnown(m, tr) })));
+    return tr;
+  });
+  body.append(...rows);
+  table.append(body);
+  if (rows.length === 1) openKnown(result.materials[0], rows[0]);
+}
+
+function openKnown(m, row) {
+  for (const tr of $("known-materials").querySelectorAll("tr.selected")) tr.classList.remove("selected");
+  row.classList.add("selected");
+  const card = $("known-detail");
+  card.hidden = false;
+  $("known-title").textContent = knownName(m);
+  $("known-detail-summary").textContent = [m.state, m.family ? `family ${m.family}` : null,
+    isNum(m.log10_sigma) ? `log10 σ at RT ${knownValue(m)} (${m.n_papers > 1 ? `median of ${m.n_papers} papers` : "1 paper"})` : "no room-temperature value",
+    isNum(m.ea_eV) ? `Ea ${fixed(m.ea_eV, 3)} eV` : null].filter(Boolean).join(" · ");
+  drawKnown(m);
+  renderMeasurements(m);
+  card.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function drawKnown(m) {
+  const box = $("known-plot");
+  const points = m.measurements.filter((p) => isNum(p.log10_sigma) && isNum(p.inv_T));
+  const line = m.arrhenius ? m.arrhenius.line : [];
+  const xs = points.map((p) => p.inv_T).concat(line.map((p) => p.inv_T));
+  const ys = points.map((p) => p.log10_sigma).concat(line.map((p) => p.log10_sigma));
+  const xPad = Math.max(0.05, (Math.max(...xs) - Math.min(...xs)) * 0.06);
+  const yPad = Math.max(0.3, (Math.max(...ys) - Math.min(...ys)) * 0.08);
+  const [x0, x1] = [Math.min(...xs) - xPad, Math.max(...xs) + xPad];
+  const { svg, sx, sy } = axes(box, {
+    width: 620, height: 380, margin: { top: 34, right: 18, bottom: 44, left: 58 },
+    x: [x0, x1], y: [Math.min(...ys) - yPad, Math.max(...ys) + yPad],
+    xLabel: "1000 / T (K⁻¹)", yLabel: "log10 σ (S/cm)", label: `Arrhenius plot of the measurements of ${knownName(m)}`,
+    xFormat: (t) => t.toFixed(2),
+  });
+  celsiusTicks(svg, sx, x0, x1);
+  const items = [];
+  if (line.length) {
+    const a = m.arrhenius;
+    svg.append(svgEl("path", { d: pathOf(line.map((p) => [sx(p.inv_T), sy(p.log10_sigma)])), fill: "none", stroke: "#102a43",
+      "stroke-width": 1.8, "stroke-dasharray": "6 4", class: "fit" }));
+    items.push({ kind: "line", colour: "#102a43", dash: "6 4",
+      label: `Arrhenius fit (σT form) of ${a.n_points} points: Ea ${fixed(a.ea_eV, 3)} eV, R² ${fixed(a.r2, 2)}` });
+  }
+  for (const p of points) {
+    const colour = SOURCE_COLOURS[p.source] || "#475569";
+    const kind = p.censored ? "triangle" : isNum(p.temperature_K) ? "circle" : "diamond";
+    const mark = marker(kind, sx(p.inv_T), sy(p.log10_sigma), colour);
+    mark.setAttribute("class", "measurement-point");
+    const where = isNum(p.temperature_K) ? celsius(p.temperature_K) : "room temperature (not stated)";
+    mark.append(svgEl("title", { text: `${p.source} ${p.source_row_id}: log10 σ ${p.censored ? "< " : ""}${fixed(p.log10_sigma, 2)} at ${where}` +
+      (p.paper || p.doi ? ` · ${p.paper || p.doi}` : "") }));
+    svg.append(mark);
+  }
+  for (const source of Object.keys(SOURCE_COLOURS)) {
+    if (points.some((p) => p.source === source)) items.push({ kind: "circle", colour: SOURCE_COLOURS[source], label: source });
+  }
+  if (points.some((p) => !p.censored && !isNum(p.temperature_K))) items.push({ kind: "diamond", colour: "#7b8794", label: "room temperature, not stated: at 25 °C" });
+  if (points.some((p) => p.censored)) items.push({ kind: "triangle", colour: "#7b8794", label: "upper bound" });
+  legend(box, items);
+  const temps = new Set(points.filter((p) => isNum(p.temperature_K) && !p.censored).map((p) => p.temperature_K));
+  $("known-note").textContent = m.arrhenius
+    ? `The fit is log10(σT) = A − Ea/(k ln10 · T) over the measured values at stated temperatures, from every paper; its log10 σ at 25 °C is ${fixed(m.arrhenius.log10_sigma_rt, 2)}.`
+    : `No fit: σ is measured at ${temps.size} stated temperature${temps.size === 1 ? "" : "s"} (a fit needs three or more).`;
+}
+
+function renderMeasurements(m) {
+  const table = clear($("known-measurements"));
+  const head = ["log10 σ", "σ (S/cm)", "T (°C)", "Ea (eV)", "State", "Source", "Paper or DOI"];
+  table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: i < 4 ? "num" : null, text: h })))));
+  const body = el("tbody");
+  for (const p of m.measurements) {
+    body.append(el("tr", {},
+      el("td", { class: "num", text: `${p.censored ? "< " : ""}${fixed(p.log10_sigma, 2)}` }),
+      el("td", { class: "num" }, sigmaNodes(p.sigma_S_cm)),
+      el("td", { class: "num", text: isNum(p.temperature_K) ? fixed(p.temperature_K - 273.15, 0) : "RT" }),
+      el("td", { class: "num", text: isNum(p.ea_eV) ? fixed(p.ea_eV, 3) : "" }),
+      el("td", { text: p.state }),
+      el("td", { class: "mono", text: `${p.source} ${p.source_row_id}` }),
+      el("td", {}, linkedText(p.paper || p.doi || ""))));
+  }
+  table.append(body);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // About
 
 function fact(list, term, ...value) {
@@ -778,6 +958,7 @@ function start() {
   });
   $("file").addEventListener("change", predictFile);
   $("screen-form").addEventListener("submit", runScreen);
+  $("known-form").addEventListener("submit", searchKnown);
   $("detail-close").addEventListener("click", () => { $("detail-card").hidden = true; });
   $("download-predictions").addEventListener("click", () => {
     if (state.predictions) downloadCSV(state.predictions.columns, state.predictions.rows, "sulfml-predictions.csv");

@@ -138,21 +138,29 @@ def review(data: BenchmarkData) -> BenchmarkResult:
     return BenchmarkResult("review", "log10_sigma", metrics, predictions, training_rows(train, both), info)
 
 
+def family_splits(meas: pd.DataFrame, mats: pd.DataFrame) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """The leave-one-family-out splits: per family of `LOFO_FAMILIES`, (family, its materials, the training
+    measurements: every other measurement minus those sharing a composition or a paper with them)."""
+    fam = material_families(mats)
+    out = []
+    for name in LOFO_FAMILIES:
+        held = mats[fam == name]
+        test_meas = meas[meas["material_key"].isin(set(held["material_key"]))]
+        out.append((name, held, exclude_leaks(meas, test_meas)[0]))
+    return out
+
+
 def family(data: BenchmarkData) -> BenchmarkResult:
     """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV."""
     meas = selected_measurements(data)
     config = data.config
     mats = aggregate_materials(meas, config.data.aggregation)
-    fam = pd.Series(material_families(mats), index=mats.index)
     ts = training_set(mats, featurize_materials(mats, config.preset), "log10_sigma", config)
     cv = cross_validate(replace(ts, groups=leak_groups(ts.materials)), config.params.get("log10_sigma", {}), config)
     cv_pred = pd.Series(cv.oof, index=mats.index)
     y = pd.Series(ts.y, index=mats.index)
     preds, rows, metrics_by = [], [], {}
-    for name in LOFO_FAMILIES:
-        held = mats[fam == name]
-        test_meas = meas[meas["material_key"].isin(set(held["material_key"]))]
-        train, _ = exclude_leaks(meas, test_meas)
+    for name, held, train in family_splits(meas, mats):
         fitted = fit_on(train, "log10_sigma", config)
         p = fitted.predict(held)
         preds.append(pd.DataFrame({"id": held["material_key"], "formula": held["formula"], "family": name,

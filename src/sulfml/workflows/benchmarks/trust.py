@@ -11,7 +11,7 @@ import pandas as pd
 from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
-from sulfml.model.train import featurize_materials, fit_target, training_set
+from sulfml.model.train import featurize_materials, fit_target, interval_halfwidth, training_set
 from sulfml.service.physics import K_B_EV, ROOM_T_K, arrhenius_shift
 from sulfml.service.predictor import Predictor
 from sulfml.workflows.benchmarks.core import (
@@ -25,6 +25,7 @@ from sulfml.workflows.benchmarks.core import (
     selected_measurements,
     training_rows,
 )
+from sulfml.workflows.benchmarks.suites import family_splits
 
 TEMPERATURE_BINS_K = (278.0, 323.15, 373.15, 473.15, 673.15, 1200.0)
 
@@ -51,7 +52,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
             tm = fit_target(ts.rows(tr), config)
             p = tm.regressor.predict(ts.X.iloc[te]).astype(float)
             d = tm.domain.distance(ts.X.iloc[te])[0]
-            hw = tm.calibration.halfwidth(p, d)
+            hw = interval_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], p, d)
             pred[te], lo[te], hi[te], dist[te] = p, p - hw, p + hw, d
             inside_domain[te] = d <= tm.domain.threshold
             fold_of[te] = k
@@ -75,15 +76,52 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         rows = training_rows(meas, ts.materials).assign(target=target)
         rows["test_fold"] = rows["material_key"].map(dict(zip(ts.materials["material_key"], fold_of, strict=True)))
         audit.append(rows)
-    predictions = pd.concat(frames, ignore_index=True)
-    sig = predictions[(predictions["target"] == "log10_sigma")]
+    family_frame, family_metrics, family_audit = _family_intervals(meas, mats, config)
+    metrics |= family_metrics
+    audit += family_audit
+    predictions = pd.concat([f.assign(folds="grouped") for f in frames] + [family_frame], ignore_index=True)
+    sig = predictions[(predictions["target"] == "log10_sigma") & (predictions["folds"] == "grouped")]
     metrics = scores(sig["y_true"], sig["y_pred"]) | metrics | {"nominal": config.cv.interval_coverage}
     info = {"method": "grouped 5-fold outer CV; each outer model calibrated on its own inner grouped CV",
-            "targets": {"coverage": "within 5 points of nominal", "sigma_median_width": "< 3 log10 units"},
+            "family_method": "log10 σ on leave-one-family-out folds (the family benchmark's splits, "
+                             "`suites.family_splits`), each model trained and calibrated as `sulfml train` does; "
+                             "metrics sigma_family_*, rows with folds = family",
+            "targets": {"coverage": "within 5 points of nominal, on grouped and on family folds",
+                        "sigma_median_width": "< 3 log10 units"},
             "training_rows": "every measurement of the materials trained on, with the fold that tested them "
                              "(trained on in every other fold)"}
     return BenchmarkResult("intervals", "log10_sigma", metrics, predictions, pd.concat(audit, ignore_index=True),
                            info)
+
+
+def _family_intervals(meas: pd.DataFrame, mats: pd.DataFrame, config) -> tuple[pd.DataFrame, dict, list]:
+    """σ intervals on the leave-one-family-out folds: (rows, `sigma_family_*` metrics, audited training rows)."""
+    frames, audit = [], []
+    by_family: dict[str, dict] = {}
+    for name, held, train in family_splits(meas, mats):
+        if not len(held):
+            continue
+        fitted = fit_on(train, "log10_sigma", config, calibrated=True)
+        assert fitted.model is not None  # calibrated=True
+        pred, lo, hi, dist = fitted.predict_interval(held)
+        cens = held["censored"].to_numpy(bool)
+        y = np.where(cens, config.censoring.log10_value, held["log10_sigma"].to_numpy(float))
+        frames.append(pd.DataFrame({
+            "target": "log10_sigma", "id": held["material_key"].to_numpy(), "formula": held["formula"].to_numpy(),
+            "y_true": y, "y_pred": pred, "y_lo": lo, "y_hi": hi, "covered": (y >= lo) & (y <= hi), "censored": cens,
+            "knn_distance": dist, "in_domain": dist <= fitted.model.domain.threshold, "fold": -1, "group": "",
+            "held_out_family": name, "folds": "family"}))
+        audit.append(training_rows(train, fitted.materials).assign(target="log10_sigma", held_out_family=name))
+        by_family[name] = coverage_and_width(y[~cens], lo[~cens], hi[~cens])
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["target", "folds"])
+    unc = ~frame["censored"].to_numpy(bool) if len(frame) else np.zeros(0, bool)
+    overall = coverage_and_width(*(frame[c].to_numpy(float)[unc] if len(frame) else np.zeros(0)
+                                   for c in ("y_true", "y_lo", "y_hi")))
+    metrics = {"sigma_family_coverage": overall["coverage"], "sigma_family_median_width": overall["median_width"],
+               "sigma_family_mean_width": overall["mean_width"], "sigma_family_n": overall["n"],
+               "sigma_family_by_family": {k: {"coverage": v["coverage"], "median_width": v["median_width"],
+                                              "n": v["n"]} for k, v in by_family.items()}}
+    return frame, metrics, audit
 
 
 def _bin_label(t: float) -> str:
@@ -130,7 +168,7 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
             "y_pred_sigma_form": log_rt - ea / (K_B_EV * np.log(10)) * (1 / t - 1 / ROOM_T_K),
             "y_pred_no_shift": log_rt, "y_lo": out["log10_sigma_lo"].to_numpy(float),
             "y_hi": out["log10_sigma_hi"].to_numpy(float), "ea_pred": ea, "fold": k,
-            "error": out["error"].to_numpy(),
+            "basis": out["basis"].to_numpy(), "error": out["error"].to_numpy(),
         }))
         audit.append(training_rows(train, pd.concat([f.materials for f in fits])).assign(test_fold=k))
     p = pd.concat(frames, ignore_index=True)
@@ -140,7 +178,9 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
     metrics |= {"mae_sigma_form": mae(p["y_true"], p["y_pred_sigma_form"]),
                 "mae_no_shift": mae(p["y_true"], p["y_pred_no_shift"]),
                 "interval_coverage": coverage_and_width(p["y_true"], p["y_lo"], p["y_hi"])["coverage"],
-                "n_materials": int(p["formula"].nunique())}
+                "n_materials": int(p["formula"].nunique()),
+                # a held-out material is never in its fold's training data, so never answered known first
+                "n_known_first": int((p["basis"] != "model").sum())}
     by_bin = {}
     for name, g in p.groupby("bin", sort=False):
         by_bin[name] = {"n": len(g), "mae": mae(g["y_true"], g["y_pred"]),

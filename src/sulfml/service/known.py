@@ -1,0 +1,242 @@
+"""Known first: a material the training data hold answers with its own measurements.
+
+The lookup is one hash of the material key (`sulfml.chem.composition.material_key`) per row against the
+training materials of the σ model's domain, whose labels carry each material's per-paper evidence (one value
+per paper, `sulfml.data.table.aggregate_materials`). The measurements and the model are combined by one
+stated rule, `anchor`:
+
+* the papers of a material scatter about its median: over the training materials that have two or more
+  papers, each paper's deviation from the median of the same material's other papers is measured; their
+  mean absolute value gives the spread τ = √(π/2) · mean |deviation| (the standard deviation of a normal
+  with that mean absolute deviation), and the median of n papers is taken to carry a variance τ²/n;
+* the model's answer carries the variance of its own calibrated interval read as a normal, (half-width / z)²;
+* the answer is the precision-weighted mean of the two, kept within the lowest and highest paper;
+* its interval is for the value the next paper would measure: the answer ± the larger of q, the conformal
+  quantile (at the intervals' coverage) of the papers' absolute deviations, which holds the heavy tails the
+  data show, and z·√(v + τ²), v the combined variance; it is widened where needed to hold the measured
+  median;
+* a material measured only as an upper bound (every paper censored) answers with the model's value capped at
+  the bound, and an interval that reaches the bound.
+
+Ea is combined by the same rule with its own spread. A material not in the data is answered by the model
+alone; a benchmark's test material is never in its training data, so a benchmark never takes this path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sulfml.chem.elements import element_tables
+from sulfml.model.domain import DomainModel
+
+if TYPE_CHECKING:
+    from sulfml.parse.bulk import ParsedBatch
+    from sulfml.tracking.bundle import Bundle
+
+MODEL = "model"
+MEASURED = "measured"
+BOTH = "measured+model"
+BASES = (MODEL, MEASURED, BOTH)
+# Without enough materials of two or more papers to measure it, the spread the review's data show.
+_FALLBACK_SPREAD = {"log10_sigma": 0.6, "ea_eV": 0.05}
+_MIN_MATERIALS_FOR_SPREAD = 10
+
+
+def paper_values(evidence: object) -> np.ndarray:
+    """The per-paper values of a material's evidence JSON ([[paper, value], ...]); empty when there is none."""
+    if not isinstance(evidence, str) or not evidence:
+        return np.zeros(0)
+    return np.array([float(v) for _, v in json.loads(evidence)], float)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How the papers of one material scatter, as the training data show.
+
+    Attributes:
+        tau: τ, the spread as a standard deviation (weights the measured median).
+        deviations: every paper's absolute deviation from the median of its material's other papers, sorted.
+        n_materials: the materials (two or more papers) they come from.
+    """
+
+    tau: float
+    deviations: np.ndarray
+    n_materials: int
+
+    def next_paper(self, confidence: float) -> float:
+        """q: the conformal quantile of the deviations at `confidence` (z·τ without enough of them)."""
+        n = len(self.deviations)
+        if self.n_materials < _MIN_MATERIALS_FOR_SPREAD or n == 0:
+            return NormalDist().inv_cdf(0.5 + confidence / 2) * self.tau
+        return float(np.quantile(self.deviations, min(1.0, math.ceil((n + 1) * confidence) / n), method="higher"))
+
+
+def inter_paper_spread(evidence: Sequence[object], fallback: float) -> Spread:
+    """The rule's spread of the papers of one material.
+
+    Args:
+        evidence: each material's evidence JSON.
+        fallback: τ when fewer than 10 materials have two or more papers.
+    """
+    deviations: list[float] = []
+    n_materials = 0
+    for e in evidence:
+        v = paper_values(e)
+        if len(v) < 2:
+            continue
+        n_materials += 1
+        for i in range(len(v)):
+            deviations.append(abs(v[i] - float(np.median(np.delete(v, i)))))
+    tau = fallback if n_materials < _MIN_MATERIALS_FOR_SPREAD else math.sqrt(math.pi / 2) * float(np.mean(deviations))
+    return Spread(tau, np.sort(np.array(deviations, float)), n_materials)
+
+
+@dataclass(frozen=True)
+class Anchored:
+    """The rule's answer for rows of known materials (arrays aligned with the rows given)."""
+
+    value: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    basis: list[str]
+
+
+def anchor(model: np.ndarray, halfwidth: np.ndarray, papers: Sequence[np.ndarray], censored: np.ndarray,
+           spread: Spread, confidence: float) -> Anchored:
+    """Combine each row's measurements with the model's answer by the module's rule.
+
+    Args:
+        model: the model's answers.
+        halfwidth: the half-widths of the model's calibrated intervals.
+        papers: each row's per-paper values (at least one; censored rows: the upper bounds).
+        censored: rows whose every paper is an upper bound.
+        spread: how papers scatter (`inter_paper_spread`).
+        confidence: the intervals' nominal coverage (0.9: z = 1.645).
+
+    Returns:
+        The answers, their intervals and their bases (`MEASURED` where the papers alone fix the value: one
+        paper, or papers that agree; `BOTH` otherwise).
+    """
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    tau, q = spread.tau, spread.next_paper(confidence)
+    n = len(model)
+    value, lo, hi = np.empty(n), np.empty(n), np.empty(n)
+    basis: list[str] = []
+    for i in range(n):
+        v = np.asarray(papers[i], float)
+        if censored[i]:
+            bound = float(v.min())
+            value[i] = min(float(model[i]), bound)
+            lo[i] = min(float(model[i]) - float(halfwidth[i]), value[i])
+            hi[i] = bound
+            basis.append(BOTH)
+            continue
+        median, low, high = float(np.median(v)), float(v.min()), float(v.max())
+        w_measured = len(v) / tau ** 2
+        s_model = max(float(halfwidth[i]) / z, 1e-9)
+        w_model = 1.0 / s_model ** 2
+        combined = (w_measured * median + w_model * float(model[i])) / (w_measured + w_model)
+        value[i] = min(max(combined, low), high)
+        half = max(q, z * math.sqrt(1.0 / (w_measured + w_model) + tau ** 2))
+        lo[i] = min(value[i] - half, median)
+        hi[i] = max(value[i] + half, median)
+        basis.append(MEASURED if high == low else BOTH)
+    return Anchored(value, lo, hi, basis)
+
+
+@dataclass(frozen=True)
+class KnownMaterials:
+    """The training materials by material key, with what the rule needs of each.
+
+    Built from the σ model's domain (every training material, with its evidence); Ea's measurements are the
+    same materials' `ea_evidence`.
+    """
+
+    domain: DomainModel
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Material key -> row of the domain's labels (empty for bundles without keys)."""
+        keys = self.domain.labels.get("material_key") or []
+        return {k: j for j, k in enumerate(keys) if isinstance(k, str)}
+
+    @cached_property
+    def states_of(self) -> dict[str, list[str]]:
+        """Composition key (with additive) -> the states the data hold it in, in key order."""
+        out: dict[str, list[str]] = {}
+        for key in self.index:
+            composition, _, state = key.rpartition("@")
+            out.setdefault(composition, []).append(state)
+        return out
+
+    @cached_property
+    def spread(self) -> dict[str, Spread]:
+        """How the papers of one material scatter, for log10 σ and for Ea."""
+        labels = self.domain.labels
+        censored = labels.get("censored") or [False] * len(labels["evidence"])
+        sigma = [e for e, c in zip(labels["evidence"], censored, strict=True) if not c]
+        return {"log10_sigma": inter_paper_spread(sigma, _FALLBACK_SPREAD["log10_sigma"]),
+                "ea_eV": inter_paper_spread(labels.get("ea_evidence") or [], _FALLBACK_SPREAD["ea_eV"])}
+
+    def lookup(self, keys: Sequence[str | None]) -> np.ndarray:
+        """Each key's row in the domain's labels, -1 where the material is not in the training data."""
+        index = self.index
+        return np.fromiter((index.get(k, -1) if k else -1 for k in keys), np.int64, len(keys))
+
+    def sigma_papers(self, j: int) -> np.ndarray:
+        """Material j's per-paper log10 σ (the upper bounds when censored)."""
+        return paper_values(self.domain.labels["evidence"][j])
+
+    def ea_papers(self, j: int) -> np.ndarray:
+        """Material j's per-paper Ea (empty when none was reported)."""
+        return paper_values((self.domain.labels.get("ea_evidence") or [None] * (j + 1))[j])
+
+    def censored(self, j: int) -> bool:
+        """Whether material j is known only as an upper bound."""
+        return bool((self.domain.labels.get("censored") or [False] * (j + 1))[j])
+
+    @cached_property
+    def _signatures(self) -> np.ndarray:
+        """The element-set signature of every training material (see `candidates`), sorted."""
+        tables = element_tables()
+        signs = set()
+        for key in self.index:
+            symbols = [part.split(":")[0] for part in key.split("+")[0].split("@")[0].split(",")]
+            signs.add(int(_element_codes()[[tables.index[s] for s in symbols]].sum(dtype=np.uint64)))
+        return np.array(sorted(signs), np.uint64)
+
+    def candidates(self, parsed: ParsedBatch) -> np.ndarray:
+        """Rows of a whole-batch parse whose element set some training material has: the only rows worth a
+        material key (the same key needs the same elements). A sum of one random 64-bit code per element
+        tells element sets apart; a rare clash only costs a key that then finds nothing."""
+        codes = np.where(parsed.present, _element_codes()[parsed.index], np.uint64(0))
+        return np.isin(codes.sum(axis=1, dtype=np.uint64), self._signatures) & parsed.ok
+
+
+@cache
+def _element_codes() -> np.ndarray:
+    return np.random.default_rng(20261206).integers(1, 2**63, len(element_tables().symbols), dtype=np.uint64)
+
+
+_KNOWN: dict[int, tuple[DomainModel, KnownMaterials]] = {}
+
+
+def known_materials(bundle: Bundle) -> KnownMaterials:
+    """The known materials of a bundle (its σ model's training materials), built once per loaded bundle."""
+    domain = bundle.models["log10_sigma"].domain
+    hit = _KNOWN.get(id(domain))
+    if hit is not None and hit[0] is domain:
+        return hit[1]
+    if len(_KNOWN) >= 8:  # benchmark folds come and go; a process predicts with a few bundles
+        _KNOWN.pop(next(iter(_KNOWN)))
+    known = KnownMaterials(domain)
+    _KNOWN[id(domain)] = (domain, known)  # holding the domain keeps its id from being reused while cached
+    return known
