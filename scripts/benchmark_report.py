@@ -144,8 +144,8 @@ def section(name: str, runs: dict[str, tuple[dict, str]]) -> list[str]:
                     f"| `{cfg}` | {label} | {m['nominal']:.0%} | **{m[f'{key}_coverage']:.1%}** | "
                     f"**{fmt(m[f'{key}_median_width'], d)}** | {fmt(m[f'{key}_mean_width'], d)} | "
                     f"{m[f'{key}_coverage_in_domain']:.1%} / {fmt(m[f'{key}_median_width_in_domain'], d)} "
-                    f"({m[f'{key}_n_in_domain']}) | {_pct(m[f'{key}_coverage_outside_domain'])} / "
-                    f"{fmt(m[f'{key}_median_width_outside_domain'], d)} ({m[f'{key}_n_outside_domain']}) |")
+                    f"({m[f'{key}_n_in_domain']:.0f}) | {_pct(m[f'{key}_coverage_outside_domain'])} / "
+                    f"{fmt(m[f'{key}_median_width_outside_domain'], d)} ({m[f'{key}_n_outside_domain']:.0f}) |")
         if any("sigma_family_coverage" in m for m, _ in runs.values()):
             lines += ["", "Leave-one-family-out folds (log10 σ):", "",
                       "| config | coverage | median width | n | by family: coverage / median width (n) |",

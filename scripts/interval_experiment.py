@@ -28,21 +28,13 @@ CACHE = Path("/tmp/sulfml_interval_cache")
 
 def _split_arrays(ts, config, test_X, test_y, test_cens, test_family, n_jobs: int = 1) -> dict:
     """Train as `fit_target` does on `ts`; the inner and held-out arrays a calibration rule needs."""
-    from sulfml.model.cv import grouped_folds
-    from sulfml.model.domain import DomainModel
-    from sulfml.model.estimator import make_regressor
     from sulfml.model.knn import fraction_columns
     from sulfml.model.knn_features import KNN_FEATURES, neighbour_features
-    from sulfml.model.train import cross_validate
+    from sulfml.model.train import fit_parts
 
     params = config.params.get(ts.target, {})
-    cv = cross_validate(ts, params, config, n_jobs)
-    model = make_regressor(params, config.seed, n_jobs)
-    model.fit(ts.X, ts.y)
-    folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
-    importance = model.get_booster().get_score(importance_type="gain")
-    domain, inner_dist = DomainModel.fit(ts.X, ts.materials, importance, folds, k=config.domain.k,
-                                         n_features=config.domain.n_features, quantile=config.domain.quantile)
+    parts = fit_parts(ts, config, n_jobs)
+    cv, model, folds, domain, inner_dist = parts.cv, parts.model, parts.folds, parts.domain, parts.held_out_distance
     k = int((params.get("knn") or {}).get("k", 5))
     frac = fraction_columns(ts.X.columns)
     fx = np.nan_to_num(ts.X.to_numpy(float)[:, frac])

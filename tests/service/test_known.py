@@ -161,3 +161,21 @@ def test_the_neighbours_the_measured_columns_and_the_export_give_one_median(pred
     for key, value, evidence in zip(labels["material_key"], labels["log10_sigma"], labels["evidence"], strict=True):
         row = materials.loc[key]
         assert value == pytest.approx(row["log10_sigma"]) and len(paper_values(evidence)) == row["n_papers"], key
+
+
+@settings(max_examples=40, deadline=None)
+@given(j=st.integers(0, 10_000), factor=st.sampled_from([0.5, 2.0, 3.0, 10.0]))
+def test_a_known_material_is_known_at_any_scale(predictor, j, factor):
+    """The lookup's fast pre-filter never misses: the same composition written at another scale is the same
+    material (the fractions, not the amounts, make its key)."""
+    from sulfml.parse.formula import parse_formula
+
+    labels = predictor.bundle.models["log10_sigma"].domain.labels
+    plain = [i for i, f in enumerate(labels["formula"]) if "+" not in f]
+    i = plain[j % len(plain)]
+    parsed = parse_formula(labels["formula"][i])
+    assert parsed.composition is not None
+    text = "".join(f"{el}{amount * factor:.10g}" for el, amount in parsed.composition.items())
+    out = predictor.predict([text], state=labels["state"][i])
+    assert out["basis"][0] != MODEL, (labels["formula"][i], text)
+    assert out["measured_n_papers"][0] == len(paper_values(labels["evidence"][i]))

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,21 +203,41 @@ def interval_halfwidth(model, calibration: Calibration, X: pd.DataFrame, predict
     return calibration.halfwidth(prediction, distance, knn)
 
 
+@dataclass(frozen=True)
+class FittedParts:
+    """What `fit_target` builds before it calibrates: the CV, the final model, the folds and the domain with
+    each training row's held-out distance (an interval experiment calibrates other rules on them)."""
+
+    cv: CVResult
+    model: Any
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    domain: DomainModel
+    held_out_distance: np.ndarray
+
+
+def fit_parts(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> FittedParts:
+    """Cross-validate, fit the final model on every row and build its domain, as `fit_target` does."""
+    params = config.params.get(ts.target, {})
+    cv = cross_validate(ts, params, config, n_jobs)
+    model = make_regressor(params, config.seed, n_jobs)
+    model.fit(ts.X, ts.y)
+    folds = list(grouped_folds(ts.groups, config.cv.n_splits, config.seed))
+    importance = model.get_booster().get_score(importance_type="gain")
+    domain, held_out_distance = DomainModel.fit(ts.X, ts.materials, importance, folds, k=config.domain.k,
+                                                n_features=config.domain.n_features,
+                                                quantile=config.domain.quantile)
+    return FittedParts(cv, model, folds, domain, held_out_distance)
+
+
 def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
     """Cross-validate, fit the final model on every row, then build its domain and calibrate its intervals.
 
     The domain (built with the config's `[domain]` settings) and the interval calibration both use the CV's
     paper-grouped folds, so the threshold and the coverage describe materials from papers the model has not seen.
     """
-    params = config.params.get(ts.target, {})
-    cv = cross_validate(ts, params, config, n_jobs)
-    model = make_regressor(params, config.seed, n_jobs)
-    model.fit(ts.X, ts.y)
-    folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
-    importance = model.get_booster().get_score(importance_type="gain")
-    domain, held_out_distance = DomainModel.fit(ts.X, ts.materials, importance, folds, k=config.domain.k,
-                                                n_features=config.domain.n_features,
-                                                quantile=config.domain.quantile)
+    parts = fit_parts(ts, config, n_jobs)
+    cv, model, folds, domain, held_out_distance = (parts.cv, parts.model, parts.folds, parts.domain,
+                                                   parts.held_out_distance)
     calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
                             config.seed, threshold=domain.threshold,
                             knn_distance_mean=oof_knn_distance(model, ts, folds))

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sulfml.chem.composition import KEY_DECIMALS
 from sulfml.chem.elements import element_tables
 from sulfml.model.domain import DomainModel
 
@@ -204,21 +205,38 @@ class KnownMaterials:
         return bool((self.domain.labels.get("censored") or [False] * (j + 1))[j])
 
     @cached_property
-    def _signatures(self) -> np.ndarray:
-        """The element-set signature of every training material (see `candidates`), sorted."""
+    def _signatures(self) -> tuple[np.ndarray, np.ndarray]:
+        """(element-set signatures, composition signatures) of the training materials (see `candidates`),
+        each sorted."""
         tables = element_tables()
-        signs = set()
+        codes = _element_codes()
+        sets, compositions = set(), set()
         for key in self.index:
-            symbols = [part.split(":")[0] for part in key.split("+")[0].split("@")[0].split(",")]
-            signs.add(int(_element_codes()[[tables.index[s] for s in symbols]].sum(dtype=np.uint64)))
-        return np.array(sorted(signs), np.uint64)
+            parts = [part.split(":") for part in key.split("+")[0].split("@")[0].split(",")]
+            idx = [tables.index[symbol] for symbol, _ in parts]
+            steps = np.array([1 + round(float(f) * 10 ** KEY_DECIMALS) for _, f in parts], np.uint64)
+            sets.add(int(codes[idx].sum(dtype=np.uint64)))
+            compositions.add(int((codes[idx] * steps).sum(dtype=np.uint64)))
+        return np.array(sorted(sets), np.uint64), np.array(sorted(compositions), np.uint64)
 
     def candidates(self, parsed: ParsedBatch) -> np.ndarray:
-        """Rows of a whole-batch parse whose element set some training material has: the only rows worth a
-        material key (the same key needs the same elements). A sum of one random 64-bit code per element
-        tells element sets apart; a rare clash only costs a key that then finds nothing."""
+        """Rows of a whole-batch parse that may be a training material: the only rows worth a material key.
+
+        A row is one when its elements and its fractions rounded as the key rounds them (`KEY_DECIMALS`) sum,
+        with one random 64-bit code per element, to some training material's signature; a row with a fraction
+        on a rounding tie (which the key rounds by float noise) only needs the same elements. A rare clash only
+        costs a key that then finds nothing; a true match is never missed."""
+        sets, compositions = self._signatures
         codes = np.where(parsed.present, _element_codes()[parsed.index], np.uint64(0))
-        return np.isin(codes.sum(axis=1, dtype=np.uint64), self._signatures) & parsed.ok
+        amounts = np.where(parsed.present, parsed.amount, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scaled = amounts / amounts.sum(axis=1, keepdims=True) * 10 ** KEY_DECIMALS
+        scaled = np.nan_to_num(scaled)
+        tied = (parsed.present & (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)).any(axis=1)
+        steps = (1 + np.rint(scaled)).astype(np.uint64)
+        same = np.isin((codes * steps).sum(axis=1, dtype=np.uint64), compositions)
+        same_elements = np.isin(codes.sum(axis=1, dtype=np.uint64), sets)
+        return (same | (tied & same_elements)) & parsed.ok
 
 
 @cache

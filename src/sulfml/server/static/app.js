@@ -288,7 +288,7 @@ async function runPrediction(request, what) {
 function renderPredictions(result) {
   const table = clear($("results"));
   const head = ["#", "Formula", "State", "Basis", "σ (S/cm)", "log10 σ [90 % interval]", "Ea (eV) [interval]", "T (K)",
-    "Domain", "Nearest known materials (measured)", ""];
+    "Domain", "Nearest known", ""];
   const numeric = new Set([4, 5, 6, 7]);
   table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.has(i) ? "num" : null, text: h })))));
   const body = el("tbody");
@@ -343,8 +343,10 @@ function measuredText(row) {
 function basisCell(row) {
   const basis = row.basis || "model";
   const title = [BASIS_TITLES[basis] || basis, measuredText(row)].filter(Boolean).join(": ");
-  return el("td", {}, el("span", { class: `badge basis ${basis === "model" ? "model" : "measured"}`, text: basis, title }),
-    row.measured_n_papers ? el("span", { class: "sub", text: measuredText(row) }) : null);
+  const n = row.measured_n_papers;
+  const short = n ? `${fixed(row.measured_log10_sigma, 2)} · ${n} paper${n === 1 ? "" : "s"}` : "";
+  return el("td", { title }, el("span", { class: `badge basis ${basis === "model" ? "model" : "measured"}`, text: basis }),
+    n ? el("span", { class: "sub", text: short }) : null);
 }
 
 // ---------------------------------------------------------------------------------------------------------
