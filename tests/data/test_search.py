@@ -11,7 +11,7 @@ import pytest
 
 from sulfml.data.arrhenius import K_B_EV, ROOM_T_K, arrhenius_fit, fit_series
 from sulfml.data.search import MaterialRecord, read_query, search
-from sulfml.data.table import AGGREGATION_ONE_PER_PAPER, DataTable, build_table
+from sulfml.data.table import DataTable, build_table
 from sulfml.errors import InputError
 
 # Two of the user's own measurements of crystalline Li6PS5Cl, from one paper cited once by its supporting
@@ -47,7 +47,7 @@ def test_a_formula_in_any_notation_finds_every_state_of_its_composition(table):
 
 
 def test_each_material_has_the_tables_value_and_every_measurement(table):
-    mats = table.materials(AGGREGATION_ONE_PER_PAPER)
+    mats = table.materials()
     found = _by_state(search(table, "Li6PS5Cl"))
     crystalline = found["crystalline"]
     row = mats.loc[crystalline.material_key]

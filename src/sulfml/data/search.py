@@ -15,7 +15,7 @@ import pandas as pd
 
 from sulfml.data.arrhenius import ArrheniusFit, fit_series
 from sulfml.data.loaders import normalize_doi, paper_of_doi
-from sulfml.data.table import AGGREGATION_ONE_PER_PAPER, DataTable, aggregate_materials
+from sulfml.data.table import DEFAULT_AGGREGATION, DataTable, aggregate_materials
 from sulfml.errors import InputError
 from sulfml.parse.formula import composition_key, parse_formula
 from sulfml.parse.state import (
@@ -90,7 +90,7 @@ class Measurement:
 class MaterialRecord:
     """A measured material (a composition, with its additive, in one state) and all its measurements.
 
-    The room-temperature fields come from `aggregate_materials(..., AGGREGATION_ONE_PER_PAPER)`, the same
+    The room-temperature fields come from `aggregate_materials(..., DEFAULT_AGGREGATION)`, the same
     rule as the neighbour panel and `data export materials`; they are None (and `n_papers` 0) for a material
     measured only away from room temperature.
 
@@ -328,6 +328,6 @@ def search(table: DataTable, text: str, limit: int = DEFAULT_LIMIT) -> list[Mate
     found = found[found["material_key"].isin(keys)]
     # the rule aggregates each material on its own rows, so the matched rows give the table's values
     at_rt = found["room_temperature"] & found["composition_key"].map(lambda k: "Li" in _elements(k))
-    agg = aggregate_materials(found, AGGREGATION_ONE_PER_PAPER) if at_rt.any() else pd.DataFrame()
+    agg = aggregate_materials(found, DEFAULT_AGGREGATION) if at_rt.any() else pd.DataFrame()
     groups = dict(list(found.groupby("material_key", sort=False)))
     return [_record(k, groups[k], agg) for k in keys]
