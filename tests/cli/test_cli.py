@@ -120,6 +120,21 @@ def test_predict_table_temperature_and_cif(capsys, trained, tmp_path):
     assert code == 2 and "CIF file not found" in err
 
 
+def test_help_speaks_to_a_user(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0
+    assert "conductivity" in out and "sulfml predict Li6PS5Cl" in out and "exit status" in out
+    assert "register(" not in out and "subparsers" not in out  # not the module's developer docstring
+
+
+def test_json_temperatures_are_the_kelvin_written(capsys, trained):
+    main(["predict", "--models-dir", str(trained["models"]), "--format", "json", "--temperature-c", "-40", "Li3PS4"])
+    out = capsys.readouterr().out
+    assert json.loads(out)[0]["temperature_K"] == 233.15 and "233.14999" not in out
+
+
 def test_unknown_subcommand_is_exit_2():
     proc = subprocess.run([sys.executable, "-m", "sulfml.cli", "frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 
 # Imported lazily so that `sulfml parse` does not pay for MLflow and XGBoost imports.
 SUBCOMMANDS = ["data", "parse", "train", "predict", "registry", "benchmark", "tune", "screen", "serve"]
+DESCRIPTION = ("Predict the room-temperature Li-ion conductivity (log10 σ, S/cm) and activation energy (Ea, eV) of\n"
+               "a solid electrolyte from its composition, with calibrated intervals, a domain check and the\n"
+               "nearest measured materials; a material already measured answers with its measurements.")
+EPILOG = """examples:
+  sulfml predict Li6PS5Cl "70Li2S-30P2S5" "Li7P3S11 glass-ceramic"
+  sulfml predict --input candidates.csv --output predictions.csv
+  sulfml screen Li6PS5Cl --substitute P=Si,Ge,Sn
+  sulfml data search Li-P-S-Cl
+
+exit status: 0 done, 1 some rows failed (each with its error), 2 usage error, 3 internal error.
+Each command takes --help."""
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
@@ -41,7 +52,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
-    parser = _Parser(prog="sulfml", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="sulfml", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sulfml {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an internal error (also SULFML_DEBUG=1)")

@@ -44,7 +44,8 @@ def temperature_kelvin(value: object) -> tuple[float | None, str]:
         return None, f"temperature_C is not a number: {text!r}"
     if not math.isfinite(t_c):
         return None, f"temperature_C is not a finite number: {text!r}"
-    t_k = t_c + 273.15
+    # to 1e-9 K: -40 °C is 233.15 K, not the float sum's 233.14999999999998
+    t_k = round(t_c + 273.15, 9)
     if t_k <= 0:
         return None, f"temperature below absolute zero: {t_c:g} °C = {t_k:g} K"
     if t_k > MAX_T_K:

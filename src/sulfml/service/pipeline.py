@@ -392,7 +392,8 @@ def _parse(batch: _Batch) -> None:
             comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
             if not same_composition(comp, batch.cif_amounts[i]):
                 batch.structure_notes.setdefault(i, []).append(
-                    f"the CIF's composition {batch.cif_amounts[i]} differs from the formula; the formula is used")
+                    f"the CIF's composition {reduced_formula(batch.cif_amounts[i])} differs from the formula; the "
+                    "formula is used")
         if i in batch.structures or (uses_structure and u_feat[u] is None):
             # structure presets featurize row by row with each row's own structure columns
             feat = (u_feat[u] or _parsed_feature(parsed, u)) | {"state": u_state[u]}
