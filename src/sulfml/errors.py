@@ -20,12 +20,20 @@ class InputError(UserError):
     """An input file or value that cannot be used at all (missing, unreadable, wrong column)."""
 
 
+class MissingColumnError(InputError):
+    """A table without the column its rows are read from (a headerless file, a misnamed header)."""
+
+
 class ConfigError(UserError):
     """A run configuration that is not valid: the message names the file and the key."""
 
 
 class DataSourceError(UserError):
     """A dataset file is missing, cannot be fetched, or differs from its pinned checksum."""
+
+
+class DataUnavailableError(DataSourceError):
+    """The public datasets are neither in a data directory nor reachable at their pinned addresses."""
 
 
 class BundleError(UserError):

@@ -49,6 +49,19 @@ def test_data_missing_dir_is_a_usage_error(capsys, tmp_path):
     assert code == 2 and "missing dataset file" in err and "Traceback" not in err
 
 
+def test_no_data_and_no_network_names_both_ways_out(capsys, monkeypatch):
+    monkeypatch.setenv("SULFML_DATA_URL", "http://127.0.0.1:9")  # nothing listens there: as without network
+    code, _, err = run(capsys, "data", "info")
+    assert code == 2 and "cannot download" in err and "SULFML_DATA_DIR" in err and "--data-dir" in err
+
+
+def test_a_headerless_csv_names_the_column_option(capsys, trained, tmp_path):
+    path = tmp_path / "headerless.csv"
+    path.write_text("Li6PS5Cl\nLi3PS4\n")
+    code, _, err = run(capsys, "predict", "--models-dir", str(trained["models"]), "--input", str(path))
+    assert code == 2 and "'Li6PS5Cl'" in err and "--column" in err and "header" in err
+
+
 def test_data_export(capsys, mini_data_dir, tmp_path):
     code, out, _ = run(capsys, "data", "export", "rejections", "-o", str(tmp_path / "r.csv"),
                        "--data-dir", str(mini_data_dir))

@@ -86,11 +86,15 @@ def _safe_streams() -> None:
 
 
 def _usage_message(exc: BaseException) -> str | None:
-    """The one-line usage message for errors that are the caller's, not sulfml's; None otherwise."""
-    from sulfml.errors import UserError
+    """The one-line usage message for errors that are the caller's, not sulfml's; None otherwise. Where the
+    way out is an option of the command line, it is named here (library messages never name options)."""
+    from sulfml.errors import DataUnavailableError, MissingColumnError, UserError
 
+    hints = {MissingColumnError: "with --column NAME, or add a header row",
+             DataUnavailableError: "or pass that folder with --data-dir"}
     if isinstance(exc, UserError):
-        return _one_line(exc)
+        hint = next((h for cls, h in hints.items() if isinstance(exc, cls)), None)
+        return _one_line(f"{exc} {hint}" if hint else exc)
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
         what = {FileNotFoundError: "not found", PermissionError: "permission denied",
                 IsADirectoryError: "is a directory", NotADirectoryError: "not a directory"}

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sulfml.errors import InputError
+from sulfml.errors import InputError, MissingColumnError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +70,7 @@ def resolve_column(frame: pd.DataFrame, column: str, path: str | Path) -> str:
     if len(loose) == 1:
         return loose[0]
     shown = ", ".join(repr(c) for c in list(frame.columns)[:10]) or "none"
-    raise InputError(f"column {column!r} not in {path} (columns: {shown}); name the formula column")
+    raise MissingColumnError(f"column {column!r} not in {path} (columns: {shown}); name the formula column")
 
 
 def _read_bytes_check(path: Path) -> None:

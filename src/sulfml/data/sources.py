@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sulfml.errors import DataSourceError, InputError
+from sulfml.errors import DataSourceError, DataUnavailableError, InputError
 
 DATA_DIR_ENV = "SULFML_DATA_DIR"
 URL_BASE_ENV = "SULFML_DATA_URL"  # replaces the upstream host, e.g. a mirror served on 127.0.0.1
@@ -123,7 +123,8 @@ def _download(url: str, dest: Path, progress: bool) -> None:
                     bar.update(len(chunk))
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise DataSourceError(f"cannot download {url}: {exc}") from exc
+        raise DataUnavailableError(f"cannot download {url}: {exc}; without network, point SULFML_DATA_DIR at a "
+                                   "folder holding the files") from exc
     tmp.replace(dest)
 
 
