@@ -61,12 +61,64 @@ def test_configs_resolve_by_name_or_path(tmp_path):
         resolve_config("tunde")
 
 
-@pytest.mark.parametrize("cls", [errors.InputError, errors.ConfigError, errors.DataSourceError,
-                                 errors.BundleError, errors.PresetMismatchError, errors.StoreError,
-                                 errors.StoreBusyError, errors.ScreenError, errors.TuneSetupError,
-                                 errors.UsageError])
-def test_every_user_error_is_one_family_under_one_root(cls):
-    assert issubclass(cls, errors.UserError) and issubclass(cls, errors.SulfmlError)
+def _exception_classes() -> list[type]:
+    """Every exception class defined anywhere in the sulfml package (each module imported)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    found = {}
+    for info in pkgutil.walk_packages(sulfml.__path__, "sulfml."):
+        if info.name.endswith(".__main__"):  # runs the command line when imported
+            continue
+        module = importlib.import_module(info.name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, BaseException) and obj.__module__.startswith("sulfml"):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [found[k] for k in sorted(found)]
+
+
+EXCEPTIONS = _exception_classes()
+
+
+@pytest.mark.parametrize("cls", EXCEPTIONS, ids=[f"{c.__module__}.{c.__qualname__}" for c in EXCEPTIONS])
+def test_every_exception_class_of_sulfml_is_under_the_one_root(cls):
+    assert issubclass(cls, errors.SulfmlError)
+
+
+def test_the_walk_finds_the_errors_outside_errors_py():
+    names = {c.__qualname__ for c in EXCEPTIONS}
+    assert {"FormulaError", "StateError", "NativeUnavailable", "_FeaturizeError", "LimitError"} <= names
+    assert len(EXCEPTIONS) >= 20
+
+
+def _run_unknown_benchmark():
+    from sulfml.workflows.benchmarks.registry import run_benchmark
+
+    run_benchmark("no-such-benchmark", None, "unused")  # type: ignore[arg-type]  # refused before any use
+
+
+def _unknown_preset():
+    from sulfml.featurize.presets import get_preset
+
+    get_preset("no-such-preset")
+
+
+@pytest.mark.parametrize("lookup", [_unknown_preset, _run_unknown_benchmark])
+def test_an_unknown_name_is_a_user_error_and_a_key_error(lookup):
+    with pytest.raises(errors.UnknownNameError) as caught:
+        lookup()
+    assert isinstance(caught.value, errors.UserError) and isinstance(caught.value, KeyError)
+    assert not str(caught.value).startswith("'")  # the message as written, not KeyError's repr
+
+
+def test_what_the_user_typed_wrong_is_a_user_error():
+    from sulfml.parse.formula import FormulaError
+    from sulfml.parse.state import StateError, normalize_state
+
+    assert issubclass(FormulaError, errors.UserError) and issubclass(StateError, errors.UserError)
+    with pytest.raises(errors.InputError):
+        normalize_state("molten")
 
 
 def test_a_bundle_with_two_presets_is_a_damaged_bundle_exit_2(tmp_path, capsys):

@@ -28,6 +28,17 @@ class ConfigError(UserError):
     """A run configuration that is not valid: the message names the file and the key."""
 
 
+class UnknownNameError(ConfigError, KeyError):
+    """A name that is not among the known ones (a feature preset, a benchmark, an embedding); a KeyError too,
+    as every lookup by name is."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's quoted repr
+
+
+class InternalError(SulfmlError, RuntimeError):
+    """A failure inside sulfml that the user cannot fix (exit 3 from the command line)."""
+
+
 class DataSourceError(UserError):
     """A dataset file is missing, cannot be fetched, or differs from its pinned checksum."""
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from sulfml.errors import UnknownNameError
+
 TABLE_PATH = Path(str(files("sulfml.chem").joinpath("element_tables.json")))
 EMBEDDING_PATH = Path(str(files("sulfml.chem").joinpath("element_embeddings.json")))
 # The element embeddings shipped (from the `elementembeddings` package, see `chem.build`), by name: their width.
@@ -109,7 +111,7 @@ def element_embedding(name: str) -> np.ndarray:
         KeyError: an embedding that is not shipped (see `EMBEDDINGS`).
     """
     if name not in EMBEDDINGS:
-        raise KeyError(f"no element embedding {name!r}; shipped: {', '.join(EMBEDDINGS)}")
+        raise UnknownNameError(f"no element embedding {name!r}; shipped: {', '.join(EMBEDDINGS)}")
     with EMBEDDING_PATH.open(encoding="utf-8") as fh:
         rows = json.load(fh)[name]
     out = np.full((len(rows), EMBEDDINGS[name]), np.nan)

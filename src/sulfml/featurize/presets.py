@@ -18,6 +18,7 @@ from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition
 
 from sulfml.cpus import resolve_n_jobs
+from sulfml.errors import InternalError, UnknownNameError
 from sulfml.featurize import fast, rules
 from sulfml.featurize.electrolyte import (
     AnionFramework,
@@ -129,7 +130,7 @@ def get_preset(preset_id: str) -> Preset:
     try:
         return PRESETS[preset_id]
     except KeyError:
-        raise KeyError(f"unknown feature preset {preset_id!r}; known presets: {sorted(PRESETS)}") from None
+        raise UnknownNameError(f"unknown feature preset {preset_id!r}; known presets: {sorted(PRESETS)}") from None
 
 
 def safe_name(label: str) -> str:
@@ -178,8 +179,8 @@ def _clean(column: str, value: Any) -> Hashable:
     return rules.clean_text(value, _DEFAULTS[column])
 
 
-class _FeaturizeError(Exception):
-    pass
+class _FeaturizeError(InternalError):
+    """A featurizer failed on one input (caught per row; never reaches the user as such)."""
 
 
 @lru_cache(maxsize=131072)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sulfml.cpus import available_cpus
+from sulfml.errors import InternalError
 
 _ulong = ctypes.c_uint64  # XGBoost's bst_ulong
 _handle = ctypes.c_void_p
@@ -53,7 +54,7 @@ _PREDICT_CONFIG = json.dumps({"type": 0, "training": False, "iteration_begin": 0
                               "missing": float("nan"), "strict_shape": False, "cache_id": 0}).encode()
 
 
-class NativeUnavailable(RuntimeError):
+class NativeUnavailable(InternalError):
     """XGBoost's shared library, or a function in it, cannot be found or loaded."""
 
 

@@ -18,6 +18,7 @@ from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
 from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
+from sulfml.errors import InputError
 from sulfml.parse.reduced import reduced_formula
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
 from sulfml.parse.slips import rejection_hint, slip_notes
@@ -63,7 +64,7 @@ _MAX_DEPTH = 100  # groups inside groups; no formula comes near
 _QUOTES = ('""', "''", "\u201c\u201d", "\u2018\u2019")
 
 
-class FormulaError(ValueError):
+class FormulaError(InputError):
     """A rejection; its message becomes `ParsedFormula.error`."""
 
 

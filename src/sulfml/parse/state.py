@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sulfml.errors import InputError
+
 CRYSTALLINE, GLASS, GLASS_CERAMIC, UNKNOWN = "crystalline", "glass", "glass-ceramic", "unknown"
 STATES: tuple[str, ...] = (CRYSTALLINE, GLASS, GLASS_CERAMIC, UNKNOWN)
 
@@ -45,7 +47,7 @@ _WORDS: dict[str, str] = {
 }
 
 
-class StateError(ValueError):
+class StateError(InputError):
     """A text that names no state."""
 
 

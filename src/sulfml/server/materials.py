@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from sulfml.errors import UserError
+from sulfml.errors import DataUnavailableError, UserError
 
 if TYPE_CHECKING:
     from sulfml.data.search import MaterialRecord
@@ -30,7 +30,7 @@ LINE_POINTS = 24
 RETRY_AFTER_S = 60.0
 
 
-class DataUnavailable(Exception):
+class DataUnavailable(DataUnavailableError):
     """The measured data cannot be loaded (no data directory, a missing or altered file, no network)."""
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sulfml.config import RunConfig, resolve_config
-from sulfml.errors import ConfigError
+from sulfml.errors import ConfigError, UnknownNameError
 from sulfml.tracking.store import configure
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
@@ -97,7 +97,7 @@ def run_benchmark(name: str, data: BenchmarkData, out_dir: str | Path, tracking_
     import mlflow
 
     if name not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise UnknownNameError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     seeds = check_seeds(seeds) if seeds is not None else default_seeds(data.config)
     t0 = time.perf_counter()
     per_seed: dict[int, BenchmarkResult] = {}
