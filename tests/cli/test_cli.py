@@ -157,7 +157,9 @@ def test_registry_list_promote_export(capsys, trained, tmp_path):
     uri = trained["uri"]
     code, out, _ = run(capsys, "registry", "--tracking-uri", uri, "list", "--json")
     rows = json.loads(out)
-    assert code == 0 and {r["name"] for r in rows} == {"sulfml-log10-sigma", "sulfml-ea"}
+    # the two targets' models and the served pyfunc model of the pair, with its champion
+    assert code == 0 and {r["name"] for r in rows} == {"sulfml-log10-sigma", "sulfml-ea", "sulfml"}
+    assert any(r["name"] == "sulfml" and "champion" in r["aliases"] for r in rows)
     code, _, err = run(capsys, "registry", "--tracking-uri", uri, "promote", "sulfml-ea", "99")
     assert code == 2 and "cannot promote" in err
     code, _, err = run(capsys, "registry", "--tracking-uri", uri, "promote", "nonsense", "1")
@@ -245,7 +247,7 @@ def test_registry_list_says_which_store_and_takes_options_after_the_action(capsy
     assert code == 0 and out.splitlines()[0] == f"store: {uri}" and "sulfml-ea" in out
     assert "INFO" not in err
     code, out, err = run(capsys, "registry", "list", "--json", "--tracking-uri", uri)
-    assert code == 0 and {r["name"] for r in json.loads(out)} == {"sulfml-log10-sigma", "sulfml-ea"}
+    assert code == 0 and {r["name"] for r in json.loads(out)} == {"sulfml-log10-sigma", "sulfml-ea", "sulfml"}
     assert uri in err
     # given after the action it wins; given only before the action it is kept
     code, out, _ = run(capsys, "registry", "--tracking-uri", "sqlite:///nowhere.db", "list", "--tracking-uri", uri)

@@ -39,7 +39,8 @@ def run_list(args: argparse.Namespace) -> int:
     import sys
 
     from sulfml.errors import StoreError
-    from sulfml.tracking.registry import list_models
+    from sulfml.service.serving import PYFUNC_NAME
+    from sulfml.tracking.registry import MODEL_NAMES, list_models
     from sulfml.tracking.store import masked, open_existing
 
     with _quiet_mlflow():
@@ -47,7 +48,7 @@ def run_list(args: argparse.Namespace) -> int:
             uri = open_existing(args.tracking_uri)
         except StoreError as exc:
             raise UsageError(f"{exc}; pass --tracking-uri or set MLFLOW_TRACKING_URI") from exc
-        rows = list_models()
+        rows = list_models(MODEL_NAMES | {"pyfunc": PYFUNC_NAME})  # the served pair too
     if args.json:
         print(f"sulfml registry list: store {masked(uri)}", file=sys.stderr)
         print_json(rows)

@@ -3,6 +3,7 @@ moves it, and the list of versions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -62,14 +63,18 @@ def promote(name: str, version: str) -> None:
     retry_locked(mlflow.MlflowClient().set_registered_model_alias, name, ALIAS, str(version))
 
 
-def list_models() -> list[dict]:
-    """Every version of the sulfml models with its aliases, CV MAE and data hash."""
+def list_models(names: Mapping[str, str] = MODEL_NAMES) -> list[dict]:
+    """Every version of the sulfml models with its aliases, CV MAE and data hash.
+
+    Args:
+        names: what each registered model is (a target, or e.g. "pyfunc") -> its registered name.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
     out = []
-    for target, name in MODEL_NAMES.items():
+    for target, name in names.items():
         try:
             versions = client.search_model_versions(f"name='{name}'")
             # search results leave aliases empty; the registered model holds them
