@@ -120,6 +120,9 @@ def test_paste_detail_screen_in_chromium(artifacts):
     records = list(csv.DictReader(io.StringIO(table)))
     assert [r["input"] for r in records] == formulas
     assert records[1]["error"].startswith("unreadable") and records[0]["neighbors"].count("log10 σ") == 3
+    # each neighbour with its state, so the same composition in two states reads as two materials
+    states = [n["state"] for n in seen["api_rows"][0]["neighbors"]]
+    assert all(f"({s}, log10 σ" in records[0]["neighbors"] for s in states) and len(states) == 3
     for name in ("predict.png", "detail.png", "screen.png", "about.png", "page.png"):
         assert (artifacts / name).stat().st_size > 10_000, name
 

@@ -360,7 +360,9 @@ function csvCell(value) {
   if (Array.isArray(value) && value.every((v) => v && typeof v === "object" && "formula" in v)) {
     // as `sulfml predict` writes the cell, plain ASCII numbers, with each material's citations
     const plain = (n) => isNum(n.log10_sigma) ? `log10 σ ${n.censored ? "< " : ""}${n.log10_sigma.toFixed(2)}` : "σ unknown";
-    text = value.map((n) => `${n.formula} (${plain(n)}${citations(n).length ? "; " + citations(n).join(", ") : ""})`).join("; ");
+    // with its state, as `sulfml predict` writes it: Li6PS5Cl (unknown, ...) and Li6PS5Cl (crystalline, ...)
+    text = value.map((n) => `${n.formula} (${n.state ? n.state + ", " : ""}${plain(n)}` +
+      `${citations(n).length ? "; " + citations(n).join(", ") : ""})`).join("; ");
   } else {
     text = typeof value === "object" ? JSON.stringify(value) : String(value);
   }
