@@ -89,6 +89,11 @@ def test_paste_detail_screen_in_chromium(artifacts):
         expect(page.locator("#results tbody tr")).to_have_count(2)
         expect(page.locator("#results tr.error-row")).to_have_count(1)
         uploaded = [r.inner_text() for r in page.locator("#results tbody tr").all()]
+        # a refused request clears the earlier answer, so nothing under the red message reads as its answer
+        page.fill("#temperature", "hot")
+        page.click("#predict-button")
+        expect(page.locator("#predict-status")).to_contain_text("Not predicted")
+        expect(page.locator("#results-card")).to_be_hidden()
 
     # the table: one row per formula, in order, the bad one in place with its error, shown as text
     rows = seen["rows"]

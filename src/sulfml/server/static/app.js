@@ -279,6 +279,10 @@ async function runPrediction(request, what) {
     const notes = (result.notes || []).map((n) => ` Note: ${n}.`).join("");
     setStatus("predict-status", `${result.n} row${result.n === 1 ? "" : "s"} in ${seconds} s.${notes}`);
   } catch (err) {
+    // a refused request leaves no earlier answer under its message, where it would read as this one's
+    state.predictions = null;
+    $("results-card").hidden = true;
+    $("detail-card").hidden = true;
     setStatus("predict-status", `Not predicted: ${err.message}`, true);
   } finally {
     busy(button, false);
@@ -655,6 +659,8 @@ async function runScreen(event) {
       `charge-balanced through Li, ${c.failed} failed, in ${((performance.now() - started) / 1000).toFixed(2)} s. ` +
       `Parent oxidation states: ${states}.`);
   } catch (err) {
+    state.screen = null;
+    $("screen-card").hidden = true;
     setStatus("screen-status", `Not screened: ${err.message}`, true);
   } finally {
     busy(button, false);
