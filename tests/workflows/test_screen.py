@@ -373,3 +373,21 @@ def test_a_parent_in_the_training_data_is_the_baseline_with_its_measurements(tra
     assert top.attrs["reference"] == parent["log10_sigma"] and top.attrs["reference_basis"] == parent["basis"]
     lo, hi = parent["log10_sigma_lo"], parent["log10_sigma_hi"]
     assert lo <= parent["measured_log10_sigma"] <= hi
+
+
+@pytest.mark.parametrize("text", ["P=Si,Ge,Sn Cl=Br,I", "P=Si,Ge,Sn; Cl=Br,I", "P = Si, Ge, Sn\nCl = Br, I",
+                                  ["P=Si,Ge,Sn", "Cl=Br,I"], {"P": ["Si", "Ge", "Sn"], "Cl": ["Br", "I"]}])
+def test_substitutions_are_read_by_one_rule_however_written(text):
+    from sulfml.workflows.screen import parse_substitutions
+
+    assert parse_substitutions(text) == {"P": ["Si", "Ge", "Sn"], "Cl": ["Br", "I"]}
+
+
+def test_a_co_dopant_and_a_bad_substitution():
+    from sulfml.errors import ScreenError
+    from sulfml.workflows.screen import parse_substitutions
+
+    assert parse_substitutions("P=Si + Ge,Sn") == {"P": ["Si+Ge", "Sn"]}
+    for bad in ("P", "P=", "=Si", "P=Si+", ""):
+        with pytest.raises(ScreenError, match="SITE=DOPANT|no substitution"):
+            parse_substitutions(bad)

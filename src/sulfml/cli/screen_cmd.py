@@ -61,22 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_substitutions(items: list[str]) -> dict[str, list[str]]:
-    """{'P': ['Si', 'Ge', 'Si+Ge']} from ['P=Si,Ge,Si+Ge']."""
-    subs: dict[str, list[str]] = {}
-    for item in items:
-        site, sep, dopants = item.partition("=")
-        names = [d.strip() for d in dopants.split(",") if d.strip()]
-        if not sep or not site.strip() or not names or any(not p.strip() for d in names for p in d.split("+")):
-            raise UsageError(f"--substitute needs SITE=DOPANT[,DOPANT...] (co-dopants as A+B), got {item!r}")
-        subs.setdefault(site.strip(), []).extend(names)
-    return subs
-
-
 def run(args: argparse.Namespace) -> int:
     """Enumerate, predict in chunks, print the parent, the top K and the counts (or only write the candidates)."""
     from sulfml.cli.common import load_predictor
-    from sulfml.workflows.screen import Sweep, screen, write_candidates
+    from sulfml.workflows.screen import Sweep, parse_substitutions, screen, write_candidates
 
     if args.enumerate_only and not (args.output or "").lower().endswith((".parquet", ".csv")):
         raise UsageError("--enumerate-only needs --output FILE.parquet or FILE.csv")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sulfml.errors import InputError, ScreenError
+from sulfml.errors import InputError
 from sulfml.server.limits import LimitError, Limits
 from sulfml.workflows.screen import STATES
 
@@ -212,30 +212,6 @@ def warm_up(predictor: Predictor) -> None:
         log.debug("warm-up failed", exc_info=True)
 
 
-def parse_substitutions(value: str | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """{'P': ['Si', 'Ge', 'Si+Ge'], 'S': ['Cl']} from 'P=Si,Ge,Si+Ge; S=Cl' (lines or ';' between sites) or
-    from the same as a mapping.
-
-    Raises:
-        ScreenError: a part is not SITE=DOPANT[,DOPANT...].
-    """
-    if isinstance(value, Mapping):
-        items = [f"{site}={','.join(map(str, dopants))}" for site, dopants in value.items()]
-    else:
-        items = [p for p in str(value).replace("\n", ";").split(";") if p.strip()]
-    subs: dict[str, list[str]] = {}
-    for item in items:
-        site, sep, dopants = item.partition("=")
-        names = [d.strip() for d in dopants.split(",") if d.strip()]
-        if not sep or not site.strip() or not names or any(not p.strip() for d in names for p in d.split("+")):
-            raise ScreenError(f"a substitution is written SITE=DOPANT[,DOPANT...], co-dopants as A+B "
-                              f"(e.g. P=Si,Ge,Si+Ge), got {item.strip()!r}")
-        subs.setdefault(site.strip(), []).extend(names)
-    if not subs:
-        raise ScreenError("no substitution given: name at least one site and its dopants (e.g. P=Si,Ge)")
-    return subs
-
-
 def count_candidates(sweep: Any) -> int:
     """How many substitution sets a `Sweep` enumerates (charge balance not yet applied), by arithmetic: a
     group of k co-dopants on a site has C(n, k) splits, n = max fraction / step."""
@@ -262,7 +238,7 @@ def screen_result(predictor: Predictor, parent: str, substitutions: str | Mappin
         ScreenError: a bad parent, substitution, fraction, step, ranking or state.
         LimitError: more candidates than `limits.max_screen`, or a longer list than `limits.max_top`.
     """
-    from sulfml.workflows.screen import Sweep, dopant_combination, screen
+    from sulfml.workflows.screen import Sweep, dopant_combination, parse_substitutions, screen
 
     if not 1 <= top <= limits.max_top:
         raise LimitError(f"the number of candidates listed must be between 1 and {limits.max_top}, got {top}")

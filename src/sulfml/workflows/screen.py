@@ -22,8 +22,9 @@ import functools
 import heapq
 import itertools
 import math
+import re
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -313,6 +314,33 @@ def _group(text: str) -> list[str]:
 def _amount(a: float) -> str:
     text = f"{a:.6f}".rstrip("0").rstrip(".")
     return "" if text == "1" else text
+
+
+def parse_substitutions(value: str | Sequence[str] | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The sites and their dopants, {'P': ['Si', 'Ge', 'Si+Ge'], 'Cl': ['Br', 'I']}, from how they are written:
+    'P=Si,Ge,Si+Ge Cl=Br,I', with sites apart by spaces, ';' or lines (spaces around '=', ',' and '+' are
+    read past), from a list of such texts, or from a mapping of site -> dopants.
+
+    Raises:
+        ScreenError: a part is not SITE=DOPANT[,DOPANT...], or no site is given.
+    """
+    if isinstance(value, Mapping):
+        items = [f"{site}={','.join(map(str, dopants))}" for site, dopants in value.items()]
+    else:
+        text = value if isinstance(value, str) else ";".join(value)
+        text = re.sub(r"\s*([=,+])\s*", r"\1", text.strip())
+        items = [p for p in re.split(r"[;\s]+", text) if p]
+    subs: dict[str, list[str]] = {}
+    for item in items:
+        site, sep, dopants = item.partition("=")
+        names = [d for d in dopants.split(",") if d]
+        if not sep or not site or not names or any(not p for d in names for p in d.split("+")):
+            raise ScreenError(f"a substitution is written SITE=DOPANT[,DOPANT...], co-dopants as A+B "
+                              f"(e.g. P=Si,Ge,Si+Ge), got {item!r}")
+        subs.setdefault(site, []).extend(names)
+    if not subs:
+        raise ScreenError("no substitution given: name at least one site and its dopants (e.g. P=Si,Ge)")
+    return subs
 
 
 def describe_substitution(subs: tuple[Substitution, ...]) -> str:

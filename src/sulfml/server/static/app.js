@@ -642,6 +642,7 @@ async function runScreen(event) {
     max_fraction: Number($("max-fraction").value),
     step: Number($("step").value),
     top: Number($("top").value),
+    per_dopant: Number($("per-dopant").value),
     rank: $("rank").value,
     state: $("screen-state").value || null,
     temperature_C: $("screen-temperature").value.trim() || null,
