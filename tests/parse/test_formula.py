@@ -103,6 +103,14 @@ ACCEPTED = [
     ("70Li2S-30P2S5 glass ceramic", mix((70, "Li2S"), (30, "P2S5")), GLASS, None, ("glass-ceramic",)),
     ("Amorphous Li3PS4", mix((1, "Li3PS4")), PLAIN, None, ("amorphous",)),
     ("β-Li3PS4 glass", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:β", "glass")),
+    # the notations researchers type (issue 25): every state word, after a space or a dash; a polymorph in
+    # brackets; a binary glass with its ratio in brackets
+    ("Li3PS4 crystalline", mix((1, "Li3PS4")), PLAIN, None, ("crystalline",)),
+    ("Li7P3S11-glass-ceramic", mix((1, "Li7P3S11")), PLAIN, None, ("glass-ceramic",)),
+    ("Li3PS4 (beta)", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:β",)),
+    ("Li3PS4 (γ)", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:γ",)),
+    ("Li2S-P2S5 (75:25)", mix((75, "Li2S"), (25, "P2S5")), GLASS, None, ()),
+    ("Li2S-P2S5 (70 : 30)", mix((70, "Li2S"), (30, "P2S5")), GLASS, None, ()),
     # Unicode and whitespace debris
     ("Li₆PS₅Cl", mix((1, "Li6PS5Cl")), PLAIN, None, ()),
     ("Li₁₀GeP₂S₁₂", mix((1, "Li10GeP2S12")), PLAIN, None, ()),

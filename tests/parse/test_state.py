@@ -43,3 +43,19 @@ def test_labels_and_structures():
     # unknown is a value of its own: nothing found is never a guess
     assert implied_state("plain", "", "Sulphides") == ("unknown", "")
     assert set(STATES) == {"crystalline", "glass", "glass-ceramic", "unknown"}
+
+
+@pytest.mark.parametrize(("text", "note"), [
+    ("amorphous", "state 'amorphous' read as glass"), ("Tetragonal", "state 'Tetragonal' read as crystalline"),
+    ("GC", "state 'GC' read as glass-ceramic"), ("glass", None), ("Glasses", None), ("crystalline", None),
+    ("", None), (None, None)])
+def test_a_state_written_as_another_word_says_what_it_was_read_as(text, note):
+    from sulfml.parse.state import reading_note
+
+    assert reading_note(text) == note
+
+
+def test_the_formula_says_which_word_set_the_state():
+    assert implied_state("plain", "amorphous") == ("glass", "the formula says amorphous, read as glass")
+    assert implied_state("plain", "crystalline") == ("crystalline", "the formula says crystalline")
+    assert implied_state("plain", "polymorph:β") == ("crystalline", "a polymorph prefix")

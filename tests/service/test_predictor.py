@@ -325,3 +325,10 @@ def test_a_family_never_trained_on_is_out_of_domain(bundle):
     out = Predictor(_with_sigma(bundle, card=card), 'test').predict(["Li6PS5Cl", "Li10GeP2S12"])
     assert not out.loc[0, "in_domain"] and "family argyrodite never seen in training" in out.loc[0, "warning"]
     assert "never seen" not in out.loc[1, "warning"]
+
+
+def test_a_state_written_as_another_word_is_noted(bundle):
+    out = Predictor(bundle, "test").predict(["Li3PS4", "Li3PS4 amorphous"], state=None)
+    assert out.loc[1, "state"] == "glass" and "amorphous, read as glass" in out.loc[1, "warning"]
+    cell = Predictor(bundle, "test").predict(["Li3PS4"], state="amorphous")
+    assert cell.loc[0, "state"] == "glass" and "state 'amorphous' read as glass" in cell.loc[0, "warning"]

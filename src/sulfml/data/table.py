@@ -334,10 +334,12 @@ def table_key(data_dir: Path, extra: Sequence[Path] = ()) -> str:
     cleans them."""
     import sulfml.data.loaders
     import sulfml.parse.formula
+    import sulfml.parse.state
 
     h = hashlib.sha256(f"sulfml-table-v{TABLE_VERSION}-{__version__}".encode())
     # the parser and loaders are the cleaning rules: editing them must invalidate cached tables
-    code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.parse.formula.__file__)]
+    code = [Path(__file__), Path(sulfml.data.loaders.__file__), Path(sulfml.parse.formula.__file__),
+            Path(sulfml.parse.state.__file__)]
     for path in [*code, *input_files(data_dir)]:
         h.update(sha256_of(path).encode())
     for f in file_digests(extra):  # names too: they are the user rows' ids

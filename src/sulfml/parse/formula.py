@@ -38,8 +38,11 @@ _CLEAN = str.maketrans(cast(
 ))
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
-_WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous|GC)\)?"
-_TRAILING_WORD = re.compile(r"(?:^|\s)" + _WORD + r"\s*$", re.IGNORECASE)
+_WORD = r"\(?(glass[- ]?ceramics?|glassy|glass|amorphous|crystalline|GC)\)?"
+# A state word at the end, after a space or a dash (Li7P3S11 glass-ceramic, Li7P3S11-glass-ceramic).
+_TRAILING_WORD = re.compile(r"(?:^|\s|-)" + _WORD + r"\s*$", re.IGNORECASE)
+# A binary glass with its molar ratio in brackets: Li2S-P2S5 (75:25) is 75Li2S-25P2S5.
+_RATIO_GLASS = re.compile(r"^([^-\s()]+)\s*-\s*([^-\s()]+)\s*\(\s*(\d+(?:\.\d*)?)\s*:\s*(\d+(?:\.\d*)?)\s*\)$")
 _LEADING_WORD = re.compile(r"^" + _WORD + r"(?:\s|$)", re.IGNORECASE)
 # Greek letters may be glued to the formula (βLi3PS4); Latin ones need the dash, or they would eat symbols.
 _POLYMORPH = re.compile(r"^(?:([αβγδεζηθκλμξπστφχψω])\s*-?|(LT|HT|[rctmoh])\s*-)\s*(?=\S)")
@@ -231,9 +234,18 @@ def _strip_words(text: str, tags: list[str]) -> str:
         if m is not None:
             tag = _word_tag(m.group(1))
             text = (text[: m.start()] + " " + text[m.end():]).strip()
+        elif (m := _RATIO_GLASS.match(text)) is not None:
+            a, b, x, y = m.groups()
+            text = f"{x}{a}-{y}{b}"
+            continue
         elif (m := _TRAILING_GROUP.search(text)) is not None and _is_name(text[: m.start()], m):
             name = " ".join(m.group(2).split())
-            tag = _word_tag(name) if re.fullmatch(_WORD, name, re.IGNORECASE) else f"name:{name}"
+            if re.fullmatch(_WORD, name, re.IGNORECASE):
+                tag = _word_tag(name)
+            elif name.lower() in _GREEK or name in _GREEK.values():  # Li3PS4 (beta): a polymorph, as beta-Li3PS4
+                tag = f"polymorph:{_GREEK.get(name.lower(), name)}"
+            else:
+                tag = f"name:{name}"
             text = text[: m.start()].strip()
         else:
             break

@@ -83,6 +83,16 @@ def normalize_state(value: Any) -> str:
     return state
 
 
+def reading_note(value: Any) -> str | None:
+    """What `normalize_state` made of a word that is not the state's own name ("state 'amorphous' read as
+    glass"); None for a state as named (any case, a plural) or a blank. Assumes `normalize_state` accepts it."""
+    word = _norm("" if value is None or (isinstance(value, float) and value != value) else str(value))
+    state = _WORDS.get(word)
+    if state is None or state == UNKNOWN or word in (_norm(state), _norm(state) + "s", _norm(state) + "es"):
+        return None
+    return f"state {str(value).strip()!r} read as {state}"
+
+
 def state_of_label(label: Any) -> str | None:
     """The state a data label names: a structure-column word (glass, Glass ceramic, Tetragonal) or a family
     (Liverpool's `Glass`, `Glass-Ceramic`); None when it names none."""
@@ -117,7 +127,7 @@ def implied_state(notation: Any = "plain", tags: Any = "", label: Any = None, cr
     if keys & GLASS_CERAMIC_TAGS:
         return GLASS_CERAMIC, "the formula says glass-ceramic"
     if keys & GLASS_TAGS:
-        return GLASS, "the formula says glass"
+        return GLASS, "the formula says glass" if "glass" in keys else "the formula says amorphous, read as glass"
     labelled = state_of_label(label)
     if labelled is not None:
         return labelled, f"the source labels it {label!r}"
@@ -128,5 +138,5 @@ def implied_state(notation: Any = "plain", tags: Any = "", label: Any = None, cr
     if isinstance(notation, str) and notation.strip().lower() == "glass":
         return GLASS, "a glass notation (xA-yB)"
     if keys & CRYSTALLINE_TAGS:
-        return CRYSTALLINE, "a polymorph prefix"
+        return CRYSTALLINE, "the formula says crystalline" if "crystalline" in keys else "a polymorph prefix"
     return UNKNOWN, ""

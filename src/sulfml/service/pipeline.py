@@ -22,7 +22,7 @@ from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
 from sulfml.cpus import available_cpus
 from sulfml.featurize import fast
-from sulfml.parse.state import UNKNOWN, StateError, implied_state, normalize_state
+from sulfml.parse.state import UNKNOWN, StateError, implied_state, normalize_state, reading_note
 from sulfml.service.known import known_materials
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
 from sulfml.service.structure import no_structure, reduced_formula, structure_fields
@@ -156,6 +156,7 @@ class _Batch:
     # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
     domain_notes: dict[int, list[str]] = field(default_factory=dict)
     structure_notes: dict[int, list[str]] = field(default_factory=dict)
+    read_notes: dict[int, str] = field(default_factory=dict)  # a state cell read as another word ('amorphous')
     structures: dict[int, dict] = field(default_factory=dict)  # row -> structure columns (structure presets)
     cif_amounts: dict[int, dict[str, float]] = field(default_factory=dict)
     feature_rows: _FeatureRows = field(default_factory=_FeatureRows)
@@ -206,9 +207,10 @@ def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Predi
         X = _featurize(batch, keep)
         if X is not None:
             far, shifted = _predict(batch, prediction, X, keep)
-    for i in sorted(far.keys() | batch.domain_notes.keys() | batch.structure_notes.keys() | shifted.keys()):
-        notes = ([far[i]] if i in far else []) + batch.domain_notes.get(i, []) \
-            + batch.structure_notes.get(i, []) + shifted.get(i, [])
+    for i in sorted(far.keys() | batch.read_notes.keys() | batch.domain_notes.keys() | batch.structure_notes.keys()
+                    | shifted.keys()):
+        notes = ([far[i]] if i in far else []) + ([batch.read_notes[i]] if i in batch.read_notes else []) \
+            + batch.domain_notes.get(i, []) + batch.structure_notes.get(i, []) + shifted.get(i, [])
         batch.out["warning"][i] = "; ".join(notes)
     return prediction
 
@@ -269,17 +271,19 @@ def _read_temperatures(batch: _Batch) -> None:
 def _read_states(batch: _Batch) -> None:
     """Each row's own state (None where blank: the formula decides); a word that names no state fails its
     row."""
-    seen: dict[str, tuple[str | None, str]] = {}
+    seen: dict[str, tuple[str | None, str, str | None]] = {}
     for i, cell in enumerate(batch.states):
         text = _text(cell).strip()
         if text not in seen:
             try:
-                seen[text] = (normalize_state(text) if text else None, "")
+                seen[text] = (normalize_state(text) if text else None, "", reading_note(text))
             except StateError as exc:
-                seen[text] = (None, str(exc))
-        state, error = seen[text]
+                seen[text] = (None, str(exc), None)
+        state, error, note = seen[text]
         if error:
             batch.fail(i, error)
+        elif note:
+            batch.read_notes[i] = note
         batch.states[i] = state
 
 
