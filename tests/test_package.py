@@ -36,6 +36,15 @@ def test_predictor_is_exported_lazily():
         _ = sulfml.Nope  # type: ignore[attr-defined]
 
 
+def test_the_public_api_exports_the_parser_and_the_errors():
+    parsed = sulfml.parse_formula("70Li2S-30P2S5")
+    assert parsed.ok and parsed.formula == "Li7P3S11"
+    assert issubclass(sulfml.InputError, sulfml.UserError) and issubclass(sulfml.UserError, sulfml.SulfmlError)
+    assert set(sulfml.__all__) <= set(dir(sulfml)) | {"Predictor", "parse_formula"}
+    for name in sulfml.__all__:
+        assert getattr(sulfml, name) is not None
+
+
 def test_shipped_files_are_package_resources_not_checkout_paths():
     root = Path(sulfml.__file__).resolve().parent
     for parts in [("configs", "default.toml"), ("configs", "tuned.toml"), ("data", "sources.toml"),
