@@ -252,6 +252,32 @@ def test_registry_alias_predicts_what_the_exported_bundle_predicts(trained):
     pd.testing.assert_frame_equal(from_registry.predict(texts), Predictor.from_dir(trained["models"]).predict(texts))
 
 
+def test_loading_from_a_registry_leaves_no_trace(trained, tmp_path, monkeypatch):
+    """From a registry: the environment as it was, no downloaded folder left, the booster built (in a large
+    batch, after the folder is gone) from the bytes checked at load; a missing store is not created."""
+    import glob
+    import os
+    import tempfile
+
+    from sulfml.errors import StoreError
+    from sulfml.model.trees import SMALL_BATCH
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    before = dict(os.environ)
+    predictor = Predictor.from_registry(trained["uri"], alias="champion")
+    assert dict(os.environ) == before
+    assert not glob.glob(str(tmp_path / "tmp" / "sulfml-registry-*"))
+    # distinct rows past the NumPy walk's batch size: the booster is needed
+    many = predictor.predict([f"Li{3 + i / 1000:.3f}PS4" for i in range(SMALL_BATCH + 2)])
+    assert many["error"].eq("").all() and predictor.bundle.models["log10_sigma"].booster is not None
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(StoreError, match="no MLflow store"):
+        Predictor.from_registry(f"sqlite:///{missing}")
+    assert not missing.exists()
+
+
 def test_an_unknown_alias_is_a_user_error(trained):
     from sulfml.errors import StoreError
 

@@ -63,22 +63,34 @@ class Predictor:
     def from_registry(cls, tracking_uri: str | None = None, alias: str = "champion") -> Predictor:
         """The models a registry alias points at (default `champion`), checked like a bundle directory.
 
+        The store is only read (`open_existing`: no database, table or experiment is created), the process's
+        environment is left as it was, and the downloaded files are deleted once read: the bundle keeps what
+        it needs in memory.
+
         Raises:
             StoreError: the store cannot be used or has no such alias.
             BundleError: the registered artifacts are damaged or tampered with.
         """
+        import os
+
         from mlflow.exceptions import MlflowException
 
         from sulfml.tracking.export import download_champions
-        from sulfml.tracking.store import configure
+        from sulfml.tracking.store import open_existing
 
-        uri = configure(tracking_uri)
-        folder = tempfile.mkdtemp(prefix="sulfml-registry-")
+        environment = dict(os.environ)
         try:
-            download_champions(folder, alias=alias)
-        except MlflowException as exc:
-            raise StoreError(f"cannot load the models with alias {alias!r} from {uri}: {exc.message}") from exc
-        return cls(Bundle.from_dir(folder), f"registry {uri} @{alias}")
+            uri = open_existing(tracking_uri)
+            with tempfile.TemporaryDirectory(prefix="sulfml-registry-") as folder:
+                try:
+                    download_champions(folder, alias=alias)
+                except MlflowException as exc:
+                    raise StoreError(f"cannot load the models with alias {alias!r} from {uri}: {exc.message}") from exc
+                bundle = Bundle.from_dir(folder)
+        finally:
+            for key in set(os.environ) - set(environment):  # what MLflow's settings added for the download
+                del os.environ[key]
+        return cls(bundle, f"registry {uri} @{alias}")
 
     def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
                 state: str | None = None, known_first: bool = True) -> pd.DataFrame:

@@ -6,6 +6,7 @@ the card records (written at export) before either is parsed."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -86,6 +87,9 @@ class LoadedModel:
     calibration: Calibration
     folder: Path | None = None
     forest: Forest | None = None
+    # `model.json` as read and checked: the booster is built from these bytes when first needed, so the
+    # folder may be gone by then (a registry download) and nothing is read twice
+    model_bytes: bytes | None = None
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> LoadedModel:
@@ -125,7 +129,7 @@ class LoadedModel:
             raise BundleError(f"{where}: domain.json or the card's interval section is damaged: "
                               f"{type(exc).__name__}: {exc}") from None
         return cls(booster=booster, card=card, domain=domain, calibration=calibration, folder=folder,
-                   forest=forest)
+                   forest=forest, model_bytes=model_bytes)
 
     @property
     def target(self) -> str:
@@ -186,11 +190,11 @@ class LoadedModel:
     def _predict_input(self, X: np.ndarray) -> np.ndarray:
         if self.forest is not None and len(X) <= SMALL_BATCH:
             return self.forest.predict(X)
-        if self.booster is None:  # read again, so checked again before XGBoost parses it
-            where = str(self.folder)
-            # only a model read from a directory (`from_dir`, which sets `folder`) leaves `booster` None
-            data = read_verified(cast(Path, self.folder) / MODEL_FILE, self.card, where)
-            object.__setattr__(self, "booster", _booster_from_bytes(data, where))
+        if self.booster is None:
+            with _LAZY_LOAD:  # the server predicts in several threads: one of them builds it
+                if self.booster is None:
+                    # only a model read from a directory (`from_dir`) leaves `booster` None, with its bytes
+                    object.__setattr__(self, "booster", _booster_from_bytes(self._checked_bytes(), str(self.folder)))
         if isinstance(self.booster, NativeBooster):
             return self.booster.predict(X)
         # inplace_predict skips building a DMatrix (same numbers; columns were checked above)
@@ -212,6 +216,12 @@ class LoadedModel:
         data = xgb.DMatrix(self.booster_input(X), missing=np.nan, feature_names=self.input_names)
         return booster.predict(data, pred_contribs=True, validate_features=False)
 
+    def _checked_bytes(self) -> bytes:
+        """`model.json` as checked when the model was read (read and checked again for a model without them)."""
+        if self.model_bytes is not None:
+            return self.model_bytes
+        return read_verified(cast(Path, self.folder) / MODEL_FILE, self.card, str(self.folder))
+
     def _xgboost_booster(self) -> Any:
         """The xgboost package's Booster of this model (the native one and the NumPy walk have no
         contributions), read and checked once and kept."""
@@ -222,7 +232,7 @@ class LoadedModel:
         cached = self.__dict__.get("_xgb")
         if cached is None:
             where = str(self.folder)
-            data = read_verified(cast(Path, self.folder) / MODEL_FILE, self.card, where)
+            data = self._checked_bytes()
             cached = xgb.Booster()
             try:
                 cached.load_model(bytearray(data))
@@ -231,6 +241,9 @@ class LoadedModel:
                                   f"{str(exc).splitlines()[0]}") from None
             object.__setattr__(self, "_xgb", cached)  # frozen dataclass: a cache, not state
         return cached
+
+
+_LAZY_LOAD = threading.Lock()
 
 
 def _booster_from_bytes(data: bytes, where: str):
