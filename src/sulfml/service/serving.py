@@ -52,6 +52,11 @@ def pyfunc_output(predictor: Predictor, model_input: pd.DataFrame) -> pd.DataFra
     out["in_domain"] = out["in_domain"].astype(object)
     # [lowest, highest paper] as JSON text, as the neighbours are; blank for a material the data do not hold
     out["measured_range"] = ["" if r is None else json.dumps(r) for r in out["measured_range"]]
+    # a number a row does not have is null, never NaN: MLflow's scoring server writes NaN as a bare `NaN`,
+    # which is not JSON (a failed row, a material without a measured Ea)
+    for c in out.columns:
+        if out[c].dtype.kind == "f":
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
 
 
