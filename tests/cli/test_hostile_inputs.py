@@ -316,7 +316,7 @@ SCREEN = [
     (["screen", "Li6PS5Cl", "--substitute", "Q=Si"], "Q"),
     (["screen", "Li6PS5Cl", "--substitute", "P=Xx"], "Xx"),
     (["screen", "", "--substitute", "P=Si"], "empty formula"),
-    (["screen", "Li6PS5Cl", "--substitute", "P=Si; rm -rf /"], "unknown element"),
+    (["screen", "Li6PS5Cl", "--substitute", "P=Si; rm -rf /"], "SITE=DOPANT"),  # the shell debris is not a substitution
     (["screen", "NaN", "--substitute", "P=Si"], "missing value"),
 ]
 
