@@ -312,18 +312,21 @@ def test_training_stores_the_width_rule_families_and_their_temperatures(bundle):
 def test_a_too_wide_interval_is_out_of_domain(bundle):
     from dataclasses import replace
 
-    out = Predictor(bundle, 'test').predict(["Li6PS5Cl"])
+    new = "Li6PS5Cl0.5Br0.5"  # not in the training data: the model's own answer
+    out = Predictor(bundle, 'test').predict([new, "Li6PS5Cl"])
     width = out.loc[0, "log10_sigma_hi"] - out.loc[0, "log10_sigma_lo"]
     sig = bundle.models["log10_sigma"]
     for limit, usable in ((width * 0.9, False), (width * 1.1, True)):
         narrow = _with_sigma(bundle, calibration=replace(sig.calibration, max_width=limit, width_quantile=0.95))
-        got = Predictor(narrow, 'test').predict(["Li6PS5Cl"])
+        got = Predictor(narrow, 'test').predict([new, "Li6PS5Cl"])
         assert bool(got.loc[0, "in_domain"]) is (usable and bool(out.loc[0, "in_domain"]))
         assert ("interval too wide" in got.loc[0, "warning"]) is not usable
         assert got.loc[0, "log10_sigma"] == pytest.approx(out.loc[0, "log10_sigma"])   # still predicted
+        # a measured material's interval is its papers' spread: the rule for the model's answers spares it
+        assert got.loc[1, "basis"] != "model" and "interval too wide" not in got.loc[1, "warning"]
     # a card without the width rule (bundles from before it) never applies it
     old = _with_sigma(bundle, calibration=replace(sig.calibration, max_width=None, width_quantile=None))
-    assert "interval too wide" not in Predictor(old, 'test').predict(["Li6PS5Cl"]).loc[0, "warning"]
+    assert "interval too wide" not in Predictor(old, 'test').predict([new]).loc[0, "warning"]
 
 
 def test_temperature_beyond_the_familys_measurements_is_out_of_domain(bundle):

@@ -165,9 +165,8 @@ class KnownMaterials:
 
     @cached_property
     def index(self) -> dict[str, int]:
-        """Material key -> row of the domain's labels (empty for bundles without keys)."""
-        keys = self.domain.labels.get("material_key") or []
-        return {k: j for j, k in enumerate(keys) if isinstance(k, str)}
+        """Material key -> row of the domain's labels (empty for bundles from before the keys were labels)."""
+        return {k: j for j, k in enumerate(self.domain.labels["material_key"]) if isinstance(k, str)}
 
     @cached_property
     def states_of(self) -> dict[str, list[str]]:
@@ -182,10 +181,9 @@ class KnownMaterials:
     def spread(self) -> dict[str, Spread]:
         """How the papers of one material scatter, for log10 σ and for Ea."""
         labels = self.domain.labels
-        censored = labels.get("censored") or [False] * len(labels["evidence"])
-        sigma = [e for e, c in zip(labels["evidence"], censored, strict=True) if not c]
+        sigma = [e for e, c in zip(labels["evidence"], labels["censored"], strict=True) if not c]
         return {"log10_sigma": inter_paper_spread(sigma, _FALLBACK_SPREAD["log10_sigma"]),
-                "ea_eV": inter_paper_spread(labels.get("ea_evidence") or [], _FALLBACK_SPREAD["ea_eV"])}
+                "ea_eV": inter_paper_spread(labels["ea_evidence"], _FALLBACK_SPREAD["ea_eV"])}
 
     def lookup(self, keys: Sequence[str | None]) -> np.ndarray:
         """Each key's row in the domain's labels, -1 where the material is not in the training data."""
@@ -198,11 +196,18 @@ class KnownMaterials:
 
     def ea_papers(self, j: int) -> np.ndarray:
         """Material j's per-paper Ea (empty when none was reported)."""
-        return paper_values((self.domain.labels.get("ea_evidence") or [None] * (j + 1))[j])
+        return paper_values(self.domain.labels["ea_evidence"][j])
 
     def censored(self, j: int) -> bool:
         """Whether material j is known only as an upper bound."""
-        return bool((self.domain.labels.get("censored") or [False] * (j + 1))[j])
+        return bool(self.domain.labels["censored"][j])
+
+    def measured(self, j: int) -> tuple[float, float | None]:
+        """Material j's measured log10 σ and Ea as the data table aggregates them (`sulfml.data.table`'s one
+        rule, carried in the labels): the value the neighbours show, never recomputed here."""
+        labels = self.domain.labels
+        ea = labels["ea_eV"][j]
+        return float(labels["log10_sigma"][j]), None if ea is None else float(ea)
 
     @cached_property
     def _signatures(self) -> tuple[np.ndarray, np.ndarray]:

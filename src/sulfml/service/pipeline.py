@@ -610,7 +610,9 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
                   f"{threshold:.2f}, the {sig_m.domain.quantile:.0%} quantile for held-out papers")
     cal = sig_m.calibration
     width = (rt.hi - rt.lo)[f]
-    for j in np.flatnonzero(cal.too_wide(width)).tolist():
+    # the width rule judges the model's own answers; a known material's interval is its papers' spread (and a
+    # material measured only as an upper bound has no lower end)
+    for j in np.flatnonzero(cal.too_wide(width) & (known_u.n_papers[f] == 0)).tolist():
         i = int(keep[j])
         out["in_domain"][i] = False
         far[i] = "; ".join([*([far[i]] if i in far else []), (
@@ -706,7 +708,8 @@ def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequ
                    sig_models["log10_sigma"].calibration.confidence)
     rt.log10_sigma[rows], rt.lo[rows], rt.hi[rows] = sigma.value, sigma.lo, sigma.hi
     for r, j, v, b in zip(rows.tolist(), material.tolist(), papers, sigma.basis, strict=True):
-        measured.log10_sigma[r] = float(v.min()) if known.censored(j) else float(np.median(v))
+        measured.log10_sigma[r], ea_value = known.measured(j)
+        measured.ea[r] = np.nan if ea_value is None else ea_value
         measured.n_papers[r] = len(v)
         measured.ranges[r] = [float(v.min()), float(v.max())]
         measured.basis[r] = b
@@ -718,7 +721,6 @@ def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequ
         ea = anchor(rt.ea[ea_rows], hw_ea[ea_rows], ea_v, np.zeros(len(ea_rows), bool), known.spread["ea_eV"],
                     sig_models["ea_eV"].calibration.confidence)
         rt.ea[ea_rows], rt.ea_lo[ea_rows], rt.ea_hi[ea_rows] = ea.value, np.maximum(ea.lo, 0.0), ea.hi
-        measured.ea[ea_rows] = [float(np.median(v)) for v in ea_v]
     # The material itself comes first among its neighbours, at its own distance in the domain's space.
     if not nn_idx.shape[1]:
         return measured
