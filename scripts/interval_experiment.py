@@ -138,9 +138,12 @@ def _new(**options):
 
         use_knn = options.get("knn", True)
         kw = {k: v for k, v in options.items() if k != "knn"}
+        from sulfml.model.knn_features import KNN_FEATURES
+
+        column = KNN_FEATURES.index("knn_distance_mean")
         cal = calibrate(inner["pred"], inner["dist"], inner["y"], ~inner["censored"], 0.9, seed,
-                        knn_distance_mean=inner["knn"][:, 4] if use_knn else None, **kw)
-        return lambda t: cal.halfwidth(t["pred"], t["dist"], t["knn"][:, 4] if use_knn else None)
+                        knn_distance_mean=inner["knn"][:, column] if use_knn else None, **kw)
+        return lambda t: cal.halfwidth(t["pred"], t["dist"], t["knn"][:, column] if use_knn else None)
     return rule
 
 

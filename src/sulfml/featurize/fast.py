@@ -474,6 +474,17 @@ def _column_slices(groups: Sequence[Sequence[str]]) -> list[slice]:
     return out
 
 
+def row_families(X: np.ndarray, columns: Sequence[str]) -> list[str | None]:
+    """Each feature row's family (`rules.FAMILIES`) read back from its `rules.FAMILY_LABELS` one-hot columns;
+    None for a row without one, or for every row of a matrix without those columns."""
+    position = {c: j for j, c in enumerate(columns)}
+    if not len(X) or any(c not in position for c in rules.FAMILY_LABELS):
+        return [None] * len(X)
+    onehot = np.asarray(X, float)[:, [position[c] for c in rules.FAMILY_LABELS]]
+    best = onehot.argmax(axis=1)
+    return [rules.FAMILIES[b] if onehot[r, b] > 0 else None for r, b in enumerate(best.tolist())]
+
+
 def _one_hot(codes: np.ndarray) -> np.ndarray:
     return (codes[:, None] == np.arange(len(rules.FAMILIES))[None, :]).astype(float)
 

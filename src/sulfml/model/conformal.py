@@ -20,11 +20,11 @@ import numpy as np
 
 # The scale's possible inputs. `knn_distance` is the applicability domain's distance (`DomainModel`);
 # `knn_distance_mean` the model's kNN target feature of that name (element-fraction space).
-DIFFICULTY_INPUTS = ("prediction", "knn_distance", "knn_distance_mean", "knn_y_std")
+DIFFICULTY_INPUTS = ("prediction", "knn_distance", "knn_distance_mean")
 LEGACY_INPUTS = ("prediction", "knn_distance")  # cards that do not name their inputs
-# The share of in-domain calibration rows whose interval is called usable: wider than their 80th percentile
-# (about 7 decades for log10 σ with the tuned config) is too wide. On held-out papers the rows this flags had
-# 2-4 times the median error of the rest; the 95th percentile (11-17 decades) let 8-decade intervals through.
+# The share of in-domain calibration rows whose interval is called usable: an interval wider than their 80th
+# percentile is too wide (the card's `interval.max_width`). The 95th let the 8-to-9-decade intervals of Li2S and
+# LiCl pass as usable.
 WIDTH_QUANTILE = 0.8
 _EPS = 1e-8  # floor on the predicted residual scale
 
@@ -164,18 +164,17 @@ class Calibration:
         """The difficulty model's inputs, in its fit order."""
         return self.difficulty.inputs
 
-    def halfwidth(self, prediction: np.ndarray, distance: np.ndarray, knn_distance_mean: np.ndarray | None = None,
-                  knn_y_std: np.ndarray | None = None) -> np.ndarray:
+    def halfwidth(self, prediction: np.ndarray, distance: np.ndarray,
+                  knn_distance_mean: np.ndarray | None = None) -> np.ndarray:
         """Half-width of the interval at each row.
 
         Args:
             prediction: the model's predictions.
             distance: the applicability domain's kNN distance (`DomainModel.distance`).
-            knn_distance_mean, knn_y_std: the model's kNN target features of those names; needed only when the
-                calibration's `inputs` name them.
+            knn_distance_mean: the model's kNN target feature of that name; needed only when the calibration's
+                `inputs` name it.
         """
-        given = {"prediction": prediction, "knn_distance": distance, "knn_distance_mean": knn_distance_mean,
-                 "knn_y_std": knn_y_std}
+        given = {"prediction": prediction, "knn_distance": distance, "knn_distance_mean": knn_distance_mean}
         missing = [name for name in self.inputs if given[name] is None]
         if missing:
             raise ValueError(f"this calibration's scale needs {', '.join(missing)}")
@@ -216,8 +215,8 @@ def conformal_quantile(scores: np.ndarray, confidence: float) -> float:
 def calibrate(oof_prediction: np.ndarray, oof_distance: np.ndarray, y: np.ndarray, use: np.ndarray,
               confidence: float = 0.9, seed: int = 0, difficulty_share: float = 0.3,
               knn_distance_mean: np.ndarray | None = None, inputs: tuple[str, ...] | None = None,
-              extend: bool = True, threshold: float | None = None, width_quantile: float = WIDTH_QUANTILE,
-              knn_y_std: np.ndarray | None = None) -> Calibration:
+              extend: bool = True, threshold: float | None = None,
+              width_quantile: float = WIDTH_QUANTILE) -> Calibration:
     """Conformalize out-of-fold predictions.
 
     A random `difficulty_share` of the usable rows fits the scale model; the rest give the normalised
@@ -237,11 +236,9 @@ def calibrate(oof_prediction: np.ndarray, oof_distance: np.ndarray, y: np.ndarra
         extend: the distance curve keeps rising beyond the farthest calibration distance.
         threshold: the domain's distance threshold: the width rule is taken over calibration rows within it.
         width_quantile: the quantile of those rows' widths that becomes `max_width`.
-        knn_y_std: each row's out-of-fold `knn_y_std`, for `inputs` that name it.
     """
     use = np.asarray(use, bool)
-    given = {"prediction": oof_prediction, "knn_distance": oof_distance, "knn_distance_mean": knn_distance_mean,
-             "knn_y_std": knn_y_std}
+    given = {"prediction": oof_prediction, "knn_distance": oof_distance, "knn_distance_mean": knn_distance_mean}
     if inputs is None:
         inputs = ("knn_distance_mean" if knn_distance_mean is not None else "knn_distance", "prediction")
     missing = [name for name in inputs if given[name] is None]

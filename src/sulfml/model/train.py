@@ -48,10 +48,11 @@ class TrainingSet:
     @property
     def families(self) -> tuple[str, ...]:
         """Every structural family (`family_*` feature) a training row has, in `rules.FAMILIES` order."""
+        from sulfml.featurize.fast import row_families
         from sulfml.featurize.rules import FAMILIES
 
-        return tuple(f for f in FAMILIES if f"family_{f}" in self.X.columns
-                     and bool((self.X[f"family_{f}"].to_numpy(float) > 0).any()))
+        present = set(row_families(self.X.to_numpy(float), list(self.X.columns)))
+        return tuple(f for f in FAMILIES if f in present)
 
     @property
     def elements(self) -> tuple[str, ...]:
@@ -194,13 +195,17 @@ def oof_knn_distance(model, ts: TrainingSet, folds: list[tuple[np.ndarray, np.nd
     return out
 
 
-def interval_halfwidth(model, calibration: Calibration, X: pd.DataFrame, prediction: np.ndarray,
-                       distance: np.ndarray) -> np.ndarray:
-    """`calibration.halfwidth` of feature rows X, with the model's kNN features when the calibration needs them."""
-    knn = None
-    if "knn_distance_mean" in calibration.inputs:
-        knn = model.neighbour_columns(X)["knn_distance_mean"].to_numpy(float)
-    return calibration.halfwidth(prediction, distance, knn)
+def predict_with_halfwidth(model, calibration: Calibration, X: pd.DataFrame, distance: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions of feature rows X and their intervals' half-widths (`calibration.halfwidth`), with the
+    model's kNN features searched once for both when the model has them."""
+    if not hasattr(model, "neighbour_columns"):
+        prediction = model.predict(X).astype(float)
+        return prediction, calibration.halfwidth(prediction, distance)
+    inputs = model.neighbour_columns(X)
+    prediction = model.xgb_.predict(inputs).astype(float)  # what `model.predict(X)` computes from these
+    knn = inputs["knn_distance_mean"].to_numpy(float) if "knn_distance_mean" in calibration.inputs else None
+    return prediction, calibration.halfwidth(prediction, distance, knn)
 
 
 @dataclass(frozen=True)

@@ -618,7 +618,7 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
         far[i] = "; ".join([*([far[i]] if i in far else []), (
             f"interval too wide to use: the log10 σ interval spans {width[j]:.1f} decades, more than "
             f"{cal.max_width:.1f}, the {cal.width_quantile:.0%} quantile of calibration widths within the domain")])
-    family = _families(X[f], names)
+    family = fast.row_families(X[f], names)
     seen = sig_m.card["domain"].get("families")
     if seen is not None:
         for j in np.flatnonzero([fam is not None and fam not in seen for fam in family]).tolist():
@@ -648,18 +648,6 @@ def _knn_distance(model: Any, knn: np.ndarray | None) -> np.ndarray | None:
     if knn is None or "knn_distance_mean" not in model.calibration.inputs:
         return None
     return knn[:, list(model.card["knn"]["features"]).index("knn_distance_mean")]
-
-
-def _families(X: np.ndarray, names: Sequence[str]) -> list[str | None]:
-    """Each feature row's structural family, from its `family_*` one-hot columns (None without them)."""
-    from sulfml.featurize.rules import FAMILIES
-
-    position = {c: j for j, c in enumerate(names)}
-    if not len(X) or any(f"family_{fam}" not in position for fam in FAMILIES):
-        return [None] * len(X)
-    onehot = X[:, [position[f"family_{fam}"] for fam in FAMILIES]]
-    best = onehot.argmax(axis=1)
-    return [FAMILIES[b] if onehot[r, b] > 0 else None for r, b in enumerate(best.tolist())]
 
 
 @dataclass

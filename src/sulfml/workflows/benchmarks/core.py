@@ -17,7 +17,13 @@ from sulfml.errors import UserError
 from sulfml.featurize import fast, rules
 from sulfml.model.cv import regression_metrics
 from sulfml.model.estimator import make_regressor
-from sulfml.model.train import TargetModel, featurize_materials, fit_target, interval_halfwidth, training_set
+from sulfml.model.train import (
+    TargetModel,
+    featurize_materials,
+    fit_target,
+    predict_with_halfwidth,
+    training_set,
+)
 
 OBELIX_CENSORED_LOG10 = -15.0  # the OBELiX authors score "<1E-10" as 1e-15 S/cm
 # The XGBoost seeds of the accuracy ablation (scripts/ablation.py): a config's seed is repeated with the first
@@ -291,9 +297,8 @@ class FittedTarget:
         if self.model is None:
             raise ValueError("fit with calibrated=True to get intervals")
         X = featurize_materials(frame, self.preset)
-        pred = self.regressor.predict(X).astype(float)
         dist = self.model.domain.distance(X)[0]
-        hw = interval_halfwidth(self.regressor, self.model.calibration, X, pred, dist)
+        pred, hw = predict_with_halfwidth(self.regressor, self.model.calibration, X, dist)
         return pred, pred - hw, pred + hw, dist
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
-from sulfml.model.train import featurize_materials, fit_target, interval_halfwidth, training_set
+from sulfml.model.train import featurize_materials, fit_target, predict_with_halfwidth, training_set
 from sulfml.service.physics import K_B_EV, ROOM_T_K, arrhenius_shift
 from sulfml.service.predictor import Predictor
 from sulfml.workflows.benchmarks.core import (
@@ -50,9 +50,8 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         fold_of = np.zeros(len(ts.y), int)
         for k, (tr, te) in enumerate(grouped_folds(outer, config.cv.n_splits, config.seed + 1)):
             tm = fit_target(ts.rows(tr), config)
-            p = tm.regressor.predict(ts.X.iloc[te]).astype(float)
             d = tm.domain.distance(ts.X.iloc[te])[0]
-            hw = interval_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], p, d)
+            p, hw = predict_with_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], d)
             pred[te], lo[te], hi[te], dist[te] = p, p - hw, p + hw, d
             inside_domain[te] = d <= tm.domain.threshold
             fold_of[te] = k
