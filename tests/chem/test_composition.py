@@ -120,3 +120,11 @@ def test_immutable_and_not_equal_to_other_types():
     with pytest.raises(AttributeError):
         comp.amounts = ()
     assert comp != {"Li": 1, "Cl": 1}
+
+
+def test_a_key_reads_back_as_its_elements_and_fractions():
+    from sulfml.chem.composition import composition_key, key_fractions, material_key
+
+    key = composition_key({"Li": 7, "P": 3, "S": 11})
+    assert key_fractions(key) == [("Li", 0.333), ("P", 0.143), ("S", 0.524)]
+    assert key_fractions(material_key(key, "10 wt% SiO2", "glass")) == key_fractions(key)

@@ -106,6 +106,13 @@ def key_variants(composition: Mapping[Any, float], decimals: int = KEY_DECIMALS)
     return variants
 
 
+def key_fractions(key: str) -> list[tuple[str, float]]:
+    """The (symbol, rounded fraction) pairs of a composition key, or of a material key's composition part:
+    'Li:0.333,P:0.143,S:0.524@glass' -> [('Li', 0.333), ('P', 0.143), ('S', 0.524)]."""
+    composition = key.split("@")[0].split("+")[0]
+    return [(symbol, float(fraction)) for symbol, _, fraction in (p.partition(":") for p in composition.split(","))]
+
+
 def material_key(composition_key: str, additive: str | None, state: str) -> str:
     """A material's identity: its composition by the one rule, its additive (a composite's second phase) and
     its state, e.g. 'Li:0.333,P:0.143,S:0.524@glass' or 'Li:0.375,P:0.125,S:0.5+10 wt% SiO2@unknown'. It keys

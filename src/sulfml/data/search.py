@@ -13,20 +13,13 @@ from typing import Literal
 
 import pandas as pd
 
+from sulfml.chem.composition import key_fractions
 from sulfml.data.arrhenius import ArrheniusFit, fit_series
 from sulfml.data.loaders import normalize_doi, paper_of_doi
 from sulfml.data.table import DEFAULT_AGGREGATION, DataTable, aggregate_materials
 from sulfml.errors import InputError
 from sulfml.parse.formula import composition_key, parse_formula
-from sulfml.parse.state import (
-    CRYSTALLINE,
-    CRYSTALLINE_TAGS,
-    GLASS,
-    GLASS_CERAMIC,
-    GLASS_CERAMIC_TAGS,
-    GLASS_TAGS,
-    norm_label,
-)
+from sulfml.parse.state import norm_label, state_of_tags
 
 DEFAULT_LIMIT = 20
 QueryKind = Literal["formula", "elements", "family", "doi"]
@@ -159,19 +152,7 @@ def _element(symbol: str) -> bool:
 
 def _elements(key: str) -> frozenset[str]:
     """The elements of a composition key such as 'Li:0.5,P:0.1,S:0.4'."""
-    return frozenset(part.split(":", 1)[0] for part in key.split(","))
-
-
-def _named_state(tags: tuple[str, ...]) -> str | None:
-    """The state a query's words name ('Li7P3S11 glass-ceramic'), if any."""
-    keys = {t.split(":", 1)[0].strip().lower() for t in tags}
-    if keys & GLASS_CERAMIC_TAGS:
-        return GLASS_CERAMIC
-    if keys & GLASS_TAGS:
-        return GLASS
-    if keys & CRYSTALLINE_TAGS:
-        return CRYSTALLINE
-    return None
+    return frozenset(symbol for symbol, _ in key_fractions(key))
 
 
 def read_query(table: DataTable, text: str) -> Query:
@@ -213,7 +194,7 @@ def read_query(table: DataTable, text: str) -> Query:
     parsed = parse_formula(stripped)
     if parsed.ok and parsed.composition:
         key = composition_key(parsed.composition)
-        state = _named_state(parsed.tags)
+        state = state_of_tags(";".join(parsed.tags))
         what = f"formula {parsed.formula}" + (f" + {parsed.additive}" if parsed.additive else "")
         return Query(stripped, "formula", key, what + (f", {state}" if state else " (every state)"))
     raise InputError(f"cannot read {stripped!r} as a search: not a DOI (10.xxxx/...), not an element set such "
@@ -243,7 +224,7 @@ def _matches(table: DataTable, query: Query) -> pd.Series:
     mask = keys == query.value
     if parsed.additive:
         mask &= m["additive"] == parsed.additive
-    state = _named_state(parsed.tags)
+    state = state_of_tags(";".join(parsed.tags))
     if state is not None:
         mask &= m["state"] == state
     return mask

@@ -102,6 +102,19 @@ def state_of_label(label: Any) -> str | None:
     return None if state == UNKNOWN else state
 
 
+def state_of_tags(tags: Any) -> str | None:
+    """The state a text's words name, by the parser's tags ("glass-ceramic", "amorphous", "polymorph:β"):
+    a glass-ceramic before a glass before a crystal; None when they name none."""
+    keys = tag_keys(tags)
+    if keys & GLASS_CERAMIC_TAGS:
+        return GLASS_CERAMIC
+    if keys & GLASS_TAGS:
+        return GLASS
+    if keys & CRYSTALLINE_TAGS:
+        return CRYSTALLINE
+    return None
+
+
 def tag_keys(tags: Any) -> set[str]:
     """Lower-cased tag names of a tags cell ("polymorph:β;glass-ceramic"), the value after ':' dropped."""
     if not isinstance(tags, str):
@@ -123,10 +136,10 @@ def implied_state(notation: Any = "plain", tags: Any = "", label: Any = None, cr
     Returns:
         (one of `STATES`, the reason in words).
     """
-    keys = tag_keys(tags)
-    if keys & GLASS_CERAMIC_TAGS:
+    keys, named = tag_keys(tags), state_of_tags(tags)
+    if named == GLASS_CERAMIC:
         return GLASS_CERAMIC, "the formula says glass-ceramic"
-    if keys & GLASS_TAGS:
+    if named == GLASS:
         return GLASS, "the formula says glass" if "glass" in keys else "the formula says amorphous, read as glass"
     labelled = state_of_label(label)
     if labelled is not None:
@@ -137,6 +150,6 @@ def implied_state(notation: Any = "plain", tags: Any = "", label: Any = None, cr
         return CRYSTALLINE, f"the source names its structure {label!r}"
     if isinstance(notation, str) and notation.strip().lower() == "glass":
         return GLASS, "a glass notation (xA-yB)"
-    if keys & CRYSTALLINE_TAGS:
+    if named == CRYSTALLINE:
         return CRYSTALLINE, "the formula says crystalline" if "crystalline" in keys else "a polymorph prefix"
     return UNKNOWN, ""

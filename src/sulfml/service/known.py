@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sulfml.chem.composition import KEY_DECIMALS
+from sulfml.chem.composition import KEY_DECIMALS, key_fractions
 from sulfml.chem.elements import element_tables
 from sulfml.model.domain import DomainModel
 
@@ -217,9 +217,9 @@ class KnownMaterials:
         codes = _element_codes()
         sets, compositions = set(), set()
         for key in self.index:
-            parts = [part.split(":") for part in key.split("+")[0].split("@")[0].split(",")]
+            parts = key_fractions(key)
             idx = [tables.index[symbol] for symbol, _ in parts]
-            steps = np.array([1 + round(float(f) * 10 ** KEY_DECIMALS) for _, f in parts], np.uint64)
+            steps = np.array([1 + round(f * 10 ** KEY_DECIMALS) for _, f in parts], np.uint64)
             sets.add(int(codes[idx].sum(dtype=np.uint64)))
             compositions.add(int((codes[idx] * steps).sum(dtype=np.uint64)))
         return np.array(sorted(sets), np.uint64), np.array(sorted(compositions), np.uint64)
