@@ -378,8 +378,12 @@ def z_of(coverage: float) -> float:
 
 def _sd(lo: float, hi: float, z: float) -> float:
     """The standard deviation of a normal whose central interval of quantile z is [lo, hi] (NaN if unknown)."""
-    s = (hi - lo) / 2 / z
-    return s if s == s else float("nan")
+    return (hi - lo) / 2 / z
+
+
+def _probability(z: float) -> float:
+    """Φ(z), the standard normal's probability below z (NaN for NaN)."""
+    return float("nan") if z != z else 0.5 * math.erfc(-z / math.sqrt(2))
 
 
 def _gain_z(mean: float, lo: float, hi: float, reference: float, reference_sd: float, z: float) -> float:
@@ -409,8 +413,8 @@ def p_gain(mean: float, lo: float, hi: float, reference: float, reference_lo: fl
     claiming 0 or 1. Without a parent interval (NaN bounds) only the candidate's width counts. A
     zero-width difference gives 1 or 0 (0.5 on a tie); a missing value gives NaN.
     """
-    z = _gain_z(mean, lo, hi, reference, _sd(reference_lo, reference_hi, z_of(coverage)), z_of(coverage))
-    return float("nan") if z != z else 0.5 * math.erfc(-z / math.sqrt(2))
+    z = z_of(coverage)
+    return _probability(_gain_z(mean, lo, hi, reference, _sd(reference_lo, reference_hi, z), z))
 
 
 def _key(rank: str, mean: float, lo: float, hi: float, reference: float, reference_sd: float,
@@ -606,7 +610,6 @@ def _result(role: str, r: dict, substitution: str, rank: str, reference: float, 
             z: float) -> dict:
     mean, lo, hi = (float(r[c]) if r[c] is not None else float("nan")
                     for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi"))
-    g = _gain_z(mean, lo, hi, reference, reference_sd, z)
-    p = float("nan") if g != g else 0.5 * math.erfc(-g / math.sqrt(2))
+    p = _probability(_gain_z(mean, lo, hi, reference, reference_sd, z))
     score = {"p_gain": p, "lcb": lo, "ucb": hi, "mean": mean}[rank]
     return r | {"role": role, "substitution": substitution, "p_gain": p, "score": score}
