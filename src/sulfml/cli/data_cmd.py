@@ -111,11 +111,11 @@ def run_search(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
     table = _table(args)
     text = " ".join(args.text)
-    records = search(table, text, limit=args.limit)
+    query = read_query(table, text)
+    records = search(table, query, limit=args.limit)
     if args.json:
         print_json([dataclasses.asdict(r) for r in records])
         return 0
-    query = read_query(table, text)
     if not records:
         print(f"no measured material: {query.description}")
         return 0

@@ -275,7 +275,7 @@ def _record(key: str, rows: pd.DataFrame, agg: pd.DataFrame) -> MaterialRecord:
     )
 
 
-def search(table: DataTable, text: str, limit: int = DEFAULT_LIMIT) -> list[MaterialRecord]:
+def search(table: DataTable, text: str | Query, limit: int = DEFAULT_LIMIT) -> list[MaterialRecord]:
     """The measured materials a search text names (see `read_query` for what it may be).
 
     Plain materials come before composites, and the most documented first: by the papers and then the
@@ -283,7 +283,7 @@ def search(table: DataTable, text: str, limit: int = DEFAULT_LIMIT) -> list[Mate
 
     Args:
         table: the merged data table.
-        text: a formula, an element set, a family or a DOI.
+        text: a formula, an element set, a family or a DOI, or that text already read (`read_query`).
         limit: the most materials returned.
 
     Returns:
@@ -294,7 +294,7 @@ def search(table: DataTable, text: str, limit: int = DEFAULT_LIMIT) -> list[Mate
     """
     if limit < 1:
         raise InputError(f"the number of materials to return must be at least 1, got {limit}")
-    query = read_query(table, text)
+    query = text if isinstance(text, Query) else read_query(table, text)
     m = table.measurements
     found = m[_matches(table, query).to_numpy(bool) & m["material_key"].notna().to_numpy()]
     if found.empty:

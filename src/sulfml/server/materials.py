@@ -162,6 +162,7 @@ def materials(table: DataTable, text: str, limit: int) -> dict[str, Any]:
     """
     from sulfml.data.search import read_query, search
 
-    records = search(table, text, limit=limit)
-    return {"query": asdict(read_query(table, text)), "limit": limit,
+    query = read_query(table, text)
+    records = search(table, query, limit=limit)
+    return {"query": asdict(query), "limit": limit,
             "materials": [_material(r) for r in records]}
