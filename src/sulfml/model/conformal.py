@@ -23,8 +23,7 @@ import numpy as np
 DIFFICULTY_INPUTS = ("prediction", "knn_distance", "knn_distance_mean")
 LEGACY_INPUTS = ("prediction", "knn_distance")  # cards that do not name their inputs
 # The share of in-domain calibration rows whose interval is called usable: an interval wider than their 80th
-# percentile is too wide (the card's `interval.max_width`). The 95th let the 8-to-9-decade intervals of Li2S and
-# LiCl pass as usable.
+# percentile is too wide (the card's `interval.max_width`; `sulfml predict Li2S LiCl` shows two it refuses).
 WIDTH_QUANTILE = 0.8
 _EPS = 1e-8  # floor on the predicted residual scale
 
