@@ -199,3 +199,36 @@ def test_one_aggregation_rule_for_the_export_and_the_models(mini_data_dir):
     table = build_table(mini_data_dir)
     pd.testing.assert_frame_equal(table.materials(), aggregate_materials(table.measurements, DEFAULT_AGGREGATION))
     assert table.info()["aggregation"] == DEFAULT_AGGREGATION
+
+
+def test_a_material_is_its_polymorph_where_the_data_know_it():
+    raw = _raw([
+        # two polymorphs of one composition, from their sources' space groups
+        {"raw_formula": "Li7La3Zr2O12", "log10_sigma": -3.8, "doi": "10.1/cubic", "space_group_number": 230.0},
+        {"raw_formula": "Li7La3Zr2O12", "log10_sigma": -5.8, "doi": "10.1/tetra", "space_group_number": 142.0},
+        # a crystal measured without a space group, when the data hold two: polymorph not known
+        {"raw_formula": "Li7La3Zr2O12 crystalline", "log10_sigma": -4.5, "doi": "10.1/none"},
+        # a polymorph name in the formula gives the space group by the shipped table
+        {"raw_formula": "β-Li3PS4", "log10_sigma": -3.8, "doi": "10.1/nano"},
+        {"raw_formula": "Li3PS4", "log10_sigma": -6.0, "doi": "10.1/bulk", "space_group_number": 62.0},
+        {"raw_formula": "Li3PS4", "log10_sigma": -6.6, "doi": "10.1/gamma", "space_group_number": 31.0},
+        # one polymorph known: the rows without a space group join it
+        {"raw_formula": "Li10GeP2S12", "log10_sigma": -2.0, "doi": "10.1/lgps", "space_group_number": 137.0},
+        {"raw_formula": "Li10GeP2S12 crystalline", "log10_sigma": -1.9, "doi": "10.1/other"},
+        # a glass never has a space group of its own
+        {"raw_formula": "Li3PS4 glass", "log10_sigma": -3.5, "doi": "10.1/glass", "space_group_number": 62.0},
+    ])
+    kept, _ = clean(raw)
+    sg = dict(zip(kept["doi"], kept["space_group"], strict=True))
+    assert (sg["10.1/cubic"], sg["10.1/tetra"]) == (230, 142)
+    assert np.isnan(sg["10.1/none"]) and np.isnan(sg["10.1/glass"])
+    assert sg["10.1/nano"] == sg["10.1/bulk"] == 62 and sg["10.1/gamma"] == 31
+    assert sg["10.1/lgps"] == sg["10.1/other"] == 137
+    keys = dict(zip(kept["doi"], kept["material_key"], strict=True))
+    assert keys["10.1/cubic"].endswith("@crystalline#230") and keys["10.1/none"].endswith("@crystalline")
+    mats = aggregate_materials(kept)
+    llzo = mats[mats["formula"] == "Li7La3Zr2O12"]
+    assert sorted(llzo["space_group_number"].fillna(0)) == [0, 142, 230]
+    beta = mats.loc[keys["10.1/bulk"]]
+    assert beta["n_papers"] == 2 and beta["log10_sigma"] == pytest.approx(-4.9)  # bulk and nanoporous β
+    assert mats.loc[keys["10.1/lgps"], "n_papers"] == 2

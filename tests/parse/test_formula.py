@@ -92,9 +92,12 @@ ACCEPTED = [
     ("β-Li3PS4", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:β",)),
     ("γ-Li3PO4", mix((1, "Li3PO4")), PLAIN, None, ("polymorph:γ",)),
     ("α-Li3N", mix((1, "Li3N")), PLAIN, None, ("polymorph:α",)),
-    ("r-LiAlO2", mix((1, "LiAlO2")), PLAIN, None, ("polymorph:r",)),
-    ("c-Li7La3Zr2O12", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:c",)),
-    ("t-Li7La3Zr2O12", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:t",)),
+    ("r-LiAlO2", mix((1, "LiAlO2")), PLAIN, None, ("polymorph:trigonal",)),  # rhombohedral
+    ("c-Li7La3Zr2O12", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:cubic",)),
+    ("cubic Li7La3Zr2O12", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:cubic",)),
+    ("Li7La3Zr2O12-tetragonal", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:tetragonal",)),
+    ("Li7La3Zr2O12 (cubic)", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:cubic",)),
+    ("t-Li7La3Zr2O12", mix((1, "Li7La3Zr2O12")), PLAIN, None, ("polymorph:tetragonal",)),
     ("LT-Li3PS4", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:LT",)),
     ("HT-Li3PS4", mix((1, "Li3PS4")), PLAIN, None, ("polymorph:HT",)),
     # words from tables

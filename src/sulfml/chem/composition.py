@@ -113,11 +113,21 @@ def key_fractions(key: str) -> list[tuple[str, float]]:
     return [(symbol, float(fraction)) for symbol, _, fraction in (p.partition(":") for p in composition.split(","))]
 
 
-def material_key(composition_key: str, additive: str | None, state: str) -> str:
-    """A material's identity: its composition by the one rule, its additive (a composite's second phase) and
-    its state, e.g. 'Li:0.333,P:0.143,S:0.524@glass' or 'Li:0.375,P:0.125,S:0.5+10 wt% SiO2@unknown'. It keys
-    the data table's materials, the neighbours and the known-first lookup."""
-    return composition_key + (f"+{additive}" if additive else "") + f"@{state}"
+def material_key(composition_key: str, additive: str | None, state: str, space_group: int | None = None) -> str:
+    """A material's identity: its composition by the one rule, its additive (a composite's second phase), its
+    state and, where known, its space group, e.g. 'Li:0.333,P:0.143,S:0.524@glass',
+    'Li:0.375,P:0.125,S:0.5@crystalline#62' or 'Li:0.375,P:0.125,S:0.5+10 wt% SiO2@unknown'. It keys the data
+    table's materials, the neighbours and the known-first lookup. Without the space group it names the
+    composition in that state whatever its polymorph (`polymorph_of` splits it off)."""
+    key = composition_key + (f"+{additive}" if additive else "") + f"@{state}"
+    return key if space_group is None else f"{key}#{int(space_group)}"
+
+
+def polymorph_of(material_key: str) -> tuple[str, int | None]:
+    """(the key without its space group, the space group or None): 'Li:0.5,S:0.5@crystalline#62' ->
+    ('Li:0.5,S:0.5@crystalline', 62)."""
+    base, sep, sg = material_key.partition("#")
+    return base, int(sg) if sep else None
 
 
 def _key(amounts: tuple[tuple[str, float], ...], decimals: int) -> str:

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the material's state, a model input; default: what the formula implies (70Li2S-30P2S5 "
                         "is a glass, a 'glass-ceramic' or '(GC)' tag a glass-ceramic), else unknown. For --input, "
                         "fills rows without their own state column value")
+    p.add_argument("--space-group", default=None, metavar="SG",
+                   help="the crystal's space group, a number (230) or a Hermann-Mauguin symbol (Ia-3d); default: "
+                        "what a polymorph name (beta-Li3PS4) or the CIF gives. A measured polymorph answers with "
+                        "its own measurements. For --input, fills rows without their own space_group value")
     p.add_argument("--model-only", action="store_true",
                    help="the model's own answer for every row, also for materials the training data hold "
                         "(default: a measured material answers with its measurements; see the basis column)")
@@ -72,11 +76,11 @@ def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
             if not Path(args.cif).is_file():
                 raise UsageError(f"CIF file not found: {args.cif}")
             yield pd.DataFrame({"formula": args.formulas or [""], "temperature_C": args.temperature_c,
-                                "state": args.state, "cif": args.cif})
+                                "state": args.state, "cif": args.cif, "space_group": args.space_group})
             return
         if not args.formulas:
             raise UsageError("give formulas, --input FILE.csv or --cif FILE.cif")
-        yield as_frame(args.formulas, args.temperature_c, args.state)
+        yield as_frame(args.formulas, args.temperature_c, args.state, args.space_group)
         return
     notes: list[str] = []
     keep = [c for c in args.keep.split(",") if c]
@@ -87,7 +91,7 @@ def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
             missing = [c for c in keep if c not in df.columns]
             if missing:
                 raise UsageError(f"--keep column {missing[0]!r} not in {args.input}")
-        yield as_frame(prediction_frame(df, column, keep), args.temperature_c, args.state)
+        yield as_frame(prediction_frame(df, column, keep), args.temperature_c, args.state, args.space_group)
 
 
 def _check_temperature(value: str) -> None:

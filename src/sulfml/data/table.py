@@ -19,10 +19,18 @@ import pandera.pandas as pa
 
 from sulfml._version import __version__
 from sulfml.chem.composition import material_key
+from sulfml.chem.polymorphs import space_group_of_name
 from sulfml.data.loaders import LOADERS, input_files, load_review, load_user, paper_of_doi
 from sulfml.data.sources import default_cache_dir, file_digests, resolve_data_dir, sha256_of
 from sulfml.parse.formula import composition_key, parse_formula
-from sulfml.parse.state import implied_state, names_structure, normalize_state, state_of_label
+from sulfml.parse.state import (
+    GLASS,
+    GLASS_CERAMIC,
+    implied_state,
+    names_structure,
+    normalize_state,
+    state_of_label,
+)
 
 # The public sources (what a config's `[data] sources` chooses from) ...
 SOURCES = ("review", "obelix", "liverpool", "laskowski")
@@ -30,7 +38,7 @@ SOURCES = ("review", "obelix", "liverpool", "laskowski")
 USER_SOURCE = "user"
 TABLE_SOURCES = (*SOURCES, USER_SOURCE)
 # Bump when the cleaning rules change, so cached tables are rebuilt.
-TABLE_VERSION = 3  # 3: a supporting-information DOI counts as its paper
+TABLE_VERSION = 4  # 4: a material's identity includes its space group (`space_group`)
 RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
 AGGREGATION = "median-log10"
 # median-log10 after keeping one measurement per material and paper (see `one_per_paper`).
@@ -46,7 +54,7 @@ MEASUREMENT_COLUMNS = [
     "source", "source_row_id", "raw_formula", "formula", "composition", "composition_key", "material_key",
     "notation", "additive", "tags", "state", "state_reason", "log10_sigma", "censored", "temperature_K", "room_temperature", "ea_eV",
     "family", "structure_type", "doi", "reference", "paper", "notes", "split", "space_group_number",
-    "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path",
+    "a", "b", "c", "alpha", "beta", "gamma", "z", "cif_path", "space_group",
 ]
 
 RANGE_REASONS = {
@@ -159,10 +167,12 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "beta", "gamma", "z"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["state"], df["state_reason"] = _states(df, parsed)
-    # A material is a composition (with its additive) in one state: Li7P3S11 glass is not its glass-ceramic.
+    df["space_group"] = _space_groups(df, parsed)
+    # A material is a composition (with its additive) in one state and, where known, one space group:
+    # Li7P3S11 glass is not its glass-ceramic, and tetragonal Li7La3Zr2O12 is not cubic.
     df["material_key"] = [
-        material_key(k, a, st) if k else None
-        for k, a, st in zip(df["composition_key"], df["additive"], df["state"], strict=True)
+        material_key(k, a, st, None if sg != sg else int(sg)) if k else None
+        for k, a, st, sg in zip(df["composition_key"], df["additive"], df["state"], df["space_group"], strict=True)
     ]
     df["censored"] = df["censored"].map(lambda v: v is True)
     t = df["temperature_K"]
@@ -211,6 +221,30 @@ def _states(df: pd.DataFrame, parsed: list) -> tuple[list[str], list[str]]:
         states.append(state)
         reasons.append(why)
     return states, reasons
+
+
+def _space_groups(df: pd.DataFrame, parsed: list) -> list[float]:
+    """Each row's space group as part of its material's identity (NaN: not known).
+
+    A crystal's row takes the space group its source gives, else the one its polymorph name has in the table
+    of named polymorphs (`sulfml.chem.polymorphs`: the review's β-Li3PS4 is Pnma). A row still without one
+    joins its material's polymorph when the data know that composition and state in one space group only
+    (Li10GeP2S12 measured without a structure is the LGPS-type P4_2/nmc that every other row of it names);
+    with several, it stays "polymorph not known". A glass or glass-ceramic has no space group of its own.
+    """
+    groups: list[float] = []
+    for p, state, sg in zip(parsed, df["state"], df["space_group_number"], strict=True):
+        if state in (GLASS, GLASS_CERAMIC) or not p.ok:
+            groups.append(np.nan)
+        elif sg == sg and 1 <= sg <= 230 and sg == int(sg):
+            groups.append(float(sg))
+        else:
+            named, _ = space_group_of_name(cast("dict[str, float]", p.composition), ";".join(p.tags))
+            groups.append(np.nan if named is None else float(named))
+    out = pd.Series(groups, index=df.index, dtype=float)
+    identity = [df["composition_key"].fillna(""), df["additive"].fillna(""), df["state"]]
+    known = out.groupby(identity).transform(lambda g: g.dropna().iloc[0] if g.dropna().nunique() == 1 else np.nan)
+    return out.fillna(known).tolist()
 
 
 def one_per_paper(measurements: pd.DataFrame) -> pd.DataFrame:
@@ -300,6 +334,10 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = DEFAULT_AGGR
             "split": next((x for x in g["split"] if isinstance(x, str) and x), None),
             **{c: s[c] for c in ("space_group_number", "a", "b", "c", "alpha", "beta", "gamma", "z",
                                  "cif_path")},
+            # the identity's space group, which a polymorph name may give where no row's source does
+            **({"space_group_number": first["space_group"]} if first["space_group"] == first["space_group"]
+               else {}),
+            "space_group": first["space_group"],
         })
     return pd.DataFrame(rows).set_index("material_key", drop=False)
 

@@ -20,8 +20,8 @@ from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_D
 
 IDENTITY_LABELS = frozenset((*STATE_LABELS, *FLAG_LABELS))
 
-LABEL_COLUMNS = ("formula", "state", "log10_sigma", "censored", "ea_eV", "sources", "evidence", "material_key",
-                 "ea_evidence")
+LABEL_COLUMNS = ("formula", "state", "space_group", "log10_sigma", "censored", "ea_eV", "sources", "evidence",
+                 "material_key", "ea_evidence")
 _INTERNAL_LABELS = frozenset(("evidence", "material_key", "ea_evidence"))  # not shown as they are
 _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
 # Weight of what makes a material itself (its element fractions, state and synthesis flags) in the distance,
@@ -161,10 +161,12 @@ class DomainModel:
                 for row_idx, row_d in zip(idx, dist, strict=True)]
 
     def material(self, j: int) -> dict:
-        """Training material `j` as a neighbour: formula, state, measured log10 σ (`censored`: an upper bound),
+        """Training material `j` as a neighbour: formula, state, space group (None: not known), measured log10 σ (`censored`: an upper bound),
         Ea, sources, every paper (DOI or review reference) behind the value, and the measurements themselves:
         `log10_sigma` is the median of `measurements` (the training data's aggregation)."""
         out = {c: self.labels[c][j] for c in LABEL_COLUMNS if c not in _INTERNAL_LABELS}
+        if out["space_group"] is not None:  # stored as a JSON number
+            out["space_group"] = int(out["space_group"])
         evidence = self.labels["evidence"][j]
         measured = json.loads(evidence) if isinstance(evidence, str) and evidence else []
         out["papers"] = list(dict.fromkeys(p for p, _ in measured if p))

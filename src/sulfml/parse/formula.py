@@ -18,6 +18,7 @@ from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
 from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
+from sulfml.chem.polymorphs import CRYSTAL_SYSTEM_WORDS, polymorph_name
 from sulfml.errors import InputError
 from sulfml.parse.reduced import reduced_formula
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
@@ -51,6 +52,10 @@ _GREEK = dict(zip(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", 
                    "mu", "xi", "pi", "sigma", "tau", "phi", "chi", "psi", "omega"], "αβγδεζηθκλμξπστφχψω",
                   strict=True))
 _GREEK_WORD = re.compile(r"^(" + "|".join(_GREEK) + r")(?:\s*-|\s)\s*(?=\S)", re.IGNORECASE)
+# A crystal system written out names a polymorph too: cubic Li7La3Zr2O12, Li7La3Zr2O12-tetragonal, (cubic).
+_SYSTEMS = "|".join(CRYSTAL_SYSTEM_WORDS)
+_SYSTEM_LEADING = re.compile(r"^(" + _SYSTEMS + r")(?:\s*-|\s)\s*(?=\S)", re.IGNORECASE)
+_SYSTEM_TRAILING = re.compile(r"(?:\s|-)\(?(" + _SYSTEMS + r")\)?\s*$", re.IGNORECASE)
 # A bracketed group ending the text, holding no bracket: a name or abbreviation when it is not chemistry.
 _TRAILING_GROUP = re.compile(r"([(\[])([^()\[\]]*)([)\]])\s*$")
 _NAME_SPLIT = re.compile(r"[\s,;:/=+" + re.escape(_SEPARATORS) + r"]+")
@@ -234,6 +239,9 @@ def _strip_words(text: str, tags: list[str]) -> str:
         if m is not None:
             tag = _word_tag(m.group(1))
             text = (text[: m.start()] + " " + text[m.end():]).strip()
+        elif (m := _SYSTEM_TRAILING.search(text) or _SYSTEM_LEADING.match(text)) is not None:
+            tag = f"polymorph:{polymorph_name(m.group(1))}"
+            text = (text[: m.start()] + " " + text[m.end():]).strip()
         elif (m := _RATIO_GLASS.match(text)) is not None:
             a, b, x, y = m.groups()
             text = f"{x}{a}-{y}{b}"
@@ -244,6 +252,8 @@ def _strip_words(text: str, tags: list[str]) -> str:
                 tag = _word_tag(name)
             elif name.lower() in _GREEK or name in _GREEK.values():  # Li3PS4 (beta): a polymorph, as beta-Li3PS4
                 tag = f"polymorph:{_GREEK.get(name.lower(), name)}"
+            elif name.lower() in CRYSTAL_SYSTEM_WORDS:  # Li7La3Zr2O12 (cubic)
+                tag = f"polymorph:{polymorph_name(name)}"
             else:
                 tag = f"name:{name}"
             text = text[: m.start()].strip()
@@ -252,7 +262,7 @@ def _strip_words(text: str, tags: list[str]) -> str:
         if tag not in tags:
             tags.append(tag)
     if (m := _POLYMORPH.match(text)) is not None:
-        tags.insert(0, f"polymorph:{m.group(1) or m.group(2)}")
+        tags.insert(0, f"polymorph:{polymorph_name(m.group(1) or m.group(2))}")
         text = text[m.end():]
     elif (m := _GREEK_WORD.match(text)) is not None:
         tags.insert(0, f"polymorph:{_GREEK[m.group(1).lower()]}")

@@ -41,7 +41,7 @@ def text_arg(arg: str) -> str:
 
 def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) -> pd.DataFrame:
     """The pipeline's input frame from a file's rows: its formula column as `formula`, its `temperature_C`,
-    `state` and `cif` columns, and each column of `keep` as `input_<col>`.
+    `state`, `space_group` and `cif` columns, and each column of `keep` as `input_<col>`.
 
     Raises:
         InputError: a column of `keep` is not in the file.
@@ -49,7 +49,7 @@ def prediction_frame(df: pd.DataFrame, column: str, keep: Sequence[str] = ()) ->
     import pandas as pd
 
     out = pd.DataFrame({"formula": df[column]})
-    for col in ("temperature_C", "state", "cif"):
+    for col in ("temperature_C", "state", "space_group", "cif"):
         if col in df.columns:
             out[col] = df[col]
     for col in keep:

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sulfml.chem.composition import KEY_DECIMALS, key_fractions
+from sulfml.chem.composition import KEY_DECIMALS, key_fractions, polymorph_of
 from sulfml.chem.elements import element_tables
+from sulfml.chem.space_groups import space_group_label
 from sulfml.model.domain import DomainModel
 
 if TYPE_CHECKING:
@@ -154,6 +155,18 @@ def anchor(model: np.ndarray, halfwidth: np.ndarray, papers: Sequence[np.ndarray
 
 
 @dataclass(frozen=True)
+class Measured:
+    """What the data measured of one query: its per-paper log10 σ (upper bounds when `censored`) and Ea, and
+    the values shown as measured."""
+
+    sigma_papers: np.ndarray
+    censored: bool
+    log10_sigma: float
+    ea_papers: np.ndarray
+    ea: float | None
+
+
+@dataclass(frozen=True)
 class KnownMaterials:
     """The training materials by material key, with what the rule needs of each.
 
@@ -172,10 +185,23 @@ class KnownMaterials:
     def states_of(self) -> dict[str, list[str]]:
         """Composition key (with additive) -> the states the data hold it in, in key order."""
         out: dict[str, list[str]] = {}
-        for key in self.index:
-            composition, _, state = key.rpartition("@")
+        for base in self.polymorphs:
+            composition, _, state = base.rpartition("@")
             out.setdefault(composition, []).append(state)
         return out
+
+    @cached_property
+    def polymorphs(self) -> dict[str, list[int]]:
+        """Material key without its space group -> the training materials it stands for: the one whose
+        measurements name no space group first, then one per space group the data hold it in, by number."""
+        out: dict[str, list[int]] = {}
+        for key, j in sorted(self.index.items(), key=lambda kj: (polymorph_of(kj[0])[1] or 0, kj[0])):
+            out.setdefault(polymorph_of(key)[0], []).append(j)
+        return out
+
+    def space_groups(self, base: str) -> list[int | None]:
+        """The space groups the data hold a composition and state in (None: measured without one)."""
+        return [polymorph_of(self.domain.labels["material_key"][j])[1] for j in self.polymorphs.get(base, [])]
 
     @cached_property
     def spread(self) -> dict[str, Spread]:
@@ -185,10 +211,51 @@ class KnownMaterials:
         return {"log10_sigma": inter_paper_spread(sigma, _FALLBACK_SPREAD["log10_sigma"]),
                 "ea_eV": inter_paper_spread(labels["ea_evidence"], _FALLBACK_SPREAD["ea_eV"])}
 
-    def lookup(self, keys: Sequence[str | None]) -> np.ndarray:
-        """Each key's row in the domain's labels, -1 where the material is not in the training data."""
-        index = self.index
-        return np.fromiter((index.get(k, -1) if k else -1 for k in keys), np.int64, len(keys))
+    def lookup(self, keys: Sequence[str | None]) -> list[tuple[int, ...]]:
+        """The training materials that answer each key, by the polymorph rule; () where none does.
+
+        A key with a space group is answered by that polymorph, or by the composition's measurements when none
+        of them names a space group. A key without one is answered by every polymorph of the composition in
+        that state, their papers together (`space_group_note` says so).
+        """
+        out: list[tuple[int, ...]] = []
+        for key in keys:
+            if not key:
+                out.append(())
+                continue
+            base, sg = polymorph_of(key)
+            members = self.polymorphs.get(base, [])
+            if sg is None:
+                out.append(tuple(members))
+            elif key in self.index:
+                out.append((self.index[key],))
+            else:
+                unnamed = self.index.get(base)
+                out.append((unnamed,) if unnamed is not None and len(members) == 1 else ())
+        return out
+
+    def space_group_note(self, key: str) -> str | None:
+        """What a reader should know of how the data's polymorphs answer `key` (None: nothing)."""
+        base, sg = polymorph_of(key)
+        members = self.polymorphs.get(base, [])
+        groups = self.space_groups(base)
+        named = [g for g in groups if g is not None]
+        if sg is not None:
+            if key in self.index:
+                return None
+            if named:
+                listed = " and ".join(space_group_label(g) for g in named)
+                return (f"measured as {listed}, not as {space_group_label(sg)}: the model answers for this "
+                        "space group")
+            if members:
+                return "the measurements of this composition name no space group, and they answer for it"
+            return None
+        if len(members) < 2:
+            return None
+        parts = [f"{space_group_label(g) if g is not None else 'without a space group'} "
+                 f"{self.measured(j)[0]:.2f}" for g, j in zip(groups, members, strict=True)]
+        return (f"measured as {', '.join(parts)}: the answer pools their papers (give a space group or a "
+                "polymorph name to answer for one)")
 
     def sigma_papers(self, j: int) -> np.ndarray:
         """Material j's per-paper log10 σ (the upper bounds when censored)."""
@@ -208,6 +275,21 @@ class KnownMaterials:
         labels = self.domain.labels
         ea = labels["ea_eV"][j]
         return float(labels["log10_sigma"][j]), None if ea is None else float(ea)
+
+    def answer(self, members: Sequence[int]) -> Measured:
+        """What the materials `members` (one material, or a composition's polymorphs pooled) measured: the
+        papers of the uncensored ones together (of the censored ones when every one is), and the measured
+        values shown (a single material's as the data table aggregates it; a pool's median of its papers)."""
+        uncensored = [j for j in members if not self.censored(j)]
+        used = uncensored or list(members)
+        sigma = np.concatenate([self.sigma_papers(j) for j in used])
+        ea = np.concatenate([self.ea_papers(j) for j in members])
+        if len(members) == 1:
+            value, ea_value = self.measured(members[0])
+        else:
+            value = float(np.median(sigma)) if uncensored else float(sigma.min())
+            ea_value = float(np.median(ea)) if len(ea) else None
+        return Measured(sigma, not uncensored, value, ea, ea_value)
 
     @cached_property
     def _signatures(self) -> tuple[np.ndarray, np.ndarray]:

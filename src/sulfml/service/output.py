@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from sulfml.chem.space_groups import space_group_label
+
 # Output files by extension.
 FILE_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
@@ -135,6 +137,8 @@ def describe(n: dict) -> str:
     """One known material as one line of text: formula, state, measured σ and the papers behind it
     ("Li7P3S11 (glass-ceramic, log10 σ -1.77, median of 2: 10.1039/c3ee41655k -1.77 | su2022 ref 18 -1.77)")."""
     state = f"{n['state']}, " if n.get("state") else ""
+    if n.get("space_group"):
+        state += f"{space_group_label(n['space_group'])}, "
     return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)})"
 
 
@@ -214,6 +218,12 @@ def has_neighbors(result: pd.DataFrame) -> bool:
     return "neighbors" in result and any(isinstance(v, list) and v for v in result["neighbors"])
 
 
+def _state_text(r: dict) -> str:
+    """The state and, where known, the space group's symbol: 'crystalline P4₂/nmc'."""
+    state, sg = str(r.get("state") or ""), r.get("space_group")
+    return f"{state} {space_group_label(int(sg), with_number=False)}" if sg is not None and sg == sg else state
+
+
 def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True) -> str:
     """A terminal layout: one line per row (σ with its interval, Ea with its interval, T, domain), then the
     warnings and the nearest known materials under it. A streamed table prints the header with its first
@@ -222,7 +232,7 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
         blank = result.astype(object).where(result.notna(), "")  # None and NaN alike print as nothing
         return blank.to_string(index=False, header=header) if len(result) or header else ""
     lines = []
-    head = (f"{'formula':<24} {'state':<13} {'basis':<14} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  "
+    head = (f"{'formula':<24} {'state':<21} {'basis':<14} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  "
             f"{'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain")
     if header:
         lines += [head, "-" * len(head)]
@@ -234,14 +244,14 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
         sig = f"{_num(r['log10_sigma'], '6.2f')}  [{_num(r['log10_sigma_lo'], '.2f')}, {_num(r['log10_sigma_hi'], '.2f')}]"
         ea = f"{_num(r.get('ea_eV'), '.3f')}  [{_num(r.get('ea_lo'), '.2f')}, {_num(r.get('ea_hi'), '.2f')}]"
         dom = "in domain" if r.get("in_domain") else "OUTSIDE"
-        lines.append(f"{name:<24} {str(r.get('state') or ''):<13} {str(r.get('basis') or ''):<14} {sig:<31} "
+        lines.append(f"{name:<24} {_state_text(r):<21} {str(r.get('basis') or ''):<14} {sig:<31} "
                      f"{_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} {_num(r.get('temperature_K'), '7.1f')}  {dom}")
         if r.get("measured_n_papers"):
             lines.append(f"{'':<4}= {measured_text(r)}")
         for w in filter(None, str(r.get("warning") or "").split("; ")):
             lines.append(f"{'':<4}! {w}")
         for n in r.get("neighbors") or []:
-            state = f" {n['state']}" if n.get("state") else ""
+            state = f" {_state_text(n)}" if n.get("state") else ""
             count = len(n.get("measurements") or [])
             lines.append(f"{'':<4}~ {str(n['formula']) + state:<26} measured {_measured(n)}"
                          + (f" (median of {count})" if count > 1 else "")

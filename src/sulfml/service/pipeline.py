@@ -20,9 +20,11 @@ import pandas as pd
 from sulfml.chem.batch import CompositionBatch, composition_batch
 from sulfml.chem.composition import Composition
 from sulfml.chem.elements import element_tables
+from sulfml.chem.polymorphs import space_group_of_name
+from sulfml.chem.space_groups import SpaceGroupError, space_group_label, space_group_number
 from sulfml.cpus import available_cpus
 from sulfml.featurize import fast
-from sulfml.parse.state import UNKNOWN, StateError, implied_state, normalize_state, reading_note
+from sulfml.parse.state import CRYSTALLINE, UNKNOWN, StateError, implied_state, normalize_state, reading_note
 from sulfml.service.known import known_materials
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
 from sulfml.service.structure import no_structure, reduced_formula, structure_fields
@@ -33,9 +35,9 @@ if TYPE_CHECKING:
     from sulfml.tracking.bundle import Bundle
 
 OUTPUT_COLUMNS = [
-    "input", "formula", "state", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi",
+    "input", "formula", "state", "space_group", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi",
     "measured_log10_sigma", "measured_n_papers", "measured_range", "ea_eV", "ea_lo", "ea_hi", "measured_ea_eV",
-    "temperature_K", "in_domain", "warning", "error", "neighbors",
+    "bvse_barrier_eV", "bvse_dimension", "temperature_K", "in_domain", "warning", "error", "neighbors",
 ]
 N_NEIGHBORS = 3
 PARALLEL_FROM = 2048  # rows from which the two targets are predicted in two threads
@@ -81,6 +83,8 @@ class Prediction:
         """The output table; with `describe`, the `neighbors` column is `neighbor_texts(describe)`."""
         cols = dict(self.columns)
         cols["neighbors"] = self.neighbors() if describe is None else self.neighbor_texts(describe)
+        # whole numbers or None (a float column would print 62.0)
+        cols["space_group"] = pd.Series(cols["space_group"], dtype=object)
         return pd.DataFrame(cols, columns=[c for c in OUTPUT_COLUMNS if c in cols])
 
 
@@ -151,6 +155,7 @@ class _Batch:
     cifs: list[str]
     states: list[Any]  # each row's own state cell (None or blank: what the formula implies)
     known_first: bool = True  # answer materials the training data hold with their measurements
+    sgs: list[Any] = field(default_factory=list)  # each row's space group cell, then its number (None: unknown)
     out: dict[str, Any] = field(init=False)
     live: np.ndarray = field(init=False)
     # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
@@ -172,6 +177,8 @@ class _Batch:
         self.out["measured_n_papers"] = np.zeros(n, np.int64)  # 0 for every row the data do not answer
         self.live = np.ones(n, bool)
         self.feat_of = np.full(n, -1)
+        if not self.sgs:
+            self.sgs = [None] * n
 
     def fail(self, i: int, reason: str) -> None:
         self.out["error"][i] = reason
@@ -194,9 +201,10 @@ def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Predi
         return inputs[name].tolist() if name in inputs.columns else [None] * n
 
     batch = _Batch(bundle, [_text(t) for t in column("formula")], column("temperature_C"),
-                   [_text(c).strip() for c in column("cif")], column("state"), known_first)
+                   [_text(c).strip() for c in column("cif")], column("state"), known_first, column("space_group"))
     _read_temperatures(batch)
     _read_states(batch)
+    _read_space_groups(batch)
     _read_structures(batch)
     _parse(batch)
     prediction = Prediction(batch.out, [[] for _ in range(n)], [[] for _ in range(n)], None)
@@ -287,6 +295,25 @@ def _read_states(batch: _Batch) -> None:
         batch.states[i] = state
 
 
+def _read_space_groups(batch: _Batch) -> None:
+    """Each row's own space group (a number or a Hermann-Mauguin symbol; None where blank); a cell that names
+    no space group fails its row."""
+    seen: dict[str, tuple[int | None, str]] = {}
+    for i, cell in enumerate(batch.sgs):
+        if cell is None or (isinstance(cell, float) and cell != cell):
+            continue
+        key = cell if isinstance(cell, str) else repr(cell)
+        if key not in seen:
+            try:
+                seen[key] = (space_group_number(cell), "")
+            except SpaceGroupError as exc:
+                seen[key] = (None, str(exc))
+        number, error = seen[key]
+        if error:
+            batch.fail(i, error)
+        batch.sgs[i] = number
+
+
 def _state_of(given: str | None, implied: tuple[str, str], uses_state: bool) -> tuple[str, list[str]]:
     """The state a row is predicted in, and the note that says where it came from."""
     state, why = implied
@@ -315,6 +342,13 @@ def _read_structures(batch: _Batch) -> None:
             continue
         row_notes = batch.structure_notes.setdefault(i, [])
         row_notes += notes
+        found = fields["space_group_number"]
+        if found == found:  # the CIF's symmetry names the polymorph unless the row gives its own
+            if batch.sgs[i] is None:
+                batch.sgs[i] = int(found)
+            elif batch.sgs[i] != int(found):
+                row_notes.append(f"space group {space_group_label(batch.sgs[i])} as given, although the CIF's "
+                                 f"symmetry is {space_group_label(int(found))}")
         if uses_structure:
             batch.structures[i] = fields
         else:
@@ -333,11 +367,11 @@ def _parse(batch: _Batch) -> None:
 
     rows = np.flatnonzero(batch.live)
     # A text given in two states is two feature rows; a CIF says the row is a crystal.
-    keys = [(batch.texts[i], batch.states[i], bool(batch.cifs[i])) for i in rows.tolist()]
+    keys = [(batch.texts[i], batch.states[i], bool(batch.cifs[i]), batch.sgs[i]) for i in rows.tolist()]
     unique = list(dict.fromkeys(keys))
     position = {k: j for j, k in enumerate(unique)}
     inverse = np.fromiter((position[k] for k in keys), np.int64, len(keys))
-    parsed = read_many([t for t, _, _ in unique])
+    parsed = read_many([t for t, *_ in unique])
     elements = batch.bundle.elements
     u_formula: list = list(parsed.formula)
     u_in_domain, u_notes = _domain_of_parsed(parsed, elements)
@@ -366,23 +400,32 @@ def _parse(batch: _Batch) -> None:
     u_state: list[str] = [UNKNOWN] * len(unique)
     u_state_notes: list[list[str]] = [[]] * len(unique)
     states_seen: dict[tuple, tuple[str, list[str]]] = {}
-    for u, (_, given, has_cif) in enumerate(unique):
+    for u, (_, given, has_cif, sg) in enumerate(unique):
         if u_error[u]:
             continue
         feat = u_feat[u]
         notation = feat["notation"] if feat else ("glass" if parsed.glass[u] else "plain")
-        key = (notation, feat["tags"] if feat else "", given, has_cif)
+        # a CIF or a space group says the row is a crystal
+        key = (notation, feat["tags"] if feat else "", given, has_cif or sg is not None)
         if key not in states_seen:
-            states_seen[key] = _state_of(given, implied_state(key[0], key[1], crystal_structure=has_cif),
+            states_seen[key] = _state_of(given, implied_state(key[0], key[1], crystal_structure=key[3]),
                                          uses_state)
         u_state[u], u_state_notes[u] = states_seen[key]
-    u_key = _material_keys(batch, parsed, unique, u_error, u_composition, u_additive, u_state, u_state_notes)
+    u_sg = [sg for *_, sg in unique]
+    for u, feat in enumerate(u_feat):
+        if feat and feat["tags"] and u_sg[u] is None and not u_error[u] and u_state[u] == CRYSTALLINE:
+            # β-Li3PS4: the polymorph word names the space group by the shipped table
+            u_sg[u], note = space_group_of_name(feat["composition"], feat["tags"])
+            if note:
+                u_state_notes[u] = [*u_state_notes[u], note]
+    u_key = _material_keys(batch, parsed, unique, u_error, u_composition, u_additive, u_state, u_state_notes, u_sg)
     fast_rows = np.flatnonzero(parsed.ok)
     fast_feat = np.full(len(unique), -1)
     feature_rows = batch.feature_rows
     u_dict_feat = np.full(len(unique), -1)
     uses_structure = batch.bundle.uses_structure
     formula_col, in_domain_col, state_col = batch.out["formula"], batch.out["in_domain"], batch.out["state"]
+    sg_col = batch.out["space_group"]
     for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
         if u_error[u]:
             batch.fail(i, u_error[u])
@@ -390,6 +433,7 @@ def _parse(batch: _Batch) -> None:
         formula_col[i] = u_formula[u]
         in_domain_col[i] = u_in_domain[u]
         state_col[i] = u_state[u]
+        sg_col[i] = u_sg[u]
         if u_notes[u] or u_state_notes[u]:
             batch.domain_notes[i] = [*u_state_notes[u], *(u_notes[u] or [])]
         if i in batch.cif_amounts:
@@ -398,10 +442,13 @@ def _parse(batch: _Batch) -> None:
                 batch.structure_notes.setdefault(i, []).append(
                     f"the CIF's composition {reduced_formula(batch.cif_amounts[i])} differs from the formula; the "
                     "formula is used")
-        if i in batch.structures or (uses_structure and u_feat[u] is None):
+        if i in batch.structures or (uses_structure and (u_feat[u] is None or u_sg[u] is not None)):
             # structure presets featurize row by row with each row's own structure columns
             feat = (u_feat[u] or _parsed_feature(parsed, u)) | {"state": u_state[u]}
-            batch.feat_of[i] = feature_rows.add_dict(feat | batch.structures.get(i, no_structure()))
+            structure = batch.structures.get(i, no_structure())
+            if u_sg[u] is not None:
+                structure = structure | {"space_group_number": u_sg[u]}
+            batch.feat_of[i] = feature_rows.add_dict(feat | structure)
         elif u_feat[u] is not None:
             if u_dict_feat[u] < 0:
                 u_dict_feat[u] = feature_rows.add_dict(u_feat[u] | {"state": u_state[u]} | no_structure())
@@ -417,12 +464,14 @@ def _parse(batch: _Batch) -> None:
 
 def _material_keys(batch: _Batch, parsed: ParsedBatch, unique: list, u_error: list[str],
                    u_composition: list[dict | None], u_additive: list[str | None], u_state: list[str],
-                   u_state_notes: list[list[str]]) -> dict[int, str]:
+                   u_state_notes: list[list[str]], u_sg: list[int | None]) -> dict[int, str]:
     """The material key of each distinct text that the training data may hold (known first), by one hash.
 
     A text given without a state, whose formula implies none, takes the state of its composition when the
     data hold that composition in one state only (a chemist typing Li10GeP2S12 means the measured material);
-    when they hold it in several, a note says which, and the model answers for the state unknown.
+    when they hold it in several, a note says which, and the model answers for the state unknown. A crystal
+    without a space group takes its composition's when the data hold it in one only; with several, the
+    measured answer pools them (`KnownMaterials.lookup`), and the notes say so.
     """
     from sulfml.chem.composition import key_variants, material_key
 
@@ -455,7 +504,18 @@ def _material_keys(batch: _Batch, parsed: ParsedBatch, unique: list, u_error: li
             else:
                 u_state_notes[u] = [f"measured as {' and '.join(states)}: give the state to answer with "
                                     "those measurements"]
-        keys[u] = f"{base}@{u_state[u]}"
+        key = f"{base}@{u_state[u]}"
+        groups = known.space_groups(key)
+        if u_sg[u] is None and len(groups) == 1 and groups[0] is not None:
+            u_sg[u] = groups[0]
+            u_state_notes[u] = [*u_state_notes[u], f"space group {space_group_label(groups[0])}: the only one "
+                                                   "the training data hold for this composition"]
+        elif u_sg[u] is not None:
+            key = f"{key}#{u_sg[u]}"
+        note = known.space_group_note(key)
+        if note:
+            u_state_notes[u] = [*u_state_notes[u], note]
+        keys[u] = key
     return keys
 
 
@@ -685,39 +745,48 @@ def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequ
         return measured
     known = known_materials(batch.bundle)
     rows = np.fromiter(batch.feat_key.keys(), np.int64, len(batch.feat_key))
-    material = known.lookup(list(batch.feat_key.values()))
-    rows, material = rows[material >= 0], material[material >= 0]
+    found = known.lookup(list(batch.feat_key.values()))
+    hit = np.array([len(m) > 0 for m in found], bool)
+    rows, members = rows[hit], [m for m, h in zip(found, hit, strict=True) if h]
     if not len(rows):
         return measured
     sig_models = batch.bundle.models
-    papers = [known.sigma_papers(j) for j in material.tolist()]
-    censored = np.array([known.censored(j) for j in material.tolist()], bool)
+    answers = [known.answer(m) for m in members]
+    papers = [a.sigma_papers for a in answers]
+    censored = np.array([a.censored for a in answers], bool)
     sigma = anchor(rt.log10_sigma[rows], hw_sig[rows], papers, censored, known.spread["log10_sigma"],
                    sig_models["log10_sigma"].calibration.confidence)
     rt.log10_sigma[rows], rt.lo[rows], rt.hi[rows] = sigma.value, sigma.lo, sigma.hi
-    for r, j, v, b in zip(rows.tolist(), material.tolist(), papers, sigma.basis, strict=True):
-        measured.log10_sigma[r], ea_value = known.measured(j)
-        measured.ea[r] = np.nan if ea_value is None else ea_value
-        measured.n_papers[r] = len(v)
-        measured.ranges[r] = [float(v.min()), float(v.max())]
+    for r, a, b in zip(rows.tolist(), answers, sigma.basis, strict=True):
+        measured.log10_sigma[r] = a.log10_sigma
+        measured.ea[r] = np.nan if a.ea is None else a.ea
+        measured.n_papers[r] = len(a.sigma_papers)
+        measured.ranges[r] = [float(a.sigma_papers.min()), float(a.sigma_papers.max())]
         measured.basis[r] = b
-    ea_papers = [known.ea_papers(j) for j in material.tolist()]
-    with_ea = np.array([len(v) > 0 for v in ea_papers], bool)
+    with_ea = np.array([len(a.ea_papers) > 0 for a in answers], bool)
     if with_ea.any():
         ea_rows = rows[with_ea]
-        ea_v = [v for v, w in zip(ea_papers, with_ea, strict=True) if w]
+        ea_v = [a.ea_papers for a, w in zip(answers, with_ea, strict=True) if w]
         ea = anchor(rt.ea[ea_rows], hw_ea[ea_rows], ea_v, np.zeros(len(ea_rows), bool), known.spread["ea_eV"],
                     sig_models["ea_eV"].calibration.confidence)
         rt.ea[ea_rows], rt.ea_lo[ea_rows], rt.ea_hi[ea_rows] = ea.value, np.maximum(ea.lo, 0.0), ea.hi
     # The material itself comes first among its neighbours, at its own distance in the domain's space.
     if not nn_idx.shape[1]:
         return measured
-    own = sig_models["log10_sigma"].domain.distance_to(X[rows], names, material)
-    for r, j, d in zip(rows.tolist(), material.tolist(), own.tolist(), strict=True):
-        others = [(i, e) for i, e in zip(nn_idx[r].tolist(), nn_dist[r].tolist(), strict=True) if i != j]
-        keep_n = nn_idx.shape[1] - 1
-        nn_idx[r] = [j, *(i for i, _ in others[:keep_n])]
-        nn_dist[r] = [d, *(e for _, e in others[:keep_n])]
+    # A pool of polymorphs lists them all first (as many as there are neighbours).
+    width = nn_idx.shape[1]
+    firsts = [m[:width] for m in members]
+    flat_rows = np.repeat(rows, [len(m) for m in firsts])
+    own = sig_models["log10_sigma"].domain.distance_to(X[flat_rows], names,
+                                                         np.fromiter((j for m in firsts for j in m), np.int64))
+    start = 0
+    for r, first in zip(rows.tolist(), firsts, strict=True):
+        d_first = own[start:start + len(first)].tolist()
+        start += len(first)
+        others = [(i, e) for i, e in zip(nn_idx[r].tolist(), nn_dist[r].tolist(), strict=True) if i not in first]
+        keep_n = width - len(first)
+        nn_idx[r] = [*first, *(i for i, _ in others[:keep_n])]
+        nn_dist[r] = [*d_first, *(e for _, e in others[:keep_n])]
     return measured
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sulfml.chem.space_groups import space_group_number
 from sulfml.errors import InputError, StoreError
 from sulfml.parse.state import StateError, normalize_state
 from sulfml.service import pipeline
@@ -93,19 +94,22 @@ class Predictor:
         return cls(bundle, f"registry {uri} @{alias}")
 
     def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
-                state: str | None = None, known_first: bool = True) -> pd.DataFrame:
+                state: str | None = None, known_first: bool = True,
+                space_group: int | str | None = None) -> pd.DataFrame:
         """Predict each input row, in order; a bad row gets an `error` and never stops the others.
 
         Args:
             inputs: formulas, or a frame with a `formula` column and optional `temperature_C` (°C, blank:
                 25 °C), `state` (crystalline, glass, glass-ceramic; blank: what the formula implies, else
-                unknown) and `cif` (path) columns; a row with a CIF and no formula takes the structure's
-                composition.
+                unknown), `space_group` (a number or a Hermann-Mauguin symbol; blank: what a polymorph name or
+                a CIF gives, else unknown) and `cif` (path) columns; a row with a CIF and no formula takes the
+                structure's composition.
             temperature_c: the temperature for rows without their own (default 25 °C).
             state: the state for rows without their own.
-            known_first: answer a material the training data hold (its composition in its state) with its
-                measurements, combined with the model by the rule of `sulfml.service.known` (column `basis`);
-                False gives the model's own answer for every row.
+            known_first: answer a material the training data hold (its composition in its state and space
+                group) with its measurements, combined with the model by the rule of `sulfml.service.known`
+                (column `basis`); False gives the model's own answer for every row.
+            space_group: the space group for rows without their own.
 
         Returns:
             One row per input with `OUTPUT_COLUMNS`; `neighbors` lists the nearest training materials.
@@ -114,7 +118,7 @@ class Predictor:
             InputError: `temperature_c` is not a usable temperature, `state` names no state, or the frame has
                 no `formula` column.
         """
-        return self.run(as_frame(inputs, temperature_c, state), known_first).frame()
+        return self.run(as_frame(inputs, temperature_c, state, space_group), known_first).frame()
 
     def run(self, frame: pd.DataFrame, known_first: bool = True) -> pipeline.Prediction:
         """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
@@ -127,14 +131,16 @@ class Predictor:
 
 
 def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
-             state: str | None = None) -> pd.DataFrame:
-    """The input frame of the pipeline from formulas or a frame, with `temperature_c` and `state` filling
-    blank cells.
+             state: str | None = None, space_group: int | str | None = None) -> pd.DataFrame:
+    """The input frame of the pipeline from formulas or a frame, with `temperature_c`, `state` and
+    `space_group` filling blank cells.
 
     Raises:
-        InputError: `temperature_c` is not a usable temperature, `state` names no state, or a frame has
-            neither `formula` nor `cif`.
+        InputError: `temperature_c` is not a usable temperature, `state` names no state, `space_group` no
+            space group, or a frame has neither `formula` nor `cif`.
     """
+    if space_group is not None:
+        space_group_number(space_group)  # raises SpaceGroupError, an InputError
     if temperature_c is not None and temperature_kelvin(temperature_c)[0] is None:
         raise InputError(f"temperature: {temperature_kelvin(temperature_c)[1]}")
     if state is not None:
@@ -148,11 +154,14 @@ def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | 
         frame = pd.DataFrame({"formula": list(inputs), "temperature_C": [temperature_c] * len(inputs)})
         if state is not None:
             frame["state"] = state
+        if space_group is not None:
+            frame["space_group"] = str(space_group)
         return frame
     if "formula" not in inputs.columns and "cif" not in inputs.columns:
         raise InputError(f"the input has no formula column (columns: {', '.join(map(str, inputs.columns))})")
     frame = inputs
-    for column, value in (("temperature_C", temperature_c), ("state", state)):
+    for column, value in (("temperature_C", temperature_c), ("state", state),
+                          ("space_group", None if space_group is None else str(space_group))):
         if value is None:
             continue
         frame = frame.copy() if frame is inputs else frame

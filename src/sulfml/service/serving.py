@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 
 PYFUNC_NAME = "sulfml"
 SERVING_EXPERIMENT = "sulfml-serving"  # the runs that log the pyfunc model, apart from the training runs
-# Input columns: a formula per row, optionally its temperature (°C, blank: 25 °C), a state and a CIF path.
+# Input columns: a formula per row, optionally its temperature (°C, blank: 25 °C), a state, a space group
+# (a number or a symbol, as text) and a CIF path.
 INPUT_COLUMNS: dict[str, str] = {"formula": "string", "temperature_C": "double", "state": "string",
-                                 "cif": "string"}
+                                 "space_group": "string", "cif": "string"}
 _OUTPUT_TYPES: dict[str, str] = {c: "double" for c in OUTPUT_COLUMNS} | {
-    "input": "string", "formula": "string", "state": "string", "basis": "string", "measured_n_papers": "long",
+    "input": "string", "formula": "string", "state": "string", "space_group": "long", "basis": "string",
+    "measured_n_papers": "long",
     "measured_range": "string", "in_domain": "boolean", "warning": "string", "error": "string", "neighbors": "string"}
 OUTPUT_TYPES: dict[str, str] = {c: _OUTPUT_TYPES[c] for c in OUTPUT_COLUMNS}
 
