@@ -20,7 +20,7 @@ def test_plain_output_has_one_block_per_material_and_its_measurements(capsys, mi
     code, out, _ = run(capsys, "data", "search", "Li6PS5Cl", "--data-dir", str(mini_data_dir))
     assert code == 0
     assert out.startswith("2 measured materials: formula Li6PS5Cl (every state)")
-    assert "Li6PS5Cl · crystalline · family argyrodites" in out and "Li6PS5Cl · unknown" in out
+    assert "Li6PS5Cl · crystalline · P1 (1) · family argyrodites" in out and "Li6PS5Cl · unknown" in out
     assert "log10 σ at room temperature" in out and "median of 2 papers" in out
     head = next(line for line in out.splitlines() if "log10 σ" in line and "paper or DOI" in line)
     assert head.split() == ["log10", "σ", "σ", "(S/cm)", "T", "(°C)", "Ea", "(eV)", "state", "source",
@@ -41,7 +41,7 @@ def test_json_is_the_records(capsys, mini_data_dir, tmp_path):
     records = json.loads(out)
     assert code == 0 and len(records) == 1
     record = records[0]
-    assert set(record) == {"material_key", "formula", "composition_key", "additive", "state", "family",
+    assert set(record) == {"material_key", "formula", "composition_key", "additive", "state", "space_group", "family",
                            "log10_sigma", "censored", "n_papers", "log10_sigma_min", "log10_sigma_max", "ea_eV",
                            "measurements", "arrhenius"}
     assert (record["formula"], record["state"]) == ("Li6PS5Cl", "crystalline")

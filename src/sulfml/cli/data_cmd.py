@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sulfml.cli.common import add_data_dir, add_extra_data, print_json
+from sulfml.chem.space_groups import space_group_label
 
 if TYPE_CHECKING:
     from sulfml.data.search import MaterialRecord
@@ -134,7 +135,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def _print_material(r: MaterialRecord) -> None:
     """One material: a heading, its room-temperature value and Ea, its fit, then its measurements."""
     name = r.formula + (f" + {r.additive}" if r.additive else "")
-    print(" · ".join([name, r.state, *([f"family {r.family}"] if r.family else [])]))
+    polymorph = [space_group_label(r.space_group)] if r.space_group is not None else []
+    print(" · ".join([name, r.state, *polymorph, *([f"family {r.family}"] if r.family else [])]))
     if r.log10_sigma is None:
         print("  no room-temperature value")
     else:

@@ -13,7 +13,7 @@ from typing import Literal
 
 import pandas as pd
 
-from sulfml.chem.composition import key_fractions
+from sulfml.chem.composition import key_fractions, polymorph_of
 from sulfml.data.arrhenius import ArrheniusFit, fit_series
 from sulfml.data.loaders import normalize_doi, paper_of_doi
 from sulfml.data.table import DEFAULT_AGGREGATION, DataTable, aggregate_materials
@@ -88,11 +88,12 @@ class MaterialRecord:
     measured only away from room temperature.
 
     Attributes:
-        material_key: the material's identity in the table (composition key, additive, state).
+        material_key: the material's identity in the table (composition key, additive, state, space group).
         formula: the formula as the parser writes it.
         composition_key: the composition by the one rule.
         additive: a composite's second phase, if any.
         state: crystalline, glass, glass-ceramic or unknown.
+        space_group: its space group's number when its identity has one (`sulfml.data.table`), else None.
         family: the family a source gives it, if any.
         log10_sigma: the median over papers of log10 σ at room temperature (one value per paper).
         censored: whether that value is an upper bound (every room-temperature value is one).
@@ -111,6 +112,7 @@ class MaterialRecord:
     composition_key: str
     additive: str | None
     state: str
+    space_group: int | None
     family: str | None
     log10_sigma: float | None
     censored: bool
@@ -263,6 +265,7 @@ def _record(key: str, rows: pd.DataFrame, agg: pd.DataFrame) -> MaterialRecord:
         composition_key=str(first["composition_key"]),
         additive=_text(first["additive"]),
         state=str(first["state"]),
+        space_group=polymorph_of(key)[1],
         family=family or next((f for f in rows["family"] if _text(f)), None),
         log10_sigma=_number(a["log10_sigma"]) if a is not None else None,
         censored=bool(a["censored"]) if a is not None else False,
