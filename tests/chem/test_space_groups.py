@@ -54,3 +54,17 @@ def test_crystal_systems_follow_the_international_tables():
     assert crystal_system("nan") is None and crystal_system(None) is None
     assert set(map(crystal_system, range(1, 231))) == set(CRYSTAL_SYSTEM_NAMES)
     assert space_group_label(137) == "P4₂/nmc (137)" and space_group_symbol(11) == "P2_1/m"
+
+
+def test_the_shipped_symbols_are_pymatgens():
+    import re
+
+    from pymatgen.symmetry.groups import sg_symbol_from_int_number
+
+    from sulfml.chem.space_groups import SYMBOLS
+
+    assert len(SYMBOLS) == 230
+    for n, symbol in enumerate(SYMBOLS, start=1):
+        full = sg_symbol_from_int_number(n)
+        m = re.match(r"^([PABCI])1(\S+)1$", full) if 3 <= n <= 15 else None
+        assert symbol == (f"{m.group(1)}{m.group(2)}" if m else full), n

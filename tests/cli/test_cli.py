@@ -75,7 +75,7 @@ def test_predict_exit_codes_and_files(capsys, trained, tmp_path):
     rows = json.loads(out)
     assert code == 1 and len(rows) == 2 and rows[1]["error"] and rows[1]["log10_sigma"] is None
     code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "csv", "Li6PS5Cl")
-    assert code == 0 and out.splitlines()[0].startswith("input,formula,state,basis,log10_sigma")
+    assert code == 0 and out.splitlines()[0].startswith("input,formula,state,space_group,basis,log10_sigma")
 
     src = tmp_path / "in.csv"
     src.write_text("name,T\nLi3PS4,25\n,25\nbad(,30\nLi7P3S11,60\n")

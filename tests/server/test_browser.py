@@ -89,6 +89,7 @@ def test_paste_detail_screen_in_chromium(artifacts):
         expect(page.locator("#results tbody tr")).to_have_count(2)
         expect(page.locator("#results tr.error-row")).to_have_count(1)
         uploaded = [r.inner_text() for r in page.locator("#results tbody tr").all()]
+        structure = _space_group_and_cif(page, artifacts)
         # a refused request clears the earlier answer, so nothing under the red message reads as its answer
         page.fill("#temperature", "hot")
         page.click("#predict-button")
@@ -128,8 +129,92 @@ def test_paste_detail_screen_in_chromium(artifacts):
     # each neighbour with its state, so the same composition in two states reads as two materials
     states = [n["state"] for n in seen["api_rows"][0]["neighbors"]]
     assert all(f"({s}, log10 σ" in records[0]["neighbors"] for s in states) and len(states) == 3
-    for name in ("predict.png", "detail.png", "screen.png", "about.png", "page.png"):
+    for name in ("predict.png", "detail.png", "screen.png", "about.png", "page.png", "cif.png"):
         assert (artifacts / name).stat().st_size > 10_000, name
+
+    # the space-group field reaches the table and the detail; a CIF upload is its own row, its CSV the new columns
+    assert "Ia-3d (230)" in structure["llzo_row"] and "Ia-3d (230)" in structure["llzo_facts"]
+    assert "LiCl" in structure["cif_row"] and "Fm-3m (225)" in structure["cif_row"]
+    assert "Fm-3m (225)" in structure["cif_facts"] and structure["cif_title"] == "LiCl"
+    barrier, dimension = structure["bvse_sent"]
+    if barrier is None:  # the page was given 0.4321 eV in 3D (see `cross_check`)
+        barrier, dimension = 0.4321, 3.0
+    assert f"BVSE 3D Li barrier, eV\n{barrier:.3f}" in structure["cif_facts"], structure["cif_facts"]
+    if dimension is not None:
+        assert f"BVSE dimension\n{dimension:.0f}" in structure["cif_facts"]
+    assert "ML prediction" in structure["cif_facts"] and "BVSE" not in structure["llzo_facts"]
+    assert structure["cif_warnings"]  # the CIF row's notes (composition only, ...) shown in the detail
+    cif_csv = list(csv.DictReader(io.StringIO(structure["csv"])))
+    assert {"space_group", "bvse_barrier_eV", "bvse_dimension", "input_cif"} <= set(cif_csv[0])
+    assert cif_csv[0]["space_group"] == "225" and cif_csv[0]["input_cif"] == "LiCl.cif"
+    assert "space group 'Pxyz'" in structure["refused"] and structure["refused_hidden"]
+
+
+def _space_group_and_cif(page, artifacts: Path) -> dict:
+    """Predict LLZO in Ia-3d from the form, open its detail; upload rock-salt LiCl as a CIF, open its detail and
+    download its CSV; then a bad space group, refused in red with the earlier answer cleared."""
+    from playwright.sync_api import expect
+    from pymatgen.core import Lattice, Structure
+
+    seen: dict = {}
+    page.click("#tab-predict")
+    page.fill("#formulas", "Li7La3Zr2O12")
+    page.fill("#temperature", "")
+    page.fill("#space-group", "Ia-3d")
+    page.click("#predict-button")
+    row = page.locator("#results tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.first).to_contain_text("Ia-3d (230)")
+    seen["llzo_row"] = row.first.inner_text()
+    row.first.get_by_role("button", name="Details").click()
+    expect(page.locator("#arrhenius-plot svg path.prediction")).to_have_count(1)
+    seen["llzo_facts"] = page.locator("#detail-facts").inner_text()
+
+    cif = artifacts / "LiCl.cif"
+    licl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.13), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cif.write_text(licl.to(fmt="cif"), encoding="utf-8")
+    page.fill("#space-group", "")
+
+    def cross_check(route) -> None:
+        """The server's answer; where its BVSE columns are null (a structure without a Li path, or a
+        pipeline that does not compute them), numbers of our own, so the detail's display is checked."""
+        answer = route.fetch().json()
+        row = answer["rows"][0]
+        seen["bvse_sent"] = row["bvse_barrier_eV"], row["bvse_dimension"]
+        if row["bvse_barrier_eV"] is None:
+            row["bvse_barrier_eV"], row["bvse_dimension"] = 0.4321, 3.0
+        route.fulfill(json=answer)
+
+    page.route("**/api/predict/cif?*", cross_check)
+    page.set_input_files("#cif-file", str(cif))
+    expect(page.locator("#predict-status")).to_contain_text("1 row")
+    row = page.locator("#results tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.first).to_contain_text("Fm-3m (225)")
+    seen["cif_row"] = row.first.inner_text()
+    row.first.get_by_role("button", name="Details").click()
+    expect(page.locator("#arrhenius-plot svg path.prediction")).to_have_count(1)
+    seen["cif_title"] = page.locator("#detail-title").inner_text()
+    seen["cif_facts"] = page.locator("#detail-facts").inner_text()
+    seen["cif_warnings"] = [w.inner_text() for w in page.locator("#detail-warnings li").all()]
+    page.unroute("**/api/predict/cif?*")
+    page.screenshot(path=str(artifacts / "cif.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#download-predictions")
+    seen["csv"] = download.value.path().read_text(encoding="utf-8")
+
+    page.fill("#space-group", "Pxyz")
+    page.click("#predict-button")
+    expect(page.locator("#predict-status")).to_contain_text("Not predicted")
+    expect(page.locator("#results-card")).to_be_hidden()
+    expect(page.locator("#predict-status")).to_have_class(re.compile(r"\berror\b"))  # red
+    seen["refused"] = page.locator("#predict-status").inner_text()
+    seen["refused_hidden"] = page.locator("#results-card").is_hidden() and page.locator("#detail-card").is_hidden()
+    # the form as the rest of the flow expects it, with an answer on the page again
+    page.fill("#space-group", "")
+    page.click("#predict-button")
+    expect(page.locator("#results-card")).to_be_visible()
+    return seen
 
 
 def test_known_materials_tab_in_chromium(mini_data_dir, artifacts):

@@ -6,6 +6,7 @@ Routes:
     GET  /api/about          the loaded models, their CV numbers, the data sources, the limits
     POST /api/predict        pasted formulas -> one row per formula, in order, bad rows with their error
     POST /api/predict/file   an uploaded CSV, JSON or Parquet file (the request body) -> the same rows
+    POST /api/predict/cif    one uploaded CIF file (the request body), optionally with a formula -> its row
     POST /api/detail         one formula: Arrhenius curve and band, nearest known materials, the "why"
     POST /api/screen         a dopant screen: the parent's baseline, the ranked candidates, scatter points
     GET  /api/materials?q=   measured materials by formula, element set, family or DOI, with every measurement
@@ -31,7 +32,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 from sulfml.errors import UserError
 from sulfml.server import materials as known
@@ -46,6 +47,11 @@ log = logging.getLogger("sulfml.server")
 
 State = Literal["crystalline", "glass", "glass-ceramic", "unknown"]
 Temperature = float | str | None
+# A number (230) or a Hermann-Mauguin symbol ("Ia-3d"); read by `payloads.check_space_group` (a bool is no
+# space group).
+SpaceGroup = StrictInt | StrictFloat | StrictStr | None
+SPACE_GROUP_HELP = ("the space group of every row, a number 1-230 or a Hermann-Mauguin symbol such as Ia-3d or "
+                    "P4_2/nmc (blank: what a polymorph name in the formula, a CIF or the training data give)")
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "app.css": "text/css; charset=utf-8"}
 # The page loads nothing from elsewhere and runs only its own script: data rendered as text can never run.
@@ -75,6 +81,7 @@ class PredictRequest(BaseModel):
     formulas: list[str] = Field(description="one formula per row, e.g. Li6PS5Cl or 70Li2S-30P2S5")
     temperature_C: Temperature = Field(None, description="temperature in °C of every row (blank: 25 °C)")
     state: State | None = Field(None, description="the materials' state, sent to the pipeline's state column")
+    space_group: SpaceGroup = Field(None, description=SPACE_GROUP_HELP)
 
 
 class DetailRequest(BaseModel):
@@ -83,6 +90,7 @@ class DetailRequest(BaseModel):
     formula: str
     temperature_C: Temperature = None
     state: State | None = None
+    space_group: SpaceGroup = Field(None, description=SPACE_GROUP_HELP)
 
 
 class ScreenRequest(BaseModel):
@@ -251,29 +259,53 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
     @app.post("/api/predict")
     async def predict(body: PredictRequest) -> dict:
         """Predict each formula: σ (S/cm) and log10 σ with the 90 % interval, Ea with its interval, the
-        domain flag and warning, the nearest known materials. Bad rows keep their place with an `error`."""
+        domain flag and warning, the nearest known materials, the space group (`space_groups` labels those
+        of the rows and their neighbours). Bad rows keep their place with an `error`."""
         payloads.check_rows(len(body.formulas), limits)
         temperature = payloads.check_temperature(body.temperature_C)
-        frame = payloads.input_frame(body.formulas, temperature, body.state)
+        space_group = payloads.check_space_group(body.space_group)
+        frame = payloads.input_frame(body.formulas, temperature, body.state, space_group)
         return await work(payloads.predict_rows, predictor, frame)
 
     @app.post("/api/predict/file", openapi_extra={"requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     async def predict_file(request: Request, filename: str = "upload.csv", column: str = "formula",
-                           temperature_C: str | None = None, state: State | None = None) -> dict:
+                           temperature_C: str | None = None, state: State | None = None,
+                           space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> dict:
         """Predict every row of an uploaded file, sent as the request body: CSV (any of , ; tab |
         separators, UTF-8 or Windows-1252), JSON (a list of formulas or of objects) or Parquet, with a
-        formula column and optional temperature_C and state columns. Other columns come back as
-        `input_<name>`; the answer's `notes` say what was guessed (e.g. the encoding)."""
+        formula column and optional temperature_C, state and space_group columns (the query's values fill
+        their blank cells). Other columns come back as `input_<name>` (a `cif` column too: the server never
+        opens a path a request names); the answer's `notes` say what was guessed (e.g. the encoding)."""
         data = await request.body()
         temperature = payloads.check_temperature(temperature_C)
+        sg = payloads.check_space_group(space_group)
 
         def run() -> dict:
-            frame, notes = payloads.read_upload(data, filename, column, temperature, state)
+            frame, notes = payloads.read_upload(data, filename, column, temperature, state, sg)
             payloads.check_rows(len(frame), limits)
             return payloads.predict_rows(predictor, frame) | {"notes": notes}
 
         return await work(run)
+
+    @app.post("/api/predict/cif", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "chemical/x-cif": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def predict_cif(request: Request,
+                          filename: str = Query("upload.cif", description="the file's name, shown in the row"),
+                          formula: str | None = Query(None, description="the material's formula; it wins over "
+                                                                        "the CIF's composition (blank: the CIF's)"),
+                          temperature_C: str | None = None, state: State | None = None,
+                          space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> dict:
+        """Predict one crystal structure, a CIF file sent as the request body: the structure gives the
+        composition (unless a formula is given) and the space group (unless one is given), and the row
+        carries `bvse_barrier_eV` and `bvse_dimension`, the bond-valence site-energy cross-check. The
+        file is written to a temporary file of the server's own, deleted after the prediction; a file that
+        is not a readable CIF is the row's `error`, an empty one a 422."""
+        data = await request.body()
+        temperature = payloads.check_temperature(temperature_C)
+        sg = payloads.check_space_group(space_group)
+        return await work(payloads.predict_cif, predictor, data, filename, formula, temperature, state, sg)
 
     @app.post("/api/detail")
     async def detail(body: DetailRequest) -> dict:
@@ -281,7 +313,9 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
         temperatures the training data span, the nearest known materials' measured values, and the
         features that drove each prediction most (XGBoost `pred_contribs`), in words."""
         temperature = payloads.check_temperature(body.temperature_C)
-        return await work(payloads.detail, predictor, body.formula, temperature, body.state)
+        space_group = payloads.check_space_group(body.space_group)
+        return await work(payloads.detail, predictor, body.formula, temperature, body.state,
+                          space_group=space_group)
 
     @app.post("/api/screen")
     async def screen(body: ScreenRequest) -> dict:

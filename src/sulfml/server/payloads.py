@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # Upload file types by extension; anything else is read by its content (CSV or JSON).
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".parquet", ".pq")
+# The upload's columns the pipeline reads as they are (the rest come back as `input_<name>`).
+OWN_COLUMNS = ("temperature_C", "state", "space_group")
 ARRHENIUS_POINTS = 41
 # Without the card's temperature range (older bundles), the plot spans 0-300 °C, marked as such.
 FALLBACK_RANGE_K = (273.15, 573.15)
@@ -85,6 +87,19 @@ def check_state(value: str | None) -> str | None:
     return value
 
 
+def check_space_group(value: Any) -> int | None:
+    """The request's space group as its international number, or None for blank.
+
+    Raises:
+        SpaceGroupError: neither a number from 1 to 230 nor a Hermann-Mauguin symbol (an `InputError`).
+    """
+    from sulfml.chem.space_groups import space_group_number
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return space_group_number(value.strip() if isinstance(value, str) else value)
+
+
 def check_rows(n: int, limits: Limits) -> None:
     """Refuse more rows than `limits.max_rows`."""
     if n > limits.max_rows:
@@ -92,23 +107,27 @@ def check_rows(n: int, limits: Limits) -> None:
                          "(split the input into smaller batches)")
 
 
-def input_frame(formulas: Sequence[str], temperature_c: float | str | None, state: str | None) -> pd.DataFrame:
-    """The predictor's input frame of pasted formulas, with the state as a `state` column when set (blank: the
-    pipeline takes what each formula implies)."""
+def input_frame(formulas: Sequence[str], temperature_c: float | str | None, state: str | None,
+                space_group: int | str | None = None) -> pd.DataFrame:
+    """The predictor's input frame of pasted formulas, with the state and the space group as `state` and
+    `space_group` columns when set (blank: the pipeline takes what each formula implies)."""
     frame = pd.DataFrame({"formula": [str(f) for f in formulas],
                           "temperature_C": [temperature_c] * len(formulas)})
     if state is not None:
         frame["state"] = state
+    if space_group is not None:
+        frame["space_group"] = [space_group] * len(formulas)
     return frame
 
 
 def read_upload(data: bytes, filename: str, column: str = "formula", temperature_c: float | str | None = None,
-                state: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+                state: str | None = None, space_group: int | str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """An uploaded CSV, JSON or Parquet file as the predictor's input frame, and notes for the user.
 
-    The file's `temperature_C` and `state` columns are used (the request's values fill their blank cells);
-    every other column is kept as `input_<name>`. A `cif` column is kept as text only: the server never
-    opens paths that a request names.
+    The file's `temperature_C`, `state` and `space_group` columns are used (the request's values fill their
+    blank cells; a cell that names no space group fails its row); every other column is kept as
+    `input_<name>`. A `cif` column is kept as text only: the server never opens paths that a request names
+    (one CIF is predicted by `predict_cif`).
 
     Raises:
         InputError: empty, unreadable or malformed file, or no such formula column.
@@ -130,28 +149,107 @@ def read_upload(data: bytes, filename: str, column: str = "formula", temperature
     col = chunks[0][1] if chunks else column
     notes = [n.replace(path.name, name) for n in notes]
     frame = pd.DataFrame({"formula": df[col].astype(str)})
-    for own, fill in (("temperature_C", temperature_c), ("state", state)):
+    for own, fill in (("temperature_C", temperature_c), ("state", state), ("space_group", space_group)):
         if own in df.columns:
             cells = df[own].map(lambda v: "" if v is None or v != v else str(v).strip())
             frame[own] = df[own].where(cells != "", fill) if fill is not None else df[own]
         elif fill is not None:
             frame[own] = fill
     for other in df.columns:
-        if other not in (col, "temperature_C", "state"):
+        if other not in (col, *OWN_COLUMNS):
             frame[f"input_{other}"] = df[other]
     return frame, notes
 
 
 def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> dict[str, Any]:
     """Predict every row of an input frame, in order; bad rows carry their `error`. The kept `input_<name>`
-    columns follow the prediction's."""
+    columns follow the prediction's; `space_groups` labels every space group of the rows and their
+    neighbours ('Pnma (62)')."""
     out = predictor.predict(frame[[c for c in frame.columns if not c.startswith("input_")]])
     kept = [c for c in frame.columns if c.startswith("input_")]
     if kept:
         out = pd.concat([out.reset_index(drop=True), frame[kept].reset_index(drop=True)], axis=1)
-    rows = records(out)
+    rows = prediction_records(out)
     return {"columns": list(out.columns), "rows": rows, "n": len(rows),
-            "failed": sum(1 for r in rows if r.get("error"))}
+            "failed": sum(1 for r in rows if r.get("error")), "space_groups": space_group_labels(rows)}
+
+
+def prediction_records(out: pd.DataFrame) -> list[dict[str, Any]]:
+    """`records` of a prediction, with each space group a whole number or None (a column that holds some
+    unknown ones is float in pandas: 62.0 and NaN)."""
+    rows = records(out)
+    for row in rows:
+        if "space_group" in row:
+            row["space_group"] = _space_group_int(row["space_group"])
+    return rows
+
+
+def _space_group_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) and 1 <= number <= 230 else None
+
+
+def space_group_labels(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """{"62": "Pnma (62)"} for every space group of `rows` and of their `neighbors`: how the page shows them
+    (the page has no table of the 230 symbols)."""
+    from sulfml.chem.space_groups import space_group_label
+
+    numbers: set[int] = set()
+    for row in rows:
+        for item in (row, *(row.get("neighbors") or [])):
+            number = _space_group_int(item.get("space_group")) if isinstance(item, Mapping) else None
+            if number is not None:
+                numbers.add(number)
+    return {str(n): space_group_label(n) for n in sorted(numbers)}
+
+
+def predict_cif(predictor: Predictor, data: bytes, filename: str = "upload.cif", formula: str | None = None,
+                temperature_c: float | str | None = None, state: str | None = None,
+                space_group: int | str | None = None) -> dict[str, Any]:
+    """Predict one uploaded CIF (its bytes), as `sulfml predict --cif FILE [FORMULA]` does: the structure gives
+    the composition unless a formula is given (the formula wins; the row notes a disagreement), and its
+    space group unless one is given. The bytes go to a temporary file that this function creates and deletes;
+    the answer names the upload (`filename`, kept as `input_cif`), never the server's path. A file that is no
+    readable CIF is its row's `error`.
+
+    Raises:
+        InputError: an empty file.
+    """
+    name = Path(filename or "").name or "upload.cif"
+    if not data.strip():
+        raise InputError(f"{name} is empty: send the contents of a CIF file")
+    text = (formula or "").strip()
+    with tempfile.TemporaryDirectory(prefix="sulfml-cif-") as tmp:
+        path = Path(tmp) / "upload.cif"
+        path.write_bytes(data)
+        frame = pd.DataFrame({"formula": [text], "cif": [str(path)], "temperature_C": [temperature_c],
+                              "input_cif": [name]})
+        if state is not None:
+            frame["state"] = state
+        if space_group is not None:
+            frame["space_group"] = [space_group]
+        result = predict_rows(predictor, frame)
+    # the server's temporary file is never shown: the rows say the upload's name instead
+    result["rows"] = _replace_text(result["rows"], {str(path): name, tmp: name})
+    return result
+
+
+def _replace_text(value: Any, replacements: Mapping[str, str]) -> Any:
+    """`value` with every string (in dicts and lists too) having each key of `replacements` replaced."""
+    if isinstance(value, str):
+        for old, new in replacements.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {k: _replace_text(v, replacements) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_text(v, replacements) for v in value]
+    return value
 
 
 def _temperature_range(predictor: Predictor) -> tuple[tuple[float, float], bool]:
@@ -160,27 +258,28 @@ def _temperature_range(predictor: Predictor) -> tuple[tuple[float, float], bool]
 
 
 def detail(predictor: Predictor, formula: str, temperature_c: float | str | None = None,
-           state: str | None = None, top: int = 6) -> dict[str, Any]:
+           state: str | None = None, top: int = 6, space_group: int | str | None = None) -> dict[str, Any]:
     """One candidate in detail: its row, the Arrhenius curve with its interval band over the temperatures
     the training data span, the nearest known materials' measured values, and the "why" of each target.
 
     The curve is predicted by the same pipeline as the table (one row per temperature), so the band is the
-    table's band at every temperature.
+    table's band at every temperature. `space_groups` labels the space groups of the row and its neighbours.
     """
     from sulfml.service.explain import explain
     from sulfml.service.physics import ROOM_T_K, arrhenius_shift, temperature_kelvin
 
     (t_lo, t_hi), known = _temperature_range(predictor)
-    at = predictor.predict(input_frame([formula], temperature_c, state))
-    row = records(at)[0]
-    result: dict[str, Any] = {"row": row, "temperature_range_K": [t_lo, t_hi], "range_from_data": known}
+    at = predictor.predict(input_frame([formula], temperature_c, state, space_group))
+    row = prediction_records(at)[0]
+    result: dict[str, Any] = {"row": row, "temperature_range_K": [t_lo, t_hi], "range_from_data": known,
+                              "space_groups": space_group_labels([row])}
     if row.get("error"):
         return result
     t_req = temperature_kelvin(temperature_c)[0] or ROOM_T_K
     # evenly spaced in 1/T, the plot's axis; the requested temperature and 25 °C are on the curve too
     inv = np.linspace(1 / t_hi, 1 / t_lo, ARRHENIUS_POINTS)
     kelvins = sorted({*(1 / inv).round(6).tolist(), ROOM_T_K, float(t_req)})
-    curve = predictor.predict(input_frame([formula] * len(kelvins), None, state)
+    curve = predictor.predict(input_frame([formula] * len(kelvins), None, state, space_group)
                               .assign(temperature_C=[t - 273.15 for t in kelvins]))
     result["arrhenius"] = [
         {"T_K": t, "inv_T": 1000.0 / t, "log10_sigma": json_ready(r.log10_sigma),

@@ -85,6 +85,12 @@ function celsius(kelvin) {
   return `${Math.round(kelvin - 273.15)} °C`;
 }
 
+// A space group as the server labels it ("Pnma (62)", from the answer's `space_groups`), "" when unknown.
+function spaceGroupText(number, labels) {
+  if (!isNum(number)) return "";
+  return (labels && labels[String(number)]) || `space group ${number}`;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The server
 
@@ -220,7 +226,7 @@ function citationNodes(n, max) {
   return parts;
 }
 
-function neighboursCell(row) {
+function neighboursCell(row, labels) {
   const list = el("ul", { class: "neighbours" });
   for (const n of row.neighbors || []) {
     const sep = () => el("span", { class: "sep", text: "·" });
@@ -229,6 +235,7 @@ function neighboursCell(row) {
       evidence(n).length > 1 ? ` (median of ${evidence(n).length})` : null,
       isNum(n.ea_eV) ? [sep(), `Ea ${fixed(n.ea_eV, 2)} eV`] : null,
       n.state && n.state !== "unknown" ? [sep(), n.state] : null,
+      isNum(n.space_group) ? [sep(), el("span", { class: "space-group", text: spaceGroupText(n.space_group, labels) })] : null,
       citations(n).length ? el("span", { class: "sub cite" }, citationNodes(n, 3)) : null));
   }
   return el("td", { class: "neighbours-cell" }, list);
@@ -250,7 +257,8 @@ async function predictPasted(event) {
     setStatus("predict-status", "Paste at least one formula, one per line.", true);
     return;
   }
-  const payload = { formulas, temperature_C: $("temperature").value.trim() || null, state: $("state").value || null };
+  const payload = { formulas, temperature_C: $("temperature").value.trim() || null, state: $("state").value || null,
+    space_group: $("space-group").value.trim() || null };
   await runPrediction(() => postJSON("/api/predict", payload), `${formulas.length} formula${formulas.length > 1 ? "s" : ""}`);
 }
 
@@ -260,10 +268,27 @@ async function predictFile() {
   const params = new URLSearchParams({ filename: file.name });
   if ($("temperature").value.trim()) params.set("temperature_C", $("temperature").value.trim());
   if ($("state").value) params.set("state", $("state").value);
+  if ($("space-group").value.trim()) params.set("space_group", $("space-group").value.trim());
   const request = () => api(`/api/predict/file?${params}`, {
     method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: file });
   await runPrediction(request, file.name);
   $("file").value = "";
+}
+
+// One crystal structure: the CIF's bytes as the body, its name, the optional formula (it wins over the CIF's
+// composition) and the form's temperature, state and space group as the query.
+async function predictCif() {
+  const file = $("cif-file").files[0];
+  if (!file) return;
+  const params = new URLSearchParams({ filename: file.name });
+  if ($("cif-formula").value.trim()) params.set("formula", $("cif-formula").value.trim());
+  if ($("temperature").value.trim()) params.set("temperature_C", $("temperature").value.trim());
+  if ($("state").value) params.set("state", $("state").value);
+  if ($("space-group").value.trim()) params.set("space_group", $("space-group").value.trim());
+  const request = () => api(`/api/predict/cif?${params}`, {
+    method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: file });
+  await runPrediction(request, file.name);
+  $("cif-file").value = "";
 }
 
 async function runPrediction(request, what) {
@@ -296,7 +321,7 @@ function renderPredictions(result) {
   const numeric = new Set([4, 5, 6, 7]);
   table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.has(i) ? "num" : null, text: h })))));
   const body = el("tbody");
-  result.rows.forEach((row, i) => body.append(predictionRow(row, i)));
+  result.rows.forEach((row, i) => body.append(predictionRow(row, i, result.space_groups)));
   table.append(body);
   const failed = result.failed;
   $("results-summary").textContent = `${result.n} row${result.n === 1 ? "" : "s"}` +
@@ -304,7 +329,7 @@ function renderPredictions(result) {
   $("results-card").hidden = false;
 }
 
-function predictionRow(row, i) {
+function predictionRow(row, i, labels) {
   const input = String(row.input ?? "");
   if (row.error) {
     return el("tr", { class: "error-row", "data-row": i },
@@ -316,16 +341,19 @@ function predictionRow(row, i) {
   const formula = el("td", {}, el("span", { class: "formula", text: row.formula }),
     input.trim() !== row.formula ? el("span", { class: "sub", text: `from ${input}` }) : null);
   const button = el("button", { type: "button", class: "ghost small details-button", text: "Details",
-    onclick: () => openDetail(row) });
+    onclick: () => openDetail(row, labels) });
+  const spaceGroup = spaceGroupText(row.space_group, labels);
   return el("tr", { "data-row": i },
     el("td", { class: "num", text: i + 1 }), formula,
-    el("td", {}, row.state ? el("span", { class: "badge state", text: row.state }) : el("span", { class: "muted", text: "–" })),
+    el("td", { class: "state-cell" },
+      row.state ? el("span", { class: "badge state", text: row.state }) : el("span", { class: "muted", text: "–" }),
+      spaceGroup ? [el("br"), el("span", { class: "badge space-group", title: "space group", text: spaceGroup })] : null),
     basisCell(row),
     el("td", { class: "num" }, sigmaNodes(row.sigma_S_cm)),
     intervalCell(row.log10_sigma, row.log10_sigma_lo, row.log10_sigma_hi, 2),
     intervalCell(row.ea_eV, row.ea_lo, row.ea_hi, 3),
     el("td", { class: "num", text: isNum(row.temperature_K) ? row.temperature_K.toFixed(1) : "" }),
-    domainCell(row), neighboursCell(row), el("td", {}, button));
+    domainCell(row), neighboursCell(row, labels), el("td", {}, button));
 }
 
 // Where an answer comes from (`basis`): the model alone, or a known material's own measurements.
@@ -356,7 +384,7 @@ function basisCell(row) {
 // ---------------------------------------------------------------------------------------------------------
 // CSV downloads
 
-function csvCell(value) {
+function csvCell(value, labels) {
   if (value === null || value === undefined) return "";
   let text;
   if (typeof value === "number") return String(value);
@@ -365,7 +393,9 @@ function csvCell(value) {
     // as `sulfml predict` writes the cell, plain ASCII numbers, with each material's citations
     const plain = (n) => isNum(n.log10_sigma) ? `log10 σ ${n.censored ? "< " : ""}${n.log10_sigma.toFixed(2)}` : "σ unknown";
     // with its state, as `sulfml predict` writes it: Li6PS5Cl (unknown, ...) and Li6PS5Cl (crystalline, ...)
-    text = value.map((n) => `${n.formula} (${n.state ? n.state + ", " : ""}${plain(n)}` +
+    // and its space group, as `sulfml predict` writes it: Li3PS4 (crystalline, Pnma (62), log10 σ ...)
+    const group = (n) => isNum(n.space_group) ? spaceGroupText(n.space_group, labels) + ", " : "";
+    text = value.map((n) => `${n.formula} (${n.state ? n.state + ", " : ""}${group(n)}${plain(n)}` +
       `${citations(n).length ? "; " + citations(n).join(", ") : ""})`).join("; ");
   } else {
     text = typeof value === "object" ? JSON.stringify(value) : String(value);
@@ -375,9 +405,9 @@ function csvCell(value) {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function downloadCSV(columns, rows, name) {
-  const lines = [columns.map(csvCell).join(",")];
-  for (const row of rows) lines.push(columns.map((c) => csvCell(row[c])).join(","));
+function downloadCSV(columns, rows, name, labels) {
+  const lines = [columns.map((c) => csvCell(c)).join(",")];
+  for (const row of rows) lines.push(columns.map((c) => csvCell(row[c], labels)).join(","));
   const blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
   const link = el("a", { href: URL.createObjectURL(blob), download: name });
   document.body.append(link);
@@ -506,7 +536,10 @@ function drawArrhenius(result) {
 // ---------------------------------------------------------------------------------------------------------
 // Detail
 
-async function openDetail(row) {
+// The detail of a table row: its curve, neighbours and "why" come from /api/detail (the same formula, state
+// and space group; a CIF row by the formula the structure gave), its space group, BVSE cross-check and notes
+// from the row itself (the CIF is not sent again).
+async function openDetail(row, labels) {
   const card = $("detail-card");
   card.hidden = false;
   $("detail-title").textContent = row.formula || row.input;
@@ -514,23 +547,54 @@ async function openDetail(row) {
   clear($("arrhenius-plot"));
   clear($("why"));
   clear($("neighbors"));
+  renderFacts(row, labels);
   card.scrollIntoView({ behavior: "smooth", block: "start" });
   const temperature = isNum(row.temperature_K) ? Number((row.temperature_K - 273.15).toFixed(4)) : null;
+  // a CIF uploaded without a formula: its input is the file's name, its formula the structure's composition
+  const formula = row.input_cif !== undefined && row.input === row.input_cif ? row.formula : row.input;
   try {
-    const result = await postJSON("/api/detail", { formula: row.input, temperature_C: temperature, state: row.state || null });
-    renderDetail(result);
+    const result = await postJSON("/api/detail", { formula, temperature_C: temperature, state: row.state || null,
+      space_group: isNum(row.space_group) ? row.space_group : null });
+    renderDetail(result, row, labels);
   } catch (err) {
     $("detail-summary").textContent = `Not available: ${err.message}`;
   }
 }
 
-function renderDetail(result) {
+// The row's space group, the bond-valence (BVSE) cross-check beside the ML prediction when the row has one
+// (a CIF row), and the row's notes.
+function renderFacts(row, labels) {
+  const facts = clear($("detail-facts"));
+  const sg = spaceGroupText(row.space_group, labels);
+  fact(facts, "Space group", sg || el("span", { class: "muted", text: "not known" }));
+  if (isNum(row.log10_sigma)) {
+    fact(facts, "ML prediction", `log10 σ ${fixed(row.log10_sigma, 2)} [${fixed(row.log10_sigma_lo, 2)}, ` +
+      `${fixed(row.log10_sigma_hi, 2)}] · Ea ${fixed(row.ea_eV, 3)} eV`);
+  }
+  if (isNum(row.bvse_barrier_eV)) {
+    fact(facts, "BVSE 3D Li barrier, eV", el("span", { class: "bvse-barrier", text: fixed(row.bvse_barrier_eV, 3) }),
+      el("span", { class: "sub", text: "bond-valence site energy: the lowest barrier at which Li percolates in 3D" }));
+  }
+  if (isNum(row.bvse_dimension)) {
+    fact(facts, "BVSE dimension", el("span", { class: "bvse-dimension", text: fixed(row.bvse_dimension, 0) }),
+      el("span", { class: "sub", text: "of the Li pathways at the lowest barrier" }));
+  }
+  const warnings = String(row.warning || "").split("; ").filter(Boolean);
+  const list = clear($("detail-warnings"));
+  list.hidden = !warnings.length;
+  for (const w of warnings) list.append(el("li", { text: w }));
+}
+
+function renderDetail(result, tableRow, labels) {
   const row = result.row;
   $("detail-title").textContent = row.formula || row.input;
   if (row.error) {
     $("detail-summary").textContent = `error: ${row.error}`;
     return;
   }
+  const all = { ...(labels || {}), ...(result.space_groups || {}) };
+  // the clicked row's own facts (a CIF row's BVSE and notes), now with every label the detail brought
+  renderFacts(tableRow || row, all);
   $("detail-summary").textContent = `log10 σ ${fixed(row.log10_sigma, 2)} [${fixed(row.log10_sigma_lo, 2)}, ` +
     `${fixed(row.log10_sigma_hi, 2)}] at ${row.temperature_K.toFixed(1)} K · Ea ${fixed(row.ea_eV, 3)} eV ` +
     `[${fixed(row.ea_lo, 2)}, ${fixed(row.ea_hi, 2)}] · ${row.in_domain ? "in domain" : "outside the domain"}` +
@@ -543,7 +607,7 @@ function renderDetail(result) {
     "The curve moves σ from 25 °C with the predicted Ea (σT Arrhenius form); diamonds are the nearest known " +
     "materials' measured room-temperature σ (open triangles: upper bounds), dashed lines their measured Ea.";
   renderWhy(result.why, row);
-  renderNeighbours(result.neighbors);
+  renderNeighbours(result.neighbors, all);
 }
 
 function contributionBar(value, scale, good) {
@@ -612,9 +676,9 @@ function evidenceNodes(n) {
   return list;
 }
 
-function renderNeighbours(neighbours) {
+function renderNeighbours(neighbours, labels) {
   const table = clear($("neighbors"));
-  table.append(el("thead", {}, el("tr", {}, ["Formula", "Measured log10 σ", "Ea (eV)", "State", "Sources", "Evidence", "Distance"]
+  table.append(el("thead", {}, el("tr", {}, ["Formula", "Measured log10 σ", "Ea (eV)", "State", "Space group", "Sources", "Evidence", "Distance"]
     .map((h) => el("th", { text: h })))));
   const body = el("tbody");
   for (const n of neighbours || []) {
@@ -623,6 +687,7 @@ function renderNeighbours(neighbours) {
       el("td", { class: "num", text: isNum(n.log10_sigma) ? `${n.censored ? "< " : ""}${fixed(n.log10_sigma, 2)}` : "–" }),
       el("td", { class: "num", text: isNum(n.ea_eV) ? fixed(n.ea_eV, 2) : "–" }),
       el("td", { text: n.state || "–" }),
+      el("td", { class: "space-group", text: spaceGroupText(n.space_group, labels) || "–" }),
       el("td", { text: String(n.sources || "").split(";").join(", ") }),
       el("td", {}, evidenceNodes(n)),
       el("td", { class: "num", text: isNum(n.distance) ? n.distance.toFixed(3) : "" })));
@@ -968,11 +1033,14 @@ function start() {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("predict-form").requestSubmit();
   });
   $("file").addEventListener("change", predictFile);
+  $("cif-file").addEventListener("change", predictCif);
   $("screen-form").addEventListener("submit", runScreen);
   $("known-form").addEventListener("submit", searchKnown);
   $("detail-close").addEventListener("click", () => { $("detail-card").hidden = true; });
   $("download-predictions").addEventListener("click", () => {
-    if (state.predictions) downloadCSV(state.predictions.columns, state.predictions.rows, "sulfml-predictions.csv");
+    if (state.predictions) {
+      downloadCSV(state.predictions.columns, state.predictions.rows, "sulfml-predictions.csv", state.predictions.space_groups);
+    }
   });
   $("download-screen").addEventListener("click", () => {
     if (state.screen) downloadCSV(state.screen.columns, state.screen.rows, "sulfml-screen.csv");
