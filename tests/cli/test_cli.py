@@ -282,3 +282,20 @@ def test_data_info_counts_the_users_rows(capsys, mini_data_dir, tmp_path):
     code, out, _ = run(capsys, "data", "info", "--data-dir", str(mini_data_dir))
     assert not any(x.startswith("user ") for x in out.splitlines())
 
+
+
+def test_predict_space_group_names_the_polymorph(capsys, trained, tmp_path):
+    models = str(trained["models"])
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "json", "--space-group", "Ia-3d",
+                       "Li7La3Zr2O12", "Li6PS5Cl")
+    rows = json.loads(out)
+    assert code == 0 and [r["space_group"] for r in rows] == [230, 230]
+    assert all(r["state"] == "crystalline" for r in rows)  # a space group says the row is a crystal
+    code, _, err = run(capsys, "predict", "--models-dir", models, "--space-group", "P9", "Li6PS5Cl")
+    assert code == 2 and "space group 'P9'" in err
+    src = tmp_path / "in.csv"
+    src.write_text("formula,space_group\nLi3PS4,62\nLi3PS4,\nLi3PS4,P9\n", encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "json", "--input", str(src),
+                       "--space-group", "31")
+    rows = json.loads(out)
+    assert code == 1 and [r["space_group"] for r in rows[:2]] == [62, 31] and "space group 'P9'" in rows[2]["error"]
