@@ -224,11 +224,21 @@ def test_a_material_is_its_polymorph_where_the_data_know_it():
     assert np.isnan(sg["10.1/none"]) and np.isnan(sg["10.1/glass"])
     assert sg["10.1/nano"] == sg["10.1/bulk"] == 62 and sg["10.1/gamma"] == 31
     assert sg["10.1/lgps"] == sg["10.1/other"] == 137
-    keys = dict(zip(kept["doi"], kept["material_key"], strict=True))
+    keys = dict(zip(kept["doi"], kept["polymorph_key"], strict=True))
     assert keys["10.1/cubic"].endswith("@crystalline#230") and keys["10.1/none"].endswith("@crystalline")
+    assert set(kept["material_key"]) == {k.partition("#")[0] for k in keys.values()}  # a material is pooled
     mats = aggregate_materials(kept)
-    llzo = mats[mats["formula"] == "Li7La3Zr2O12"]
-    assert sorted(llzo["space_group_number"].fillna(0)) == [0, 142, 230]
-    beta = mats.loc[keys["10.1/bulk"]]
-    assert beta["n_papers"] == 2 and beta["log10_sigma"] == pytest.approx(-4.9)  # bulk and nanoporous β
-    assert mats.loc[keys["10.1/lgps"], "n_papers"] == 2
+    llzo = mats.loc[keys["10.1/none"]]
+    assert llzo["n_papers"] == 3 and llzo["log10_sigma"] == pytest.approx(-4.5) and llzo["space_group"] != 230
+    polymorphs = {p["space_group"]: p for p in json.loads(llzo["polymorphs"])}
+    assert set(polymorphs) == {None, 142, 230} and polymorphs[230]["log10_sigma"] == pytest.approx(-3.8)
+    beta = {p["space_group"]: p for p in json.loads(mats.loc[keys["10.1/gamma"].partition("#")[0], "polymorphs"])}
+    assert beta[62]["n_papers"] == 2 and beta[62]["log10_sigma"] == pytest.approx(-4.9)  # bulk and nanoporous β
+    lgps = mats.loc[keys["10.1/lgps"].partition("#")[0]]
+    assert lgps["space_group"] == 137 and lgps["n_papers"] == 2
+    # a model that reads the space group learns from each polymorph apart
+    from sulfml.data.table import AGGREGATION_PER_POLYMORPH
+
+    apart = aggregate_materials(kept, AGGREGATION_PER_POLYMORPH)
+    assert {keys["10.1/cubic"], keys["10.1/tetra"], keys["10.1/none"]} <= set(apart.index)
+    assert apart.loc[keys["10.1/tetra"], "log10_sigma"] == pytest.approx(-5.8)

@@ -8,8 +8,9 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sulfml.cli.common import add_data_dir, add_extra_data, print_json
 from sulfml.chem.space_groups import space_group_label
+from sulfml.cli.common import add_data_dir, add_extra_data, print_json
+from sulfml.service.output import polymorphs_text
 
 if TYPE_CHECKING:
     from sulfml.data.search import MaterialRecord
@@ -145,15 +146,18 @@ def _print_material(r: MaterialRecord) -> None:
         basis = f"median of {r.n_papers} papers, one value each{spread}" if r.n_papers > 1 else "1 paper"
         print(f"  log10 σ at room temperature {bound}{_fmt(r.log10_sigma)} ({basis})"
               + (f" · Ea {_fmt(r.ea_eV, 3)} eV" if r.ea_eV is not None else ""))
+    if len(r.polymorphs) > 1:
+        print(f"  polymorphs at room temperature: {polymorphs_text(list(r.polymorphs))}")
     if r.arrhenius is not None:
         a = r.arrhenius
         print(f"  Arrhenius fit (σT form) of {a.n_points} points, {a.temperature_min_K - 273.15:.0f} to "
               f"{a.temperature_max_K - 273.15:.0f} °C: Ea {a.ea_eV:.3f} eV, log10 σ at 25 °C "
               f"{a.log10_sigma_rt:.2f}, R² {a.r2:.3f}")
-    head = ["log10 σ", "σ (S/cm)", "T (°C)", "Ea (eV)", "state", "source", "paper or DOI"]
+    head = ["log10 σ", "σ (S/cm)", "T (°C)", "Ea (eV)", "state", "space group", "source", "paper or DOI"]
     rows = [[("< " if m.censored else "") + f"{m.log10_sigma:.2f}", f"{m.sigma_S_cm:.2e}",
              "RT" if m.temperature_K is None else f"{m.temperature_K - 273.15:.0f}", _fmt(m.ea_eV, 3), m.state,
-             f"{m.source} {m.source_row_id}", m.paper or m.doi or ""] for m in r.measurements]
+             space_group_label(m.space_group) if m.space_group else "", f"{m.source} {m.source_row_id}",
+             m.paper or m.doi or ""] for m in r.measurements]
     widths = [max(len(x) for x in column) for column in zip(head, *rows, strict=True)]
     numeric = 4  # the first four columns are numbers: right-aligned
     for line in [head, *rows]:

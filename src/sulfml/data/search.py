@@ -6,6 +6,7 @@ materials, each with its room-temperature value by the one aggregation rule and 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Literal
 
 import pandas as pd
 
-from sulfml.chem.composition import key_fractions, polymorph_of
+from sulfml.chem.composition import key_fractions
 from sulfml.data.arrhenius import ArrheniusFit, fit_series
 from sulfml.data.loaders import normalize_doi, paper_of_doi
 from sulfml.data.table import DEFAULT_AGGREGATION, DataTable, aggregate_materials
@@ -64,6 +65,7 @@ class Measurement:
         source_row_id: the row's id in that dataset.
         state: crystalline, glass, glass-ceramic or unknown.
         censored: whether σ is an upper bound ("< 1e-10").
+        space_group: the polymorph's space group, as the table reads it (`space_group`), else None.
     """
 
     log10_sigma: float
@@ -77,6 +79,7 @@ class Measurement:
     source_row_id: str
     state: str
     censored: bool
+    space_group: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,10 @@ class MaterialRecord:
         composition_key: the composition by the one rule.
         additive: a composite's second phase, if any.
         state: crystalline, glass, glass-ceramic or unknown.
-        space_group: its space group's number when its identity has one (`sulfml.data.table`), else None.
+        space_group: the space group every measurement of it names (`sulfml.data.table`), else None.
+        polymorphs: per space group the data name (None: the measurements that name none), its room-
+            temperature median, censoring and papers (`aggregate_materials`' polymorphs, without evidence);
+            empty when none is named.
         family: the family a source gives it, if any.
         log10_sigma: the median over papers of log10 σ at room temperature (one value per paper).
         censored: whether that value is an upper bound (every room-temperature value is one).
@@ -113,6 +119,7 @@ class MaterialRecord:
     additive: str | None
     state: str
     space_group: int | None
+    polymorphs: tuple[dict, ...]
     family: str | None
     log10_sigma: float | None
     censored: bool
@@ -246,7 +253,13 @@ def _measurement(r: dict) -> Measurement:
         source_row_id=str(r["source_row_id"]),
         state=str(r["state"]),
         censored=bool(r["censored"]),
+        space_group=_whole(r.get("space_group")),
     )
+
+
+def _whole(value: object) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
 
 
 def _record(key: str, rows: pd.DataFrame, agg: pd.DataFrame) -> MaterialRecord:
@@ -265,7 +278,9 @@ def _record(key: str, rows: pd.DataFrame, agg: pd.DataFrame) -> MaterialRecord:
         composition_key=str(first["composition_key"]),
         additive=_text(first["additive"]),
         state=str(first["state"]),
-        space_group=polymorph_of(key)[1],
+        space_group=_whole(a["space_group"]) if a is not None else None,
+        polymorphs=tuple({k: p[k] for k in ("space_group", "log10_sigma", "censored", "n_papers")}
+                         for p in (json.loads(a["polymorphs"]) if a is not None else [])),
         family=family or next((f for f in rows["family"] if _text(f)), None),
         log10_sigma=_number(a["log10_sigma"]) if a is not None else None,
         censored=bool(a["censored"]) if a is not None else False,

@@ -21,8 +21,9 @@ from sulfml.featurize.rules import ELEMENT_FRACTION_PREFIX, FLAG_LABELS, STATE_D
 IDENTITY_LABELS = frozenset((*STATE_LABELS, *FLAG_LABELS))
 
 LABEL_COLUMNS = ("formula", "state", "space_group", "log10_sigma", "censored", "ea_eV", "sources", "evidence",
-                 "material_key", "ea_evidence")
-_INTERNAL_LABELS = frozenset(("evidence", "material_key", "ea_evidence"))  # not shown as they are
+                 "material_key", "ea_evidence", "polymorphs")
+# not shown as they are
+_INTERNAL_LABELS = frozenset(("evidence", "material_key", "ea_evidence", "polymorphs"))
 _Z_CLIP = 10.0  # one extreme feature must not dominate every distance
 # Weight of what makes a material itself (its element fractions, state and synthesis flags) in the distance,
 # beside the important features (whose weights add up to 1): never zero, so that two different materials
@@ -45,7 +46,9 @@ class DomainModel:
         matrix: the standardised training materials (rows) in those features.
         labels: per training material: formula, state, measured log10 σ (and whether censored), Ea, sources,
             the evidence (the [paper, log10 σ] measurements its value is the median of), its material key
-            (`sulfml.chem.composition.material_key`) and its Ea evidence ([paper, Ea] pairs).
+            (`sulfml.chem.composition.material_key`), its Ea evidence ([paper, Ea] pairs), its space group
+            when every measurement names the same one, and its polymorphs (JSON, per space group the same
+            aggregation: `sulfml.data.table.aggregate_materials`).
         k: neighbours averaged into the distance.
         threshold: the `quantile` of held-out materials' distances; farther is outside the domain.
         quantile: the quantile that set the threshold.
@@ -172,6 +175,13 @@ class DomainModel:
         out["papers"] = list(dict.fromkeys(p for p, _ in measured if p))
         out["n_papers"] = len(out["papers"])
         out["measurements"] = [{"paper": p, "log10_sigma": v} for p, v in measured]
+        polymorphs = self.labels["polymorphs"][j]
+        if isinstance(polymorphs, str) and polymorphs:
+            # each space group's own median, when the data name more than one (or some rows name none)
+            listed = [{"space_group": p["space_group"], "log10_sigma": p["log10_sigma"], "censored": p["censored"],
+                       "n_papers": p["n_papers"]} for p in json.loads(polymorphs)]
+            if len(listed) > 1:
+                out["polymorphs"] = listed
         return out
 
     def to_dict(self) -> dict:

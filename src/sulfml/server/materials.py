@@ -68,7 +68,18 @@ class MeasurementModel(BaseModel):
     source_row_id: str
     state: str
     censored: bool
+    space_group: int | None = Field(description="the polymorph's space group, when the row's source, a "
+                                                "polymorph name or the material's only polymorph gives one")
     inv_T: float = Field(description="1000 / T for the plot (25 °C when no temperature is stated)")
+
+
+class PolymorphModel(BaseModel):
+    """One polymorph of a material: its room-temperature median over its own papers."""
+
+    space_group: int | None
+    log10_sigma: float
+    censored: bool
+    n_papers: int
 
 
 class MaterialModel(BaseModel):
@@ -79,6 +90,9 @@ class MaterialModel(BaseModel):
     composition_key: str
     additive: str | None
     state: str
+    space_group: int | None = Field(description="the space group every measurement names, else null")
+    polymorphs: list[PolymorphModel] = Field(description="per space group the data name (null: the rows that "
+                                                         "name none), the same aggregation; empty when none")
     family: str | None
     log10_sigma: float | None = Field(description="median over papers of log10 σ at room temperature, one "
                                                   "value per paper (the table's one aggregation rule)")

@@ -155,6 +155,15 @@ def anchor(model: np.ndarray, halfwidth: np.ndarray, papers: Sequence[np.ndarray
 
 
 @dataclass(frozen=True)
+class Entry:
+    """What answers one query: training material `material` and, when the query names one of its space
+    groups, that polymorph's aggregate (`KnownMaterials.polymorphs`)."""
+
+    material: int
+    polymorph: dict | None
+
+
+@dataclass(frozen=True)
 class Measured:
     """What the data measured of one query: its per-paper log10 σ (upper bounds when `censored`) and Ea, and
     the values shown as measured."""
@@ -185,23 +194,22 @@ class KnownMaterials:
     def states_of(self) -> dict[str, list[str]]:
         """Composition key (with additive) -> the states the data hold it in, in key order."""
         out: dict[str, list[str]] = {}
-        for base in self.polymorphs:
-            composition, _, state = base.rpartition("@")
+        for key in self.index:
+            composition, _, state = key.rpartition("@")
             out.setdefault(composition, []).append(state)
         return out
 
-    @cached_property
-    def polymorphs(self) -> dict[str, list[int]]:
-        """Material key without its space group -> the training materials it stands for: the one whose
-        measurements name no space group first, then one per space group the data hold it in, by number."""
-        out: dict[str, list[int]] = {}
-        for key, j in sorted(self.index.items(), key=lambda kj: (polymorph_of(kj[0])[1] or 0, kj[0])):
-            out.setdefault(polymorph_of(key)[0], []).append(j)
-        return out
+    def polymorphs(self, j: int) -> list[dict]:
+        """Material j's polymorphs as the data table aggregates them (`aggregate_materials`): per space group
+        (None: the measurements that name none) its value, papers and evidence; [] when none is named."""
+        labels = self.domain.labels.get("polymorphs")
+        text = labels[j] if labels else None
+        return json.loads(text) if isinstance(text, str) and text else []
 
-    def space_groups(self, base: str) -> list[int | None]:
-        """The space groups the data hold a composition and state in (None: measured without one)."""
-        return [polymorph_of(self.domain.labels["material_key"][j])[1] for j in self.polymorphs.get(base, [])]
+    def space_groups(self, key: str) -> list[int | None]:
+        """The space groups the data hold a material (key without one) in; None: measured without one."""
+        j = self.index.get(polymorph_of(key)[0])
+        return [] if j is None else [p["space_group"] for p in self.polymorphs(j)]
 
     @cached_property
     def spread(self) -> dict[str, Spread]:
@@ -211,51 +219,53 @@ class KnownMaterials:
         return {"log10_sigma": inter_paper_spread(sigma, _FALLBACK_SPREAD["log10_sigma"]),
                 "ea_eV": inter_paper_spread(labels["ea_evidence"], _FALLBACK_SPREAD["ea_eV"])}
 
-    def lookup(self, keys: Sequence[str | None]) -> list[tuple[int, ...]]:
-        """The training materials that answer each key, by the polymorph rule; () where none does.
+    def lookup(self, keys: Sequence[str | None]) -> list[Entry | None]:
+        """What answers each key (None: nothing the data hold), by the polymorph rule.
 
-        A key with a space group is answered by that polymorph, or by the composition's measurements when none
-        of them names a space group. A key without one is answered by every polymorph of the composition in
-        that state, their papers together (`space_group_note` says so).
+        A key without a space group is answered by the material, all its polymorphs together as the data
+        table aggregates them. A key with one is answered by that polymorph; by the material when none of its
+        measurements names a space group; and by nothing (the model) when the data hold it only in others.
         """
-        out: list[tuple[int, ...]] = []
+        out: list[Entry | None] = []
         for key in keys:
             if not key:
-                out.append(())
+                out.append(None)
                 continue
             base, sg = polymorph_of(key)
-            members = self.polymorphs.get(base, [])
-            if sg is None:
-                out.append(tuple(members))
-            elif key in self.index:
-                out.append((self.index[key],))
+            j = self.index.get(base)
+            if j is None or sg is None:
+                out.append(None if j is None else Entry(j, None))
+                continue
+            polymorphs = self.polymorphs(j)
+            found = next((p for p in polymorphs if p["space_group"] == sg), None)
+            if found is not None:
+                out.append(Entry(j, found))
             else:
-                unnamed = self.index.get(base)
-                out.append((unnamed,) if unnamed is not None and len(members) == 1 else ())
+                out.append(None if any(p["space_group"] is not None for p in polymorphs) else Entry(j, None))
         return out
 
     def space_group_note(self, key: str) -> str | None:
         """What a reader should know of how the data's polymorphs answer `key` (None: nothing)."""
         base, sg = polymorph_of(key)
-        members = self.polymorphs.get(base, [])
-        groups = self.space_groups(base)
-        named = [g for g in groups if g is not None]
+        j = self.index.get(base)
+        if j is None:
+            return None
+        polymorphs = self.polymorphs(j)
+        named = [p["space_group"] for p in polymorphs if p["space_group"] is not None]
         if sg is not None:
-            if key in self.index:
+            if sg in named:
                 return None
             if named:
                 listed = " and ".join(space_group_label(g) for g in named)
                 return (f"measured as {listed}, not as {space_group_label(sg)}: the model answers for this "
                         "space group")
-            if members:
-                return "the measurements of this composition name no space group, and they answer for it"
+            return "the measurements of this composition name no space group, and they answer for it"
+        if len(polymorphs) < 2:
             return None
-        if len(members) < 2:
-            return None
-        parts = [f"{space_group_label(g) if g is not None else 'without a space group'} "
-                 f"{self.measured(j)[0]:.2f}" for g, j in zip(groups, members, strict=True)]
-        return (f"measured as {', '.join(parts)}: the answer pools their papers (give a space group or a "
-                "polymorph name to answer for one)")
+        parts = [f"{space_group_label(p['space_group']) if p['space_group'] is not None else 'no space group'} "
+                 f"{p['log10_sigma']:.2f}" for p in polymorphs]
+        return (f"measured as {', '.join(parts)}: the answer is the median of all their papers (give a space "
+                "group or a polymorph name to answer for one)")
 
     def sigma_papers(self, j: int) -> np.ndarray:
         """Material j's per-paper log10 σ (the upper bounds when censored)."""
@@ -276,20 +286,16 @@ class KnownMaterials:
         ea = labels["ea_eV"][j]
         return float(labels["log10_sigma"][j]), None if ea is None else float(ea)
 
-    def answer(self, members: Sequence[int]) -> Measured:
-        """What the materials `members` (one material, or a composition's polymorphs pooled) measured: the
-        papers of the uncensored ones together (of the censored ones when every one is), and the measured
-        values shown (a single material's as the data table aggregates it; a pool's median of its papers)."""
-        uncensored = [j for j in members if not self.censored(j)]
-        used = uncensored or list(members)
-        sigma = np.concatenate([self.sigma_papers(j) for j in used])
-        ea = np.concatenate([self.ea_papers(j) for j in members])
-        if len(members) == 1:
-            value, ea_value = self.measured(members[0])
-        else:
-            value = float(np.median(sigma)) if uncensored else float(sigma.min())
-            ea_value = float(np.median(ea)) if len(ea) else None
-        return Measured(sigma, not uncensored, value, ea, ea_value)
+    def answer(self, entry: Entry) -> Measured:
+        """What the data measured of an entry: its per-paper values and the values shown as measured (the
+        data table's own aggregation of the material, or of the polymorph)."""
+        p = entry.polymorph
+        if p is None:
+            j = entry.material
+            value, ea = self.measured(j)
+            return Measured(self.sigma_papers(j), self.censored(j), value, self.ea_papers(j), ea)
+        return Measured(paper_values(p["evidence"]), bool(p["censored"]), float(p["log10_sigma"]),
+                        paper_values(p["ea_evidence"]), p["ea_eV"])
 
     @cached_property
     def _signatures(self) -> tuple[np.ndarray, np.ndarray]:

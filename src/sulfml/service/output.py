@@ -139,7 +139,16 @@ def describe(n: dict) -> str:
     state = f"{n['state']}, " if n.get("state") else ""
     if n.get("space_group"):
         state += f"{space_group_label(n['space_group'])}, "
-    return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)})"
+    polymorphs = f"; polymorphs {polymorphs_text(n['polymorphs'])}" if n.get("polymorphs") else ""
+    return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)}{polymorphs})"
+
+
+def polymorphs_text(polymorphs: list[dict]) -> str:
+    """A material's polymorphs in words: 'Ia-3d (230) -3.76 (5 papers), no space group -4.64 (3 papers)'."""
+    return ", ".join(
+        f"{space_group_label(p['space_group']) if p.get('space_group') else 'no space group'} "
+        f"{'< ' if p.get('censored') else ''}{p['log10_sigma']:.2f} "
+        f"({p['n_papers']} paper{'s' if p['n_papers'] != 1 else ''})" for p in polymorphs)
 
 
 def measured_text(r: dict) -> str:
@@ -259,6 +268,8 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
                          + f"  (distance {n['distance']:.3f}; {n.get('sources') or ''})")
             if n.get("papers"):
                 lines.append(f"{'':<8}{', '.join(n['papers'])}")
+            if n.get("polymorphs"):
+                lines.append(f"{'':<8}polymorphs: {polymorphs_text(n['polymorphs'])}")
     if footer and has_neighbors(result):
         lines.append(NEIGHBORS_FOOTER)
     return "\n".join(lines)

@@ -746,12 +746,13 @@ def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequ
     known = known_materials(batch.bundle)
     rows = np.fromiter(batch.feat_key.keys(), np.int64, len(batch.feat_key))
     found = known.lookup(list(batch.feat_key.values()))
-    hit = np.array([len(m) > 0 for m in found], bool)
-    rows, members = rows[hit], [m for m, h in zip(found, hit, strict=True) if h]
+    hit = np.array([e is not None for e in found], bool)
+    rows, entries = rows[hit], [e for e in found if e is not None]
     if not len(rows):
         return measured
+    material = np.fromiter((e.material for e in entries), np.int64, len(entries))
     sig_models = batch.bundle.models
-    answers = [known.answer(m) for m in members]
+    answers = [known.answer(e) for e in entries]
     papers = [a.sigma_papers for a in answers]
     censored = np.array([a.censored for a in answers], bool)
     sigma = anchor(rt.log10_sigma[rows], hw_sig[rows], papers, censored, known.spread["log10_sigma"],
@@ -773,20 +774,12 @@ def _known_first(batch: _Batch, rt: _RoomTemperature, X: np.ndarray, names: Sequ
     # The material itself comes first among its neighbours, at its own distance in the domain's space.
     if not nn_idx.shape[1]:
         return measured
-    # A pool of polymorphs lists them all first (as many as there are neighbours).
-    width = nn_idx.shape[1]
-    firsts = [m[:width] for m in members]
-    flat_rows = np.repeat(rows, [len(m) for m in firsts])
-    own = sig_models["log10_sigma"].domain.distance_to(X[flat_rows], names,
-                                                         np.fromiter((j for m in firsts for j in m), np.int64))
-    start = 0
-    for r, first in zip(rows.tolist(), firsts, strict=True):
-        d_first = own[start:start + len(first)].tolist()
-        start += len(first)
-        others = [(i, e) for i, e in zip(nn_idx[r].tolist(), nn_dist[r].tolist(), strict=True) if i not in first]
-        keep_n = width - len(first)
-        nn_idx[r] = [*first, *(i for i, _ in others[:keep_n])]
-        nn_dist[r] = [*d_first, *(e for _, e in others[:keep_n])]
+    own = sig_models["log10_sigma"].domain.distance_to(X[rows], names, material)
+    for r, j, d in zip(rows.tolist(), material.tolist(), own.tolist(), strict=True):
+        others = [(i, e) for i, e in zip(nn_idx[r].tolist(), nn_dist[r].tolist(), strict=True) if i != j]
+        keep_n = nn_idx.shape[1] - 1
+        nn_idx[r] = [j, *(i for i, _ in others[:keep_n])]
+        nn_dist[r] = [d, *(e for _, e in others[:keep_n])]
     return measured
 
 
