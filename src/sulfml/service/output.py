@@ -143,6 +143,21 @@ def describe(n: dict) -> str:
     return f"{n['formula']} ({state}{_measured(n)}{_evidence(n)}{polymorphs})"
 
 
+def bvse_text(r: dict) -> str:
+    """The BVSE cross-check of a CIF row in words: 'BVSE: Li percolates in 3D at 0.59 eV (in 1D at the lowest
+    barrier)'."""
+    barrier, dimension = r.get("bvse_barrier_eV"), r.get("bvse_dimension")
+    text = (f"BVSE: Li percolates in 3D at {barrier:.2f} eV" if _present(barrier)
+            else "BVSE: Li does not percolate in 3D below the cut-off")
+    if _present(dimension) and dimension != 3:
+        text += f" (in {dimension:.0f}D at the lowest barrier)"
+    return text
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not pd.isna(v)
+
+
 def polymorphs_text(polymorphs: list[dict]) -> str:
     """A material's polymorphs in words: 'Ia-3d (230) -3.76 (5 papers), no space group -4.64 (3 papers)'."""
     return ", ".join(
@@ -257,6 +272,8 @@ def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True)
                      f"{_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} {_num(r.get('temperature_K'), '7.1f')}  {dom}")
         if r.get("measured_n_papers"):
             lines.append(f"{'':<4}= {measured_text(r)}")
+        if _present(r.get("bvse_barrier_eV")) or _present(r.get("bvse_dimension")):
+            lines.append(f"{'':<4}* {bvse_text(r)}")
         for w in filter(None, str(r.get("warning") or "").split("; ")):
             lines.append(f"{'':<4}! {w}")
         for n in r.get("neighbors") or []:

@@ -27,7 +27,13 @@ from sulfml.featurize import fast
 from sulfml.parse.state import CRYSTALLINE, UNKNOWN, StateError, implied_state, normalize_state, reading_note
 from sulfml.service.known import known_materials
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
-from sulfml.service.structure import no_structure, reduced_formula, structure_fields
+from sulfml.service.structure import (
+    bvse_check,
+    bvse_disagreements,
+    no_structure,
+    reduced_formula,
+    structure_fields,
+)
 
 if TYPE_CHECKING:
     from sulfml.model.domain import DomainModel
@@ -158,6 +164,8 @@ class _Batch:
     sgs: list[Any] = field(default_factory=list)  # each row's space group cell, then its number (None: unknown)
     out: dict[str, Any] = field(init=False)
     live: np.ndarray = field(init=False)
+    room_log10_sigma: np.ndarray = field(init=False)
+    bvse_computed: np.ndarray = field(init=False)
     # Rows with notes only, in the order the warning shows them: composition notes, then structure notes.
     domain_notes: dict[int, list[str]] = field(default_factory=dict)
     structure_notes: dict[int, list[str]] = field(default_factory=dict)
@@ -175,6 +183,10 @@ class _Batch:
         self.out["warning"] = [""] * n
         self.out["error"] = [""] * n
         self.out["measured_n_papers"] = np.zeros(n, np.int64)  # 0 for every row the data do not answer
+        self.out["bvse_barrier_eV"] = np.full(n, np.nan)  # the physics cross-check of CIF rows
+        self.out["bvse_dimension"] = np.full(n, np.nan)
+        self.room_log10_sigma = np.full(n, np.nan)  # the answer at 25 °C, which the BVSE check judges
+        self.bvse_computed = np.zeros(n, bool)
         self.live = np.ones(n, bool)
         self.feat_of = np.full(n, -1)
         if not self.sgs:
@@ -215,6 +227,9 @@ def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Predi
         X = _featurize(batch, keep)
         if X is not None:
             far, shifted = _predict(batch, prediction, X, keep)
+    for i, note in bvse_disagreements(batch.out["bvse_barrier_eV"], batch.bvse_computed,
+                                      batch.room_log10_sigma).items():
+        batch.structure_notes.setdefault(i, []).append(note)
     for i in sorted(far.keys() | batch.read_notes.keys() | batch.domain_notes.keys() | batch.structure_notes.keys()
                     | shifted.keys()):
         notes = ([far[i]] if i in far else []) + ([batch.read_notes[i]] if i in batch.read_notes else []) \
@@ -342,6 +357,10 @@ def _read_structures(batch: _Batch) -> None:
             continue
         row_notes = batch.structure_notes.setdefault(i, [])
         row_notes += notes
+        check = bvse_check(cif)
+        row_notes += check.notes
+        batch.out["bvse_barrier_eV"][i], batch.out["bvse_dimension"][i] = check.barrier_eV, check.dimension
+        batch.bvse_computed[i] = check.computed
         found = fields["space_group_number"]
         if found == found:  # the CIF's symmetry names the polymorph unless the row gives its own
             if batch.sgs[i] is None:
@@ -637,6 +656,7 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
     known_u = _known_first(batch, rt, X, names, hw_sig_u, hw_ea_u, nn_idx_u, nn_dist_u)
     f = batch.feat_of[keep]
     log_rt, ea, dist, ea_lo, ea_hi = rt.log10_sigma[f], rt.ea[f], dist_u[f], rt.ea_lo[f], rt.ea_hi[f]
+    batch.room_log10_sigma[keep] = log_rt
     temps = np.array([out["temperature_K"][i] for i in keep.tolist()], float)
     log_t = arrhenius_shift(log_rt, ea, temps)
     # The band at T carries both bands: the RT band, shifted by the Ea in [ea_lo, ea_hi] that moves it most.

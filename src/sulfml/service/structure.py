@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,7 @@ def structure_fields(cif: str | Path) -> tuple[dict[str, Any], dict[str, float],
             s = Structure.from_file(str(cif))
         except Exception as exc:  # pymatgen raises many types for a bad CIF
             raise ValueError(f"not a readable crystal structure ({type(exc).__name__}: {exc})") from exc
-    if not s.is_ordered:
-        notes.append("partially occupied sites: composition and density weighted by occupancy")
+    # partial occupancies are said once, by the CIF's quality notes (`bvse_check`)
     lat = s.lattice
     comp = s.composition
     _, z = comp.get_reduced_composition_and_factor()
@@ -58,3 +59,56 @@ def reduced_formula(amounts: dict[str, float]) -> str:
     from pymatgen.core import Composition
 
     return Composition(amounts).reduced_formula
+
+
+# The BVSE picture and an ML answer disagree strongly when no 3D Li path opens below this barrier yet the
+# answer is a fast conductor, or an easy path opens yet the answer is an insulator (log10 σ at 25 °C).
+BVSE_CLOSED_EV = 1.0
+BVSE_OPEN_EV = 0.35
+FAST_LOG10_SIGMA = -4.0
+INSULATOR_LOG10_SIGMA = -8.0
+
+
+@dataclass(frozen=True)
+class BvseCheck:
+    """The bond-valence cross-check of one CIF: the lowest barrier at which Li percolates in 3D (NaN: none
+    below the cut-off, or not computable), the dimension at the lowest barrier, and what the reader should
+    know of the file (`sulfml.featurize.cif.quality_notes`)."""
+
+    barrier_eV: float
+    dimension: float
+    notes: list[str]
+    computed: bool  # the percolation search ran (False: no parameters for an ion, a cell too large, ...)
+
+
+def bvse_check(cif: str | Path) -> BvseCheck:
+    """The BVSE barrier and dimension of a CIF with its quality notes (cached by the file's sha256)."""
+    from sulfml.featurize.cif import BVSE_ENCUT_EV, cif_descriptors, quality_notes
+
+    found = cif_descriptors(cif)
+    barrier = float(found.values["bvse_barrier_eV"])
+    no_path = f"BVSE: Li does not percolate in 3D below {BVSE_ENCUT_EV:g} eV"
+    return BvseCheck(barrier, float(found.values["bvse_dimension"]), quality_notes(found),
+                     math.isfinite(barrier) or no_path in found.notes)
+
+
+def bvse_disagreements(barrier_eV: np.ndarray, computed: np.ndarray, log10_sigma: np.ndarray) -> dict[int, str]:
+    """The warning of each row whose CIF's BVSE picture and ML answer (log10 σ at 25 °C) disagree strongly.
+
+    Args:
+        barrier_eV: each row's `bvse_barrier_eV` (NaN: no 3D path below the cut-off, or not computed).
+        computed: whether each row's percolation search ran.
+        log10_sigma: each row's answer at 25 °C (NaN for failed rows).
+    """
+    out = {}
+    closed = computed & ~(barrier_eV <= BVSE_CLOSED_EV) & (log10_sigma > FAST_LOG10_SIGMA)
+    opened = (barrier_eV < BVSE_OPEN_EV) & (log10_sigma < INSULATOR_LOG10_SIGMA)
+    for i in np.flatnonzero(closed).tolist():
+        path = (f"its lowest 3D Li barrier is {barrier_eV[i]:.2f} eV" if np.isfinite(barrier_eV[i])
+                else "Li does not percolate in 3D below the cut-off")
+        out[i] = (f"BVSE and the prediction disagree: {path}, yet log10 σ {log10_sigma[i]:.1f} is a fast "
+                  "conductor's (check the structure, or trust neither)")
+    for i in np.flatnonzero(opened).tolist():
+        out[i] = (f"BVSE and the prediction disagree: Li percolates in 3D at {barrier_eV[i]:.2f} eV, yet "
+                  f"log10 σ {log10_sigma[i]:.1f} is an insulator's")
+    return out
