@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sulfml.caches import user_cache_dir
 from sulfml.errors import DataSourceError, DataUnavailableError, InputError
 
 DATA_DIR_ENV = "SULFML_DATA_DIR"
 URL_BASE_ENV = "SULFML_DATA_URL"  # replaces the upstream host, e.g. a mirror served on 127.0.0.1
-CACHE_ENV = "SULFML_CACHE_DIR"
 VERIFY_ENV = "SULFML_VERIFY"  # "0" skips the sha256 check of a data directory you curate yourself
 
 
@@ -75,11 +75,8 @@ def source_info(source: str) -> dict:
 
 
 def default_cache_dir() -> Path:
-    """The user cache: $SULFML_CACHE_DIR, else $XDG_CACHE_HOME/sulfml, else ~/.cache/sulfml."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "sulfml"
+    """The user cache (`sulfml.caches.user_cache_dir`)."""
+    return user_cache_dir()
 
 
 def sha256_of(path: Path) -> str:

@@ -83,13 +83,12 @@ class BvseCheck:
 
 def bvse_check(cif: str | Path) -> BvseCheck:
     """The BVSE barrier and dimension of a CIF with its quality notes (cached by the file's sha256)."""
-    from sulfml.featurize.cif import BVSE_ENCUT_EV, cif_descriptors, quality_notes
+    from sulfml.featurize.cif import BVSE_NO_3D_PATH, cif_descriptors, quality_notes
 
     found = cif_descriptors(cif)
     barrier = float(found.values["bvse_barrier_eV"])
-    no_path = f"BVSE: Li does not percolate in 3D below {BVSE_ENCUT_EV:g} eV"
     return BvseCheck(barrier, float(found.values["bvse_dimension"]), quality_notes(found),
-                     math.isfinite(barrier) or no_path in found.notes)
+                     math.isfinite(barrier) or BVSE_NO_3D_PATH in found.notes)
 
 
 def bvse_disagreements(barrier_eV: np.ndarray, computed: np.ndarray, log10_sigma: np.ndarray) -> dict[int, str]:
