@@ -372,7 +372,8 @@ def _read_structures(batch: _Batch) -> None:
             batch.structures[i] = fields
         else:
             row_notes.append(
-                f"the model uses composition only (preset {batch.bundle.preset}): the CIF gave the composition")
+                f"the model reads the composition only (preset {batch.bundle.preset}): the CIF gave the "
+                "composition, the space group and the BVSE check")
         if batch.texts[i].strip():
             batch.cif_amounts[i] = amounts
         else:
