@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sulfml.cli.common import add_data_dir, add_extra_data
 
-NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides"]
+NAMES = ["obelix", "ea", "review", "family", "intervals", "temperature", "sulfides", "polymorphs"]
 # Scores the user's own measurements: needs --extra-data (or [data] extra), and joins `all` when given.
 USER = "user"
 

@@ -95,6 +95,32 @@ NAMES: dict[str, str] = {
     "cif crystal_system_int": "crystal system (from the CIF)",
     "cif is_centrosymmetric": "centrosymmetric (from the CIF)",
     "cif n_symmetry_ops": "number of symmetry operations (from the CIF)",
+    # structure-v2: what the space-group number says (`featurize.structure.SpaceGroupFeatures`)
+    "sg_number": "space group number (given)",
+    "sg_crystal_system_int": "crystal system of the space group (as a number)",
+    "sg_centrosymmetric": "centrosymmetric space group",
+    "sg_point_group_order": "order of the point group (rotations)",
+    # structure-v3: the CIF's descriptors (`featurize.cif`)
+    "bvse_E1D_eV": "BVSE Li migration barrier for 1D paths (from the CIF)",
+    "bvse_E2D_eV": "BVSE Li migration barrier for 2D paths (from the CIF)",
+    "bvse_E3D_eV": "BVSE Li migration barrier for 3D paths (from the CIF)",
+    "bvse_barrier_eV": "BVSE Li migration barrier (lowest 3D, from the CIF)",
+    "bvse_dimension": "dimension of the Li paths at the lowest BVSE barrier (from the CIF)",
+    "li_li_min_A": "shortest Li-Li site distance (from the CIF)",
+    "li_li_nn_mean_A": "mean nearest Li-Li site distance (from the CIF)",
+    "li_sites_per_A3": "Li sites per volume (from the CIF)",
+    "li_atoms_per_A3": "Li atoms per volume (from the CIF)",
+    "li_occupancy_mean": "mean Li-site occupancy (from the CIF)",
+    "li_anion_cn_mean": "mean Li-anion coordination number (from the CIF)",
+    "li_anion_nn_mean_A": "mean nearest Li-anion distance (from the CIF)",
+    "anion_volume_A3": "cell volume per anion (from the CIF)",
+    "anion_bcc": "anion sublattice matches bcc (from the CIF)",
+    "anion_fcc": "anion sublattice matches fcc (from the CIF)",
+    "anion_hcp": "anion sublattice matches hcp (from the CIF)",
+    "cif_no_li": "CIF has no Li sites",
+    "cif_partial_occupancy": "CIF has partially occupied sites",
+    "cif_charge_imbalance": "charge imbalance of the CIF's composition (e per atom)",
+    "cif_randomized": "CIF positions randomised by its source",
 }
 
 # matminer's Magpie element properties and statistics.
@@ -137,6 +163,9 @@ FAMILY_WORDS: dict[str, str] = {
     "LISICON": "LISICON", "anti-perovskite": "anti-perovskite", "other": "other",
 }
 
+CENTRING_WORDS: dict[str, str] = {"P": "primitive", "C": "base-centred", "I": "body-centred",
+                                  "F": "face-centred", "R": "rhombohedral"}
+
 
 def _magpie(m: re.Match[str]) -> str:
     prop = MAGPIE_PROPERTIES.get(m["prop"], _words(m["prop"]))
@@ -151,6 +180,9 @@ PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"halogen_share_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the halogens"),
     (re.compile(r"framework_share_(?P<el>[A-Z][a-z]?)"), lambda m: f"{m['el']} share of the framework cations"),
     (re.compile(r"crystal_system_(?P<s>[a-z]+)"), lambda m: f"{m['s']} crystal system"),
+    (re.compile(r"sg_crystal_system_(?P<s>[a-z]+)"), lambda m: f"{m['s']} crystal system of the space group"),
+    (re.compile(r"sg_centring_(?P<c>[A-Z])"),
+     lambda m: f"{CENTRING_WORDS.get(m['c'], m['c'])} lattice ({m['c']}) of the space group"),
     (re.compile(r"state_(?P<s>[a-z_]+)"), lambda m: f"state: {m['s'].replace('_', '-')}"),
     (re.compile(r"megnet16_(?P<stat>mean|std)_(?P<j>\d+)"),
      lambda m: f"{'mean' if m['stat'] == 'mean' else 'spread'} of the elements' learned MEGNet vector, "

@@ -61,6 +61,9 @@ _PRESET_PARTS: dict[str, tuple[str, ...]] = {
     "chemistry-v2": ("matminer", "electrolyte", "fractions", "substitution", "state"),
     # chemistry-v2 with the MEGNet-16 element embedding pooled over the composition
     "chemistry-v3": ("matminer", "electrolyte", "fractions", "substitution", "state", "megnet16"),
+    # chemistry-v3, then space-group columns (structure-v2) and CIF columns (structure-v3), not covered here
+    "structure-v2": ("matminer", "electrolyte", "fractions", "substitution", "state", "megnet16"),
+    "structure-v3": ("matminer", "electrolyte", "fractions", "substitution", "state", "megnet16"),
 }
 # Presets whose every column is covered.
 _FULL_PRESETS = ("composition-v1", "composition-v2", "chemistry-v1", "chemistry-v2", "chemistry-v3")

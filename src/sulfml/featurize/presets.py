@@ -32,7 +32,7 @@ from sulfml.featurize.electrolyte import (
     SubstitutionChemistry,
     SynthesisNotation,
 )
-from sulfml.featurize.structure import CifFeatures, LatticeFeatures
+from sulfml.featurize.structure import CifFeatures, LatticeFeatures, SpaceGroupFeatures
 from sulfml.parse.state import UNKNOWN, normalize_state
 
 # Defaults of the optional input columns (see the input contract in README.md).
@@ -81,6 +81,20 @@ def _chemistry_embedding_featurizers() -> list[BaseFeaturizer]:
     return [*_chemistry_state_featurizers(), ElementEmbedding("megnet16")]
 
 
+def _space_group_featurizers() -> list[BaseFeaturizer]:
+    # chemistry-v3 (the shipped composition preset) and what the space group says about the structure
+    return [*_chemistry_embedding_featurizers(), SpaceGroupFeatures()]
+
+
+def _cif_featurizers() -> list[BaseFeaturizer]:
+    # structure-v2 and the CIF's descriptors (NaN without a CIF): BVSE barriers, the Li sublattice, the anion
+    # lattice and the CIF's quality flags (`cif_randomized` stays NaN: a CIF's text does not say it, so neither
+    # training nor a user's CIF can give it)
+    from sulfml.featurize.cif import AnionLattice, BondValenceBarriers, CifQuality, LithiumSublattice
+
+    return [*_space_group_featurizers(), BondValenceBarriers(), LithiumSublattice(), AnionLattice(), CifQuality()]
+
+
 _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "composition-v1": _composition_featurizers,
     "structure-v1": _structure_featurizers,
@@ -88,6 +102,8 @@ _BUILDERS: dict[str, Callable[[], list[BaseFeaturizer]]] = {
     "chemistry-v1": _chemistry_featurizers,
     "chemistry-v2": _chemistry_state_featurizers,
     "chemistry-v3": _chemistry_embedding_featurizers,
+    "structure-v2": _space_group_featurizers,
+    "structure-v3": _cif_featurizers,
 }
 
 
@@ -117,7 +133,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     p.id: p for p in (Preset("composition", 1), Preset("structure", 1), Preset("composition", 2),
-                           Preset("chemistry", 1), Preset("chemistry", 2), Preset("chemistry", 3))
+                           Preset("chemistry", 1), Preset("chemistry", 2), Preset("chemistry", 3),
+                           Preset("structure", 2), Preset("structure", 3))
 }
 
 

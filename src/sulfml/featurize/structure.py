@@ -1,5 +1,6 @@
-"""Structure features when a structure is known: lattice/space-group columns of the data (`LatticeFeatures`)
-and matminer's density and symmetry features of a CIF file (`CifFeatures`). Unknown -> NaN, never raises.
+"""Structure features when a structure is known: lattice/space-group columns of the data (`LatticeFeatures`),
+the symmetry a space-group number implies (`SpaceGroupFeatures`) and matminer's density and symmetry features of
+a CIF file (`CifFeatures`). Unknown -> NaN, never raises.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Composition
 
+from sulfml.chem.space_groups import crystal_system
 from sulfml.featurize.electrolyte import SulfmlFeaturizer, amounts, anion_atoms
 
 # matminer's GlobalSymmetryFeatures.crystal_idx, so lattice and CIF columns share one coding.
@@ -21,11 +23,6 @@ CRYSTAL_SYSTEMS: dict[str, int] = {
     "triclinic": 7, "monoclinic": 6, "orthorhombic": 5, "tetragonal": 4, "trigonal": 3, "hexagonal": 2,
     "cubic": 1,
 }
-# Last space-group number of each crystal system.
-_SG_BOUNDS: tuple[tuple[int, str], ...] = (
-    (2, "triclinic"), (15, "monoclinic"), (74, "orthorhombic"), (142, "tetragonal"), (167, "trigonal"),
-    (194, "hexagonal"), (230, "cubic"),
-)
 _AVOGADRO_PER_A3 = 0.602214076  # N_A * 1e-24: g/mol per Å^3 -> g/cm^3
 
 
@@ -36,14 +33,6 @@ def _num(x: Any) -> float:
     except (TypeError, ValueError):
         return math.nan
     return v if math.isfinite(v) else math.nan
-
-
-def crystal_system(space_group_number: Any) -> str | None:
-    """Crystal system name of an international space-group number, None when it is not 1-230."""
-    n = _num(space_group_number)
-    if not (1 <= n <= 230) or n != int(n):
-        return None
-    return next(name for last, name in _SG_BOUNDS if n <= last)
 
 
 def cell_volume(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> float:
@@ -115,6 +104,104 @@ class LatticeFeatures(SulfmlFeaturizer):
             "density",
             "li_per_volume",
         ]
+
+
+# Lattice centring of the standard setting's Hermann-Mauguin symbol; A- and B-centred settings are base-centred
+# like C (the four A-centred orthorhombic groups 38-41 are C-centred in another axis choice).
+CENTRINGS: tuple[str, ...] = ("P", "C", "I", "F", "R")
+_CENTRING_OF_LETTER = {"P": "P", "A": "C", "B": "C", "C": "C", "I": "I", "F": "F", "R": "R"}
+# The 11 centrosymmetric (Laue) point groups and the order (number of rotations) of each of the 32 point groups.
+_LAUE_GROUPS = frozenset({"-1", "2/m", "mmm", "4/m", "4/mmm", "-3", "-3m", "6/m", "6/mmm", "m-3", "m-3m"})
+_POINT_GROUP_ORDER: dict[str, int] = {
+    "1": 1, "-1": 2, "2": 2, "m": 2, "2/m": 4, "222": 4, "mm2": 4, "mmm": 8, "4": 4, "-4": 4, "4/m": 8,
+    "422": 8, "4mm": 8, "-42m": 8, "4/mmm": 16, "3": 3, "-3": 6, "32": 6, "3m": 6, "-3m": 12, "6": 6, "-6": 6,
+    "6/m": 12, "622": 12, "6mm": 12, "-6m2": 12, "6/mmm": 24, "23": 12, "m-3": 24, "432": 24, "-43m": 24,
+    "m-3m": 48,
+}
+
+
+@lru_cache(maxsize=1)
+def _space_group_table() -> dict[int, tuple[str, str]]:
+    """Space-group number -> (centring letter of the standard setting, point group), from pymatgen's tables of
+    the International Tables (read once, ~0.2 s)."""
+    from pymatgen.symmetry.groups import SYMM_DATA, sg_symbol_from_int_number
+
+    encoding = SYMM_DATA["space_group_encoding"]
+    out = {}
+    for n in range(1, 231):
+        symbol = sg_symbol_from_int_number(n)
+        out[n] = (_CENTRING_OF_LETTER[symbol[0]], str(encoding[symbol]["point_group"]))
+    return out
+
+
+def space_group_symmetry(space_group_number: Any) -> tuple[str, str, str] | None:
+    """(crystal system, lattice centring of `CENTRINGS`, point group) of a space-group number; None when it is
+    not an integer 1-230."""
+    system = crystal_system(space_group_number)
+    if system is None:
+        return None
+    centring, point_group = _space_group_table()[int(_num(space_group_number))]
+    return system, centring, point_group
+
+
+class SpaceGroupFeatures(SulfmlFeaturizer):
+    """What a space-group number says about the structure, with no other structure input.
+
+    * ``sg_number``: the international number (1-230);
+    * ``sg_crystal_system_int`` (matminer's coding, 1 cubic ... 7 triclinic) and one-hot
+      ``sg_crystal_system_<name>``;
+    * ``sg_centrosymmetric``: 1 when the point group holds the inversion (one of the 11 Laue groups);
+    * ``sg_point_group_order``: the number of rotations of the point group (1 for P1 ... 48 for m-3m), a
+      scale of how symmetric the sites are;
+    * ``sg_centring_<P|C|I|F|R>``: the lattice centring of the standard setting (A and B count as C); with
+      the crystal system it gives the Bravais lattice (body-centred cubic Ia-3d of garnets, primitive
+      tetragonal P4_2/nmc of LGPS).
+
+    All NaN when the space group is unknown. Symmetry data: pymatgen's tables of the International Tables for
+    Crystallography, Vol. A.
+    """
+
+    inputs = ("space_group_number",)
+
+    def featurize(self, space_group_number: Any = None) -> list[float]:
+        """Space-group features of one row; NaN when the number is unknown or not 1-230."""
+        return list(_space_group_features(_num(space_group_number)))
+
+    def feature_labels(self) -> list[str]:
+        """Names of the space-group features."""
+        return [
+            "sg_number",
+            "sg_crystal_system_int",
+            *(f"sg_crystal_system_{name}" for name in CRYSTAL_SYSTEMS),
+            "sg_centrosymmetric",
+            "sg_point_group_order",
+            *(f"sg_centring_{c}" for c in CENTRINGS),
+        ]
+
+    def citations(self) -> list[str]:
+        """The International Tables, whose symmetry data pymatgen ships."""
+        return [
+            "@book{itca2016, title={International Tables for Crystallography, Volume A: Space-group symmetry}, "
+            "editor={Aroyo, Mois I.}, publisher={International Union of Crystallography}, edition={6}, "
+            "year={2016}, doi={10.1107/97809553602060000114}}"
+        ]
+
+
+@lru_cache(maxsize=256)
+def _space_group_features(space_group_number: float) -> tuple[float, ...]:
+    width = 2 + len(CRYSTAL_SYSTEMS) + 2 + len(CENTRINGS)
+    sym = space_group_symmetry(space_group_number)
+    if sym is None:
+        return (math.nan,) * width
+    system, centring, point_group = sym
+    return (
+        float(space_group_number),
+        float(CRYSTAL_SYSTEMS[system]),
+        *(float(system == name) for name in CRYSTAL_SYSTEMS),
+        float(point_group in _LAUE_GROUPS),
+        float(_POINT_GROUP_ORDER[point_group]),
+        *(float(centring == c) for c in CENTRINGS),
+    )
 
 
 _DENSITY_LABELS = ("density", "vpa", "packing fraction")

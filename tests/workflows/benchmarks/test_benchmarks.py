@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,9 @@ def bench_data(mini_data_dir, small_config) -> BenchmarkData:
     return BenchmarkData(table=build_table(mini_data_dir), config=RunConfig.from_toml(small_config))
 
 
-# `user` scores the user's own rows, which this table does not hold: test_user_benchmark.py runs it with them.
-@pytest.mark.parametrize("name", [n for n in BENCHMARKS if n != "user"])
+# `user` scores the user's own rows, which this table does not hold: test_user_benchmark.py runs it with them;
+# `polymorphs` needs compositions in two space groups, which it has not: test_polymorphs.py gives it some.
+@pytest.mark.parametrize("name", [n for n in BENCHMARKS if n not in ("user", "polymorphs")])
 def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data, tmp_path):
     out = tmp_path / name
     result = run_benchmark(name, bench_data, out, log=lambda s: None, seeds=[7])
@@ -97,6 +99,9 @@ def test_benchmark_writes_its_files_and_never_tests_on_training(name, bench_data
         assert not {d for ds in train_rows["doi"].dropna() for d in ds.split("|")} & test_dois
     if name == "obelix":
         assert metrics["n"] == 6 and metrics["n_censored"] == 2
+        assert metrics["n_cif_subset"] + metrics["n_no_cif"] == 6
+        assert set(metrics["by_structure"]) == {"CIF", "CIF, uncensored", "no CIF", "no CIF, uncensored"}
+        assert metrics["n_no_cif_uncensored"] == int((~preds["has_cif"] & ~preds["censored"]).sum())
         assert metrics["mae_censored_aware"] <= metrics["mae"] + 1e-9
         assert preds.loc[preds["censored"], "y_true"].eq(-15.0).all()
     if name == "ea":
@@ -291,3 +296,38 @@ def test_intervals_report_family_folds_with_the_smoke_config(mini_data_dir):
         assert m["sigma_family_by_family"][family]["coverage"] == pytest.approx(part["covered"].mean())
     assert (fam["y_lo"] < fam["y_pred"]).all() and (fam["y_pred"] < fam["y_hi"]).all()
     assert 0.0 <= m["sigma_coverage"] <= 1.0 and m["sigma_median_width"] > 0
+
+
+def test_obelix_structure_subsets_split_cif_entries_and_censored_ones():
+    from sulfml.workflows.benchmarks.suites import structure_subsets
+
+    y_true = np.array([-3.0, -15.0, -4.0, -5.0])
+    y_pred = np.array([-3.5, -10.0, -4.0, -6.0])
+    cens = np.array([False, True, False, False])
+    cif = np.array([True, True, False, False])
+    m = structure_subsets(y_true, y_pred, cens, cif)
+    assert m["mae_cif_subset"] == pytest.approx(2.75) and m["n_cif_subset"] == 2
+    assert m["mae_cif_subset_uncensored"] == pytest.approx(0.5) and m["n_cif_subset_uncensored"] == 1
+    assert m["mae_no_cif"] == pytest.approx(0.5) == m["mae_no_cif_uncensored"] and m["n_no_cif"] == 2
+    assert m["by_structure"]["CIF"] == {"n": 2, "mae": m["mae_cif_subset"]}
+
+
+def test_obelix_gives_each_test_entry_its_structure(bench_data, monkeypatch):
+    from sulfml.workflows.benchmarks import core, suites
+
+    seen = {}
+    real = core.FittedTarget.predict_interval
+
+    def spy(self, frame):
+        seen["frame"], seen["preset"] = frame, self.preset
+        return real(self, frame)
+
+    monkeypatch.setattr(core.FittedTarget, "predict_interval", spy)
+    data = replace(bench_data, config=replace(bench_data.config, preset="structure-v2"))
+    result = suites.obelix(data)
+    frame = seen["frame"]
+    assert seen["preset"] == "structure-v2" and len(frame) == result.metrics["n"]
+    assert frame["space_group_number"].notna().all() and "cif_path" in frame
+    X = core.featurize_materials(frame, "structure-v2")
+    assert X["sg_number"].notna().all()
+    assert "structure_inputs" in result.info

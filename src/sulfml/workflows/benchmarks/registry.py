@@ -24,6 +24,7 @@ from sulfml.workflows.benchmarks.core import (
     default_seeds,
     numeric_leaves,
 )
+from sulfml.workflows.benchmarks.polymorphs import polymorphs
 from sulfml.workflows.benchmarks.suites import ea, family, obelix, review
 from sulfml.workflows.benchmarks.sulfides import sulfides
 from sulfml.workflows.benchmarks.trust import intervals, temperature
@@ -32,6 +33,7 @@ from sulfml.workflows.benchmarks.user import user
 BENCHMARKS: dict[str, Callable[[BenchmarkData], BenchmarkResult]] = {
     "obelix": obelix, "ea": ea, "review": review, "family": family,
     "intervals": intervals, "temperature": temperature, "sulfides": sulfides,
+    "polymorphs": polymorphs,  # leave-pair-out: is the order of two polymorphs of one composition learned?
     "user": user,  # the user's own measurements (a table built with them), leave-one-paper-out
 }
 
