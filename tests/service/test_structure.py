@@ -57,3 +57,13 @@ def test_an_unreadable_cif_is_a_row_error_not_a_crash(predictor, tmp_path):
     assert not bvse_check(bad).computed
     out = predictor.predict(pd.DataFrame({"formula": ["Li3PS4"], "cif": [str(bad)]}))
     assert out["error"][0].startswith("cannot read CIF") and pd.isna(out["log10_sigma"][0])
+
+
+def test_a_blank_space_group_cell_is_unknown_whatever_its_type(predictor):
+    cells = [None, float("nan"), pd.NA, "", "  "]
+    out = predictor.predict(pd.DataFrame({"formula": ["Li6PS5Cl"] * len(cells),
+                                          "space_group": pd.Series(cells, dtype=object)}))
+    assert (out["error"] == "").all() and len(set(out["log10_sigma"].round(9))) == 1
+    assert all(sg is None for sg in out["space_group"])
+    floats = predictor.predict(pd.DataFrame({"formula": ["Li6PS5Cl", "Li6PS5Cl"], "space_group": [216.0, np.nan]}))
+    assert list(floats["space_group"]) == [216, None]

@@ -315,7 +315,8 @@ def _read_space_groups(batch: _Batch) -> None:
     no space group fails its row."""
     seen: dict[str, tuple[int | None, str]] = {}
     for i, cell in enumerate(batch.sgs):
-        if cell is None or (isinstance(cell, float) and cell != cell):
+        if cell is None or (not isinstance(cell, str) and pd.isna(cell)):  # blank: NaN, None, pd.NA
+            batch.sgs[i] = None
             continue
         key = cell if isinstance(cell, str) else repr(cell)
         if key not in seen:
