@@ -33,8 +33,9 @@ def run_example(command: str) -> str:
     if argv[0] != "sulfml":
         raise ValueError(f"an example runs sulfml, not {argv[0]!r}")
     env = {**os.environ, "COLUMNS": "200", "SULFML_DATA_DIR": os.environ.get("SULFML_DATA_DIR", "")}
+    # from the checkout's root, as the README's reader runs them (an example may name a file of the checkout)
     done = subprocess.run([sys.executable, "-m", "sulfml", *argv[1:]], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+                          timeout=300, check=False, cwd=README.parent)
     printed = (done.stdout + done.stderr).rstrip("\n")
     return f"```console\n$ {command}\n{printed}\n```\n"
 

@@ -35,16 +35,6 @@ def _hostile_module():
     return module
 
 
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor.default()
-
-
-@pytest.fixture(scope="module")
-def client(predictor) -> TestClient:
-    return TestClient(create_app(predictor))
-
-
 def _ok(response) -> dict:
     assert response.status_code == 200, response.text
     return response.json()

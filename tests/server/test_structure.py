@@ -19,16 +19,6 @@ LLZO = "Li7La3Zr2O12"
 NEW_COLUMNS = ("space_group", "bvse_barrier_eV", "bvse_dimension")
 
 
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor.default()
-
-
-@pytest.fixture(scope="module")
-def client(predictor) -> TestClient:
-    return TestClient(create_app(predictor))
-
-
 def _strict(response) -> dict:
     """The answer, parsed as strict JSON: NaN or Infinity anywhere fails."""
     assert response.status_code == 200, response.text

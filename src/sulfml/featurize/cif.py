@@ -96,6 +96,7 @@ import numpy as np
 from sulfml.caches import user_cache_dir
 from sulfml.chem.elements import ANION_CHARGE, ISOTOPES, element_tables
 from sulfml.cpus import resolve_n_jobs
+from sulfml.errors import InternalError
 from sulfml.featurize import rules
 from sulfml.featurize.electrolyte import SulfmlFeaturizer
 
@@ -352,7 +353,7 @@ def _lain_class() -> type:
     return FastLain
 
 
-class _NoParameters(Exception):
+class _NoParameters(InternalError):
     """bvlain has no softBV parameters for a pair of ions (an expected, cacheable failure)."""
 
 
