@@ -27,7 +27,7 @@ class SpaceGroupError(InputError):
 
 def crystal_system(number: Any) -> str | None:
     """The crystal system of an international space-group number, None when it is not an integer 1-230."""
-    n = _number_or_nan(number)
+    n = finite_or_nan(number)
     if not (1 <= n <= 230) or n != int(n):
         return None
     return next(name for last, name in _SYSTEM_BOUNDS if n <= last)
@@ -123,7 +123,8 @@ def _pymatgen_number(text: str) -> int | None:
         return None
 
 
-def _number_or_nan(x: Any) -> float:
+def finite_or_nan(x: Any) -> float:
+    """A finite float, or NaN for None, NaN, infinities, blanks and text that is not a number."""
     try:
         v = float(x)
     except (TypeError, ValueError):

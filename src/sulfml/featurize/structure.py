@@ -16,6 +16,7 @@ import numpy as np
 from pymatgen.core import Composition
 
 from sulfml.chem.space_groups import crystal_system
+from sulfml.chem.space_groups import finite_or_nan as _num
 from sulfml.featurize.electrolyte import SulfmlFeaturizer, amounts, anion_atoms
 
 # matminer's GlobalSymmetryFeatures.crystal_idx, so lattice and CIF columns share one coding.
@@ -24,15 +25,6 @@ CRYSTAL_SYSTEMS: dict[str, int] = {
     "cubic": 1,
 }
 _AVOGADRO_PER_A3 = 0.602214076  # N_A * 1e-24: g/mol per Å^3 -> g/cm^3
-
-
-def _num(x: Any) -> float:
-    """A float, or NaN for None/NaN/empty/unparsable values."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
 
 
 def cell_volume(a: float, b: float, c: float, alpha: float, beta: float, gamma: float) -> float:
