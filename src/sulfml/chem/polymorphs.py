@@ -11,15 +11,14 @@ from importlib import resources
 from typing import Any
 
 from sulfml.chem.composition import composition_key
-from sulfml.chem.space_groups import space_group_label, space_group_number
+from sulfml.chem.space_groups import CRYSTAL_SYSTEM_NAMES, space_group_label, space_group_number
 
 # The words a formula's polymorph may be written with, as the table names them: c-LLZO is cubic LLZO.
 CRYSTAL_SYSTEM_LETTERS: dict[str, str] = {
     "c": "cubic", "t": "tetragonal", "o": "orthorhombic", "m": "monoclinic", "h": "hexagonal",
     "r": "trigonal", "rhombohedral": "trigonal",
 }
-CRYSTAL_SYSTEM_WORDS = ("cubic", "tetragonal", "orthorhombic", "monoclinic", "hexagonal", "trigonal",
-                        "rhombohedral", "triclinic")
+CRYSTAL_SYSTEM_WORDS = (*CRYSTAL_SYSTEM_NAMES, "rhombohedral")
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ def aggregate_materials(measurements: pd.DataFrame, strategy: str = DEFAULT_AGGR
     if strategy not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation strategy {strategy!r}; known: {', '.join(AGGREGATIONS)}")
     if strategy == AGGREGATION_PER_POLYMORPH:
-        return _aggregate(one_per_paper(measurements.assign(material_key=measurements["polymorph_key"])))
+        return _per_polymorph(measurements)
     out = _aggregate(one_per_paper(measurements) if strategy == AGGREGATION_ONE_PER_PAPER else measurements)
     if strategy == AGGREGATION_ONE_PER_PAPER and "polymorph_key" in measurements.columns and len(out):
         # from every measurement: a paper that measured two polymorphs counts once for the material, once
@@ -316,7 +316,7 @@ def _polymorphs(measurements: pd.DataFrame, keys: pd.Index) -> list[str]:
     named = measurements[measurements["polymorph_key"] != measurements["material_key"]]
     with_polymorphs = set(named["material_key"])
     sub = measurements[measurements["material_key"].isin(with_polymorphs)]
-    per = _aggregate(one_per_paper(sub.assign(material_key=sub["polymorph_key"]))) if len(sub) else None
+    per = _per_polymorph(sub) if len(sub) else None
     found: dict[str, list[dict]] = {}
     if per is not None:
         for key, r in per.iterrows():
@@ -326,6 +326,11 @@ def _polymorphs(measurements: pd.DataFrame, keys: pd.Index) -> list[str]:
                 "n_papers": int(r["n_papers"]), "ea_eV": None if r["ea_eV"] != r["ea_eV"] else float(r["ea_eV"]),
                 "evidence": r["evidence"], "ea_evidence": r["ea_evidence"]})
     return [json.dumps(sorted(found.get(k, []), key=lambda p: p["space_group"] or 0)) for k in keys]
+
+
+def _per_polymorph(measurements: pd.DataFrame) -> pd.DataFrame:
+    """The one-per-paper aggregation of each polymorph (`polymorph_key`) as a material of its own."""
+    return _aggregate(one_per_paper(measurements.assign(material_key=measurements["polymorph_key"])))
 
 
 def _aggregate(measurements: pd.DataFrame) -> pd.DataFrame:
