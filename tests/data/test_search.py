@@ -87,6 +87,8 @@ def test_an_arrhenius_fit_needs_three_temperatures_and_is_the_one_kernel(table):
     assert exact is not None
     assert (exact.ea_eV, exact.log10_prefactor, exact.r2) == pytest.approx((0.3, 3.0, 1.0))
     assert fit_series([300.0, 300.0, 350.0], [-3.0, -3.1, -2.5]) is None   # two distinct temperatures
+    # three papers at 25-29 °C: no activation energy, whatever the slope says
+    assert fit_series([298.15, 300.15, 302.15], [-3.3, -5.8, -4.6]) is None
 
 
 def test_element_sets_exactly_or_at_least(table):

@@ -16,6 +16,8 @@ ROOM_T_K = 298.15
 K_B_EV = 8.617333262e-5
 # A series is fitted when it has σ at this many distinct temperatures or more.
 MIN_FIT_TEMPERATURES = 3
+# A slope over a few kelvin is noise, not an activation energy (Li7La3Zr2O12's papers at 25-29 °C fitted -1.5 eV)
+MIN_FIT_SPAN_K = 50.0
 
 
 def arrhenius_fit(temperature_k: np.ndarray | Sequence[float],
@@ -70,10 +72,11 @@ class ArrheniusFit:
 
 def fit_series(temperature_k: Sequence[float], log10_sigma: Sequence[float]) -> ArrheniusFit | None:
     """The Arrhenius fit of one material's measured σ(T), or None below `MIN_FIT_TEMPERATURES` distinct
-    temperatures. The caller passes measured values only (no upper bounds, no unstated temperatures)."""
+    temperatures or a span under `MIN_FIT_SPAN_K`. The caller passes measured values only (no upper bounds, no
+    unstated temperatures)."""
     t = np.asarray(temperature_k, float)
     y = np.asarray(log10_sigma, float)
-    if len(np.unique(t)) < MIN_FIT_TEMPERATURES:
+    if len(np.unique(t)) < MIN_FIT_TEMPERATURES or np.ptp(t) < MIN_FIT_SPAN_K:
         return None
     ea, log10_rt, r2 = arrhenius_fit(t, y)
     prefactor = log10_rt + math.log10(ROOM_T_K) + ea / (K_B_EV * math.log(10) * ROOM_T_K)
