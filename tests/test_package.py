@@ -70,8 +70,8 @@ def test_configs_resolve_by_name_or_path(tmp_path):
         resolve_config("tunde")
 
 
-def _exception_classes() -> list[type]:
-    """Every exception class defined anywhere in the sulfml package (each module imported)."""
+def _sulfml_classes() -> list[type]:
+    """Every class defined anywhere in the sulfml package (each module imported)."""
     import importlib
     import inspect
     import pkgutil
@@ -82,12 +82,24 @@ def _exception_classes() -> list[type]:
             continue
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            if issubclass(obj, BaseException) and obj.__module__.startswith("sulfml"):
+            if obj.__module__.startswith("sulfml"):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [found[k] for k in sorted(found)]
 
 
-EXCEPTIONS = _exception_classes()
+CLASSES = _sulfml_classes()
+EXCEPTIONS = [c for c in CLASSES if issubclass(c, BaseException)]
+
+
+def test_no_class_of_sulfml_shadows_a_pymatgen_core_class():
+    # A same-named class with another equality (sulfml's composition equals at 3 decimals of the
+    # fractions) is a trap for anyone who mixes the two libraries.
+    import pymatgen.core
+
+    pymatgen_names = {n for n in dir(pymatgen.core) if isinstance(getattr(pymatgen.core, n), type)}
+    assert {"Composition", "Structure", "Element"} <= pymatgen_names
+    clashes = sorted(f"{c.__module__}.{c.__qualname__}" for c in CLASSES if c.__qualname__ in pymatgen_names)
+    assert clashes == []
 
 
 @pytest.mark.parametrize("cls", EXCEPTIONS, ids=[f"{c.__module__}.{c.__qualname__}" for c in EXCEPTIONS])

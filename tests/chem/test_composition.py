@@ -1,4 +1,4 @@
-"""`Composition`: one rule for "the same composition" (atomic fractions to `KEY_DECIMALS` decimals)."""
+"""`KeyedComposition`: one rule for "the same composition" (atomic fractions to `KEY_DECIMALS` decimals)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sulfml.chem.composition import KEY_DECIMALS, Composition, composition_key
+from sulfml.chem.composition import KEY_DECIMALS, KeyedComposition, composition_key
 from sulfml.chem.elements import element_tables
 
 SYMBOLS = element_tables().symbols
@@ -36,16 +36,16 @@ def on_a_tie(comp: dict[str, float]) -> bool:
 @given(st.one_of(compositions, formulas), factors)
 def test_scaling_gives_an_equal_composition_with_equal_hash(comp, factor):
     assume(not on_a_tie(comp))
-    a = Composition.from_dict(comp)
-    b = Composition.from_dict({el: amt * factor for el, amt in comp.items()})
+    a = KeyedComposition.from_dict(comp)
+    b = KeyedComposition.from_dict({el: amt * factor for el, amt in comp.items()})
     assert a == b and hash(a) == hash(b) and a.key == b.key
 
 
 @PROPERTY
 @given(formulas, exact_factors)
 def test_exact_scaling_is_equal_even_on_a_tie(comp, factor):
-    a = Composition.from_dict(comp)
-    b = Composition.from_dict({el: amt * factor for el, amt in comp.items()})
+    a = KeyedComposition.from_dict(comp)
+    b = KeyedComposition.from_dict({el: amt * factor for el, amt in comp.items()})
     assert a == b and hash(a) == hash(b)
 
 
@@ -55,7 +55,7 @@ def test_element_order_does_not_matter(comp, rnd):
     assume(not on_a_tie(comp) or all(amt == int(amt) for amt in comp.values()))  # integer sums are exact
     items = list(comp.items())
     rnd.shuffle(items)
-    a, b = Composition.from_dict(comp), Composition.from_dict(dict(items))
+    a, b = KeyedComposition.from_dict(comp), KeyedComposition.from_dict(dict(items))
     assert a == b and hash(a) == hash(b)
     assert len({a, b}) == 1
 
@@ -77,7 +77,7 @@ def test_a_fraction_moved_beyond_the_resolution_is_another_composition(comp, dat
         if not 1e-6 < new < 1 - 1e-6:
             new = frac - moved
         changed = comp | {el: new * rest / (1 - new)}
-    a, b = Composition.from_dict(comp), Composition.from_dict(changed)
+    a, b = KeyedComposition.from_dict(comp), KeyedComposition.from_dict(changed)
     assert a != b and a.key != b.key
 
 
@@ -86,17 +86,17 @@ def test_a_fraction_moved_beyond_the_resolution_is_another_composition(comp, dat
 def test_another_element_is_another_composition(comp, el, amt):
     if el in comp:
         return
-    assert Composition.from_dict(comp) != Composition.from_dict(comp | {el: amt})
+    assert KeyedComposition.from_dict(comp) != KeyedComposition.from_dict(comp | {el: amt})
 
 
 def test_the_rule_is_the_material_key():
     glass = {"Li": 140.0, "P": 60.0, "S": 220.0}  # 70Li2S-30P2S5
-    assert Composition.from_dict(glass) == Composition.from_dict({"Li": 7, "P": 3, "S": 11})
-    assert Composition.from_dict(glass).key == composition_key(glass) == "Li:0.333,P:0.143,S:0.524"
+    assert KeyedComposition.from_dict(glass) == KeyedComposition.from_dict({"Li": 7, "P": 3, "S": 11})
+    assert KeyedComposition.from_dict(glass).key == composition_key(glass) == "Li:0.333,P:0.143,S:0.524"
     # 0.1 % apart: one material at the resolution of the keys; 1 % apart: two.
-    assert Composition.from_dict({"Li": 6.001, "P": 1, "S": 5, "Cl": 1}) == Composition.from_dict(
+    assert KeyedComposition.from_dict({"Li": 6.001, "P": 1, "S": 5, "Cl": 1}) == KeyedComposition.from_dict(
         {"Li": 6, "P": 1, "S": 5, "Cl": 1})
-    assert Composition.from_dict({"Li": 6.2, "P": 1, "S": 5, "Cl": 1}) != Composition.from_dict(
+    assert KeyedComposition.from_dict({"Li": 6.2, "P": 1, "S": 5, "Cl": 1}) != KeyedComposition.from_dict(
         {"Li": 6, "P": 1, "S": 5, "Cl": 1})
 
 
@@ -107,16 +107,16 @@ def test_a_tie_rounds_as_the_material_keys_always_have():
 
 
 def test_zero_amounts_are_dropped_and_bad_ones_refused():
-    assert Composition.from_dict({"Li": 2, "S": 1, "P": 0}).amounts == (("Li", 2.0), ("S", 1.0))
+    assert KeyedComposition.from_dict({"Li": 2, "S": 1, "P": 0}).amounts == (("Li", 2.0), ("S", 1.0))
     for bad in ({}, {"Li": 0}, {"Li": -1, "S": 2}, {"Li": math.nan}, {"Li": math.inf}):
         with pytest.raises(ValueError):
-            Composition.from_dict(bad)
+            KeyedComposition.from_dict(bad)
     with pytest.raises(ValueError):
-        Composition((("Li", 1.0), ("Li", 2.0)))
+        KeyedComposition((("Li", 1.0), ("Li", 2.0)))
 
 
 def test_immutable_and_not_equal_to_other_types():
-    comp = Composition.from_dict({"Li": 1, "Cl": 1})
+    comp = KeyedComposition.from_dict({"Li": 1, "Cl": 1})
     with pytest.raises(AttributeError):
         comp.amounts = ()
     assert comp != {"Li": 1, "Cl": 1}

@@ -16,9 +16,11 @@ KEY_DECIMALS = 3
 
 
 @dataclass(frozen=True, eq=False)
-class Composition:
+class KeyedComposition:
     """Element amounts, immutable and hashable; equal (and equally hashed) when their `key`s are, i.e.
     when the atomic fractions agree to `KEY_DECIMALS` decimals, at any scale and in any element order.
+    Named for that equality, so that it is never mistaken for pymatgen's `Composition` (equal within
+    `amount_tolerance`, per amount, at the scale given).
 
     The one exception is the data table's rule as it stands: a fraction that lies exactly on a rounding tie
     (3/16 = 0.1875) rounds whichever way the float noise of the total puts it, and that noise depends on
@@ -45,7 +47,7 @@ class Composition:
         object.__setattr__(self, "amounts", tuple(kept.items()))
 
     @classmethod
-    def from_dict(cls, composition: Mapping[Any, float]) -> Composition:
+    def from_dict(cls, composition: Mapping[Any, float]) -> KeyedComposition:
         """From element symbol -> amount (in any scale; zero amounts are dropped, keys read with `str`).
 
         Raises:
@@ -59,7 +61,7 @@ class Composition:
         return _key(self.amounts, KEY_DECIMALS)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Composition):
+        if not isinstance(other, KeyedComposition):
             return NotImplemented
         return self.key == other.key
 
@@ -73,7 +75,7 @@ def composition_key(composition: Mapping[Any, float], decimals: int = KEY_DECIMA
 
     Args:
         composition: element symbol -> amount, in any scale.
-        decimals: decimal places kept in each fraction; `Composition` equality is the default's.
+        decimals: decimal places kept in each fraction; `KeyedComposition` equality is the default's.
 
     Returns:
         The canonical key.
@@ -81,14 +83,14 @@ def composition_key(composition: Mapping[Any, float], decimals: int = KEY_DECIMA
     Raises:
         ValueError: if the total amount is not positive (or an amount is negative or not finite).
     """
-    return _key(Composition.from_dict(composition).amounts, decimals)
+    return _key(KeyedComposition.from_dict(composition).amounts, decimals)
 
 
 def key_variants(composition: Mapping[Any, float], decimals: int = KEY_DECIMALS) -> list[str]:
     """Every key the rule can give this composition: a fraction on a rounding tie (3/16 = 0.1875) rounds
     whichever way the float noise of a sum puts it, so a material keyed from one spelling is found from
     another. The first is `composition_key`'s; most compositions have no other."""
-    amounts = Composition.from_dict(composition).amounts
+    amounts = KeyedComposition.from_dict(composition).amounts
     total = math.fsum(amt for _, amt in amounts)
     scale = 10 ** decimals
     choices = []

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sulfml.chem.batch import CompositionBatch, composition_batch
-from sulfml.chem.composition import Composition
+from sulfml.chem.composition import KeyedComposition
 from sulfml.chem.elements import element_tables
 from sulfml.chem.polymorphs import space_group_of_name
 from sulfml.chem.space_groups import SpaceGroupError, space_group_label, space_group_number
@@ -583,8 +583,8 @@ def composition_notes(composition: dict, elements: set[str], additive: str | Non
 
 
 def same_composition(a: dict, b: dict) -> bool:
-    """Whether a formula and a CIF describe the same composition (`Composition`'s one rule)."""
-    return Composition.from_dict(a) == Composition.from_dict(b)
+    """Whether a formula and a CIF describe the same composition (`KeyedComposition`'s one rule)."""
+    return KeyedComposition.from_dict(a) == KeyedComposition.from_dict(b)
 
 
 def _featurize(batch: _Batch, keep: np.ndarray) -> np.ndarray | None:

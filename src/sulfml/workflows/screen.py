@@ -31,7 +31,7 @@ from typing import cast
 
 import pandas as pd
 
-from sulfml.chem.composition import Composition
+from sulfml.chem.composition import KeyedComposition
 from sulfml.chem.elements import element_tables
 from sulfml.errors import ScreenError
 from sulfml.parse.bulk import read_fast, read_many
@@ -120,7 +120,7 @@ def _pymatgen_guess(composition: dict[str, float], pins: dict[str, int]) -> dict
     Only for parents that scale to a whole-number formula with few sites of unpinned elements (pymatgen
     enumerates the states site by site); the others go through `_single_valence_guess`.
     """
-    from pymatgen.core import Composition as PmgComposition
+    from pymatgen.core import KeyedComposition as PmgComposition
 
     k = _integer_scale(composition)
     if k is None:
@@ -139,7 +139,7 @@ def _pymatgen_guess(composition: dict[str, float], pins: dict[str, int]) -> dict
 
 def _occurrences() -> dict:
     """pymatgen's ICSD occurrence counts of oxidation states (what `oxi_state_guesses` ranks by)."""
-    from pymatgen.core import Composition as PmgComposition
+    from pymatgen.core import KeyedComposition as PmgComposition
 
     if PmgComposition.oxi_prob is None:
         PmgComposition("Li2S").oxi_state_guesses()  # loads the table
@@ -558,7 +558,7 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
             raise ScreenError(f"the parent {sweep.parent} cannot be predicted, so nothing can be compared with "
                               f"it: {base['error'][0]}")
         parent_row["warning"] = "; ".join(t for t in (base["error"][0], parent_row["warning"]) if t)
-    parent = Composition.from_dict(sweep.composition)
+    parent = KeyedComposition.from_dict(sweep.composition)
     cap = per_dopant or None
     heaps: dict[tuple, list[tuple]] = {}
     counts = {"candidates": 0, "predicted": 0, "failed": 0, "same_as_parent": 0}
@@ -577,7 +577,7 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
                 counts["failed"] += 1
                 continue
             if (read.ok[j]
-                    and Composition.from_dict(cast("dict[str, float]", read.composition(j))) == parent):
+                    and KeyedComposition.from_dict(cast("dict[str, float]", read.composition(j))) == parent):
                 counts["same_as_parent"] += 1  # the parent again
                 continue
             counts["predicted"] += 1
