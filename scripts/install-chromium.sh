@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's Chromium, the browser tests/server/test_browser.py and scripts/web_screenshot.py drive through
+# Install Debian's Chromium, the browser tests/server/test_browser.py and scripts/docs/web_screenshot.py drive through
 # Python playwright (`playwright install` cannot download its own browser builds here, so they launch
 # /usr/bin/chromium by path). Idempotent; installs from apt (as root) only when /usr/bin/chromium is missing.
 set -euo pipefail

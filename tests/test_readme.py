@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _examples_module():
-    spec = importlib.util.spec_from_file_location("readme_examples", ROOT / "scripts" / "readme_examples.py")
+    spec = importlib.util.spec_from_file_location("readme_examples", ROOT / "scripts" / "docs" / "readme_examples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -32,7 +32,7 @@ def test_the_readme_has_the_state_example():
 
 @pytest.mark.parametrize("command, block", EXAMPLES.examples(TEXT), ids=[c for c, _ in EXAMPLES.examples(TEXT)])
 def test_command_examples_are_what_the_commands_print(command, block):
-    assert block == EXAMPLES.run_example(command), "run: python scripts/readme_examples.py"
+    assert block == EXAMPLES.run_example(command), "run: python scripts/docs/readme_examples.py"
 
 
 def _api_lines() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The browser flow shared by tests/server/test_browser.py and scripts/web_screenshot.py: start the real
+"""The browser flow shared by tests/server/test_browser.py and scripts/docs/web_screenshot.py: start the real
 `sulfml serve` on loopback, drive Debian's chromium with Python playwright through the page (paste three
 formulas, one bad; open a detail; run a small screen), and save screenshots.
 

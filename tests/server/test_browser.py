@@ -19,7 +19,7 @@ import pytest
 
 
 def _flow():
-    """tests/server/browser_flow.py (shared with scripts/web_screenshot.py; tests are not a package)."""
+    """tests/server/browser_flow.py (shared with scripts/docs/web_screenshot.py; tests are not a package)."""
     spec = importlib.util.spec_from_file_location("browser_flow", Path(__file__).with_name("browser_flow.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def ablation():
-    spec = importlib.util.spec_from_file_location("ablation_script", ROOT / "scripts" / "ablation.py")
+    spec = importlib.util.spec_from_file_location("ablation_script", ROOT / "scripts" / "experiments" / "ablation.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["ablation_script"] = module
     spec.loader.exec_module(module)

@@ -16,7 +16,7 @@ magpie statistics). This module computes the same features for a whole batch:
 
 The element tables come from matminer's own data (after its NaN imputation) and ship with the package as
 `element_tables.json`, so importing this module needs neither matminer nor pymatgen: the predict path
-stays lean. `sulfml.chem.build.build_element_tables` regenerates the file (scripts/build_element_tables.py) and the tests
+stays lean. `sulfml.chem.build.build_element_tables` regenerates the file (scripts/tables/build_element_tables.py) and the tests
 check that the shipped file still equals matminer's data.
 
 Compositions are read the way `presets.featurize` reads them: amounts below pymatgen's

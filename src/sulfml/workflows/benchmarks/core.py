@@ -26,7 +26,7 @@ from sulfml.model.train import (
 )
 
 OBELIX_CENSORED_LOG10 = -15.0  # the OBELiX authors score "<1E-10" as 1e-15 S/cm
-# The XGBoost seeds of the accuracy ablation (scripts/ablation.py): a config's seed is repeated with the first
+# The XGBoost seeds of the accuracy ablation (scripts/experiments/ablation.py): a config's seed is repeated with the first
 # two of these that differ from it, so the shipped configs (seed 42) are measured on the ablation's seeds.
 SEED_POOL = (42, 7, 2026)
 N_SEEDS = 3

@@ -1,8 +1,8 @@
 """Issue 7 ablation: each idea measured on the obelix and ea benchmarks, the way `sulfml benchmark` scores them.
 
-    SULFML_DATA_DIR=... python scripts/ablation_round1.py                 # every variant
-    SULFML_DATA_DIR=... python scripts/ablation_round1.py --only knn-k5   # one (repeatable)
-    python scripts/ablation_round1.py --list
+    SULFML_DATA_DIR=... python scripts/experiments/ablation_round1.py                 # every variant
+    SULFML_DATA_DIR=... python scripts/experiments/ablation_round1.py --only knn-k5   # one (repeatable)
+    python scripts/experiments/ablation_round1.py --list
 
 Each variant starts from a base config (`src/sulfml/configs/tuned.toml` unless it names another) and changes
 one thing. Both benchmarks reproduce `sulfml.workflows.benchmarks.suites` exactly:
@@ -41,7 +41,7 @@ from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials
 from sulfml.workflows.benchmarks.core import OBELIX_CENSORED_LOG10, exclude_leaks, leak_groups
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OBELIX_SEEDS = (42, 7, 2026)  # XGBoost seeds of both benchmarks
 
 
@@ -382,7 +382,7 @@ def markdown(jsonl: Path) -> str:
         split = (f"{r['obelix_mae_uncensored']:.3f} / {r['obelix_mae_censored']:.2f}"
                  if "obelix_mae_uncensored" in r else "–")
         out.append(f"| {v.name} | {v.what} | {o} | {do} | {split} | {e} | {de} | "
-                   f"`scripts/ablation_round1.py --only {v.name}` |")
+                   f"`scripts/experiments/ablation_round1.py --only {v.name}` |")
     return "\n".join(out)
 
 

@@ -1,6 +1,6 @@
 """Ablation: Ea fitted to Liverpool multi-temperature series (σT Arrhenius) as extra Ea training data.
 
-Usage: SULFML_DATA_DIR=... .venv/bin/python scripts/liverpool_ea_fit.py
+Usage: SULFML_DATA_DIR=... .venv/bin/python scripts/experiments/liverpool_ea_fit.py
 Prints how many series fit, how the fitted Ea agree with reported ones, and the grouped-CV Ea MAE (tuned.toml)
 on the materials with a reported Ea, without and with the fitted materials added to each training fold
 (never one sharing a composition or a paper with the test fold).

@@ -9,7 +9,7 @@ Each example in README.md sits between two markers:
     ```
     <!-- /example -->
 
-`python scripts/readme_examples.py` runs every command with the installed sulfml (the shipped bundle) and
+`python scripts/docs/readme_examples.py` runs every command with the installed sulfml (the shipped bundle) and
 rewrites the blocks; `--check` only compares and exits 1 on a difference (tests/test_readme.py does that).
 """
 
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"(<!-- example: (?P<command>.+?) -->\n)(?P<body>.*?)(<!-- /example -->)", re.S)
 
 

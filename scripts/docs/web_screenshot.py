@@ -1,7 +1,7 @@
 """Screenshot of the web page for the README: runs the browser test's flow (tests/server/browser_flow.py)
 against a real `sulfml serve` and writes docs/web-page.png.
 
-Usage: PYTHONPATH=src .venv/bin/python scripts/web_screenshot.py [--output docs/web-page.png] [--keep DIR]
+Usage: PYTHONPATH=src .venv/bin/python scripts/docs/web_screenshot.py [--output docs/web-page.png] [--keep DIR]
 
 Needs Debian's chromium (bash scripts/install-chromium.sh) and the `playwright` package (dev extra).
 """
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _flow():

@@ -2,7 +2,7 @@
 
 `sulfml tune` writes one config per target (tuned-log10_sigma.toml, tuned-ea_eV.toml), each with the
 other target left at its base values; the main job and the benchmark report train both targets at once.
-Usage: .venv/bin/python scripts/combine_tuned.py
+Usage: .venv/bin/python scripts/tables/combine_tuned.py
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sulfml.config import RunConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "src" / "sulfml" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "src" / "sulfml" / "configs"
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
         raise SystemExit("the two tuned configs differ beyond their [targets.*] tables; tune them from the same base")
     combined = replace(sigma.with_params("ea_eV", ea.params["ea_eV"]), name="tuned")
     path = CONFIGS / "tuned.toml"
-    path.write_text("# Written by scripts/combine_tuned.py: [targets.log10_sigma] (with its knn table) from\n"
+    path.write_text("# Written by scripts/tables/combine_tuned.py: [targets.log10_sigma] (with its knn table) from\n"
                     "# tuned-log10_sigma.toml, [targets.ea_eV] (with its knn table) from tuned-ea_eV.toml (both\n"
                     "# written by `sulfml tune`); every other section is the same in both.\n" + combined.to_toml())
     print(f"wrote {path}")

@@ -6,7 +6,7 @@ in turn is held out, the rule combines the other papers with the model's own ans
 the held-out paper is scored against the interval (90 % nominal). The model has seen the material in
 training (its kNN features are out of fold), so this checks the rule's spread, not the model.
 
-Usage: .venv/bin/python scripts/known_first.py [--models-dir DIR] [--json]
+Usage: .venv/bin/python scripts/experiments/known_first.py [--models-dir DIR] [--json]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The fast featurizer (sulfml.featurize.fast) reads this file instead of importing
 predict path stays lean. Rerun after upgrading matminer or pymatgen; tests/featurize/test_fast.py fails
 while the shipped file differs from what matminer gives.
 
-Usage: python scripts/build_element_tables.py [--check]
+Usage: python scripts/tables/build_element_tables.py [--check]
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ on). Outer splits: the `intervals` benchmark's grouped folds (`leak_groups`, see
 benchmark's leave-one-family-out folds. `evaluate` fits each rule on a split's inner rows and scores it on the
 split's held-out rows, never on rows it was calibrated on.
 
-    SULFML_DATA_DIR=/work/shared/datasets .venv/bin/python scripts/interval_experiment.py cache --seed 42
-    .venv/bin/python scripts/interval_experiment.py evaluate --seeds 42
+    SULFML_DATA_DIR=/work/shared/datasets .venv/bin/python scripts/experiments/interval_experiment.py cache --seed 42
+    .venv/bin/python scripts/experiments/interval_experiment.py evaluate --seeds 42
 """
 
 from __future__ import annotations
