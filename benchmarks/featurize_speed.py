@@ -1,12 +1,12 @@
 """Featurization speed on N distinct formulas: matminer's magpie ElementProperty, the vectorized featurizer
-(sulfml.featurize.fast) and the formula parser, in rows per second, with where the time goes.
+(sulfml.featurize.assemble and its parts) and the formula parser, in rows per second, with where the time goes.
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/featurize_speed.py [--n 100000] [--matminer-n 2000]
 
 matminer is timed on a random subsample (`--matminer-n` rows; it runs at about 1 ms per row) and its rate
 is extrapolated; everything else runs on all N formulas. The formulas are screening-style variants of real
 electrolytes (dopant, fraction, halogen mix), generated deterministically and all distinct, so no cache
-helps. Informational: exits 0 unless the fast featurizer disagrees with matminer on the subsample.
+helps. Informational: exits 0 unless the vectorized featurizer disagrees with matminer on the subsample.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from sulfml.chem.batch import composition_batch
-from sulfml.featurize import fast
+from sulfml.chem.elements import element_tables
+from sulfml.featurize import assemble, element_stats
 
 
 def formulas(n: int, seed: int = 0) -> list[str]:
@@ -92,14 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     notation = [p.notation for p in parsed]
     tags = [";".join(p.tags) for p in parsed]
 
-    fast.element_tables()
+    element_tables()
+    block = element_stats._BLOCK
     t_batch, batch = timed(lambda: composition_batch(comps))
-    t_mm, fast_mm = timed(lambda: fast.fast_features(batch))
+    t_mm, batch_mm = timed(lambda: element_stats.element_statistics(batch))
     t_oxi, _ = timed(lambda: [
-        fast._compound_possible(b.index, b.amount, b.present, fast.element_tables())
-        for b in (batch.rows(slice(s, s + fast._BLOCK)) for s in range(0, n, fast._BLOCK))])
-    t_el, _ = timed(lambda: fast.electrolyte_features(batch, notation, tags))
-    t_all, _ = timed(lambda: fast.preset_features(comps, "composition-v1", notation, tags))
+        element_stats._compound_possible(b.index, b.amount, b.present, element_tables())
+        for b in (batch.rows(slice(s, s + block)) for s in range(0, n, block))])
+    t_el, _ = timed(lambda: assemble.electrolyte_features(batch, notation, tags))
+    t_all, _ = timed(lambda: assemble.preset_features(comps, "composition-v1", notation, tags))
 
     # matminer: magpie ElementProperty alone, on a subsample of the same formulas.
     from matminer.featurizers.composition import ElementProperty
@@ -120,30 +122,31 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t_preset, ref = timed(lambda: featurize(frame, "composition-v1"))
-    got = fast.preset_features(frame["composition"].tolist(), "composition-v1", frame["notation"].tolist(),
-                               frame["tags"].tolist())
+    got = assemble.preset_features(frame["composition"].tolist(), "composition-v1", frame["notation"].tolist(),
+                                   frame["tags"].tolist())
     ref_np = ref.to_numpy()
     both = ~np.isnan(ref_np) & ~np.isnan(got)
     max_diff = float(np.abs(ref_np - got)[both].max(initial=0.0))
     nan_ok = bool((np.isnan(ref_np) == np.isnan(got)).all())
-    magpie_ok = np.allclose(np.array(magpie_rows, dtype=float), fast_mm[sub, :132], rtol=1e-9, atol=1e-9)
+    magpie_ok = np.allclose(np.array(magpie_rows, dtype=float), batch_mm[sub, :132], rtol=1e-9, atol=1e-9)
 
     rate = {
         "matminer magpie ElementProperty (featurize only)": len(sub) / t_magpie,
         "matminer+ours, presets.featurize (whole preset)": len(sub) / t_preset,
         "parser (parse_formula)": n / t_parse,
-        "fast: composition arrays": n / t_batch,
-        "fast: matminer part (4 featurizers)": n / t_mm,
-        "fast: electrolyte part (5 featurizers)": n / t_el,
-        "fast: whole preset incl. arrays": n / t_all,
+        "vectorized: composition arrays": n / t_batch,
+        "vectorized: matminer part (4 featurizers)": n / t_mm,
+        "vectorized: electrolyte part (5 featurizers)": n / t_el,
+        "vectorized: whole preset incl. arrays": n / t_all,
     }
     width = max(map(len, rate))
     print(f"\n{'':{width}}   rows/s")
     for name, r in rate.items():
         print(f"{name:{width}}   {r:12,.0f}")
-    print(f"\nspeed-up, fast matminer part vs matminer magpie alone: {rate[list(rate)[4]] / rate[list(rate)[0]]:,.0f}x")
-    print(f"speed-up, fast whole preset vs presets.featurize: {rate[list(rate)[6]] / rate[list(rate)[1]]:,.0f}x")
-    print(f"\nwhere the time goes for {n} rows (parse + fast whole preset = {t_parse + t_all:.2f} s):")
+    print(f"\nspeed-up, vectorized matminer part vs matminer magpie alone: "
+          f"{rate[list(rate)[4]] / rate[list(rate)[0]]:,.0f}x")
+    print(f"speed-up, vectorized whole preset vs presets.featurize: {rate[list(rate)[6]] / rate[list(rate)[1]]:,.0f}x")
+    print(f"\nwhere the time goes for {n} rows (parse + vectorized whole preset = {t_parse + t_all:.2f} s):")
     for name, t in (("parse_formula", t_parse), ("composition arrays", t_batch), ("matminer part", t_mm),
                     ("  of which compound-possible search", t_oxi), ("electrolyte part", t_el)):
         print(f"  {name:38} {t:7.3f} s  {1e6 * t / n:6.2f} us/row")

@@ -88,7 +88,7 @@ def matminer_rate(texts: list[str]) -> float:
 STAGES = {
     "read the input file": ("files.py", "read_chunks"),
     "parse formulas": ("bulk.py", "read_many"),
-    "featurize": ("fast.py", "preset_features"),
+    "featurize": ("assemble.py", "preset_features"),
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
     "XGBoost trees (both models)": ("native.py", "predict"),
     "domain distances (both models)": ("domain.py", "distance_array"),

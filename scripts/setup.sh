@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install sulfml with its test tools and the Spark extra. Idempotent.
+# Create .venv (if needed) and install sulfml with its test tools, the Spark extra and the docs tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,spark]'
+.venv/bin/python -m pip install --quiet -e '.[dev,spark,docs]'
 # The element-embedding source, for the test that checks the shipped vectors (src/sulfml/chem/
 # element_embeddings.json) against it: only its data files are read, so its plotting and UMAP
 # dependencies are not installed.

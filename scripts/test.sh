@@ -7,4 +7,5 @@ bash scripts/setup.sh
 .venv/bin/lint-imports
 .venv/bin/mypy
 bash scripts/check-wheel.sh
-.venv/bin/python -m pytest -q "$@"
+# the slowest tests, so that a test that grows slow shows in CI's output
+.venv/bin/python -m pytest -q --durations=20 "$@"

@@ -1,5 +1,5 @@
-"""The README's examples are what the commands print and what the API returns, so a changed number fails
-here instead of lying there."""
+"""The examples of the README and the docs pages are what the commands print and what the API returns, and
+the models tables are the shipped cards, so a changed number fails here instead of lying there."""
 
 from __future__ import annotations
 
@@ -22,44 +22,56 @@ def _examples_module():
 
 
 EXAMPLES = _examples_module()
-TEXT = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = {str(page.relative_to(ROOT)): page.read_text(encoding="utf-8") for page in EXAMPLES.pages()}
+CASES = [(name, command, block) for name, text in PAGES.items() for command, block in EXAMPLES.examples(text)]
+MODELS_ROW = re.compile(
+    r"^\| (?P<target>log10 σ|Ea) .*?\| (?P<n>[\d,]+) \| (?P<mae>[\d.]+)(?: \((?P<unc>[\d.]+) without the censored rows\))? "
+    r"\| (?P<rmse>[\d.]+) \| (?P<r2>[\d.]+) \| (?P<rho>[\d.]+) \|$", re.M)
 
 
-def test_the_readme_has_the_state_example():
-    commands = [c for c, _ in EXAMPLES.examples(TEXT)]
+def test_the_pages_are_the_readme_and_the_docs():
+    assert "README.md" in PAGES
+    assert "docs/notations.md" in PAGES and "docs/getting-started.md" in PAGES
+
+
+def test_the_docs_have_the_state_example():
+    commands = [c for name, c, _ in CASES if name == "docs/state-and-structure.md"]
     assert 'sulfml predict --format table Li7P3S11 70Li2S-30P2S5 "Li7P3S11 glass-ceramic"' in commands
 
 
-@pytest.mark.parametrize("command, block", EXAMPLES.examples(TEXT), ids=[c for c, _ in EXAMPLES.examples(TEXT)])
-def test_command_examples_are_what_the_commands_print(command, block):
-    assert block == EXAMPLES.run_example(command), "run: python scripts/docs/readme_examples.py"
+def test_the_readme_has_an_example():
+    assert EXAMPLES.examples(PAGES["README.md"])
 
 
-def _api_lines() -> list[tuple[str, str]]:
-    """(expression, expected repr) of the README's Python lines that end in a `# 'value'` comment."""
-    section = TEXT.split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    return [(m["expr"].strip(), m["value"]) for m in re.finditer(
-        r"^(?P<expr>[^#\n]+?)\s+#\s*(?P<value>'[^']*')\s*$", section, re.M)]
+@pytest.mark.parametrize("page, command, block", CASES, ids=[f"{n}: {c}" for n, c, _ in CASES])
+def test_command_examples_are_what_the_commands_print(page, command, block):
+    assert block == EXAMPLES.run_example(command), f"{page}: run python scripts/docs/readme_examples.py"
 
 
-def test_python_api_lines_return_what_the_readme_says():
+def _api_lines(text: str) -> list[tuple[str, str]]:
+    """(expression, expected repr) of a page's Python lines that end in a `# 'value'` comment."""
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    return [(m["expr"].strip(), m["value"]) for block in blocks for m in re.finditer(
+        r"^(?P<expr>[^#\n]+?)\s+#\s*(?P<value>'[^']*')\s*$", block, re.M)]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md"])
+def test_python_api_lines_return_what_the_page_says(page):
     from sulfml.parse.formula import parse_formula
 
-    lines = _api_lines()
-    assert lines, "the Python API section has no checked lines"
+    lines = _api_lines(PAGES[page])
+    assert lines, f"{page} has no checked Python lines"
     for expr, value in lines:
         assert eval(expr, {"parse_formula": parse_formula}) == ast.literal_eval(value), expr  # noqa: S307
 
 
-def test_the_models_table_is_the_shipped_cards():
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/training.md"])
+def test_the_models_table_is_the_shipped_cards(page):
     import json
 
     from sulfml.tracking.bundle import shipped_bundle_dir
 
-    section = TEXT.split("## Models", 1)[1].split("## ", 1)[0]
-    rows = {m["target"]: m for m in re.finditer(
-        r"^\| (?P<target>log10 σ|Ea) .*?\| (?P<n>[\d,]+) \| (?P<mae>[\d.]+)(?: \((?P<unc>[\d.]+) without the censored rows\))? "
-        r"\| (?P<rmse>[\d.]+) \| (?P<r2>[\d.]+) \| (?P<rho>[\d.]+) \|$", section, re.M)}
+    rows = {m["target"]: m for m in MODELS_ROW.finditer(PAGES[page])}
     assert set(rows) == {"log10 σ", "Ea"}
     for label, target in (("log10 σ", "log10_sigma"), ("Ea", "ea_eV")):
         card = json.loads((shipped_bundle_dir() / target / "card.json").read_text())["metrics"]

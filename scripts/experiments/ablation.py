@@ -168,7 +168,7 @@ STATE_IN_KNN = 0.05  # weight of the state one-hot in the kNN space (element fra
 def state_in_knn(frame: pd.DataFrame) -> pd.DataFrame:
     """The state one-hot, scaled, under names the kNN regressor takes into its neighbour space (it searches the
     `elem_frac_*` columns): a glass and a glass-ceramic of one composition are then neighbours but not twins."""
-    from sulfml.featurize.fast import material_state
+    from sulfml.featurize.descriptors import material_state
     from sulfml.featurize.rules import STATE_LABELS
 
     onehot = material_state(frame["state"].tolist())

@@ -1,9 +1,9 @@
 """Regenerate src/sulfml/chem/element_tables.json from matminer's element data, and
 src/sulfml/chem/element_embeddings.json from the `elementembeddings` package (pip install elementembeddings).
 
-The fast featurizer (sulfml.featurize.fast) reads this file instead of importing matminer, so that the
-predict path stays lean. Rerun after upgrading matminer or pymatgen; tests/featurize/test_fast.py fails
-while the shipped file differs from what matminer gives.
+The batch featurizer (sulfml.featurize.element_stats) reads this file instead of importing matminer, so that
+the predict path stays lean. Rerun after upgrading matminer or pymatgen; tests/featurize/test_element_stats.py
+fails while the shipped file differs from what matminer gives.
 
 Usage: python scripts/tables/build_element_tables.py [--check]
 """

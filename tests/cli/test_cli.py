@@ -100,7 +100,7 @@ def test_predict_table_temperature_and_cif(capsys, trained, tmp_path):
     models = str(trained["models"])
     code, out, _ = run(capsys, "predict", "--models-dir", models, "--format", "table", "Li6PS5Cl", "NaCl")
     lines = out.splitlines()
-    assert code == 0 and "90% interval" in lines[0]
+    assert code == 0 and "[90 % interval]" in lines[0]
     first = next(line for line in lines if line.startswith("Li6PS5Cl"))
     assert "[" in first and "in domain" in first
     assert any(line.strip().startswith("~ ") and "measured log10" in line for line in lines)

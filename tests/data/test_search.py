@@ -41,7 +41,7 @@ def test_a_formula_in_any_notation_finds_every_state_of_its_composition(table):
     assert [r.state for r in search(table, "Li7P3S11 glass-ceramic")] == ["glass-ceramic"]
     assert read_query(table, "70Li2S-30P2S5").kind == "formula"
     nested = search(table, "Li10Ge(P0.925Sb0.075)2S12")
-    assert nested and {r.formula for r in nested} == {"Li10Ge1Sb0.15P1.85S12"}
+    assert nested and {r.formula for r in nested} == {"Li10Ge(P0.925Sb0.075)2S12"}  # as the source writes it
     # a formula that reads well but was never measured: nothing, not an error
     assert search(table, "Li9AlS6") == []
 
@@ -93,7 +93,7 @@ def test_an_arrhenius_fit_needs_three_temperatures_and_is_the_one_kernel(table):
 
 def test_element_sets_exactly_or_at_least(table):
     exact = search(table, "Li-P-S-Cl", limit=50)
-    assert exact and {r.formula for r in exact} == {"Li6PS5Cl", "Li11P2S9Cl3"}
+    assert exact and {r.formula for r in exact} == {"Li6PS5Cl", "Li5.5PS4.5Cl1.5"}
     assert {r.material_key for r in search(table, "Cl,Li,P,S", limit=50)} == {r.material_key for r in exact}
     at_least = search(table, "Li-P-S*", limit=200)
     assert {r.formula for r in exact} < {r.formula for r in at_least}
@@ -105,7 +105,7 @@ def test_element_sets_exactly_or_at_least(table):
 
 def test_a_family_in_any_case_singular_or_plural(table):
     found = search(table, "argyrodite")
-    assert {r.formula for r in found} == {"Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "Li11P2S9Cl3"}
+    assert {r.formula for r in found} == {"Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "Li5.5PS4.5Cl1.5"}
     assert {r.material_key for r in search(table, "ARGYRODITES")} == {r.material_key for r in found}
     assert read_query(table, "lgps").kind == "family"
     assert {r.formula for r in search(table, "lgps")} == {"Li10GeP2S12", "Li10SnP2S12", "Li10SiP2S12"}

@@ -242,3 +242,21 @@ def test_a_material_is_its_polymorph_where_the_data_know_it():
     apart = aggregate_materials(kept, AGGREGATION_PER_POLYMORPH)
     assert {keys["10.1/cubic"], keys["10.1/tetra"], keys["10.1/none"]} <= set(apart.index)
     assert apart.loc[keys["10.1/tetra"], "log10_sigma"] == pytest.approx(-5.8)
+
+
+def test_a_material_is_shown_as_its_sources_most_often_write_it():
+    """One formula per composition, as written in the sources (the most frequent spelling, ties to the first),
+    never the reduced one; the material stays one."""
+    raw = _raw([
+        {"raw_formula": "Li12P2S10BrCl", "doi": "10.1/a"},
+        {"raw_formula": "Li6PS5Cl0.5Br0.5", "doi": "10.1/b"},
+        {"raw_formula": "Li6PS5Cl0.50Br0.5 (argyrodite)", "doi": "10.1/c"},
+        {"raw_formula": "Li5.4PS4.4Cl1.6", "doi": "10.1/d"},
+        {"raw_formula": "Li2S-P2S5 (75:25)", "doi": "10.1/e"},
+        {"raw_formula": "Li3PS4", "doi": "10.1/f"},
+    ])
+    kept, _ = clean(raw)
+    assert list(kept["formula"]) == ["Li6PS5Cl0.5Br0.5"] * 3 + ["Li5.4PS4.4Cl1.6"] + ["Li3PS4"] * 2
+    assert kept["composition_key"].nunique() == 3
+    mats = aggregate_materials(kept, AGGREGATION)
+    assert sorted(mats["formula"]) == ["Li3PS4", "Li3PS4", "Li5.4PS4.4Cl1.6", "Li6PS5Cl0.5Br0.5"]  # glass, unknown

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pymatgen.core import Composition, Lattice, Structure
 
 from sulfml.featurize import cif
@@ -34,6 +36,8 @@ from sulfml.featurize.cif import (
     quality_notes,
     read_cif,
 )
+from sulfml.featurize.descriptors import anion_framework
+from sulfml.featurize.rules import ANIONS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cif"
 ARGYRODITE = FIXTURES / "li6ps5cl.cif"  # Li6PS5Cl, F-43m, S/Cl disordered on 4a/4d, Li 48h half occupied
@@ -227,6 +231,20 @@ def test_no_li_sites(tmp_path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- anion framework
+_ANION_AMOUNTS = st.dictionaries(st.sampled_from([*ANIONS, "Li", "P", "La", "B"]),
+                                 st.sampled_from([1e-9, 0.05, 0.5, 1.0, 4.0]), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ANION_AMOUNTS)
+def test_cif_counts_the_anions_the_descriptors_count(composition) -> None:
+    """One anion rule: a CIF's anions are those `AnionFramework` gives a share (an O trace under the composition
+    tolerance is no O, so Te and H stay anions beside it)."""
+    counted = {el for el, share in zip(ANIONS, anion_framework([composition])[0, :len(ANIONS)], strict=True) if share > 0}
+    assert cif.anion_elements(composition) == counted
+    assert cif.anion_elements({"Li": 2.0, "Te": 1.0, "O": 1e-9}) == {"Te"}
+
+
 def ideal_sulfur(name: str, d_nn: float = 4.0) -> Structure:
     """An ideal bcc/fcc/hcp S sublattice (nearest S-S `d_nn` Å) with Li in some of its holes."""
     if name == "bcc":

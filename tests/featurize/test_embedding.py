@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sulfml.chem.elements import EMBEDDING_PATH, EMBEDDINGS, element_embedding, element_tables
-from sulfml.featurize import fast, rules
+from sulfml.featurize import assemble, descriptors, rules
 from sulfml.featurize.electrolyte import ElementEmbedding
 from sulfml.featurize.presets import featurize, get_preset
 
@@ -35,7 +35,7 @@ COMPS = [{"Li": 6, "P": 1, "S": 5, "Cl": 1}, {"Li": 3, "P": 1, "S": 4}, {"Li": 1
 
 
 def test_kernel_equals_the_element_by_element_definition():
-    got = fast.embedding_features(COMPS, "megnet16")
+    got = descriptors.embedding_features(COMPS, "megnet16")
     assert got.shape == (len(COMPS), 32)
     np.testing.assert_allclose(got, [_naive(c) for c in COMPS], rtol=0, atol=1e-12)
     assert np.all(got[-1, 16:] == 0)  # one element: no spread
@@ -45,7 +45,7 @@ def test_an_element_without_a_vector_gives_nan_not_a_partial_average():
     vectors = element_embedding("megnet16")
     missing = [s for s, row in zip(element_tables().symbols, vectors, strict=True) if np.isnan(row).any()]
     assert "Am" in missing and "Li" not in missing
-    got = fast.embedding_features([{"Li": 1, "Am": 1}, {}], "megnet16")
+    got = descriptors.embedding_features([{"Li": 1, "Am": 1}, {}], "megnet16")
     assert np.isnan(got).all()
 
 
@@ -56,7 +56,7 @@ def test_matminer_wrapper_calls_the_kernel_and_mixes_with_magpie():
 
     f = ElementEmbedding("megnet16")
     assert f.feature_labels() == list(rules.embedding_labels("megnet16"))
-    np.testing.assert_array_equal(f.featurize(Composition("Li6PS5Cl")), fast.embedding_features([COMPS[0]],
+    np.testing.assert_array_equal(f.featurize(Composition("Li6PS5Cl")), descriptors.embedding_features([COMPS[0]],
                                                                                                 "megnet16")[0])
     mixed = MultipleFeaturizer([ElementProperty.from_preset("magpie"), f])
     row = mixed.featurize(Composition("Li3PS4"))
@@ -70,7 +70,7 @@ def test_chemistry_v3_is_chemistry_v2_plus_the_embedding():
     assert not any(ch in name for name in v3 for ch in "[]<")
     frame = pd.DataFrame({"composition": COMPS[:3], "state": ["crystalline", "glass", None]})
     # the matminer path (featurizers one after the other) and the vectorized path agree
-    pd.testing.assert_frame_equal(featurize(frame, "chemistry-v3"), fast.featurize_fast(frame, "chemistry-v3"))
+    pd.testing.assert_frame_equal(featurize(frame, "chemistry-v3"), assemble.featurize_frame(frame, "chemistry-v3"))
 
 
 @settings(max_examples=40, deadline=None)
@@ -81,8 +81,8 @@ def test_the_same_composition_at_any_scale_gives_the_same_row(comp, factor):
     from decimal import Decimal
 
     scaled = {el: float(Decimal(a) * Decimal(factor)) for el, a in comp.items()}
-    a = fast.preset_features([comp], "chemistry-v3")
-    b = fast.preset_features([scaled], "chemistry-v3")
+    a = assemble.preset_features([comp], "chemistry-v3")
+    b = assemble.preset_features([scaled], "chemistry-v3")
     np.testing.assert_array_equal(a, b)
 
 

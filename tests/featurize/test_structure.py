@@ -160,13 +160,13 @@ def test_space_group_symmetry_of_every_group() -> None:
 
 
 def test_structure_v2_is_chemistry_v3_plus_the_space_group() -> None:
-    from sulfml.featurize import fast
+    from sulfml.featurize import assemble
     from sulfml.featurize.presets import get_preset
 
     v3 = get_preset("chemistry-v3").feature_names()
     v2 = get_preset("structure-v2").feature_names()
     assert v2[:len(v3)] == v3 and v2[len(v3):] == SpaceGroupFeatures().feature_labels()
-    assert fast.covered_columns("structure-v2") == v3 and fast.uses_state("structure-v2")
+    assert assemble.covered_columns("structure-v2") == v3 and assemble.uses_state("structure-v2")
     frame = pd.DataFrame({
         "composition": [{"Li": 7, "La": 3, "Zr": 2, "O": 12}, {"Li": 7, "La": 3, "Zr": 2, "O": 12},
                         {"Li": 3, "P": 1, "S": 4}],
@@ -179,20 +179,20 @@ def test_structure_v2_is_chemistry_v3_plus_the_space_group() -> None:
     assert X.loc[0, v3].equals(X.loc[1, v3])  # the two garnets differ by their space group only
     assert X.loc[2].filter(like="sg_").isna().all()
     # the predict path: the vectorized featurizer's columns, and the space group's from `featurize`
-    fast_part = fast.preset_features(frame["composition"].tolist(), "structure-v2", state=frame["state"].tolist())
-    np.testing.assert_array_equal(fast_part, X[v3].to_numpy())
+    batch_part = assemble.preset_features(frame["composition"].tolist(), "structure-v2", state=frame["state"].tolist())
+    np.testing.assert_array_equal(batch_part, X[v3].to_numpy())
     pd.testing.assert_frame_equal(featurize(frame, "structure-v2", columns=v2[len(v3):]), X[v2[len(v3):]])
 
 
 def test_structure_v3_adds_the_cif_descriptors(tmp_path) -> None:
-    from sulfml.featurize import fast
+    from sulfml.featurize import assemble
     from sulfml.featurize.cif import CIF_LABELS
     from sulfml.featurize.presets import get_preset
 
     v2 = get_preset("structure-v2").feature_names()
     v3 = get_preset("structure-v3").feature_names()
     assert v3[:len(v2)] == v2 and tuple(v3[len(v2):]) == CIF_LABELS
-    assert fast.covered_columns("structure-v3") == fast.covered_columns("chemistry-v3")
+    assert assemble.covered_columns("structure-v3") == assemble.covered_columns("chemistry-v3")
     path = tmp_path / "li2s.cif"
     li2s().to(filename=str(path))
     frame = pd.DataFrame({"composition": [{"Li": 2, "S": 1}, {"Li": 2, "S": 1}],

@@ -64,6 +64,105 @@ def test_openapi_documents_the_api(client):
     assert _ok(client.get("/api/health")) == {"status": "ok"}
 
 
+def _response_models(app) -> dict[tuple[str, str], type]:
+    """(method, path) -> the declared response model of every JSON route under /api."""
+    from fastapi.routing import APIRoute
+
+    return {(m, r.path): r.response_model for r in app.routes if isinstance(r, APIRoute)
+            and r.path.startswith("/api/") for m in r.methods}
+
+
+def test_every_api_route_declares_a_typed_answer_and_its_errors(client):
+    from pydantic import BaseModel
+
+    models = _response_models(client.app)
+    assert len(models) >= 8  # health, about, predict, predict/file, predict/cif, detail, screen, materials
+    untyped = [route for route, model in models.items()
+               if not (isinstance(model, type) and issubclass(model, BaseModel))]
+    assert not untyped, untyped
+    spec = _ok(client.get("/api/openapi.json"))
+    for (method, path), model in models.items():
+        answers = spec["paths"][path][method.lower()]["responses"]
+        assert answers["200"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{model.__name__}"}, path
+        assert "422" in answers, path
+
+
+def test_openapi_documents_every_field_of_a_prediction_row_with_its_unit(client):
+    from sulfml.service.pipeline import OUTPUT_COLUMNS
+
+    schemas = _ok(client.get("/api/openapi.json"))["components"]["schemas"]
+    ref = schemas["Prediction"]["properties"]["rows"]["items"]["$ref"]
+    row = schemas[ref.rsplit("/", 1)[1]]["properties"]
+    assert set(OUTPUT_COLUMNS) <= set(row)
+    undocumented = [c for c in OUTPUT_COLUMNS if not row[c].get("description")]
+    assert not undocumented, undocumented
+    for column, unit in (("log10_sigma", "S/cm"), ("sigma_S_cm", "S/cm"), ("ea_eV", "eV"), ("ea_lo", "eV"),
+                         ("temperature_K", "(K)"), ("bvse_barrier_eV", "eV")):
+        assert unit in row[column]["description"], column
+    for column in ("log10_sigma_lo", "log10_sigma_hi", "ea_lo", "ea_hi"):
+        assert "calibrated interval" in row[column]["description"], column
+    # a number a row may lack is nullable in the schema (the answer says null, never NaN)
+    for column in ("log10_sigma", "ea_eV", "measured_ea_eV", "in_domain", "space_group"):
+        assert {"type": "null"} in row[column]["anyOf"], column
+    assert "measured" in row["basis"]["description"] and row["neighbors"]["items"]["$ref"].endswith("/Neighbor")
+    screen_ref = schemas["Screen"]["properties"]["rows"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert "probability" in schemas[screen_ref]["properties"]["p_gain"]["description"]
+
+
+def _extras(value, where: str = "") -> list[str]:
+    """Every field of a validated row that its model does not name (apart from an upload's input_<name>); the
+    other models refuse such fields outright."""
+    from pydantic import BaseModel
+
+    found = []
+    if isinstance(value, BaseModel):
+        found += [f"{where}.{k}" for k in (value.model_extra or {}) if not k.startswith("input_")]
+        for name in type(value).model_fields:
+            found += _extras(getattr(value, name), f"{where}.{name}")
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found += _extras(v, f"{where}[]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found += _extras(v, f"{where}.{k}")
+    return found
+
+
+def test_every_answer_validates_against_its_model_with_null_never_nan(client):
+    from pymatgen.core import Lattice, Structure
+
+    cif = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.14), ["Li", "Cl"],
+                                    [[0, 0, 0], [0.5, 0.5, 0.5]]).to(fmt="cif").encode()
+    texts = ["Li6PS5Cl", "bad(", "Li3PS4", "NaCl"]  # measured, unreadable, measured with Ea, no lithium
+    calls = {
+        ("GET", "/api/health"): lambda: client.get("/api/health"),
+        ("GET", "/api/about"): lambda: client.get("/api/about"),
+        ("POST", "/api/predict"): lambda: client.post("/api/predict", json={"formulas": texts}),
+        ("POST", "/api/predict/file"): lambda: client.post(
+            "/api/predict/file", params={"filename": "a.csv"}, content=b"formula,note\nLi3PS4,x\nbad(,y\n"),
+        ("POST", "/api/predict/cif"): lambda: client.post("/api/predict/cif", params={"filename": "licl.cif"},
+                                                          content=cif),
+        ("POST", "/api/detail"): lambda: client.post("/api/detail", json={"formula": "Li6PS5Cl"}),
+        ("POST", "/api/screen"): lambda: client.post("/api/screen", json={
+            "parent": "Li3PS4", "substitutions": "P=Si; S=Cl", "max_fraction": 0.2, "step": 0.1, "top": 4}),
+    }
+    models = _response_models(client.app)
+    for route, call in calls.items():
+        response = call()
+        assert response.status_code == 200, (route, response.text)
+        assert "NaN" not in response.text and "Infinity" not in response.text, route
+        answer = models[route].model_validate(json.loads(response.text))  # refuses NaN and infinities
+        assert not _extras(answer), (route, _extras(answer))
+    failed = client.post("/api/detail", json={"formula": "bad("})
+    models[("POST", "/api/detail")].model_validate(_ok(failed))
+    row = models[("POST", "/api/predict")].model_validate(_ok(calls[("POST", "/api/predict")]())).rows[1]
+    assert row.error and row.log10_sigma is None and row.in_domain is None  # a bad row: null numbers
+    with pytest.raises(ValueError, match="finite"):
+        models[("GET", "/api/about")].model_validate(_ok(client.get("/api/about")) | {
+            "temperature_range_K": [float("nan"), 300.0]})
+
+
 def test_import_sulfml_does_not_load_the_web_stack():
     code = ("import sys, sulfml, sulfml.cli; sulfml.cli.build_parser(); "
             "loaded = [m for m in sys.modules if m.split('.')[0] in ('fastapi', 'uvicorn', 'starlette')]; "

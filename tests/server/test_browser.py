@@ -244,3 +244,69 @@ def test_known_materials_tab_in_chromium(mini_data_dir, artifacts):
     assert not errors
     assert names and all("P" in n.split()[0] and "S" in n.split()[0] for n in names)
     assert title == names[0].split()[0] and measured >= 1
+
+
+def test_the_page_takes_its_labels_and_forms_from_the_server_in_chromium(artifacts):
+    """An 80 % card (the server's /api/about and /api/screen answers played with coverage 0.8): every interval
+    label reads 80 %; both state lists and the screen form come from the server's one definition; the scatter's
+    x axis spans the site fractions, not their sum, with interval bars for the listed candidates only."""
+    _need_browser()
+    from playwright.sync_api import expect
+
+    from sulfml.parse.state import STATES
+    from sulfml.workflows.screen import DEFAULTS
+
+    def at_80(route) -> None:
+        answer = route.fetch().json()
+        answer["coverage"] = 0.8
+        route.fulfill(json=answer)
+
+    seen: dict = {}
+    with flow.sulfml_serve() as url, flow.chromium_page() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/api/about", at_80)
+        page.route("**/api/screen", at_80)
+        page.goto(url)
+        expect(page.locator("#model-badge")).not_to_have_text("loading the models…")
+        page.fill("#formulas", "Li6PS5Cl")
+        page.click("#predict-button")
+        expect(page.locator("#results tbody tr")).to_have_count(1)
+        seen["predict_head"] = page.locator("#results thead").inner_text()
+        seen["footnote"] = page.locator("#results-card .footnote").inner_text()
+        page.locator("#results tbody tr").first.get_by_role("button", name="Details").click()
+        expect(page.locator("#arrhenius-plot svg path.prediction")).to_have_count(1)
+        seen["arrhenius_legend"] = page.locator("#arrhenius-plot .legend").inner_text()
+        seen["states"] = [page.locator(f"#{s} option").all_inner_texts() for s in ("state", "screen-state")]
+        page.click("#tab-screen")
+        seen["form"] = {i: page.input_value(f"#{i}") for i in ("max-fraction", "step", "top", "per-dopant", "rank")}
+        page.fill("#parent", "Li3PS4")
+        page.fill("#substitutions", "P=Si,Ge; S=Cl")
+        page.fill("#max-fraction", "0.3")
+        page.fill("#step", "0.1")
+        page.fill("#top", "4")
+        page.click("#screen-button")
+        expect(page.locator("#screen-plot svg circle.point").first).to_be_visible()
+        seen["screen_head"] = page.locator("#screen-table thead").inner_text()
+        seen["caption"] = page.locator("#screen-caption").inner_text()
+        seen["screen_legend"] = page.locator("#screen-plot .legend").inner_text()
+        seen["x_ticks"] = [float(t.replace("−", "-")) for t in
+                           page.locator("#screen-plot svg g.grid text[text-anchor=middle]").all_text_contents()]
+        seen["points"] = page.locator("#screen-plot svg circle.point").count()
+        seen["listed"] = page.locator("#screen-plot svg circle.point.listed").count()
+        seen["bars"] = page.locator("#screen-plot svg line.interval.listed").count()
+        page.locator("#screen-plot svg circle.point:not(.listed)").first.hover()
+        seen["hover"] = page.locator("#screen-plot svg line.interval.hover").get_attribute("visibility")
+        page.locator("#screen-plot").screenshot(path=str(artifacts / "screen-plot.png"))
+
+    assert not errors
+    assert "log10 σ [80 % interval]" in seen["predict_head"] and "calibrated 80 % interval" in seen["footnote"]
+    assert "80 % interval" in seen["arrhenius_legend"] and "80 % interval" in seen["screen_head"]
+    assert "80 % interval" in seen["caption"] and "parent's 80 % interval" in seen["screen_legend"]
+    assert not any("90 %" in text for text in seen.values() if isinstance(text, str))
+    assert seen["states"] == [["not given", *STATES]] * 2
+    assert seen["form"] == {"max-fraction": f"{DEFAULTS.max_fraction:g}", "step": f"{DEFAULTS.step:g}",
+                            "top": str(DEFAULTS.top), "per-dopant": str(DEFAULTS.per_dopant), "rank": DEFAULTS.rank}
+    # two sites at most 0.3 each: the axis runs over the site fractions (0.1 to 0.3), not their sum (0.6)
+    assert seen["x_ticks"] and max(seen["x_ticks"]) <= 0.35 and min(seen["x_ticks"]) >= 0.05
+    assert seen["points"] > seen["listed"] >= 1 and seen["bars"] == seen["listed"] and seen["hover"] == "visible"

@@ -146,6 +146,7 @@ def test_cif_predictions_survive_disorder_and_garbage(bundle, tmp_path):
     assert out.loc[2, "formula"] == "Li6PS5Cl" and "differs from the formula" in out.loc[2, "warning"]
     # the CIF's composition is named as a formula, not as a dict of float sums (4.000000000000001)
     assert "{" not in out.loc[2, "warning"] and "00000" not in out.loc[2, "warning"]
+    assert "the CIF's composition Li3P2S5Cl3 differs" in out.loc[2, "warning"]  # Li1.5P1S2.5Cl1.5: no 1s
 
 
 def test_obelix_cifs_predict_without_crashing(bundle, tmp_path, mirror_dir):

@@ -101,6 +101,38 @@ def _post(url: str, body: bytes) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def test_the_scoring_server_finds_uvicorn_without_an_activated_environment(monkeypatch, tmp_path):
+    """`mlflow models serve` starts `uvicorn` by name: the helper puts this interpreter's bin/ (the virtual
+    environment's, where pip put uvicorn) first on the child's PATH, whatever the caller's PATH holds."""
+    import os
+    import subprocess
+    import sys
+
+    started = {}
+
+    class Exited:
+        def __init__(self, args, env, **kwargs):
+            started.update(args=args, env=env)
+
+        def poll(self):
+            return 1
+
+        def terminate(self):
+            pass
+
+        def wait(self, timeout=None):
+            return 1
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setattr(subprocess, "Popen", Exited)
+    with pytest.raises(RuntimeError, match="exited"), scoring_server("models:/m@a", "sqlite:///x.db", _free_port(),
+                                                                     log_path=tmp_path / "log"):
+        pass
+    bindir = str(Path(sys.executable).parent)
+    assert started["env"]["PATH"].split(os.pathsep)[0] == bindir and (Path(bindir) / "uvicorn").exists()
+    assert started["args"][0] == str(Path(bindir) / "mlflow") and started["env"]["MLFLOW_TRACKING_URI"] == "sqlite:///x.db"
+
+
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_like_the_cli(served_store, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")

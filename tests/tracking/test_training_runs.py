@@ -21,6 +21,7 @@ def _train(cfg, data, tmp_path, **kw):
                  models_dir=tmp_path / "models", log=lambda s: None, **kw)
 
 
+@pytest.mark.slow
 def test_train_tracks_registers_promotes_and_exports(mini_data_dir, small_config, tmp_path):
     first = _train(small_config, mini_data_dir, tmp_path)
     assert [r.target for r in first] == ["log10_sigma", "ea_eV"]
@@ -93,6 +94,7 @@ def test_bundle_refuses_another_preset(trained):
         bundle.models["ea_eV"].predict(X.iloc[:, 1:], bundle.preset)
 
 
+@pytest.mark.slow
 def test_knn_config_trains_exports_and_predicts(mini_data_dir, small_config, tmp_path):
     from sulfml import Predictor
 
@@ -127,6 +129,7 @@ def _served_pair_is(sigma: str, ea: str) -> None:
         assert mv.tags[f"{target}_version"] == str(champion(name).version)
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_the_users_files_names_them_in_its_cards(mini_data_dir, small_config, tmp_path):
     from sulfml.data.sources import sha256_of
 

@@ -89,6 +89,7 @@ def test_mask_url():
     assert mask_url("sqlite:///./optuna.db") == "sqlite:///./optuna.db"
 
 
+@pytest.mark.slow
 def test_tune_tracks_resumes_and_writes_a_config_train_reproduces(mini_data_dir, small_config, tmp_path, capsys):
     first = _tune(small_config, mini_data_dir, tmp_path)
     assert (first.n_trials, first.n_study_trials, first.sampler_seed) == (3, 3, 7)
@@ -152,6 +153,7 @@ def test_tune_tracks_resumes_and_writes_a_config_train_reproduces(mini_data_dir,
         _tune(small_config, mini_data_dir, tmp_path, holdout_fraction=0.3)
 
 
+@pytest.mark.slow
 def test_same_seed_same_trials(mini_data_dir, small_config, tmp_path):
     a = _tune(small_config, mini_data_dir, tmp_path, study_name="a", seed=11)
     b = _tune(small_config, mini_data_dir, tmp_path, study_name="b", seed=11)
@@ -163,6 +165,7 @@ def test_same_seed_same_trials(mini_data_dir, small_config, tmp_path):
                                                                       b.holdout_mae_best)
 
 
+@pytest.mark.slow
 def test_pruned_trials_are_logged(mini_data_dir, small_config, tmp_path, monkeypatch):
     # prune from the first trial on, so that a few cheap trials are enough to see one pruned
     monkeypatch.setattr("sulfml.workflows.tune.study.PRUNER_STARTUP_TRIALS", 0)

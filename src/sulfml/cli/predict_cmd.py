@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 out_file = out_path.open("w", encoding="utf-8", newline="")
                 sinks.append(open_sink(kind, out_file))
         if out_path is None or args.format is not None:
-            sinks.append(open_sink(fmt, sys.stdout))
+            sinks.append(open_sink(fmt, sys.stdout, predictor.interval_coverage))
         need_dicts = any(s.needs_dicts for s in sinks)
         for inputs in itertools.chain([first] if first is not None else [], chunks):
             result, chunk_failed = _predict_chunk(inputs, predictor, args, need_dicts)

@@ -11,20 +11,19 @@ import pandas as pd
 
 from sulfml.cli.common import add_model_options
 from sulfml.errors import UsageError
-from sulfml.parse.state import STATES
+from sulfml.service.output import coverage_label
+from sulfml.workflows.screen import DEFAULTS, option_choices, option_help
 
-RANK_HELP = (
-    "ranking rule (default p_gain): p_gain = probability that the candidate's log10 sigma exceeds the parent's "
-    "best estimate (its measured value when the parent is in the training data, else its prediction), reading "
-    "the candidate's and the parent's calibrated intervals as independent normals whose standard deviation is "
-    "the half-width / z, z the normal quantile of the interval coverage in the models' card (1.645 at 90%%); "
-    "it favours candidates likely to beat the parent, not merely uncertain ones. lcb = lower end of the "
-    "calibrated interval; ucb = upper end (optimistic: favours uncertain candidates); mean = the prediction. "
-    "Ties go to the higher prediction.")
+
+def _help(name: str) -> str:
+    """The workflow's help of a setting with its default, if it has one (argparse's '%' escaped)."""
+    value = getattr(DEFAULTS, name)
+    shown = "" if value is None else f" (default {value:g})" if isinstance(value, float) else f" (default {value})"
+    return f"{option_help(name)}{shown}".replace("%", "%%")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `screen` subcommand."""
+    """Add the `screen` subcommand; its settings' defaults, choices and help are `ScreenOptions`'s."""
     p = sub.add_parser(
         "screen", help="rank dopant substitutions of a parent composition",
         description="Enumerate dopant substitutions of PARENT (charge-balanced through Li: a lower-valent dopant "
@@ -36,20 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--substitute", action="append", default=[], metavar="SITE=DOPANT[,DOPANT...]",
                    help="dopants on a site of the parent (repeatable); DOPANT may be A+B to co-dope the site with "
                         "A and B at once (every split of the fraction), e.g. P=Si,Ge,Si+Ge")
-    p.add_argument("--max-fraction", type=float, default=0.5,
-                   help="largest fraction of a site substituted (co-dopants together; default 0.5)")
-    p.add_argument("--step", type=float, default=0.05, help="fraction step (default 0.05)")
-    p.add_argument("--top", type=int, default=20, help="candidates shown (default 20)")
-    p.add_argument("--per-dopant", type=int, default=3, metavar="N",
-                   help="at most N candidates per dopant combination (the same dopants on the same sites, at any "
-                        "fraction) in the top list, so it is not one substitution at neighbouring fractions "
-                        "(default 3; 0: no cap)")
-    p.add_argument("--rank", choices=["p_gain", "lcb", "ucb", "mean"], default="p_gain", help=RANK_HELP)
-    p.add_argument("--temperature-c", default=None, metavar="T", help="temperature in °C of every prediction "
-                                                                      "(default 25)")
-    p.add_argument("--state", choices=list(STATES), default=None,
-                   help="the state of the parent and every candidate, a model input (default: what the parent's "
-                        "formula implies, else unknown)")
+    p.add_argument("--max-fraction", type=float, default=DEFAULTS.max_fraction, help=_help("max_fraction"))
+    p.add_argument("--step", type=float, default=DEFAULTS.step, help=_help("step"))
+    p.add_argument("--top", type=int, default=DEFAULTS.top, help=_help("top"))
+    p.add_argument("--per-dopant", type=int, default=DEFAULTS.per_dopant, metavar="N", help=_help("per_dopant"))
+    p.add_argument("--rank", choices=option_choices("rank"), default=DEFAULTS.rank, help=_help("rank"))
+    p.add_argument("--temperature-c", default=DEFAULTS.temperature_c, metavar="T",
+                   help=_help("temperature_c"))
+    p.add_argument("--state", choices=option_choices("state"), default=DEFAULTS.state,
+                   help=_help("state"))
     p.add_argument("--format", choices=["table", "csv", "json"], default=None,
                    help="stdout format (default: table on a terminal, csv otherwise)")
     p.add_argument("--output", "-o", help="write the parent and top candidates as csv or json (by extension); "
@@ -139,7 +133,7 @@ def _baseline(frame: pd.DataFrame) -> str:
         seen = (f", measured {measured:.2f} (median of {n} paper{'s' if n != 1 else ''})"
                 if "measured" in basis and measured == measured else "")
         where = f"the parent's log10 sigma {reference:.2f} (basis {basis}{seen})"
-    return (f"p_gain compares with {where}; intervals at {coverage:.0%} coverage (the models' card), "
+    return (f"p_gain compares with {where}; intervals at {coverage_label(coverage)} coverage (the models' card), "
             f"read as normals with s = half-width / {frame.attrs.get('z', float('nan')):.3f}")
 
 

@@ -38,7 +38,7 @@ SOURCES = ("review", "obelix", "liverpool", "laskowski")
 USER_SOURCE = "user"
 TABLE_SOURCES = (*SOURCES, USER_SOURCE)
 # Bump when the cleaning rules change, so cached tables are rebuilt.
-TABLE_VERSION = 4  # 4: a polymorph's identity, its space group (`space_group`, `polymorph_key`)
+TABLE_VERSION = 5  # 5: a material's formula as the sources write it (`shown_formulas`)
 RT_RANGE_K = (288.15, 308.15)  # 15–35 °C counts as room temperature
 AGGREGATION = "median-log10"
 # median-log10 after keeping one measurement per material and paper (see `one_per_paper`).
@@ -207,9 +207,23 @@ def clean(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                                     else f"{col}={df.at[idx, col]:.4g}")
     df["reason"], df["detail"] = reasons, details
     kept = df[df["reason"].isna()][MEASUREMENT_COLUMNS].reset_index(drop=True)
+    kept["formula"] = shown_formulas(kept["formula"], kept["composition_key"])
     SCHEMA.validate(kept)
     rejected = df[df["reason"].notna()][["source", "source_row_id", "raw_formula", "reason", "detail"]]
     return kept, rejected.reset_index(drop=True)
+
+
+def shown_formulas(formulas: pd.Series, keys: pd.Series) -> pd.Series:
+    """The one formula each composition is shown with, on every row of it: of the formulas its rows are shown
+    with (`ParsedFormula.formula`, a plain formula as the source wrote it), the most frequent, ties to the
+    first. The sources spell one material many ways (Li6PS5Cl0.5Br0.5, Li12P2S10BrCl); the identity stays
+    the composition key."""
+    counts = pd.DataFrame({"key": keys, "formula": formulas}).groupby(["key", "formula"], sort=False).size()
+    if counts.empty:
+        return formulas
+    # groupby(sort=False) keeps the order of first appearance, so idxmax's first maximum is the first spelling
+    chosen = dict(counts.groupby(level="key", sort=False).idxmax().tolist())
+    return keys.map(chosen).where(keys.notna(), formulas)
 
 
 def _states(df: pd.DataFrame, parsed: list) -> tuple[list[str], list[str]]:

@@ -10,13 +10,13 @@ ds = cif_descriptors_many(paths, n_jobs=2)       # the same for many files, at m
 
 Reading and ordering. pymatgen reads the CIF with its partial occupancies. Oxidation states come from an
 element-wise charge-balance search (`oxidation_states`): Li +1, the anions at their pinned charge
-(`chem.elements.ANION_CHARGE`; Te and H are anions only without O, as in `rules`), every other element one of
-pymatgen's common oxidation states (all its known ones when the common ones leave > 0.05 e per atom), the
-assignment with the smallest net charge winning (pymatgen's guesser rejects the fractional compositions of
-disordered CIFs). What is left is reported as ``cif_charge_imbalance`` (|net charge| per atom; above 0.05 e for
-11 of the 321 OBELiX CIFs). For BVSE the framework is made ordered (`framework`): each site takes its majority
-element (ties: the heavier), sites more than half vacant are dropped, and Li is removed (it is the mobile
-ion, which BVSE probes on a grid).
+(`chem.elements.ANION_CHARGE`; the anions are the descriptors' own, `descriptors.anion_amounts`: Te and H only
+without O), every other element one of pymatgen's common oxidation states (all its known ones when the common
+ones leave > 0.05 e per atom), the assignment with the smallest net charge winning (pymatgen's guesser rejects
+the fractional compositions of disordered CIFs). What is left is reported as ``cif_charge_imbalance`` (|net
+charge| per atom; above 0.05 e for 11 of the 321 OBELiX CIFs). For BVSE the framework is made ordered
+(`framework`): each site takes its majority element (ties: the heavier), sites more than half vacant are
+dropped, and Li is removed (it is the mobile ion, which BVSE probes on a grid).
 
 BVSE (softBV: Chen & Adams, IUCrJ 4, 614 (2017); Chen, Wong & Adams, Acta Cryst. B 75, 18 (2019)), computed
 with bvlain: the Li+ site energy on a grid over the cell, then the lowest energy (relative to the grid's
@@ -98,6 +98,7 @@ from sulfml.chem.elements import ANION_CHARGE, ISOTOPES, element_tables
 from sulfml.cpus import resolve_n_jobs
 from sulfml.errors import InternalError
 from sulfml.featurize import rules
+from sulfml.featurize.descriptors import anion_amounts
 from sulfml.featurize.electrolyte import SulfmlFeaturizer
 
 if TYPE_CHECKING:
@@ -192,11 +193,11 @@ def site_occupancies(structure: Structure) -> list[dict[str, float]]:
     return out
 
 
-def anion_elements(elements: Iterable[str]) -> frozenset[str]:
-    """The anions among `elements`, as `rules` counts them (Te and H only without O)."""
-    present = set(elements)
-    return frozenset(el for el in rules.ANIONS
-                     if el in present and not (el in rules.ANIONS_ONLY_WITHOUT_O and "O" in present))
+def anion_elements(composition: Mapping[str, float]) -> frozenset[str]:
+    """The anions of a composition (element -> amount), as our descriptors count them: the anion rule's one
+    kernel, `descriptors.anion_amounts` (Te and H only without O)."""
+    amounts = anion_amounts([composition])[0]
+    return frozenset(el for el, x in zip(rules.ANIONS, amounts, strict=True) if x > 0)
 
 
 def majority_element(occupancy: Mapping[str, float]) -> str | None:
@@ -226,7 +227,7 @@ def oxidation_states(amounts: Mapping[str, float]) -> tuple[dict[str, int], floa
     total = sum(amounts[el] for el in els)
     if not els or total <= 0:
         return {}, math.nan
-    tables, anions = element_tables(), anion_elements(els)
+    tables, anions = element_tables(), anion_elements({el: amounts[el] for el in els})
     x = np.array([amounts[el] for el in els])
 
     def allowed(states: Iterable[float]) -> list[int]:

@@ -1,6 +1,6 @@
 """Our solid-electrolyte descriptors as matminer featurizers over a pymatgen Composition. Each is a thin
-one-row wrapper around its vectorized kernel in `fast.py` (the one implementation; rules and labels in
-`rules.py`), so they mix with matminer's own featurizers in a `MultipleFeaturizer`.
+one-row wrapper around its vectorized kernel in `descriptors.py` or `family.py` (the one implementation; rules
+and labels in `rules.py`), so they mix with matminer's own featurizers in a `MultipleFeaturizer`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pymatgen.core import Composition
 
 from sulfml.chem.batch import CompositionBatch, composition_batch
 from sulfml.chem.build import cation_radius, nominal_valence  # noqa: F401  (re-exported)
-from sulfml.featurize import fast, rules
+from sulfml.featurize import descriptors, rules
+from sulfml.featurize.family import electrolyte_family, family_codes, family_index
 from sulfml.featurize.rules import (  # noqa: F401  (re-exported: callers import them from here)
     ANIONS,
     ELEMENTS,
@@ -50,13 +51,13 @@ def amounts(comp: Composition | Mapping[str, float] | str) -> dict[str, float]:
 
 
 def composition_row(comp: Composition | Mapping[str, float] | str) -> CompositionBatch:
-    """A one-row batch for the kernels in `fast.py`."""
+    """A one-row batch for the batch kernels (`descriptors.py`, `family.py`)."""
     return composition_batch([amounts(comp)])
 
 
 def anion_atoms(comp: Composition | Mapping[str, float] | str) -> float:
     """Anion atoms in the composition as given, anions as `rules` counts them (Te and H only without O)."""
-    return float(fast.anion_atoms(composition_row(comp))[0])
+    return float(descriptors.anion_atoms(composition_row(comp))[0])
 
 
 class SulfmlFeaturizer(BaseFeaturizer):
@@ -80,8 +81,9 @@ class SulfmlFeaturizer(BaseFeaturizer):
 
 
 class KernelFeaturizer(SulfmlFeaturizer):
-    """A featurizer whose columns one vectorized kernel of `fast.py` computes: `featurize_rows` runs it on many
-    rows (what `presets.featurize` calls), `featurize` on one (what matminer calls)."""
+    """A featurizer whose columns one vectorized kernel of `descriptors.py` or `family.py` computes:
+    `featurize_rows` runs it on many rows (what `presets.featurize` calls), `featurize` on one (what matminer
+    calls)."""
 
     def featurize_rows(self, compositions: Sequence[Any], *columns: Sequence[Any]) -> np.ndarray:
         """(rows, labels) features of many rows; `columns` are the `inputs` after the composition."""
@@ -108,7 +110,7 @@ class LithiumContent(KernelFeaturizer):
     labels = rules.LITHIUM_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.lithium_content(batch)
+        return descriptors.lithium_content(batch)
 
 
 class AnionFramework(KernelFeaturizer):
@@ -123,7 +125,7 @@ class AnionFramework(KernelFeaturizer):
     labels = rules.ANION_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.anion_framework(batch)
+        return descriptors.anion_framework(batch)
 
 
 class FrameworkCations(KernelFeaturizer):
@@ -136,7 +138,7 @@ class FrameworkCations(KernelFeaturizer):
     labels = rules.FRAMEWORK_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.framework_cations(batch)
+        return descriptors.framework_cations(batch)
 
 
 class SynthesisNotation(KernelFeaturizer):
@@ -148,7 +150,7 @@ class SynthesisNotation(KernelFeaturizer):
 
     def featurize_rows(self, compositions: Sequence[Any], *columns: Sequence[Any]) -> np.ndarray:
         """(rows, flags): the composition is not used."""
-        return fast.synthesis_notation(*cast("_TextColumns", columns), n=len(compositions))
+        return descriptors.synthesis_notation(*cast("_TextColumns", columns), n=len(compositions))
 
     def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
         """Flags of one row (the composition is not used)."""
@@ -165,13 +167,13 @@ def family_from_composition(comp: Composition | Mapping[str, float] | str, glass
     Returns:
         One of `FAMILIES`.
     """
-    return FAMILIES[int(fast.family_codes(composition_row(comp), [glass])[0])]
+    return FAMILIES[int(family_codes(composition_row(comp), [glass])[0])]
 
 
 def classify_family(comp: Composition | Mapping[str, float] | str, notation: Any = "plain", tags: Any = "",
                     family: Any = None) -> str:
     """One row's family: the data label when it names a structure family, else the composition pattern."""
-    return FAMILIES[int(fast.family_index(composition_row(comp), [notation], [tags], [family])[0])]
+    return FAMILIES[int(family_index(composition_row(comp), [notation], [tags], [family])[0])]
 
 
 class ElectrolyteFamily(KernelFeaturizer):
@@ -181,7 +183,7 @@ class ElectrolyteFamily(KernelFeaturizer):
     labels = rules.FAMILY_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.electrolyte_family(batch, *cast("_TextColumns", columns))
+        return electrolyte_family(batch, *cast("_TextColumns", columns))
 
     def featurize(self, comp: Any, notation: Any = "plain", tags: Any = "", family: Any = None) -> list[float]:
         """One-hot family of one row."""
@@ -198,7 +200,7 @@ class MaterialState(KernelFeaturizer):
 
     def featurize_rows(self, compositions: Sequence[Any], *columns: Sequence[Any]) -> np.ndarray:
         """(rows, states): the composition is not used."""
-        return fast.material_state(columns[0], n=len(compositions))
+        return descriptors.material_state(columns[0], n=len(compositions))
 
     def featurize(self, comp: Any, state: Any = "unknown") -> list[float]:
         """One-hot state of one row (the composition is not used)."""
@@ -216,7 +218,7 @@ class ElementFractions(KernelFeaturizer):
     labels = rules.FRACTION_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.element_fractions(batch)
+        return descriptors.element_fractions(batch)
 
 
 class ElementEmbedding(KernelFeaturizer):
@@ -235,7 +237,7 @@ class ElementEmbedding(KernelFeaturizer):
         self.labels = rules.embedding_labels(name)
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.embedding_features(batch, self.name)
+        return descriptors.embedding_features(batch, self.name)
 
     def citations(self) -> list[str]:
         return ["@article{chen2019megnet, title={Graph Networks as a Universal Machine Learning Framework for "
@@ -266,4 +268,4 @@ class SubstitutionChemistry(KernelFeaturizer):
     labels = rules.SUBSTITUTION_LABELS
 
     def _kernel(self, batch: CompositionBatch, *columns: Sequence[Any]) -> np.ndarray:
-        return fast.substitution_features(batch)
+        return descriptors.substitution_features(batch)

@@ -19,7 +19,7 @@ from pymatgen.core import Composition
 
 from sulfml.cpus import resolve_n_jobs
 from sulfml.errors import InternalError, UnknownNameError
-from sulfml.featurize import fast, rules
+from sulfml.featurize import assemble, rules
 from sulfml.featurize.electrolyte import (
     AnionFramework,
     ElectrolyteFamily,
@@ -260,9 +260,9 @@ def featurize(frame: pd.DataFrame, preset_id: str, n_jobs: int | None = None,
     for col in (*_DEFAULTS, *_NUMERIC_COLUMNS):
         values = frame[col].tolist() if col in frame.columns else [None] * n
         cells[col] = [_clean(col, v) for v in values]
-    if fast.uses_state(preset_id):
+    if assemble.uses_state(preset_id):
         cells["state"] = [normalize_state(v) for v in cells["state"]]
-        cells["notation"], cells["tags"], cells["family"] = fast.state_text_columns(
+        cells["notation"], cells["tags"], cells["family"] = assemble.state_text_columns(
             cells["notation"], cells["tags"], cells["family"], cells["state"])
 
     blocks: list[np.ndarray] = []

@@ -1,6 +1,7 @@
 """The chemistry of our electrolyte descriptors as data: element sets, family windows, flags, limits and every
 feature label. Plain Python (no NumPy, matminer or pymatgen); the one implementation that applies these
-rules is the vectorized code in `fast.py`, which `electrolyte.py`'s matminer featurizers call one row at a time.
+rules is the vectorized code in `descriptors.py` and `family.py`, which `electrolyte.py`'s matminer featurizers
+and `cif.py` call.
 """
 
 from __future__ import annotations

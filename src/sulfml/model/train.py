@@ -48,7 +48,7 @@ class TrainingSet:
     @property
     def families(self) -> tuple[str, ...]:
         """Every structural family (`family_*` feature) a training row has, in `rules.FAMILIES` order."""
-        from sulfml.featurize.fast import row_families
+        from sulfml.featurize.family import row_families
         from sulfml.featurize.rules import FAMILIES
 
         present = set(row_families(self.X.to_numpy(float), list(self.X.columns)))

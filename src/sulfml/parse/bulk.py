@@ -1,7 +1,8 @@
 """A fast path for the common formula notations: plain formulas and coefficient-weighted glasses.
 
 `parse_fast(text)` returns exactly what `sulfml.parse.formula.parse_formula` returns for the texts it accepts
-(one compiled regex, float arithmetic in the parser's order, the reduced formula of `sulfml.parse.reduced`),
+(one compiled regex, float arithmetic in the parser's order, the shown formula: a plain one as written
+(`sulfml.parse.display.written_formula`), a glass by `sulfml.parse.reduced.derived_formula`),
 and None for anything else, which then goes to `parse_formula`: also for the texts that may look like a
 typing slip (`sulfml.parse.slips.SLIP_SUSPECT`), which `parse_formula` notes. It imports neither pymatgen
 nor pandas.
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from sulfml.chem.elements import element_tables, pauling_electronegativity
-from sulfml.parse.reduced import reduced_formula, reduced_formulas
+from sulfml.parse.display import REWRITTEN, written_formula
+from sulfml.parse.reduced import derived_formula, derived_formulas
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES, python_round
 from sulfml.parse.slips import SLIP_SUSPECT
 
@@ -48,22 +50,32 @@ def parse_fast(text: object) -> ParsedFormula | None:
     read = _read(text)
     if read is None:
         return None
-    comp, notation = read
+    comp, notation, _ = read
     from sulfml.parse.formula import ParsedFormula
 
-    return ParsedFormula(text, comp, reduced_formula(comp), notation, None, (), None)
+    return ParsedFormula(text, comp, _shown(text, read), notation, None, (), None)
 
 
 def read_fast(text: str) -> tuple[dict[str, float], str, str] | None:
-    """(composition, reduced formula, notation) for the texts `parse_fast` accepts, else None."""
+    """(composition, shown formula, notation) for the texts `parse_fast` accepts, else None."""
     found = _read(text) if type(text) is str else None
     if found is None:
         return None
-    # `_read` gives a composition with at least one element, which always has a reduced formula
-    return found[0], cast(str, reduced_formula(found[0])), found[1]
+    return found[0], _shown(text, found), found[1]
 
 
-def _read(text: str) -> tuple[dict[str, float], str] | None:
+def _shown(text: str, read: tuple[dict[str, float], str, float]) -> str:
+    """`ParsedFormula.formula` of a text `_read` read: a plain formula as written, a glass derived per mole of
+    its parts (over the sum of its coefficients)."""
+    comp, notation, total = read
+    if notation == "plain":
+        return written_formula(text)
+    # `_read` gives a composition with at least one element, which always has a derived formula
+    return cast(str, derived_formula(comp, total))
+
+
+def _read(text: str) -> tuple[dict[str, float], str, float] | None:
+    """(composition, notation, sum of the glass coefficients (1 for a plain formula)), or None."""
     if not text or text in MISSING_VALUES:  # parse_formula says so ("NaN" is not sodium nitride)
         return None
     if SLIP_SUSPECT.search(text) is not None:  # may look like a typing slip: parse_formula notes it
@@ -74,14 +86,17 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
             return None
         raw = _compound(text)
         notation = "plain"
+        total = 1.0
     elif "0" <= first <= "9" or first == ".":
         if _GLASS.fullmatch(text) is None:
             return None
         raw = {}
+        total = 0.0
         for part in text.split("-"):
             m = _COEF.match(part)
             assert m is not None  # _GLASS matched: every part starts with a number
             coef = float(m.group())
+            total += coef
             sub = _compound(part[m.end():])
             if sub is None:
                 return None
@@ -101,7 +116,7 @@ def _read(text: str) -> tuple[dict[str, float], str] | None:
             if not amt >= _SMALLEST:
                 return None
             comp[el] = amt
-    return (comp, notation) if comp else None
+    return (comp, notation, total) if comp else None
 
 
 def _compound(text: str) -> dict[str, float] | None:
@@ -138,7 +153,7 @@ class ParsedBatch:
         index: (n, width) element rows (atomic number - 1), by symbol within a row, 0 where padded.
         amount: (n, width) the amounts of `read_fast`'s composition, 0 where padded.
         present: (n, width) True for real entries; all False in rows that are not ok.
-        formula: (n,) reduced formulas, None where not ok.
+        formula: (n,) shown formulas (`ParsedFormula.formula`), None where not ok.
         glass: (n,) True where the notation is "glass" (else "plain"); False where not ok.
     """
 
@@ -247,7 +262,7 @@ def read_many(texts: Sequence[object]) -> ParsedBatch:
         texts: formula texts (a list, or anything `list()` takes); anything that is not a str is not ok.
 
     Returns:
-        The compositions as padded arrays, elements of each row in symbol order, with reduced formula and
+        The compositions as padded arrays, elements of each row in symbol order, with shown formula and
         notation; row i equals `read_fast(texts[i])`.
     """
     if type(texts) is not list:
@@ -281,7 +296,7 @@ def _read_block(texts: list) -> ParsedBatch:
         joined = "\n".join(strs)
     length = np.fromiter(map(len, strs), dtype=np.int64, count=n)
     missing = np.fromiter(map(MISSING_VALUES.__contains__, strs), dtype=bool, count=n)
-    ok, glass, fallback, els, amounts, keep = _read_bulk(joined, length, missing)
+    ok, glass, fallback, els, amounts, keep, total = _read_bulk(joined, length, missing)
     if strs is not texts:
         fallback[[i for i in np.flatnonzero(length == 0).tolist() if type(texts[i]) is str and texts[i]]] = True
     reads = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
@@ -294,15 +309,26 @@ def _read_block(texts: list) -> ParsedBatch:
     index = np.zeros((n, width), dtype=np.int64)
     amount = np.zeros((n, width))
     index[present], amount[present] = els[keep], amounts[keep]
-    formula = reduced_formulas(index, amount, present)
+    formula: list = [None] * n
+    rows = np.flatnonzero(glass)
+    for i, shown in zip(rows.tolist(), derived_formulas(index[rows], amount[rows], present[rows], total[rows]),
+                        strict=True):
+        formula[i] = shown
+    # A plain formula is shown as written: its text, unless it has a number `written_formula` writes otherwise.
+    rewrite = np.zeros(n, dtype=bool)
+    at = [m.start() for m in REWRITTEN.finditer(joined)]
+    if at:
+        rewrite[np.searchsorted(np.cumsum(length + 1) - length - 1, at, side="right") - 1] = True
+    for i in np.flatnonzero(ok & ~glass).tolist():
+        formula[i] = written_formula(strs[i]) if rewrite[i] else strs[i]
     if slow:
         z_of = {s: z for z, s in enumerate(_symbols().symbols)}
-        for i, (comp, reduced, notation) in slow.items():
+        for i, (comp, shown, notation) in slow.items():
             names = sorted(comp)
             present[i, : len(names)] = True
             index[i, : len(names)] = [z_of[s] for s in names]
             amount[i, : len(names)] = [comp[s] for s in names]
-            ok[i], glass[i], formula[i] = True, notation == "glass", reduced
+            ok[i], glass[i], formula[i] = True, notation == "glass", shown
     return ParsedBatch(ok, index, amount, present, formula, glass)
 
 
@@ -335,17 +361,19 @@ def _slip_suspects(buf: np.ndarray, cls: np.ndarray) -> np.ndarray:
 
 
 def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(ok, glass, fallback, elements, amounts, keep) of ASCII texts joined by newlines, of the given
+    """(ok, glass, fallback, elements, amounts, keep, total) of ASCII texts joined by newlines, of the given
     lengths; rows marked `missing` (missing-value words) are not ok.
 
     The (rows, k) element rows and amounts are in symbol order, `keep` marks the composition's entries;
-    `fallback` marks the rows `read_fast` has to read.
+    `fallback` marks the rows `read_fast` has to read; `total` is each glass row's sum of coefficients, in
+    `_read`'s order.
     """
     n = len(length)
     sym = _symbols()
     if n == 0:
         empty = np.zeros((0, 1), dtype=bool)
-        return empty[:, 0], empty[:, 0], empty[:, 0], np.zeros((0, 1), np.int64), np.zeros((0, 1)), empty
+        return (empty[:, 0], empty[:, 0], empty[:, 0], np.zeros((0, 1), np.int64), np.zeros((0, 1)), empty,
+                np.zeros(0))
     # The text starts with a separator and every row ends with one, so each character has a previous
     # one and rows never run into each other.
     raw = ("\n" + joined + "\n").encode("ascii")
@@ -394,6 +422,8 @@ def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np
     # `\d+(\.\d*)?|\.\d+`, and a glass coefficient is followed by its compound's first element.
     is_coef = (cls[run_start - 1] == _DASH) | (cls[run_start - 1] == _SEP)
     bad[run_start] |= (n_digits == 0) | (n_dots > 1) | (is_coef & (cls[run_end] != _UPPER))
+    # a glass's coefficients added up in text order (bincount adds its weights one by one, as `_read`)
+    coefficients = np.bincount(_rows(run_start[is_coef], start), weights=value[is_coef], minlength=n)
     long_number = (run_len > _MAX_RUN) | (n_digits > _MAX_DIGITS) | (mantissa >= 10**15)
     run_at = np.full(len(buf) + 1, -1, dtype=np.int32)  # + 1: the position after the last row end
     run_at[run_start] = np.arange(len(run_start), dtype=np.int32)
@@ -474,4 +504,4 @@ def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np
     row_bad |= ~keep.any(axis=1)
     ok = ~row_bad & ~fallback
     keep &= ok[:, None]
-    return ok, ok & is_glass, fallback, els, rounded, keep
+    return ok, ok & is_glass, fallback, els, rounded, keep, coefficients

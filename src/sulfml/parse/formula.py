@@ -1,7 +1,7 @@
 """Read chemical formulas as the solid-electrolyte literature writes them.
 
 Plain formulas, glass and nested mixtures, host+dopant, composites and hydrates give a composition;
-anything else gives a short rejection reason, never a guess. Notations: datasets/FORMULA_NOTATIONS.md.
+anything else gives a short rejection reason, never a guess. Notations: docs/notations.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pymatgen.core.periodic_table import Element
 from sulfml.chem.composition import composition_key as composition_key  # the material key, re-exported
 from sulfml.chem.polymorphs import CRYSTAL_SYSTEM_WORDS, polymorph_name
 from sulfml.errors import InputError
-from sulfml.parse.reduced import reduced_formula
+from sulfml.parse.display import amount_text, rounded_formula, written_formula
+from sulfml.parse.reduced import derived_formula
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES
 from sulfml.parse.slips import rejection_hint, slip_notes
 from sulfml.parse.state import implied_state
@@ -83,7 +84,9 @@ class ParsedFormula:
     Attributes:
         input: the text as given.
         composition: element symbol -> amount, in the scale written; None on error.
-        formula: pymatgen reduced formula of the composition; None on error.
+        formula: the formula shown (`shown_formula`): a plain formula as written, a derived one (a glass, a
+            host with a dopant) at its display scale; None on error. Not the identity: that is
+            `composition_key`.
         notation: "plain", "glass", "host+dopant", "composite" or "hydrate"; "" on error.
         additive: for composites, the additive as written (e.g. "5wt% Al2O3"); else None.
         tags: extra facts read from the text, e.g. ("polymorph:β", "glass", "name:LGPS").
@@ -172,7 +175,8 @@ def _parse_clean(text: str) -> ParsedFormula:
     except RecursionError:
         return ParsedFormula("", None, None, "", None, tuple(tags), "unreadable: nested too deeply")
     notes += slip_notes(text, _reads)
-    return ParsedFormula("", comp, display_formula(comp), notation, additive, tuple(tags), None, tuple(notes))
+    return ParsedFormula("", comp, _shown(text, comp, notation), notation, additive, tuple(tags), None,
+                         tuple(notes))
 
 
 def _reads(text: str) -> bool:
@@ -214,21 +218,41 @@ def _read(text: str, tags: list[str]) -> tuple[dict[str, float], str, str | None
 _POLYANION = re.compile(r"\(([A-Z][a-z]?)(\d*)([A-Z][a-z]?)(\d*)\)(\d+)$")
 
 
-def display_formula(composition: Mapping[str, float]) -> str:
-    """The formula shown for a composition: `sulfml.parse.reduced.reduced_formula`, the composition at its
-    display scale (`display_scale`: Li3PS4 for 0.75Li2S-0.25P2S5 and for Li0.6P0.2S0.8) in pymatgen's
-    element order, with no polyanion group (Li10GeP2S12, not Li10Ge(PS6)2). It does not depend on how the
-    text was written; `composition_key`, not this, is the material key."""
+def display_formula(composition: Mapping[str, float], divisor: float = 1.0) -> str:
+    """The formula shown for a derived composition (`sulfml.parse.reduced.derived_formula`): whole at its
+    display scale where it can be (Li3PS4 for 0.75Li2S-0.25P2S5 and for Li0.6P0.2S0.8, Li10GeP2S12 with no
+    polyanion group), else the composition over `divisor` with at most four decimals and no explicit 1. It
+    does not depend on how the text was written; `composition_key`, not this, is the material key."""
     try:
-        return cast(str, reduced_formula(composition))
+        return cast(str, derived_formula(composition, divisor))
     except KeyError:  # an element without an electronegativity (a noble gas): pymatgen has an order for it
         pass
     formula = Composition(composition).reduced_formula
-    if (m := _POLYANION.search(formula)) is None:
-        return formula
-    a, na, b, nb, factor = m.groups()
-    k = int(factor)
-    return f"{formula[: m.start()]}{a}{int(na or 1) * k}{b}{int(nb or 1) * k}"
+    if (m := _POLYANION.search(formula)) is not None:
+        a, na, b, nb, factor = m.groups()
+        k = int(factor)
+        formula = f"{formula[: m.start()]}{a}{int(na or 1) * k}{b}{int(nb or 1) * k}"
+    return rounded_formula(formula)
+
+
+def _shown(text: str, comp: Mapping[str, float], notation: str) -> str:
+    """The shown formula of a read text (its chemistry part, words and names stripped).
+
+    A plain formula as written (`display.written_formula`); a composite as its host is shown, a hydrate as
+    its host with its water (Li3InCl6·2H2O); the rest derived (`display_formula`), a glass per mole of its
+    components (over the sum of its coefficients).
+    """
+    if notation == "composite" and (m := _PERCENT.match(text)) is not None:
+        return _shown(m["host"], *_mixture(m["host"]))
+    if notation == "hydrate" and (hydrate := _split_hydrate(text)) is not None:
+        host, water = hydrate
+        return f"{_shown(host, *_mixture(host))}·{amount_text(water)}H2O"
+    if notation == "plain" and _NUMBER.match(text) is None:
+        return written_formula(text)
+    divisor = 1.0
+    if notation != "host+dopant" and _PERCENT.match(text) is None:  # mol% gives mole fractions already
+        divisor = sum(1.0 if (c := _NUMBER.match(p)) is None else _number(c.group()) for p in _components(text))
+    return display_formula(comp, divisor)
 
 
 def _strip_words(text: str, tags: list[str]) -> str:

@@ -1,7 +1,14 @@
-"""The displayed formula without pymatgen: pymatgen's reduced formula with its polyanion group written out
-(`Li10GeP2S12`, not `Li10Ge(PS6)2`), which is `sulfml.parse.formula.display_formula`. One implementation over
-many compositions at once (padded element arrays, as `bulk.read_many` holds them); `reduced_formula` of one
-composition is a one-row call."""
+"""The shown formula of a derived composition (a glass, a host with a dopant) without pymatgen, one
+implementation over many compositions at once (padded element arrays, as `bulk.read_many` holds them);
+`derived_formula` of one composition is a one-row call. A plain formula is shown as written instead
+(`sulfml.parse.display.written_formula`).
+
+A composition whose display scale (`sulfml.chem.batch.display_scale`) makes every amount whole is shown so,
+as pymatgen's reduced formula with its polyanion group written out (Li7P3S11 for 70Li2S-30P2S5, Li3PS4 for
+Li2S-P2S5 (75:25), Li10GeP2S12, not Li10Ge(PS6)2); any other at the scale it was read, over a divisor (a
+glass per mole of its components: Li1.34P0.66S2.32 for 67Li2S-33P2S5; a host with a dopant per host:
+Li1.4Ti2P3O12.2), with at most `DERIVED_DECIMALS` decimals and no explicit 1, in pymatgen's element order.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import numpy as np
 
 from sulfml.chem.batch import FRACTION_DIGITS, display_scale, significant
 from sulfml.chem.elements import AMOUNT_TOLERANCE, element_tables, pauling_electronegativity
-from sulfml.parse.rules import python_round
+from sulfml.parse.display import DERIVED_DECIMALS, amount_text
 
 # pymatgen's Composition.special_formulas.
 SPECIAL_FORMULAS: dict[str, str] = {
@@ -44,9 +51,9 @@ def _order() -> _Order:
     return _Order(symbols, row_of, rank, electronegativity, pad)
 
 
-def reduced_formula(composition: Mapping[str, float]) -> str | None:
-    """`sulfml.parse.formula.display_formula(composition)`: pymatgen's `Composition(composition).reduced_formula`
-    with the polyanion group written out; None for an empty composition.
+def derived_formula(composition: Mapping[str, float], divisor: float = 1.0) -> str | None:
+    """The shown formula of a derived composition (see the module): whole at its display scale, else the
+    composition over `divisor` with at most `DERIVED_DECIMALS` decimals; None for an empty composition.
 
     Raises:
         KeyError: an element without a Pauling electronegativity (pymatgen has no order for those).
@@ -54,34 +61,39 @@ def reduced_formula(composition: Mapping[str, float]) -> str | None:
     row_of = _order().row_of
     els = np.array([[row_of[s] for s in composition]], dtype=np.int64)
     amounts = np.array([list(composition.values())], dtype=float)
-    return reduced_formulas(els, amounts, np.ones(els.shape, dtype=bool))[0]
+    return derived_formulas(els, amounts, np.ones(els.shape, dtype=bool), np.array([divisor]))[0]
 
 
-def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str | None]:
-    """`reduced_formula` of each row of padded arrays (None where nothing is present).
+def derived_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray,
+                     divisor: np.ndarray | None = None) -> list[str | None]:
+    """`derived_formula` of each row of padded arrays (None where nothing is present).
 
     Args:
         els: (rows, width) element rows (atomic number - 1) of elements with an electronegativity, each
             once in a row.
         amounts: (rows, width) their amounts, positive.
         present: (rows, width) True for real entries.
+        divisor: (rows,) what a row's amounts are divided by when they are not whole at the display scale
+            (default 1).
     """
     n = len(els)
     out = np.full(n, None, dtype=object)
     if n == 0:
         return []
     # The amounts at their display scale, rounded as the models see them (`CompositionBatch.canonical`).
-    amounts = significant(amounts * display_scale(els, amounts, present)[:, None], FRACTION_DIGITS)
+    scaled = significant(amounts * display_scale(els, amounts, present)[:, None], FRACTION_DIGITS)
+    if divisor is not None:
+        amounts = amounts / divisor[:, None]
     # pymatgen's order within each row; padding last.
     order = _order()
     col = np.argsort(np.where(present, order.rank[els], order.pad), axis=1, kind="stable")
     row = np.arange(n)[:, None]
-    els, amounts, present = els[row, col], amounts[row, col], present[row, col]
+    els, amounts, scaled, present = els[row, col], amounts[row, col], scaled[row, col], present[row, col]
     has = present.any(axis=1)
-    integer = has & ((np.abs(amounts - np.rint(amounts)) < AMOUNT_TOLERANCE) | ~present).all(axis=1)
+    integer = has & ((np.abs(scaled - np.rint(scaled)) < AMOUNT_TOLERANCE) | ~present).all(axis=1)
     rows = np.flatnonzero(integer)
     if len(rows):
-        out[rows] = _integer_formulas(els[rows], np.rint(amounts[rows]).astype(np.int64), present[rows])
+        out[rows] = _integer_formulas(els[rows], np.rint(scaled[rows]).astype(np.int64), present[rows])
     rows = np.flatnonzero(has & ~integer)
     if len(rows):
         out[rows] = _fractional_formulas(els[rows], amounts[rows], present[rows])
@@ -89,16 +101,12 @@ def reduced_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) 
 
 
 def _fractional_formulas(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> list[str]:
-    """Rows with a non-integer amount: each symbol and its amount as pymatgen's formula_double_format
-    writes it (an integer as one, else rounded to 8 decimals; 1 written), but never in exponent notation. Each distinct amount is
-    formatted once, and the formulas are one join of shared strings."""
+    """Rows with a non-integer amount: each symbol and its amount as `sulfml.parse.display.amount_text` writes
+    it to `DERIVED_DECIMALS` decimals (no 1, never an exponent). Each distinct amount is formatted once, and
+    the formulas are one join of shared strings."""
     order = _order()
     distinct, inverse = np.unique(amounts[present], return_inverse=True)
-    whole = np.abs(distinct - np.rint(distinct)) <= AMOUNT_TOLERANCE  # math.isclose(x, round(x), ...)
-    text = np.empty(len(distinct), dtype=object)
-    text[whole] = list(map(str, np.rint(distinct[whole]).astype(np.int64).tolist()))
-    # positional, never 7.134e-05: a shown formula must read back (pymatgen's str() would write the exponent)
-    text[~whole] = [np.format_float_positional(x, trim="-") for x in python_round(distinct[~whole], 8).tolist()]
+    text = np.array([amount_text(x, DERIVED_DECIMALS) for x in distinct.tolist()], dtype=object)
     names = np.array(order.symbols, dtype=object)
     count = present.sum(axis=1)
     m = len(inverse)

@@ -4,7 +4,7 @@ Nothing here changes a reading: a text that looks like a slip is still read as w
 the formula probably meant (`Li6PS5CI` is read as carbon + iodine; the note asks "did you mean Li6PS5Cl?").
 `formula.parse_formula` puts the notes in `ParsedFormula.notes` and the hints in its rejection message.
 `SLIP_SUSPECT` finds every text that may get a note, so that `bulk` leaves those to `parse_formula`.
-Imports neither pymatgen nor pandas. Rules: datasets/FORMULA_NOTATIONS.md ("Slips").
+Imports neither pymatgen nor pandas. Rules: docs/notations.md ("Slips").
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ Routes:
     GET  /api/materials?q=   measured materials by formula, element set, family or DOI, with every measurement
     GET  /api/docs           the OpenAPI documentation (/api/openapi.json)
 
-The model is loaded once, before the application is built, and shared by every request; predictions run
-in worker threads, at most `Limits.concurrent` at a time. Every answer is JSON (NaN as null); errors are
+Each route's `response_model` (`sulfml.server.responses`) documents its answer in the OpenAPI schema, field
+by field with units. The model is loaded once, before the application is built, and shared by every request;
+predictions run in worker threads, at most `Limits.concurrent` at a time. Every answer is JSON (NaN as null); errors are
 `{"detail": "..."}` with 413 (body too large), 422 (a request that cannot be predicted), 503 (the measured
 data cannot be loaded) or 500. The data table behind `/api/materials` is loaded on its first request.
 """
@@ -35,9 +36,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 from sulfml.errors import UserError
+from sulfml.parse.state import STATES
 from sulfml.server import materials as known
-from sulfml.server import payloads
+from sulfml.server import payloads, responses
 from sulfml.server.limits import LimitError, Limits, ServeError
+from sulfml.workflows.screen import DEFAULTS, RANKS, option_help
 
 if TYPE_CHECKING:
     from sulfml.data.table import DataTable
@@ -45,7 +48,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sulfml.server")
 
-State = Literal["crystalline", "glass", "glass-ceramic", "unknown"]
+if TYPE_CHECKING:
+    State = str
+    Rank = str
+else:  # the states and rankings the library defines, as the requests' enums
+    State = Literal[STATES]
+    Rank = Literal[tuple(RANKS)]
 Temperature = float | str | None
 # A number (230) or a Hermann-Mauguin symbol ("Ia-3d"); read by `payloads.check_space_group` (a bool is no
 # space group).
@@ -94,18 +102,18 @@ class DetailRequest(BaseModel):
 
 
 class ScreenRequest(BaseModel):
-    """A dopant screen of a parent composition (see `sulfml screen`)."""
+    """A dopant screen of a parent composition (see `sulfml screen`); the settings are `ScreenOptions`'s."""
 
     parent: str = Field(description="the parent composition, e.g. Li3PS4")
     substitutions: str | dict[str, list[str]] = Field(
         description="dopants per site: 'P=Si,Ge; S=Cl' (co-dopants as Si+Ge) or {\"P\": [\"Si\", \"Ge\"]}")
-    max_fraction: float = Field(0.5, description="largest fraction of a site substituted")
-    step: float = Field(0.05, description="fraction step")
-    top: int = Field(20, description="candidates listed")
-    per_dopant: int = Field(3, ge=0, description="at most this many per dopant combination (0: no cap)")
-    rank: Literal["p_gain", "lcb", "ucb", "mean"] = "p_gain"
-    temperature_C: Temperature = None
-    state: State | None = None
+    max_fraction: float = Field(DEFAULTS.max_fraction, description=option_help("max_fraction"))
+    step: float = Field(DEFAULTS.step, description=option_help("step"))
+    top: int = Field(DEFAULTS.top, description=option_help("top"))
+    per_dopant: int = Field(DEFAULTS.per_dopant, ge=0, description=option_help("per_dopant"))
+    rank: Rank = Field(DEFAULTS.rank, description=option_help("rank"))
+    temperature_C: Temperature = Field(DEFAULTS.temperature_c, description=option_help("temperature_c"))
+    state: State | None = Field(DEFAULTS.state, description=option_help("state"))
 
 
 class BodyLimit:
@@ -195,7 +203,8 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
     app = FastAPI(title="sulfml", version=__version__, default_response_class=SafeJSONResponse,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
                   description="Li-ion conductivity (log10 σ) and activation energy (Ea) of solid electrolytes, "
-                              "with calibrated 90 % intervals, the applicability domain and the nearest known "
+                              "with calibrated intervals (their coverage, from the models' card, in /api/about), the "
+                              "applicability domain and the nearest known "
                               "materials.")
     app.state.predictor = predictor
     app.state.limits = limits
@@ -245,33 +254,34 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
     app.get("/static/app.js", include_in_schema=False)(page("app.js"))
     app.get("/static/app.css", include_in_schema=False)(page("app.css"))
 
-    @app.get("/api/health")
-    async def health() -> dict:
+    @app.get("/api/health", response_model=responses.Health, responses=responses.ERRORS)
+    async def health() -> Any:
         """Whether the server is up (the models are loaded before it answers at all)."""
-        return {"status": "ok"}
+        return SafeJSONResponse({"status": "ok"})
 
-    @app.get("/api/about")
-    async def about() -> dict:
+    @app.get("/api/about", response_model=responses.About, responses=responses.ERRORS)
+    async def about() -> Any:
         """The loaded models (registry name, version and alias, or directory), their cross-validation
         numbers, the training data sources with licences and citations, and this server's limits."""
-        return payloads.about(predictor, limits)
+        return SafeJSONResponse(payloads.about(predictor, limits))
 
-    @app.post("/api/predict")
-    async def predict(body: PredictRequest) -> dict:
-        """Predict each formula: σ (S/cm) and log10 σ with the 90 % interval, Ea with its interval, the
+    @app.post("/api/predict", response_model=responses.Prediction, responses=responses.ERRORS)
+    async def predict(body: PredictRequest) -> Any:
+        """Predict each formula: σ (S/cm) and log10 σ with its calibrated interval, Ea with its interval, the
         domain flag and warning, the nearest known materials, the space group (`space_groups` labels those
         of the rows and their neighbours). Bad rows keep their place with an `error`."""
         payloads.check_rows(len(body.formulas), limits)
         temperature = payloads.check_temperature(body.temperature_C)
         space_group = payloads.check_space_group(body.space_group)
         frame = payloads.input_frame(body.formulas, temperature, body.state, space_group)
-        return await work(payloads.predict_rows, predictor, frame)
+        return SafeJSONResponse(await work(payloads.predict_rows, predictor, frame))
 
-    @app.post("/api/predict/file", openapi_extra={"requestBody": {"required": True, "content": {
+    @app.post("/api/predict/file", response_model=responses.FilePrediction, responses=responses.ERRORS,
+              openapi_extra={"requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     async def predict_file(request: Request, filename: str = "upload.csv", column: str = "formula",
                            temperature_C: str | None = None, state: State | None = None,
-                           space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> dict:
+                           space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> Any:
         """Predict every row of an uploaded file, sent as the request body: CSV (any of , ; tab |
         separators, UTF-8 or Windows-1252), JSON (a list of formulas or of objects) or Parquet, with a
         formula column and optional temperature_C, state and space_group columns (the query's values fill
@@ -286,9 +296,10 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
             payloads.check_rows(len(frame), limits)
             return payloads.predict_rows(predictor, frame) | {"notes": notes}
 
-        return await work(run)
+        return SafeJSONResponse(await work(run))
 
-    @app.post("/api/predict/cif", openapi_extra={"requestBody": {"required": True, "content": {
+    @app.post("/api/predict/cif", response_model=responses.Prediction, responses=responses.ERRORS,
+              openapi_extra={"requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         "chemical/x-cif": {"schema": {"type": "string", "format": "binary"}}}}})
     async def predict_cif(request: Request,
@@ -296,7 +307,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
                           formula: str | None = Query(None, description="the material's formula; it wins over "
                                                                         "the CIF's composition (blank: the CIF's)"),
                           temperature_C: str | None = None, state: State | None = None,
-                          space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> dict:
+                          space_group: str | None = Query(None, description=SPACE_GROUP_HELP)) -> Any:
         """Predict one crystal structure, a CIF file sent as the request body: the structure gives the
         composition (unless a formula is given) and the space group (unless one is given), and the row
         carries `bvse_barrier_eV` and `bvse_dimension`, the bond-valence site-energy cross-check. The
@@ -305,27 +316,28 @@ def create_app(predictor: Predictor, limits: Limits | None = None, *, data_dir: 
         data = await request.body()
         temperature = payloads.check_temperature(temperature_C)
         sg = payloads.check_space_group(space_group)
-        return await work(payloads.predict_cif, predictor, data, filename, formula, temperature, state, sg)
+        return SafeJSONResponse(await work(payloads.predict_cif, predictor, data, filename, formula, temperature,
+                                           state, sg))
 
-    @app.post("/api/detail")
-    async def detail(body: DetailRequest) -> dict:
+    @app.post("/api/detail", response_model=responses.Detail, responses=responses.ERRORS)
+    async def detail(body: DetailRequest) -> Any:
         """One formula in detail: its row, log10 σ against 1000/T with the interval band over the
         temperatures the training data span, the nearest known materials' measured values, and the
         features that drove each prediction most (XGBoost `pred_contribs`), in words."""
         temperature = payloads.check_temperature(body.temperature_C)
         space_group = payloads.check_space_group(body.space_group)
-        return await work(payloads.detail, predictor, body.formula, temperature, body.state,
-                          space_group=space_group)
+        return SafeJSONResponse(await work(payloads.detail, predictor, body.formula, temperature, body.state,
+                                           space_group=space_group))
 
-    @app.post("/api/screen")
-    async def screen(body: ScreenRequest) -> dict:
+    @app.post("/api/screen", response_model=responses.Screen, responses=responses.ERRORS)
+    async def screen(body: ScreenRequest) -> Any:
         """Enumerate charge-balanced dopant substitutions of a parent and rank them against the parent's
         best estimate, its measured value when known (its baseline row first; `p_gain` is the probability of
         beating it); `points` has every candidate for the scatter plot."""
         temperature = payloads.check_temperature(body.temperature_C)
-        return await work(payloads.screen_result, predictor, body.parent, body.substitutions, limits,
-                          body.max_fraction, body.step, body.top, body.per_dopant, body.rank, temperature,
-                          body.state)
+        return SafeJSONResponse(await work(
+            payloads.screen_result, predictor, body.parent, body.substitutions, limits, body.max_fraction, body.step,
+            body.top, body.per_dopant, body.rank, temperature, body.state))
 
     @app.get("/api/materials", response_model=known.MaterialsResponse, responses={
         422: {"description": "a search text that reads as nothing: `{\"detail\": ...}` says why"},

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from sulfml.errors import InputError
+from sulfml.parse.state import STATES
 from sulfml.server.limits import LimitError, Limits
-from sulfml.workflows.screen import STATES
+from sulfml.workflows.screen import DEFAULTS
 
 log = logging.getLogger("sulfml.server")
 
@@ -322,16 +323,18 @@ def count_candidates(sweep: Any) -> int:
 
 
 def screen_result(predictor: Predictor, parent: str, substitutions: str | Mapping[str, Sequence[str]],
-                  limits: Limits, max_fraction: float = 0.5, step: float = 0.05, top: int = 20,
-                  per_dopant: int = 3, rank: str = "p_gain", temperature_c: float | str | None = None,
-                  state: str | None = None) -> dict[str, Any]:
+                  limits: Limits, max_fraction: float = DEFAULTS.max_fraction, step: float = DEFAULTS.step,
+                  top: int = DEFAULTS.top, per_dopant: int = DEFAULTS.per_dopant, rank: str = DEFAULTS.rank,
+                  temperature_c: float | str | None = DEFAULTS.temperature_c,
+                  state: str | None = DEFAULTS.state) -> dict[str, Any]:
     """`sulfml.workflows.screen.screen` of a parent, with every candidate's point for the scatter plot.
 
     Returns:
         rows (the parent's baseline first, then the ranked top; `p_gain` compares with the parent's best
         estimate, its measured value when known), counts, the parent's oxidation states, `points`: each
-        predicted candidate's total dopant fraction, dopant combination and interval, the intervals'
-        `coverage` (the models' card) and the `reference` p_gain compares with.
+        predicted candidate's total dopant fraction, its fraction per substituted site (`sites`), dopant
+        combination and interval, the intervals' `coverage` (the models' card) and the `reference` p_gain
+        compares with.
 
     Raises:
         ScreenError: a bad parent, substitution, fraction, step, ranking or state.
@@ -359,8 +362,11 @@ def screen_result(predictor: Predictor, parent: str, substitutions: str | Mappin
                 continue
             series = "; ".join(f"{site}→{'+'.join(d for s, d, _ in subs if s == site)}"
                                for site in dict.fromkeys(s for s, _ in dopant_combination(subs)))
+            sites: dict[str, float] = {}
+            for site, _, x in subs:
+                sites[site] = round(sites.get(site, 0.0) + x, 10)
             points.append(json_ready({"formula": formula, "series": series,
-                                      "fraction": round(sum(x for _, _, x in subs), 10),
+                                      "fraction": round(sum(x for _, _, x in subs), 10), "sites": sites,
                                       "log10_sigma": r.log10_sigma, "lo": r.log10_sigma_lo,
                                       "hi": r.log10_sigma_hi, "in_domain": r.in_domain}))
     return {"columns": list(table.columns), "rows": records(table), "counts": json_ready(counts),
@@ -371,9 +377,12 @@ def screen_result(predictor: Predictor, parent: str, substitutions: str | Mappin
 
 def about(predictor: Predictor, limits: Limits) -> dict[str, Any]:
     """Which models are loaded (registry name, version and alias, or directory), their cards' CV numbers,
-    the training data sources with licences and citations, and the server's limits."""
+    the training data sources with licences and citations, the server's limits, the intervals' coverage (the
+    models' card; null without a calibration), the states and the screen's settings."""
     from sulfml._version import __version__
     from sulfml.data.sources import source_files, source_info, source_names
+    from sulfml.errors import ScreenError
+    from sulfml.workflows.screen import interval_coverage, screen_settings
 
     models = {}
     used: set[str] = set()
@@ -396,6 +405,10 @@ def about(predictor: Predictor, limits: Limits) -> dict[str, Any]:
         sources.append({"name": name, "licence": info.get("licence"), "citation": info.get("citation"),
                         "files": pins})
     rng, known = _temperature_range(predictor)
+    try:
+        coverage: float | None = interval_coverage(predictor)
+    except ScreenError:  # models without an interval calibration
+        coverage = None
     return {"version": __version__, "source": predictor.source, "models": models, "sources": sources,
             "temperature_range_K": list(rng), "range_from_data": known, "limits": asdict(limits),
-            "states": list(STATES)}
+            "states": list(STATES), "coverage": coverage, "screen": json_ready(screen_settings())}

@@ -60,11 +60,11 @@ class JsonSink(Sink):
 class TableSink(Sink):
     """The terminal layout: the header with the first chunk, the neighbours' footer after the last."""
 
-    def __init__(self, fh: TextIO) -> None:
-        self.fh, self.started, self.neighbors_shown = fh, False, False
+    def __init__(self, fh: TextIO, coverage: float | None = None) -> None:
+        self.fh, self.started, self.neighbors_shown, self.coverage = fh, False, False, coverage
 
     def write(self, result: pd.DataFrame) -> None:
-        text = render_table(result, header=not self.started, footer=False)
+        text = render_table(result, header=not self.started, footer=False, coverage=self.coverage)
         if text:
             print(text, file=self.fh)
         self.started = True
@@ -111,15 +111,18 @@ class ParquetSink(Sink):
             self.writer.close()
 
 
-def open_sink(kind: str, target: TextIO | Path) -> Sink:
-    """A sink of `kind` (csv, json, table, parquet) on an open text stream or, for Parquet, a path."""
+def open_sink(kind: str, target: TextIO | Path, coverage: float | None = None) -> Sink:
+    """A sink of `kind` (csv, json, table, parquet) on an open text stream or, for Parquet, a path; `coverage`
+    labels a table's intervals."""
     if kind == "parquet":
         if not isinstance(target, Path):
             raise ValueError("Parquet is written to a file, not to a text stream")
         return ParquetSink(target)
     if isinstance(target, Path):
         raise ValueError(f"{kind} sinks write to an open text stream")
-    return {"csv": CsvSink, "json": JsonSink, "table": TableSink}[kind](target)
+    if kind == "table":
+        return TableSink(target, coverage)
+    return {"csv": CsvSink, "json": JsonSink}[kind](target)
 
 
 def records(result: pd.DataFrame) -> list[dict[str, Any]]:
@@ -248,27 +251,40 @@ def _state_text(r: dict) -> str:
     return f"{state} {space_group_label(int(sg), with_number=False)}" if sg is not None and sg == sg else state
 
 
-def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True) -> str:
+def coverage_label(coverage: float | None) -> str:
+    """An interval's coverage as every label writes it: '90 %' for 0.9, '68.3 %' for 0.683; 'calibrated' when
+    the models carry none. The web page's labels follow the same rule (static/app.js)."""
+    return "calibrated" if coverage is None else f"{round(100 * coverage, 1):g} %"
+
+
+def render_table(result: pd.DataFrame, header: bool = True, footer: bool = True, coverage: float | None = None
+                 ) -> str:
     """A terminal layout: one line per row (σ with its interval, Ea with its interval, T, domain), then the
     warnings and the nearest known materials under it. A streamed table prints the header with its first
-    chunk and the footer after its last."""
+    chunk and the footer after its last. `coverage` (the models' card, `Predictor.interval_coverage`) labels
+    the intervals."""
     if not {"log10_sigma", "log10_sigma_lo", "log10_sigma_hi"} <= set(result.columns):
         blank = result.astype(object).where(result.notna(), "")  # None and NaN alike print as nothing
         return blank.to_string(index=False, header=header) if len(result) or header else ""
     lines = []
-    head = (f"{'formula':<24} {'state':<21} {'basis':<14} {'log10 σ (S/cm)  [90% interval]':<31} {'σ (S/cm)':>9}  "
+    sigma_head = f"log10 σ (S/cm)  [{coverage_label(coverage)} interval]"
+    width = max(32, len(sigma_head) + 1)  # a longer coverage label ('68.3 %') widens its column
+    head = (f"{'formula':<24} {'state':<21} {'basis':<14} {sigma_head:<{width}} {'σ (S/cm)':>9}  "
             f"{'Ea (eV)  [interval]':<22} {'T (K)':>7}  domain")
     if header:
         lines += [head, "-" * len(head)]
     for r in result.to_dict("records"):
-        name = str(r.get("formula") or r.get("input") or "")[:24]
+        name = str(r.get("formula") or r.get("input") or "")
+        if len(name) > 24:  # a formula is never cut: a long one has a line of its own, the row goes under it
+            lines.append(name)
+            name = ""
         if r.get("error"):
             lines.append(f"{name:<24} error: {r['error']}")
             continue
         sig = f"{_num(r['log10_sigma'], '6.2f')}  [{_num(r['log10_sigma_lo'], '.2f')}, {_num(r['log10_sigma_hi'], '.2f')}]"
         ea = f"{_num(r.get('ea_eV'), '.3f')}  [{_num(r.get('ea_lo'), '.2f')}, {_num(r.get('ea_hi'), '.2f')}]"
         dom = "in domain" if r.get("in_domain") else "OUTSIDE"
-        lines.append(f"{name:<24} {_state_text(r):<21} {str(r.get('basis') or ''):<14} {sig:<31} "
+        lines.append(f"{name:<24} {_state_text(r):<21} {str(r.get('basis') or ''):<14} {sig:<{width}} "
                      f"{_num(r.get('sigma_S_cm'), '9.1e')}  {ea:<22} {_num(r.get('temperature_K'), '7.1f')}  {dom}")
         if r.get("measured_n_papers"):
             lines.append(f"{'':<4}= {measured_text(r)}")

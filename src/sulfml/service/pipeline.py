@@ -23,7 +23,8 @@ from sulfml.chem.elements import element_tables
 from sulfml.chem.polymorphs import space_group_of_name
 from sulfml.chem.space_groups import SpaceGroupError, space_group_label, space_group_number
 from sulfml.cpus import available_cpus
-from sulfml.featurize import fast
+from sulfml.featurize import assemble
+from sulfml.featurize.family import row_families
 from sulfml.parse.state import CRYSTALLINE, UNKNOWN, StateError, implied_state, normalize_state, reading_note
 from sulfml.service.known import known_materials
 from sulfml.service.physics import ROOM_T_K, SHIFT_NOTE_FROM_K, arrhenius_shift, temperature_kelvin
@@ -417,7 +418,7 @@ def _parse(batch: _Batch) -> None:
             u_notes[u] = [*p.notes, *(u_notes[u] or [])]  # the parser's notes (a likely typing slip) first
             u_feat[u] = {"composition": p.composition, "notation": p.notation, "tags": ";".join(p.tags),
                          "family": None}
-    uses_state = fast.uses_state(batch.bundle.preset)
+    uses_state = assemble.uses_state(batch.bundle.preset)
     u_state: list[str] = [UNKNOWN] * len(unique)
     u_state_notes: list[list[str]] = [[]] * len(unique)
     states_seen: dict[tuple, tuple[str, list[str]]] = {}
@@ -460,8 +461,10 @@ def _parse(batch: _Batch) -> None:
         if i in batch.cif_amounts:
             comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
             if not same_composition(comp, batch.cif_amounts[i]):
+                from sulfml.parse.formula import display_formula  # occupancy sums: 4.000000000000001, 1/3
+
                 batch.structure_notes.setdefault(i, []).append(
-                    f"the CIF's composition {reduced_formula(batch.cif_amounts[i])} differs from the formula; the "
+                    f"the CIF's composition {display_formula(batch.cif_amounts[i])} differs from the formula; the "
                     "formula is used")
         if i in batch.structures or (uses_structure and (u_feat[u] is None or u_sg[u] is not None)):
             # structure presets featurize row by row with each row's own structure columns
@@ -606,7 +609,7 @@ def features(rows: _FeatureRows, bundle: Bundle) -> np.ndarray:
     """
     names = bundle.models["log10_sigma"].card["feature_names"]
     try:
-        covered = fast.covered_columns(bundle.preset)
+        covered = assemble.covered_columns(bundle.preset)
     except KeyError:
         covered = []
     position = {c: j for j, c in enumerate(covered)}
@@ -619,7 +622,7 @@ def features(rows: _FeatureRows, bundle: Bundle) -> np.ndarray:
         if not covered:
             return slow
     comps, notation, tags, family, state = rows.batch()
-    data = fast.preset_features(comps, bundle.preset, notation, tags, family, state)
+    data = assemble.preset_features(comps, bundle.preset, notation, tags, family, state)
     if not missing and covered == names:
         return data
     X = np.empty((len(data), len(names)))
@@ -700,7 +703,7 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
         far[i] = "; ".join([*([far[i]] if i in far else []), (
             f"interval too wide to use: the log10 σ interval spans {width[j]:.1f} decades, more than "
             f"{cal.max_width:.1f}, the {cal.width_quantile:.0%} quantile of calibration widths within the domain")])
-    family = fast.row_families(X[f], names)
+    family = row_families(X[f], names)
     seen = sig_m.card["domain"].get("families")
     if seen is not None:
         for j in np.flatnonzero([fam is not None and fam not in seen for fam in family]).tolist():

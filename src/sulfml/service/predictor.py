@@ -6,9 +6,9 @@ The command line, `screen`, the benchmarks, the Python API (and later the server
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,8 +16,14 @@ from sulfml.chem.space_groups import space_group_number
 from sulfml.errors import InputError, StoreError
 from sulfml.parse.state import StateError, normalize_state
 from sulfml.service import pipeline
+from sulfml.service.inputs import has_pymatgen, name_structures, pymatgen_frame
 from sulfml.service.physics import temperature_kelvin
 from sulfml.tracking.bundle import Bundle
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sulfml.service.inputs import PredictInputs
 
 OUTPUT_COLUMNS = pipeline.OUTPUT_COLUMNS
 
@@ -37,6 +43,8 @@ class Predictor:
         >>> from sulfml import Predictor
         >>> predictor = Predictor.default()
         >>> predictor.predict(["Li6PS5Cl", "70Li2S-30P2S5"])  # doctest: +SKIP
+        >>> from pymatgen.core import Composition, Structure
+        >>> predictor.predict([Composition("Li3PS4"), Structure.from_file("Li6PS5Cl.cif")])  # doctest: +SKIP
     """
 
     bundle: Bundle
@@ -93,17 +101,19 @@ class Predictor:
                 del os.environ[key]
         return cls(bundle, f"registry {uri} @{alias}")
 
-    def predict(self, inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,
-                state: str | None = None, known_first: bool = True,
-                space_group: int | str | None = None) -> pd.DataFrame:
+    def predict(self, inputs: PredictInputs, temperature_c: float | str | None = None, state: str | None = None,
+                known_first: bool = True, space_group: int | str | None = None) -> pd.DataFrame:
         """Predict each input row, in order; a bad row gets an `error` and never stops the others.
 
         Args:
-            inputs: formulas, or a frame with a `formula` column and optional `temperature_C` (°C, blank:
+            inputs: formulas or pymatgen `Composition` and `Structure` objects (one, a list or a pandas
+                column), or a frame with a `formula` column of them and optional `temperature_C` (°C, blank:
                 25 °C), `state` (crystalline, glass, glass-ceramic; blank: what the formula implies, else
                 unknown), `space_group` (a number or a Hermann-Mauguin symbol; blank: what a polymorph name or
                 a CIF gives, else unknown) and `cif` (path) columns; a row with a CIF and no formula takes the
-                structure's composition.
+                structure's composition. A `Structure` is predicted as the CIF file it writes (its
+                composition, space group and BVSE check, exactly as that file gives them), its `input` named
+                by its reduced formula.
             temperature_c: the temperature for rows without their own (default 25 °C).
             state: the state for rows without their own.
             known_first: answer a material the training data hold (its composition in its state and space
@@ -118,7 +128,12 @@ class Predictor:
             InputError: `temperature_c` is not a usable temperature, `state` names no state, or the frame has
                 no `formula` column.
         """
-        return self.run(as_frame(inputs, temperature_c, state, space_group), known_first).frame()
+        if not has_pymatgen(inputs):
+            return self.run(as_frame(inputs, temperature_c, state, space_group), known_first).frame()
+        with tempfile.TemporaryDirectory(prefix="sulfml-structures-") as folder:
+            frame, names = pymatgen_frame(inputs, Path(folder))
+            out = self.run(as_frame(frame, temperature_c, state, space_group), known_first).frame()
+        return name_structures(out, names)
 
     def run(self, frame: pd.DataFrame, known_first: bool = True) -> pipeline.Prediction:
         """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
@@ -128,6 +143,14 @@ class Predictor:
     def preset(self) -> str:
         """The feature preset both models were trained on."""
         return self.bundle.preset
+
+    @property
+    def interval_coverage(self) -> float | None:
+        """The nominal coverage of the log10 σ intervals, from the model card (0.9 for the shipped models);
+        None for a bundle without an interval calibration."""
+        model = self.bundle.models.get("log10_sigma")
+        calibration = getattr(model, "calibration", None)
+        return None if calibration is None else float(calibration.confidence)
 
 
 def as_frame(inputs: pd.DataFrame | Sequence[str] | str, temperature_c: float | str | None = None,

@@ -1,11 +1,9 @@
 """Screening: enumerate dopant substitutions around a parent composition, charge-balanced through the Li
 content, and rank them against the parent through the one predict path, in chunks (bounded memory).
 
-Oxidation states of the parent come from pymatgen's oxidation-state guesses with Li pinned at +1, the
-halides (F, Cl, Br, I) at -1 and the chalcogens (O, S, Se, Te) at -2, as in Li thio- and oxo-electrolytes;
-one state per element. A dopant takes its common oxidation state of the host's sign closest to the host's,
-and the charge difference is balanced through Li in both directions: a lower-valent dopant adds Li
-(Al3+ for P5+: +2 Li per Al), a higher-valent one removes Li.
+The chemistry (the parent's oxidation states, a dopant's state on its site, the charge balance through Li)
+is `sulfml.chem.oxidation`'s. The screen's settings, their defaults, choices and help are `ScreenOptions`'s,
+which the `screen` command and the web API's screen request take theirs from.
 
 Ranking (`RANKS`): by default `p_gain`, the probability that the candidate's log10 σ exceeds the parent's
 best estimate (its measured value when the parent is a known material; `p_gain` states the rule). At most
@@ -18,174 +16,123 @@ enter the top list, so it is not ten neighbouring fractions of one substitution.
 from __future__ import annotations
 
 import contextlib
-import functools
 import heapq
 import itertools
 import math
 import re
 import statistics
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from sulfml.chem.composition import KeyedComposition
-from sulfml.chem.elements import element_tables
+from sulfml.chem.oxidation import (
+    OxidationStateError,
+    Substitution,
+    balance_through_li,
+    common_oxidation_states,
+    parent_states,
+    residual_charge,
+)
 from sulfml.errors import ScreenError
 from sulfml.parse.bulk import read_fast, read_many
+from sulfml.parse.display import rounded_formula
 from sulfml.parse.state import STATES, UNKNOWN
-from sulfml.service.predictor import Predictor
+
+if TYPE_CHECKING:
+    from sulfml.service.predictor import Predictor
 
 RESULT_COLUMNS = ["role", "formula", "substitution", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo",
                   "log10_sigma_hi", "measured_log10_sigma", "measured_n_papers", "ea_eV", "p_gain", "in_domain",
                   "score", "warning"]
+# The rankings: what each orders by (higher first; ties go to the higher prediction).
 RANKS = {
-    "p_gain": "probability that log10 σ exceeds the parent's best estimate (measured when known); the "
-              "candidate's and the parent's calibrated intervals read as independent normals",
+    "p_gain": "probability that the candidate's log10 σ exceeds the parent's best estimate (its measured value "
+              "when the parent is a known material, else its prediction), the candidate's and the parent's "
+              "calibrated intervals read as independent normals",
     "lcb": "lower end of the calibrated log10 σ interval",
-    "ucb": "upper end of the calibrated log10 σ interval",
+    "ucb": "upper end of the calibrated log10 σ interval (optimistic: it favours uncertain candidates)",
     "mean": "the predicted log10 σ",
 }
+# Each ranking's short name, for a column heading or a menu.
+RANK_LABELS = {"p_gain": "P(σ > parent)", "lcb": "interval, lower end", "ucb": "interval, upper end",
+               "mean": "prediction"}
 PREDICTED = ("formula", "basis", "log10_sigma", "sigma_S_cm", "log10_sigma_lo", "log10_sigma_hi",
              "measured_log10_sigma", "measured_n_papers", "ea_eV", "in_domain",
              "warning")  # the pipeline's columns a result row keeps (with the known-first ones)
 CANDIDATE_COLUMNS = ["formula", "parent", "substitution"]  # what write_candidates writes
 CHUNK = 20000
-PINNED = {"Li": 1, "F": -1, "Cl": -1, "Br": -1, "I": -1, "O": -2, "S": -2, "Se": -2, "Te": -2}
-RESIDUAL_TOLERANCE = 0.1  # a nominal parent off neutrality by at most this share of its cation charge is accepted
-MAX_GUESS_SITES = 12  # pymatgen enumerates states site by site: beyond this many, the single-valence search
+_RANK_HELP = (
+    "the ranking, higher first (ties go to the higher prediction): "
+    + "; ".join(f"{name} = {text}" for name, text in RANKS.items())
+    + ". The normals' standard deviation is the half-width / z, z the normal quantile of the interval coverage "
+      "in the models' card (1.645 for 90 % intervals); p_gain favours candidates likely to beat the parent, "
+      "not merely uncertain ones")
 
 
-@functools.cache
-def common_oxidation_states(symbol: str) -> tuple[int, ...]:
-    """pymatgen's common oxidation states of an element (from the shipped element tables)."""
-    tables = element_tables()
-    i = tables.index.get(symbol)
-    if i is None:
-        raise ScreenError(f"unknown element {symbol!r}")
-    return tuple(int(x) for x in tables.oxidation_states[i][: tables.n_oxidation_states[i]])
-
-
-def parent_states(composition: dict[str, float]) -> dict[str, int]:
-    """One oxidation state per element of the parent, with Li +1, halides -1 and chalcogens -2.
-
-    The other elements take the most likely single-valence guess of pymatgen (`oxi_state_guesses`: its
-    ICSD state lists, ranked by its ICSD occurrence scores). If no assignment is exactly neutral (nominal
-    formulas such as Li9.6P3S12), each other element takes its most frequent state in pymatgen's ICSD
-    occurrences, provided the parent is then off neutrality by at most `RESIDUAL_TOLERANCE` of its cation
-    charge; the candidates keep that offset (`residual_charge`). When an oxide with S, Se or Te cannot be
-    balanced with those at -2 (a sulfate), they are let free.
+@dataclass(frozen=True)
+class ScreenOptions:
+    """A screen's settings besides the parent and its substitutions: the one definition of their defaults,
+    choices (`option_choices`) and meaning (`option_help`), which the `screen` command's options and the web
+    API's screen request take theirs from.
 
     Raises:
-        ScreenError: no such assignment exists.
+        ScreenError: a ranking or state that is not one of the choices, or a count below its minimum.
     """
-    pin_sets = [{el: q for el, q in PINNED.items() if el in composition}]
-    if "O" in composition and {"S", "Se", "Te"} & set(composition):
-        pin_sets.append({el: q for el, q in pin_sets[0].items() if el not in ("S", "Se", "Te")})
-    for pins in pin_sets:
-        found = _pymatgen_guess(composition, pins) or _single_valence_guess(composition, pins)
-        if found:
-            return found
-    found = _most_frequent_states(composition, pin_sets[0])
-    if found:
-        return found
-    raise ScreenError("the parent cannot be charge-balanced with Li +1, halides -1, chalcogens -2 and "
-                      "pymatgen's oxidation states of the other elements")
+
+    max_fraction: float = field(default=0.5, metadata={
+        "help": "largest fraction of a site substituted (co-dopants together)"})
+    step: float = field(default=0.05, metadata={
+        "help": "fraction step: a site takes step, 2·step, ... up to the largest fraction"})
+    top: int = field(default=20, metadata={"help": "candidates listed after the parent's baseline"})
+    per_dopant: int = field(default=3, metadata={
+        "help": "at most this many candidates per dopant combination (the same dopants on the same sites, at "
+                "any fraction) in the list, so it is not one substitution at neighbouring fractions (0: no cap)"})
+    rank: str = field(default="p_gain", metadata={"help": _RANK_HELP, "choices": tuple(RANKS)})
+    temperature_c: float | str | None = field(default=None, metadata={
+        "help": "temperature in °C of every prediction (not given: 25 °C)"})
+    state: str | None = field(default=None, metadata={
+        "help": "the state of the parent and every candidate, a model input (not given: what the "
+                "parent's formula implies, else unknown)", "choices": STATES})
+
+    def __post_init__(self) -> None:
+        for name in ("rank", "state"):
+            value, choices = getattr(self, name), option_choices(name)
+            if value is not None and value not in (choices or ()):
+                raise ScreenError(f"the {'ranking' if name == 'rank' else name} must be one of "
+                                  f"{', '.join(choices or ())}, got {value!r}")
+        if self.top < 1:
+            raise ScreenError(f"the number of candidates listed must be at least 1, got {self.top}")
+        if self.per_dopant < 0:
+            raise ScreenError(f"the cap per dopant combination must be at least 0, got {self.per_dopant}")
 
 
-def _candidate_states(symbol: str) -> tuple[int, ...]:
-    """The states pymatgen's guesses try for an element (its ICSD list, else its common states)."""
-    from pymatgen.core import Element
-
-    try:
-        element = Element(symbol)
-    except ValueError as exc:
-        raise ScreenError(f"unknown element {symbol!r}") from exc
-    return tuple(element.icsd_oxidation_states or element.common_oxidation_states)
+_OPTION_FIELDS = {f.name: f for f in fields(ScreenOptions)}
 
 
-def _integer_scale(composition: dict[str, float], limit: int = 24) -> int | None:
-    """The smallest k <= limit with every amount times k a whole number, or None."""
-    for k in range(1, limit + 1):
-        if all(abs(a * k - round(a * k)) < 1e-6 for a in composition.values()):
-            return k
-    return None
+def option_help(name: str) -> str:
+    """What a `ScreenOptions` setting means, without its default (for a command's or an API's help)."""
+    return str(_OPTION_FIELDS[name].metadata["help"])
 
 
-def _pymatgen_guess(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
-    """pymatgen's best guess with `pins` in which every element has one integer state, or None.
-
-    Only for parents that scale to a whole-number formula with few sites of unpinned elements (pymatgen
-    enumerates the states site by site); the others go through `_single_valence_guess`.
-    """
-    from pymatgen.core import KeyedComposition as PmgComposition
-
-    k = _integer_scale(composition)
-    if k is None:
-        return None
-    whole = {el: round(a * k) for el, a in composition.items()}
-    divisor = math.gcd(*whole.values())
-    whole = {el: n // divisor for el, n in whole.items()}
-    if sum(n for el, n in whole.items() if el not in pins) > MAX_GUESS_SITES:
-        return None
-    guesses = PmgComposition(whole).oxi_state_guesses(oxi_states_override={el: [q] for el, q in pins.items()})
-    for guess in guesses:
-        if all(abs(v - round(v)) < 1e-9 for v in guess.values()):
-            return {el: int(round(guess[el])) for el in composition}
-    return None
+def option_choices(name: str) -> tuple[str, ...] | None:
+    """The values a `ScreenOptions` setting may take (None: any of its type)."""
+    choices: Any = _OPTION_FIELDS[name].metadata.get("choices")
+    return tuple(choices) if choices is not None else None
 
 
-def _occurrences() -> dict:
-    """pymatgen's ICSD occurrence counts of oxidation states (what `oxi_state_guesses` ranks by)."""
-    from pymatgen.core import KeyedComposition as PmgComposition
-
-    if PmgComposition.oxi_prob is None:
-        PmgComposition("Li2S").oxi_state_guesses()  # loads the table
-    return PmgComposition.oxi_prob or {}
+DEFAULTS = ScreenOptions()
 
 
-def _single_valence_guess(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
-    """The exactly neutral single-valence assignment pymatgen's occurrence scores rank first, or None."""
-    from pymatgen.core import Species
-
-    prob = _occurrences()
-    symbols = list(composition)
-    options = [(pins[s],) if s in pins else _candidate_states(s) for s in symbols]
-    best: tuple | None = None
-    for combo in itertools.product(*options):
-        charges = [q * composition[s] for q, s in zip(combo, symbols, strict=True)]
-        cations = sum(c for c in charges if c > 0)
-        if cations <= 0 or abs(sum(charges)) > 1e-6 * cations:
-            continue
-        score = sum(composition[s] * prob.get(Species(s, q), 0) for q, s in zip(combo, symbols, strict=True)
-                    if s not in pins)
-        if best is None or score > best[0]:
-            best = (score, dict(zip(symbols, combo, strict=True)))
-    return best[1] if best else None
-
-
-def _most_frequent_states(composition: dict[str, float], pins: dict[str, int]) -> dict[str, int] | None:
-    """Each unpinned element at its most frequent ICSD state, if the parent is then nearly neutral."""
-    from pymatgen.core import Species
-
-    prob = _occurrences()
-    states = {s: pins[s] if s in pins else max(_candidate_states(s), key=lambda q: prob.get(Species(s, q), 0))
-              for s in composition}
-    charges = [q * composition[s] for s, q in states.items()]
-    cations = sum(c for c in charges if c > 0)
-    if cations <= 0 or abs(sum(charges)) > RESIDUAL_TOLERANCE * cations:
-        return None
-    return states
-
-
-def residual_charge(composition: dict[str, float], states: dict[str, int]) -> float:
-    """The net charge of a composition with these states (0 for a neutral one)."""
-    return sum(q * composition[s] for s, q in states.items())
-
-
-Substitution = tuple[str, str, float]  # (site, dopant, fraction of the site)
+def screen_settings() -> dict[str, Any]:
+    """The settings as a form shows them: per `ScreenOptions` setting its default, choices and help; per
+    ranking its label (`RANK_LABELS`) and what it orders by (`RANKS`)."""
+    return {"options": {name: {"default": getattr(DEFAULTS, name), "choices": option_choices(name),
+                               "help": option_help(name)} for name in _OPTION_FIELDS},
+            "ranks": {name: {"label": RANK_LABELS[name], "description": text} for name, text in RANKS.items()}}
 
 
 @dataclass
@@ -198,8 +145,8 @@ class Sweep:
 
     parent: str
     substitutions: dict[str, list[str]]
-    max_fraction: float = 0.5
-    step: float = 0.05
+    max_fraction: float = DEFAULTS.max_fraction
+    step: float = DEFAULTS.step
     skipped: int = 0
     composition: dict[str, float] = field(init=False)
     states: dict[str, int] = field(init=False)
@@ -228,10 +175,10 @@ class Sweep:
             for group in dopants:
                 parts = _group(group)
                 for d in parts:
-                    common_oxidation_states(d)
+                    _screen_error(common_oxidation_states, d)
                 if len(set(parts)) != len(parts):
                     raise ScreenError(f"co-dopants {group!r} on {site} name an element twice")
-        self.states = parent_states(self.composition)
+        self.states = _screen_error(parent_states, self.composition)
         self.residual = residual_charge(self.composition, self.states)
 
     def fractions(self) -> list[float]:
@@ -275,23 +222,10 @@ class Sweep:
             yield text
 
     def _substitute(self, subs: list[Substitution]) -> str | None:
-        comp = dict(self.composition)
-        extra: dict[str, float] = {}
-        charge = 0.0
-        for site, dopant, x in subs:
-            host_q = self.states[site]
-            states = [q for q in common_oxidation_states(dopant) if q * host_q > 0]
-            if dopant == "Li" or not states:
-                return None
-            q = min(states, key=lambda s: (abs(s - host_q), -s))
-            moved = self.composition[site] * x
-            comp[site] -= moved
-            extra[dopant] = extra.get(dopant, 0.0) + moved
-            charge += moved * (q - host_q)
-        li = comp.get("Li", 0.0) - charge
-        if li < -1e-9 or "Li" not in comp:
+        balanced = balance_through_li(self.composition, self.states, subs)
+        if balanced is None:
             return None
-        comp["Li"] = li
+        comp, extra = balanced
         out: list[tuple[str, float]] = []
         for el, amt in comp.items():
             out.append((el, amt))
@@ -304,6 +238,14 @@ class Sweep:
         for el, amt in extra.items():
             merged[el] = merged.get(el, 0.0) + amt
         return "".join(el + _amount(a) for el, a in merged.items() if a > 1e-9)
+
+
+def _screen_error(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args), its `OxidationStateError` raised as the screen's `ScreenError`."""
+    try:
+        return fn(*args)
+    except OxidationStateError as exc:
+        raise ScreenError(str(exc)) from exc
 
 
 def _group(text: str) -> list[str]:
@@ -362,10 +304,9 @@ def interval_coverage(predictor: Predictor) -> float:
     Raises:
         ScreenError: the predictor has no log10 σ model with an interval calibration.
     """
-    try:
-        coverage = float(predictor.bundle.models["log10_sigma"].calibration.confidence)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise ScreenError("the models carry no log10 σ interval calibration, so p_gain cannot be computed") from exc
+    coverage = predictor.interval_coverage
+    if coverage is None:
+        raise ScreenError("the models carry no log10 σ interval calibration, so p_gain cannot be computed")
     if not 0 < coverage < 1:
         raise ScreenError(f"the models' interval coverage must be in (0, 1), got {coverage:g}")
     return coverage
@@ -493,10 +434,13 @@ def write_candidates(sweep: Sweep, path: str | Path, chunk: int = CHUNK) -> int:
     return n
 
 
-def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank: str = "p_gain",
-           chunk: int = CHUNK, progress: Callable[[int], object] | None = None, per_dopant: int | None = 3,
-           temperature_c: float | str | None = None, state: str | None = None) -> tuple[pd.DataFrame, dict]:
+def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = DEFAULTS.top, rank: str = DEFAULTS.rank,
+           chunk: int = CHUNK, progress: Callable[[int], object] | None = None,
+           per_dopant: int | None = DEFAULTS.per_dopant, temperature_c: float | str | None = DEFAULTS.temperature_c,
+           state: str | None = DEFAULTS.state) -> tuple[pd.DataFrame, dict]:
     """Predict the parent and every candidate of `sweep` through the `Predictor` in chunks; keep the top.
+
+    The settings are `ScreenOptions`'s (their defaults and choices are its).
 
     Args:
         predictor: the models (default: the shipped champion).
@@ -505,9 +449,9 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
             "lcb"/"ucb" the lower/upper end of the calibrated log10 σ interval, "mean" the prediction.
         per_dopant: at most this many candidates per dopant combination in the top list (None or 0: no cap).
         temperature_c: the temperature of every prediction (default 25 °C).
-        state: "crystalline", "glass", "glass-ceramic" or "unknown", the state of the parent and of every
-            candidate (a model input); default: the state the parent's formula implies (a glass notation,
-            a glass-ceramic tag), so that the candidates of 70Li2S-30P2S5 are glasses too.
+        state: one of `STATES`, the state of the parent and of every candidate (a model input); default:
+            the state the parent's formula implies (a glass notation, a glass-ceramic tag), so that the
+            candidates of 70Li2S-30P2S5 are glasses too.
         progress: optional callable(rows done) after each chunk.
 
     Returns:
@@ -522,14 +466,10 @@ def screen(sweep: Sweep, predictor: Predictor | None = None, top: int = 20, rank
             compares with it.
         InputError: the temperature is not usable.
     """
-    from sulfml.service.predictor import as_frame
+    # imported here, so the settings above cost a command line nothing of the predict path's imports
+    from sulfml.service.predictor import Predictor, as_frame
 
-    if rank not in RANKS:
-        raise ScreenError(f"the ranking must be one of {', '.join(RANKS)}, got {rank!r}")
-    if per_dopant is not None and per_dopant < 0:
-        raise ScreenError(f"the cap per dopant combination must be at least 0, got {per_dopant}")
-    if state is not None and state not in STATES:
-        raise ScreenError(f"the state must be one of {', '.join(STATES)}, got {state!r}")
+    ScreenOptions(top=top, rank=rank, per_dopant=per_dopant or 0, temperature_c=temperature_c, state=state)
     predictor = predictor or Predictor.default()
     coverage = interval_coverage(predictor)
     z = z_of(coverage)
@@ -612,4 +552,6 @@ def _result(role: str, r: dict, substitution: str, rank: str, reference: float, 
                     for c in ("log10_sigma", "log10_sigma_lo", "log10_sigma_hi"))
     p = _probability(_gain_z(mean, lo, hi, reference, reference_sd, z))
     score = {"p_gain": p, "lcb": lo, "ucb": hi, "mean": mean}[rank]
-    return r | {"role": role, "substitution": substitution, "p_gain": p, "score": score}
+    # a candidate is derived: at its parent's scale and element order, with at most four decimals
+    shown = rounded_formula(r["formula"]) if role == "candidate" and r["formula"] else r["formula"]
+    return r | {"role": role, "formula": shown, "substitution": substitution, "p_gain": p, "score": score}

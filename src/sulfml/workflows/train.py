@@ -48,18 +48,19 @@ MIN_FAMILY_SPAN_K = 50.0
 
 
 def family_temperature_ranges(measurements) -> dict[str, tuple[float, float]]:
-    """The span of measured temperatures per structural family (`sulfml.featurize.fast.family_index`, the rule
+    """The span of measured temperatures per structural family (`sulfml.featurize.family.family_index`, the rule
     the `family_*` features use), over the measurements with a temperature and a composition; only families
     whose span is at least `MIN_FAMILY_SPAN_K`."""
     import json
 
-    from sulfml.featurize import fast, rules
+    from sulfml.featurize import rules
+    from sulfml.featurize.family import family_index
 
     rows = measurements[measurements["temperature_K"].notna() & measurements["composition"].notna()]
     if not len(rows):
         return {}
-    codes = fast.family_index([json.loads(c) for c in rows["composition"]], rows["notation"].tolist(),
-                              rows["tags"].tolist(), rows["family"].tolist())
+    codes = family_index([json.loads(c) for c in rows["composition"]], rows["notation"].tolist(),
+                         rows["tags"].tolist(), rows["family"].tolist())
     t = rows["temperature_K"].to_numpy(float)
     spans = {rules.FAMILIES[int(c)]: (float(t[codes == c].min()), float(t[codes == c].max()))
              for c in sorted(set(codes.tolist()))}

@@ -263,6 +263,7 @@ def test_without_a_config_the_benchmark_runs_the_config_of_the_shipped_model(tmp
         benchmark_config(bundle_dir=bundle)
 
 
+@pytest.mark.slow
 def test_benchmark_cli_without_a_config_runs_the_shipped_models_config_and_says_which(mini_data_dir, tmp_path,
                                                                                        capsys):
     from sulfml.cli import main
@@ -280,6 +281,7 @@ def test_benchmark_cli_without_a_config_runs_the_shipped_models_config_and_says_
     assert "at least one seed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_intervals_report_family_folds_with_the_smoke_config(mini_data_dir):
     """The shipped kind of model (kNN features, their distance in the calibration) on grouped and family folds."""
     from sulfml.config import resolve_config

@@ -91,6 +91,19 @@ function spaceGroupText(number, labels) {
   return (labels && labels[String(number)]) || `space group ${number}`;
 }
 
+// The intervals' coverage as a label ("90 %" for 0.9, as `sulfml.service.output.coverage_label` writes it),
+// from the models' card (/api/about, or a screen's answer); "" when the server did not say.
+function coverageLabel(coverage) {
+  const c = isNum(coverage) ? coverage : state.about && state.about.coverage;
+  return isNum(c) ? `${Number((100 * c).toFixed(1))} %` : "";
+}
+
+// "90 % interval", or "interval" when the coverage is not known.
+function intervalWords(coverage) {
+  const label = coverageLabel(coverage);
+  return label ? `${label} interval` : "interval";
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The server
 
@@ -316,7 +329,7 @@ async function runPrediction(request, what) {
 
 function renderPredictions(result) {
   const table = clear($("results"));
-  const head = ["#", "Formula", "State", "Basis", "σ (S/cm)", "log10 σ [90 % interval]", "Ea (eV) [interval]", "T (K)",
+  const head = ["#", "Formula", "State", "Basis", "σ (S/cm)", `log10 σ [${intervalWords()}]`, "Ea (eV) [interval]", "T (K)",
     "Domain", "Nearest known", ""];
   const numeric = new Set([4, 5, 6, 7]);
   table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: numeric.has(i) ? "num" : null, text: h })))));
@@ -508,7 +521,7 @@ function drawArrhenius(result) {
   const band = curve.map((p) => [sx(p.inv_T), sy(p.hi)]).concat(curve.slice().reverse().map((p) => [sx(p.inv_T), sy(p.lo)]));
   svg.append(svgEl("path", { d: pathOf(band) + " Z", fill: "#1d4ed8", "fill-opacity": 0.16, stroke: "none", class: "band" }));
   svg.append(svgEl("path", { d: pathOf(curve.map((p) => [sx(p.inv_T), sy(p.log10_sigma)])), fill: "none", stroke: "#1d4ed8", "stroke-width": 2.4, class: "prediction" }));
-  const items = [{ kind: "line", colour: "#1d4ed8", label: "prediction" }, { kind: "band", colour: "#1d4ed8", label: "90 % interval" }];
+  const items = [{ kind: "line", colour: "#1d4ed8", label: "prediction" }, { kind: "band", colour: "#1d4ed8", label: intervalWords() }];
   neighbours.forEach((n, i) => {
     if (!isNum(n.log10_sigma)) return;
     const colour = NEIGHBOUR_COLOURS[i % NEIGHBOUR_COLOURS.length];
@@ -733,15 +746,20 @@ async function runScreen(event) {
   }
 }
 
-const RANK_WORDS = { p_gain: "P(σ > parent)", lcb: "lower end", ucb: "upper end", mean: "prediction" };
+// A ranking's label, as the server defines it (/api/about's `screen.ranks`).
+function rankLabel(name) {
+  const ranks = state.about && state.about.screen ? state.about.screen.ranks : {};
+  return ranks[name] ? ranks[name].label : name;
+}
 
 function renderScreen(result) {
   $("screen-card").hidden = false;
   const n = result.rows.filter((r) => r.role === "candidate").length;
-  $("screen-summary").textContent = `the parent's baseline, then the top ${n} by ${RANK_WORDS[result.rank] || result.rank}`;
+  $("screen-summary").textContent = `the parent's baseline, then the top ${n} by ${rankLabel(result.rank)}`;
   drawScreen(result);
   const table = clear($("screen-table"));
-  const head = ["", "Formula", "Substitution", "σ (S/cm)", "log10 σ [90 % interval]", "Ea (eV)", "P(σ > parent)", "Domain"];
+  const head = ["", "Formula", "Substitution", "σ (S/cm)", `log10 σ [${intervalWords(result.coverage)}]`, "Ea (eV)",
+    rankLabel("p_gain"), "Domain"];
   table.append(el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: i >= 3 && i <= 6 ? "num" : null, text: h })))));
   const body = el("tbody");
   let rank = 0;
@@ -761,68 +779,106 @@ function renderScreen(result) {
   table.append(body);
 }
 
+// The screen's scatter, readable with hundreds of candidates: one small semi-transparent marker per predicted
+// candidate, coloured by its dopant combination; interval bars only for the candidates listed in the table
+// (ringed) and for the one under the pointer. x is the fraction of the substituted site (with several sites,
+// the largest of them), over the data's own range.
 function drawScreen(result) {
   const box = $("screen-plot");
   const parent = result.rows.find((r) => r.role === "parent");
   const points = result.points.filter((p) => isNum(p.log10_sigma));
+  const interval = intervalWords(result.coverage);
+  const sites = [...new Set(points.flatMap((p) => Object.keys(p.sites || {})))];
+  const xOf = (p) => p.sites && Object.keys(p.sites).length ? Math.max(...Object.values(p.sites)) : p.fraction;
+  const xLabel = sites.length === 1
+    ? `fraction of the ${sites[0]} site substituted (dopant atoms per ${sites[0]})`
+    : `largest fraction of a substituted site (${sites.join(", ")}; dopant atoms per host atom)`;
+  $("screen-caption").textContent = `Predicted log10 σ of ${points.length} candidate${points.length === 1 ? "" : "s"} ` +
+    `against ${sites.length === 1 ? `the ${sites[0]} site's` : "the largest site"} fraction, coloured by dopant ` +
+    `combination; bars are ${interval}s, shown for the listed candidates (ringed) and the one under the pointer` +
+    (parent && isNum(parent.log10_sigma) ? `; the grey band is the parent's ${interval}` : "");
   if (!points.length) {
     clear(box).append(el("p", { class: "muted", text: "No candidate could be predicted, so there is nothing to plot." }));
     return;
   }
+  const listed = new Set(result.rows.filter((r) => r.role === "candidate").map((r) => r.formula));
   const series = [...new Set(points.map((p) => p.series))];
-  const ys = points.flatMap((p) => [p.lo, p.hi]);
+  const xs = points.map(xOf);
+  const step = minStep(xs);
+  const x0 = Math.max(0, Math.min(...xs) - step * 0.6);
+  const x1 = Math.max(...xs) + step * 0.6;
+  // y spans the predictions, the listed candidates' intervals and the parent's band: a hovered bar is clipped
+  // rather than letting every interval squash the cloud
+  const ys = points.map((p) => p.log10_sigma)
+    .concat(points.filter((p) => listed.has(p.formula)).flatMap((p) => [p.lo, p.hi])).filter(isNum);
   if (parent && isNum(parent.log10_sigma)) ys.push(parent.log10_sigma_lo, parent.log10_sigma_hi);
-  const maxX = Math.max(...points.map((p) => p.fraction));
-  const right = maxX + Math.max(minStep(points) * 0.6, maxX * 0.03);
   const yPad = Math.max(0.2, (Math.max(...ys) - Math.min(...ys)) * 0.06);
+  const [y0, y1] = [Math.min(...ys) - yPad, Math.max(...ys) + yPad];
   const { svg, sx, sy } = axes(box, {
-    width: 1000, height: 360, margin: { top: 16, right: 16, bottom: 44, left: 58 },
-    x: [0, right], y: [Math.min(...ys) - yPad, Math.max(...ys) + yPad], xTicks: 10,
-    xLabel: "dopant fraction of the site", yLabel: "log10 σ (S/cm)", label: "screen: predicted conductivity against dopant fraction",
+    width: 1000, height: 380, margin: { top: 16, right: 16, bottom: 44, left: 58 },
+    x: [x0, x1], y: [y0, y1], xTicks: 10,
+    xLabel, yLabel: "predicted log10 σ (σ in S/cm)", label: "screen: predicted conductivity against dopant fraction",
     xFormat: (t) => t.toFixed(2),
   });
+  const clip = (v) => sy(Math.min(y1, Math.max(y0, v)));
   if (parent && isNum(parent.log10_sigma)) {
-    svg.append(svgEl("rect", { x: sx(0), y: sy(parent.log10_sigma_hi), width: sx(right) - sx(0),
-      height: sy(parent.log10_sigma_lo) - sy(parent.log10_sigma_hi), fill: "#7b8794", "fill-opacity": 0.14 }));
-    svg.append(svgEl("line", { x1: sx(0), x2: sx(right), y1: sy(parent.log10_sigma), y2: sy(parent.log10_sigma), stroke: "#52606d", "stroke-dasharray": "6 4", "stroke-width": 1.4 }));
+    svg.append(svgEl("rect", { x: sx(x0), y: clip(parent.log10_sigma_hi), width: sx(x1) - sx(x0),
+      height: clip(parent.log10_sigma_lo) - clip(parent.log10_sigma_hi), fill: "#7b8794", "fill-opacity": 0.14, class: "parent-band" }));
+    svg.append(svgEl("line", { x1: sx(x0), x2: sx(x1), y1: sy(parent.log10_sigma), y2: sy(parent.log10_sigma), stroke: "#52606d", "stroke-dasharray": "6 4", "stroke-width": 1.4 }));
   }
-  const listed = new Set(result.rows.filter((r) => r.role === "candidate").map((r) => r.formula));
-  const dx = Math.min(0.25, 0.6 / Math.max(series.length, 1)) * (sx(result.points.length ? minStep(points) : 0.05) - sx(0));
+  const small = points.length > 150;
+  const dx = Math.min(0.25, 0.6 / Math.max(series.length, 1)) * (sx(x0 + step) - sx(x0));
+  const colourOf = new Map(series.map((name, k) => [name, PALETTE[k % PALETTE.length]]));
+  // bars never take the pointer: a bar over its own marker would hide it from the pointer and flicker
+  const hover = svgEl("line", { class: "interval hover", stroke: "#102a43", "stroke-width": 1.6, visibility: "hidden",
+    "pointer-events": "none" });
+  const listedLayer = svgEl("g", { class: "listed-layer" });
   series.forEach((name, k) => {
-    const colour = PALETTE[k % PALETTE.length];
+    const colour = colourOf.get(name);
     const offset = (k - (series.length - 1) / 2) * dx;
-    const mine = points.filter((p) => p.series === name).sort((a, b) => a.fraction - b.fraction);
+    const mine = points.filter((p) => p.series === name).sort((a, b) => xOf(a) - xOf(b));
     const g = svgEl("g", { class: "series", "data-series": name });
-    const means = new Map();
-    for (const p of mine) means.set(p.fraction, [...(means.get(p.fraction) || []), p.log10_sigma]);
-    const trend = [...means].map(([f, v]) => [sx(f) + offset, sy(v.reduce((a, b) => a + b, 0) / v.length)]);
-    if (trend.length > 1) g.append(svgEl("path", { d: pathOf(trend), fill: "none", stroke: colour, "stroke-opacity": 0.5, "stroke-width": 1.2 }));
-    for (const p of mine) {
-      const x = sx(p.fraction) + offset;
-      g.append(svgEl("line", { x1: x, x2: x, y1: sy(p.lo), y2: sy(p.hi), stroke: colour, "stroke-opacity": 0.45, "stroke-width": 1.4 }));
+    // a line through a series with one candidate per fraction; a series over several sites is a cloud
+    if (mine.length > 1 && new Set(mine.map(xOf)).size === mine.length) {
+      g.append(svgEl("path", { d: pathOf(mine.map((p) => [sx(xOf(p)) + offset, sy(p.log10_sigma)])), fill: "none", stroke: colour, "stroke-opacity": 0.45, "stroke-width": 1.1 }));
     }
     for (const p of mine) {
+      const x = sx(xOf(p)) + offset;
       const top = listed.has(p.formula);
-      const dot = svgEl("circle", { cx: sx(p.fraction) + offset, cy: sy(p.log10_sigma), r: top ? 5 : 3.6,
-        fill: colour, stroke: top ? "#102a43" : "white", "stroke-width": top ? 1.8 : 0.8, class: top ? "point listed" : "point" });
-      dot.append(svgEl("title", { text: `${p.formula}: log10 σ ${fixed(p.log10_sigma, 2)} [${fixed(p.lo, 2)}, ${fixed(p.hi, 2)}]` }));
-      g.append(dot);
+      const where = Object.entries(p.sites || {}).map(([s, f]) => `${s} ${fixed(f, 2)}`).join(", ");
+      const tip = `${p.formula} (${p.series}${where ? `, ${where}` : ""}): log10 σ ${fixed(p.log10_sigma, 2)}, ` +
+        `${interval} [${fixed(p.lo, 2)}, ${fixed(p.hi, 2)}]${p.in_domain === false ? ", outside the domain" : ""}`;
+      if (top) {
+        listedLayer.append(svgEl("line", { x1: x, x2: x, y1: clip(p.lo), y2: clip(p.hi), stroke: colour, "stroke-width": 1.5, class: "interval listed",
+          "pointer-events": "none" }));
+      }
+      const dot = svgEl("circle", { cx: x, cy: sy(p.log10_sigma), r: top ? 4.5 : small ? 2.4 : 3.4, fill: colour,
+        "fill-opacity": top ? 0.95 : 0.5, stroke: top ? "#102a43" : "none", "stroke-width": top ? 1.6 : 0,
+        class: top ? "point listed" : "point" });
+      dot.append(svgEl("title", { text: tip }));
+      dot.addEventListener("pointerenter", () => {
+        setAttrs(hover, { x1: x, x2: x, y1: clip(p.lo), y2: clip(p.hi), stroke: colour, visibility: "visible" });
+      });
+      dot.addEventListener("pointerleave", () => hover.setAttribute("visibility", "hidden"));
+      (top ? listedLayer : g).append(dot);
     }
     svg.append(g);
   });
-  const items = series.map((name, k) => ({ kind: "circle", colour: PALETTE[k % PALETTE.length], label: name }));
+  svg.append(listedLayer, hover);  // the listed candidates and the hovered bar above the cloud
+  const items = series.map((name) => ({ kind: "circle", colour: colourOf.get(name), label: name }));
   if (parent && isNum(parent.log10_sigma)) {
     items.push({ kind: "line", colour: "#52606d", dash: "6 4", label: `parent ${parent.formula}` });
-    items.push({ kind: "band", colour: "#7b8794", label: "parent's 90 % interval" });
+    items.push({ kind: "band", colour: "#7b8794", label: `parent's ${interval}` });
   }
-  items.push({ kind: "ring", colour: "#102a43", label: "ringed: listed in the table" });
+  items.push({ kind: "ring", colour: "#102a43", label: `ringed: listed in the table, with its ${interval}` });
   legend(box, items);
 }
 
-function minStep(points) {
-  const xs = [...new Set(points.map((p) => p.fraction))].sort((a, b) => a - b);
-  let step = xs[0] || 0.05;
-  for (let i = 1; i < xs.length; i++) step = Math.min(step, xs[i] - xs[i - 1]);
+// The smallest gap between distinct x values (the fraction step), 0.05 for a single value.
+function minStep(xs) {
+  const sorted = [...new Set(xs)].sort((a, b) => a - b);
+  let step = sorted.length > 1 ? Infinity : 0.05;
+  for (let i = 1; i < sorted.length; i++) step = Math.min(step, sorted[i] - sorted[i - 1]);
   return step;
 }
 
@@ -978,8 +1034,32 @@ function fact(list, term, ...value) {
   list.append(el("dt", { text: term }), el("dd", {}, ...value));
 }
 
+// The forms as the server defines them: the states (one list for both forms), the screen's defaults, choices
+// and help, and the intervals' coverage in the footnotes.
+function fillForms(about) {
+  for (const select of document.querySelectorAll("select.state-select")) {
+    for (const name of about.states || []) select.append(el("option", { value: name, text: name }));
+  }
+  const screen = about.screen || { options: {}, ranks: {} };
+  const ranks = clear($("rank"));
+  for (const [name, r] of Object.entries(screen.ranks)) ranks.append(el("option", { value: name, title: r.description, text: r.label }));
+  const inputs = { max_fraction: "max-fraction", step: "step", top: "top", per_dopant: "per-dopant", rank: "rank",
+    temperature_c: "screen-temperature", state: "screen-state" };
+  for (const [name, id] of Object.entries(inputs)) {
+    const option = screen.options[name];
+    if (!option) continue;
+    $(id).title = option.help;
+    if (option.default !== null && option.default !== undefined) $(id).value = String(option.default);
+  }
+  if (about.limits) $("top").max = String(about.limits.max_top);
+  for (const span of document.querySelectorAll(".coverage-label")) {
+    span.textContent = coverageLabel(about.coverage) ? `${coverageLabel(about.coverage)} ` : "";
+  }
+}
+
 function renderAbout(about) {
   state.about = about;
+  fillForms(about);
   $("version").textContent = about.version;
   const models = Object.values(about.models);
   const registered = models.filter((m) => m.registered_model);

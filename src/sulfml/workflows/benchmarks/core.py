@@ -14,7 +14,8 @@ import pandas as pd
 from sulfml.config import RunConfig
 from sulfml.data.table import DataTable, aggregate_materials, select_sources
 from sulfml.errors import UserError
-from sulfml.featurize import fast, rules
+from sulfml.featurize import rules
+from sulfml.featurize.family import family_index
 from sulfml.model.cv import regression_metrics
 from sulfml.model.estimator import make_regressor
 from sulfml.model.train import (
@@ -269,8 +270,8 @@ def mae_by(labels, y_true, y_pred, order: tuple[str, ...] = ()) -> dict[str, dic
 def material_families(materials: pd.DataFrame) -> np.ndarray:
     """Each material's structural family, one of `sulfml.featurize.rules.FAMILIES`: the data label when it
     names a family, else the composition pattern (the rule the `family_*` features use)."""
-    codes = fast.family_index([json.loads(c) for c in materials["composition"]], materials["notation"].tolist(),
-                              materials["tags"].tolist(), materials["family"].tolist())
+    codes = family_index([json.loads(c) for c in materials["composition"]], materials["notation"].tolist(),
+                         materials["tags"].tolist(), materials["family"].tolist())
     return np.array([rules.FAMILIES[int(c)] for c in codes], dtype=object)
 
 

@@ -196,7 +196,7 @@ def family(data: BenchmarkData) -> BenchmarkResult:
         key = name.replace("-", "_").lower()
         metrics |= {f"mae_lofo_{key}": m["mae_lofo"], f"mae_cv_{key}": m["mae_grouped_cv"], f"n_{key}": m["n"]}
     info = {"families": list(LOFO_FAMILIES), "family_rule": "data label when it names a family, else the "
-            "composition pattern (sulfml.featurize.fast.family_index)",
+            "composition pattern (sulfml.featurize.family.family_index)",
             "excluded": "composition and paper (DOI) of every held-out material"}
     return BenchmarkResult("family", "log10_sigma", metrics, predictions,
                            pd.concat(rows, ignore_index=True), info)

@@ -130,7 +130,7 @@ def sulfides(data: BenchmarkData) -> BenchmarkResult:
         "test_fold_sizes": [int((fold_of == k).sum()) for k in range(SULFIDE_FOLDS)],
         "training_materials_per_fold": n_train,
         "family_rule": "data label when it names a family, else the composition pattern "
-                       "(sulfml.featurize.fast.family_index); thiophosphate is reported as Li2S-P2S5",
+                       "(sulfml.featurize.family.family_index); thiophosphate is reported as Li2S-P2S5",
         "calls": "a material is above a threshold when its log10 σ is greater than the threshold's",
         "mean_predictor": "the mean log10 σ of the fold's training sulfides",
         "scoring": "censored σ counts as the config's substitute value, as training sees it; "
