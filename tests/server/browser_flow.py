@@ -116,6 +116,17 @@ def _api_predict(url: str, formulas: list[str]) -> list[dict]:
         return json.loads(response.read())["rows"]
 
 
+def run_screen(page, parent: str, substitutions: str, max_fraction: float = 0.3, step: float = 0.1, top: int = 5
+               ) -> None:
+    """Fill the screen form (its tab open) and start the screen."""
+    page.fill("#parent", parent)
+    page.fill("#substitutions", substitutions)
+    page.fill("#max-fraction", str(max_fraction))
+    page.fill("#step", str(step))
+    page.fill("#top", str(top))
+    page.click("#screen-button")
+
+
 def run_flow(page, url: str, shots: Path, formulas: list[str] | None = None) -> dict:
     """Drive the page: predict three formulas (one bad, default `FORMULAS`), open the second good one in
     detail, run a small screen; screenshots in `shots`. Returns what was seen (for the test's assertions)."""
@@ -154,12 +165,7 @@ def run_flow(page, url: str, shots: Path, formulas: list[str] | None = None) -> 
     page.screenshot(path=str(shots / "page.png"), full_page=True)
 
     page.click("#tab-screen")
-    page.fill("#parent", "Li3PS4")
-    page.fill("#substitutions", "P=Si,Ge")
-    page.fill("#max-fraction", "0.3")
-    page.fill("#step", "0.1")
-    page.fill("#top", "5")
-    page.click("#screen-button")
+    run_screen(page, "Li3PS4", "P=Si,Ge", top=5)
     expect(page.locator("#screen-table tbody tr").first).to_contain_text("parent")
     expect(page.locator("#screen-plot svg circle.point").first).to_be_visible()
     seen["screen_rows"] = [r.inner_text() for r in page.locator("#screen-table tbody tr").all()]

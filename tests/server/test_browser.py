@@ -280,12 +280,7 @@ def test_the_page_takes_its_labels_and_forms_from_the_server_in_chromium(artifac
         seen["states"] = [page.locator(f"#{s} option").all_inner_texts() for s in ("state", "screen-state")]
         page.click("#tab-screen")
         seen["form"] = {i: page.input_value(f"#{i}") for i in ("max-fraction", "step", "top", "per-dopant", "rank")}
-        page.fill("#parent", "Li3PS4")
-        page.fill("#substitutions", "P=Si,Ge; S=Cl")
-        page.fill("#max-fraction", "0.3")
-        page.fill("#step", "0.1")
-        page.fill("#top", "4")
-        page.click("#screen-button")
+        flow.run_screen(page, "Li3PS4", "P=Si,Ge; S=Cl", top=4)
         expect(page.locator("#screen-plot svg circle.point").first).to_be_visible()
         seen["screen_head"] = page.locator("#screen-table thead").inner_text()
         seen["caption"] = page.locator("#screen-caption").inner_text()
