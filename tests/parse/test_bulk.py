@@ -93,7 +93,11 @@ def notation_examples() -> list[str]:
     return sorted(set(re.findall(r"`([^`\n]+)`", NOTATIONS.read_text(encoding="utf-8"))))
 
 
-@pytest.mark.parametrize("texts", [generated(), integer_formulas(), notation_examples()],
+# the large random batches are the slow lane's (pytest -m "not slow" skips them); the fixed cases run always
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("texts", [pytest.param(generated(), marks=SLOW), integer_formulas(), notation_examples()],
                          ids=["generated", "integer", "notations"])
 def test_fast_path_equals_parse_formula(texts):
     accepted = 0
@@ -127,6 +131,7 @@ def test_a_zero_part_of_a_glass_is_read_as_the_parser_reads_it():
     assert parse_fast("70Li2S-30P2S5-0Li") == parse_formula("70Li2S-30P2S5-0Li")
 
 
+@pytest.mark.slow
 def test_tables_match_pymatgen():
     import math
     import warnings
@@ -236,7 +241,9 @@ def _rows_of(batch) -> list:
     return out
 
 
-@pytest.mark.parametrize("texts", [generated(), generated(20000, seed=11), benchmark_formulas(20000),
+@pytest.mark.parametrize("texts", [pytest.param(generated(), marks=SLOW),
+                                   pytest.param(generated(20000, seed=11), marks=SLOW),
+                                   pytest.param(benchmark_formulas(20000), marks=SLOW),
                                    EDGE_CASES, integer_formulas(), notation_examples()],
                          ids=["generated", "generated-11", "benchmark", "edge", "integer", "notations"])
 def test_read_many_equals_read_fast(texts):

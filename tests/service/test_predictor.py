@@ -149,6 +149,7 @@ def test_cif_predictions_survive_disorder_and_garbage(bundle, tmp_path):
     assert "the CIF's composition Li3P2S5Cl3 differs" in out.loc[2, "warning"]  # Li1.5P1S2.5Cl1.5: no 1s
 
 
+@pytest.mark.slow
 def test_obelix_cifs_predict_without_crashing(bundle, tmp_path, mirror_dir):
     import tarfile
 
