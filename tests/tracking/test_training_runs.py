@@ -69,6 +69,7 @@ def test_train_tracks_registers_promotes_and_exports(mini_data_dir, small_config
     assert json.loads((tmp_path / "models" / "ea_eV" / "model.json").read_text())["learner"]
 
 
+@pytest.mark.slow
 def test_promotion_rule(mini_data_dir, small_config, tmp_path):
     res = _train(small_config, mini_data_dir, tmp_path)
     sigma = res[0]
