@@ -21,15 +21,21 @@ The seed moves the folds, XGBoost's subsampling and the kNN features' inner fold
 --seeds` does; every row is the mean and sample standard deviation over the seeds 42, 7 and 2026.
 
 Whatever a variant learns from targets (neighbour features, the extra Liverpool targets, a second model) is
-fitted on the benchmark's training rows only. Results are appended as JSON lines to
+fitted on the benchmark's training rows only.
+
+The neural round (issue 26, `--round neural --workers 1`) trains `sulfml.model.neural`'s network, each fit in
+its own process, and caches each fit's predictions under `experiments/cache/neural/` (git-ignored) by a digest of
+its training rows, targets, test rows, parameters, seed and code, so an interrupted run resumes where it stopped. Results are appended as JSON lines to
 `experiments/results/ablation.jsonl` with the commit they were measured at; `--write` makes the Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import time
@@ -368,7 +374,101 @@ def fit_structure_residual(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.
     return pred
 
 
-FITS: dict[str, Callable] = {"bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
+# ------------------------------------------------------------------------- the neural member (issue 26)
+
+NEURAL_CACHE = ROOT / "experiments" / "cache" / "neural"  # git-ignored: one file of predictions per fit
+BLEND_FOLDS = 5  # inner folds of the blend's weight choice, grouped like the benchmark's own
+BLEND_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # the network's weight in the blend
+_NEURAL_SOURCES = ("model/neural.py", "model/neural_forward.py", "chem/element_tables.json",
+                   "chem/element_embeddings.json")
+
+
+@cache
+def neural_params():
+    from sulfml.model.neural import NetworkParams
+
+    return NetworkParams()
+
+
+@cache
+def neural_code_version() -> str:
+    """A digest of the network's code and the element tables it reads: a change of either invalidates the cache."""
+    h = hashlib.sha256()
+    for rel in _NEURAL_SOURCES:
+        h.update((ROOT / "src" / "sulfml" / rel).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _state(rows: pd.DataFrame) -> np.ndarray:
+    from sulfml.featurize.descriptors import material_state
+
+    return material_state(rows["state"].tolist())
+
+
+def neural_predictions(rows_tr: pd.DataFrame, ytr: np.ndarray, rows_te: pd.DataFrame, seed: int) -> np.ndarray:
+    """The network trained on `rows_tr` (targets `ytr`; the state one-hot as context) predicting `rows_te`.
+
+    Cached under `NEURAL_CACHE` by a sha256 digest of the training rows' keys and targets, the test rows' keys,
+    the parameters, the seed and `neural_code_version()`, so an interrupted run resumes and a rerun is free; each
+    fit's time is logged in `fits.jsonl` beside the predictions."""
+    from sulfml.featurize.rules import STATE_LABELS
+    from sulfml.model.neural import fit_network
+    from sulfml.model.neural_forward import predict
+
+    ytr = np.asarray(ytr, float)
+    key = json.dumps({"train": _row_keys(rows_tr), "y": ytr.tolist(), "test": _row_keys(rows_te),
+                      "params": neural_params().to_dict(), "seed": int(seed), "code": neural_code_version()})
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    path = NEURAL_CACHE / f"{digest}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    NEURAL_CACHE.mkdir(parents=True, exist_ok=True)
+    fit = fit_network(rows_tr["composition"].tolist(), ytr, neural_params(), seed, context=_state(rows_tr),
+                      context_names=STATE_LABELS)
+    pred = predict(fit.weights, rows_te["composition"].tolist(), _state(rows_te))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, pred)
+    os.replace(tmp, path)  # whole or absent: an interrupted write leaves no half file under the digest
+    with (NEURAL_CACHE / "fits.jsonl").open("a") as fh:
+        fh.write(json.dumps({"digest": digest, "seed": int(seed), "n_train": len(ytr), "n_test": len(pred),
+                             "seconds": round(fit.seconds, 1), "train_seconds": fit.weights.meta["train_seconds"],
+                             "export_max_abs_diff": fit.weights.meta["export_max_abs_diff"]}) + "\n")
+    return pred
+
+
+def fit_neural(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+    """The network alone, on the same training rows (`ctx["rows"]`) and targets as the trees."""
+    assert ctx is not None
+    return neural_predictions(ctx["rows"], ytr, ctx["test_rows"], seed)
+
+
+def blend_weight(y: np.ndarray, trees: np.ndarray, net: np.ndarray) -> float:
+    """The network's weight of `BLEND_GRID` with the lowest MAE of the blend (the smaller weight on a tie)."""
+    maes = [np.mean(np.abs((1 - a) * trees + a * net - y)) for a in BLEND_GRID]
+    return float(BLEND_GRID[int(np.argmin(maes))])
+
+
+def fit_blend_cv(params, seed, Xtr, ytr, Xte, w=None, ctx=None) -> np.ndarray:
+    """Trees and network blended at a weight chosen inside the training rows: both are fitted on `BLEND_FOLDS`
+    folds of them (grouped by the training rows' leak groups), the weight minimises the out-of-fold MAE, and
+    the blend of the two fitted on every training row predicts the test rows. The weight is noted in
+    `ctx["notes"]`."""
+    assert ctx is not None
+    rows, ytr = ctx["rows"], np.asarray(ytr, float)
+    groups = ctx.get("groups")
+    if groups is None or len(groups) != len(ytr):
+        groups = np.random.default_rng(seed).integers(0, 10 * BLEND_FOLDS, len(ytr))
+    oof_trees, oof_net = np.full(len(ytr), np.nan), np.full(len(ytr), np.nan)
+    for tr, te in grouped_folds(np.asarray(groups), BLEND_FOLDS, seed):
+        oof_trees[te] = fit_plain(params, seed, Xtr.iloc[tr], ytr[tr], Xtr.iloc[te], None if w is None else w[tr])
+        oof_net[te] = neural_predictions(rows.iloc[tr], ytr[tr], rows.iloc[te], seed)
+    weight = blend_weight(ytr, oof_trees, oof_net)
+    ctx.setdefault("notes", []).append(weight)
+    trees = fit_plain(params, seed, Xtr, ytr, Xte, w)
+    return (1 - weight) * trees + weight * neural_predictions(rows, ytr, ctx["test_rows"], seed)
+
+
+FITS: dict[str, Callable] = {"neural": fit_neural, "blend-cv": fit_blend_cv, "bag-5": fit_bag(5), "extra-trees-0.3": fit_extra_trees(0.3),
                              "extra-trees-0.5": fit_extra_trees(0.5), "sigma-with-ea": fit_stacked("ea_eV", "pred_ea_eV"),
                              "ea-with-sigma": fit_stacked("log10_sigma", "pred_log10_sigma"),
                              "mlp-0.3": fit_mlp(0.3), "structure-residual": fit_structure_residual}
@@ -387,6 +487,7 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
     X, y = ts.X, ts.y
     w = np.where(is_sulfide(ts.materials), v.sulfide_weight, 1.0) if v.sulfide_weight != 1.0 else None
     ea_values = ts.materials["ea_eV"].to_numpy(float)
+    rows = ts.materials  # the training rows as materials, aligned with X (what the network reads)
     if v.extra_sigma:
         extra = EXTRA_ROWS[v.extra_sigma](meas, set(mats["material_key"]))
         if len(extra):
@@ -395,8 +496,9 @@ def _sigma_training(v: Variant, cfg: RunConfig, meas: pd.DataFrame, mats: pd.Dat
             y = np.concatenate([y, extra["log10_sigma"].to_numpy(float)])
             w = np.concatenate([np.ones(len(ts.y)) if w is None else w, np.full(len(extra), EXTRA_WEIGHT)])
             ea_values = np.concatenate([ea_values, np.full(len(extra), np.nan)])
+            rows = pd.concat([rows, extra])
     groups = leak_groups(ts.materials) if len(X) == len(ts.y) else None  # extra rows have no papers to group
-    return ts, X, y, w, {"ea_eV": ea_values, "cfg": cfg, "groups": groups}
+    return ts, X, y, w, {"ea_eV": ea_values, "cfg": cfg, "groups": groups, "rows": rows, "notes": []}
 
 
 def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
@@ -406,7 +508,7 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     mats = aggregate_materials(train, cfg.data.aggregation)
     _, X, y, w, ctx = _sigma_training(v, cfg, train, mats)
     pred = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, features(test, cfg.preset, v.columns), w,
-                       ctx)
+                       {**ctx, "test_rows": test})
     cens = test["censored"].to_numpy(bool)
     y_true = np.where(cens, OBELIX_CENSORED_LOG10, test["log10_sigma"].to_numpy(float))
     err = np.abs(pred - y_true)
@@ -415,6 +517,7 @@ def obelix(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     for part, sel in (("cif", has_cif), ("rest", ~has_cif)):
         out[f"mae_{part}"] = float(err[sel].mean())
         out[f"mae_{part}_uncensored"] = float(err[sel & ~cens].mean())
+    _noted(out, ctx["notes"])
     # the entries' predictions, for the structure round's paired bootstrap (`_task` takes them out of the metrics)
     out[PREDICTIONS] = {"id": test["source_row_id"].astype(str).tolist(), "y_true": y_true.tolist(),
                         "y_pred": [float(x) for x in pred], "censored": cens.tolist(), "has_cif": has_cif.tolist()}
@@ -428,10 +531,12 @@ def ea(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     sigma[ts.materials["censored"].to_numpy(bool)] = cfg.censoring.log10_value
     oof = np.full(len(ts.y), np.nan)
     groups = leak_groups(ts.materials)
+    notes: list[float] = []
     for tr, te in grouped_folds(groups, 5, cfg.seed):
         oof[te] = fit_predict(v, cfg.params["ea_eV"], cfg.seed, ts.X.iloc[tr], ts.y[tr], ts.X.iloc[te], None,
-                              {"log10_sigma": sigma[tr], "cfg": cfg, "groups": groups[tr]})
-    return {"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}
+                              {"log10_sigma": sigma[tr], "cfg": cfg, "groups": groups[tr],
+                               "rows": ts.materials.iloc[tr], "test_rows": ts.materials.iloc[te], "notes": notes})
+    return _noted({"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}, notes)
 
 
 def _outside(meas: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
@@ -449,11 +554,13 @@ def sulfides(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     groups = leak_groups(ts.materials)
     tested = np.flatnonzero(is_sulfide(ts.materials))
     pred = np.full(len(tested), np.nan)
+    notes: list[float] = []
     for _, te in grouped_folds(groups[tested], SULFIDE_FOLDS, cfg.seed):
         held = np.isin(groups, groups[tested[te]])
         fold_meas = _outside(meas, ts.materials[held])  # what the fold's extra rows may come from
         _, X, y, w, ctx = _sigma_training(v, cfg, fold_meas, ts.materials[~held])
-        pred[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, ts.X.iloc[tested[te]], w, ctx)
+        pred[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X, y, ts.X.iloc[tested[te]], w,
+                               {**ctx, "test_rows": ts.materials.iloc[tested[te]], "notes": notes})
     y_true = ts.y[tested]
     cens = ts.censored[tested]
     err = np.abs(pred - y_true)
@@ -461,7 +568,7 @@ def sulfides(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     state = ts.materials["state"].iloc[tested].fillna("unknown").to_numpy()
     for s in ("crystalline", "glass"):
         out[f"mae_{s}"] = float(err[state == s].mean())
-    return out
+    return _noted(out, notes)
 
 
 def cv(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
@@ -470,10 +577,18 @@ def cv(v: Variant, cfg: RunConfig, meas: pd.DataFrame) -> dict:
     ts, X, y, w, ctx = _sigma_training(v, cfg, meas.iloc[:0], mats)
     oof = np.full(len(ts.y), np.nan)
     for tr, te in grouped_folds(ts.groups, cfg.cv.n_splits, cfg.seed):
-        sub = {**ctx, "ea_eV": ctx["ea_eV"][tr], "groups": None if ctx["groups"] is None else ctx["groups"][tr]}
+        sub = {**ctx, "ea_eV": ctx["ea_eV"][tr], "groups": None if ctx["groups"] is None else ctx["groups"][tr],
+               "rows": ctx["rows"].iloc[tr], "test_rows": ctx["rows"].iloc[te]}
         oof[te] = fit_predict(v, cfg.params["log10_sigma"], cfg.seed, X.iloc[tr], y[tr], X.iloc[te],
                               None if w is None else w[tr], sub)
-    return {"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}
+    return _noted({"mae": float(np.mean(np.abs(oof - ts.y))), "n": int(len(ts.y))}, ctx["notes"])
+
+
+def _noted(metrics: dict, notes: list[float]) -> dict:
+    """The metrics plus the mean of what the fits noted (the blend's chosen weight), when they noted any."""
+    if notes:
+        metrics["blend_weight"] = float(np.mean(notes))
+    return metrics
 
 
 SUITES = {"obelix": obelix, "ea": ea, "sulfides": sulfides, "cv": cv}
@@ -626,7 +741,21 @@ PREDICTIONS = "_predictions"  # the key of an obelix result's per-entry predicti
 PREDICTIONS_FILE = RESULTS / "ablation_structure_predictions.jsonl"
 BOOTSTRAP_DRAWS = 2000
 
-ALL_VARIANTS = [*VARIANTS, *STRUCTURE_VARIANTS]
+# The neural round (issue 26): a network over the elements of a composition (`sulfml.model.neural`, CrabNet's idea
+# at a size that fits in about a minute on one core), alone and blended with the shipped trees, against
+# `composition` (the shipped trees, measured in the structure round).
+NEURAL_VARIANTS = [
+    Variant("neural", "the network alone (sulfml.model.neural: element embedding from the magpie and MEGNet-16 "
+            "tables, fractional encoding, 2 transformer layers, fraction-weighted pooling, the state one-hot "
+            "beside the pooled vector; censored rows at the substitute value, as the trees)",
+            preset="chemistry-v3", fit="neural", round="neural"),
+    Variant("blend-cv", f"the shipped trees and the network, the network's weight (0 to 1 by 0.1) chosen by the "
+            f"out-of-fold MAE of both on {BLEND_FOLDS} leak-grouped folds of each benchmark's own training rows",
+            preset="chemistry-v3", fit="blend-cv", round="neural"),
+]
+NEURAL_BASE = STRUCTURE_BASE
+
+ALL_VARIANTS = [*VARIANTS, *STRUCTURE_VARIANTS, *NEURAL_VARIANTS]
 
 
 # ------------------------------------------------------------------------------------------- the table
@@ -911,11 +1040,48 @@ def polymorph_paragraph(path: Path = POLYMORPH_METRICS) -> str:
             f"{m['mae']:.3f} with the space group, {m['mae_composition']:.3f} without.\n")
 
 
+def neural_markdown(rows: dict[str, dict], preds: dict[tuple[str, int], dict]) -> str:
+    """The neural round's table: each benchmark against `composition`, the blend's chosen weights, and the
+    paired bootstrap of the OBELiX entries' seed-mean errors against `composition`."""
+    mine = {n: r for n, r in rows.items() if r.get("round") == "neural"}
+    base = rows.get(NEURAL_BASE, {})
+    keys = (("obelix_mae", 3), ("sulfides_mae", 3), ("ea_mae", 4))
+    out = ["| variant | what changed | obelix MAE | Δ | sulfides MAE | Δ | ea MAE (eV) | Δ | network's weight "
+           "(obelix / sulfides / ea) | ΔMAE obelix [95 % CI] | commit |", "|" + "---|" * 11]
+    for name, r in [(NEURAL_BASE, base), *mine.items()]:
+        if not r:
+            continue
+        cells = []
+        for key, digits in keys:
+            cells += list(_cell(r, base, key, digits))
+        weights = " / ".join(f"{r[f'{b}_blend_weight']:.2f}" if f"{b}_blend_weight" in r else "–"
+                             for b in ("obelix", "sulfides", "ea"))
+        boot = bootstrap_vs_base(preds, name, NEURAL_BASE) if r is not base else {}
+        out.append(f"| {name} | {r['what']} | {' | '.join(cells)} | {weights} | {_interval(boot, 'all')} | "
+                   f"{r['commit']} |")
+    return "\n".join(out)
+
+
+NEURAL_INTRO = """## Neural round (issue 26): a network beside the trees
+
+`composition` is the shipped configuration's trees (the structure round's baseline). The network and the blend
+are trained on the same rows, targets (censored rows at the config's substitute value) and seeds; the blend's
+weight is chosen inside each benchmark's training rows, never on its test rows. Values are the mean ± sample
+standard deviation over the seeds {seeds}; the bootstrap interval is over the OBELiX test entries. Reproduce with
+
+    SULFML_DATA_DIR=/path/to/datasets PYTHONPATH=src python scripts/experiments/ablation.py --round neural --workers 1
+
+{table}
+"""
+
+
 def write(rows: dict[str, dict], path: Path) -> None:
     text = INTRO.replace("{table}", markdown(rows))
     if any(r.get("round") == "structure" for r in rows.values()):
         text += "\n" + STRUCTURE_INTRO.replace("{table}", structure_markdown(rows, latest_predictions())).replace(
             "{draws}", str(BOOTSTRAP_DRAWS)) + polymorph_paragraph()
+    if any(r.get("round") == "neural" for r in rows.values()):
+        text += "\n" + NEURAL_INTRO.replace("{table}", neural_markdown(rows, latest_predictions()))
     path.write_text(text.replace("{seeds}", ", ".join(map(str, SEEDS))))
 
 
@@ -925,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--write", action="store_true", help="write ablation.md from the JSON lines and stop")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--round", choices=("accuracy", "structure"), default="accuracy",
+    ap.add_argument("--round", choices=("accuracy", "structure", "neural"), default="accuracy",
                     help="without --only: the round whose variants not yet measured run (default accuracy)")
     ap.add_argument("--series", action="store_true", help="count what the Liverpool series lever can use and stop")
     ap.add_argument("--benchmarks", help="comma-separated benchmarks instead of each variant's own (e.g. cv)")
