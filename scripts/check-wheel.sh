@@ -26,6 +26,12 @@ for f in sulfml/py.typed sulfml/champion/log10_sigma/model.json sulfml/configs/t
   check 'python3 -c "import sys, zipfile; sys.exit(\"$f\" not in zipfile.ZipFile(\"$wheel\").namelist())"' \
       "the wheel lacks $f"
 done
+# a champion with a neural member ships its network; predicting with it needs no torch (not even installed here)
+for f in $(cd "$repo/src" && find sulfml/champion -name network.npz); do
+  check 'python3 -c "import sys, zipfile; sys.exit(\"$f\" not in zipfile.ZipFile(\"$wheel\").namelist())"' \
+      "the wheel lacks $f"
+done
+check '! "$work/venv/bin/python" -c "import torch" 2>/dev/null' "torch is installed without the neural extra"
 # `sulfml serve`'s application builds from the installed files (it reads its page, script and stylesheet)
 check '"$work/venv/bin/python" -c "from sulfml import Predictor; from sulfml.server.app import create_app; create_app(Predictor.default())"' \
     "the web application builds from the installed package"

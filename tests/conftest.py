@@ -180,3 +180,52 @@ def trained(tmp_path_factory) -> dict:
         results = train(config, data_dir=data, tracking_uri=uri, models_dir=root / "models", log=lambda s: None)
     return {"root": root, "uri": uri, "models": root / "models", "data": data, "config": config,
             "results": results}
+
+
+def random_network(seed: int, y_center: float = -5.0, y_scale: float = 2.0):
+    """A `NetworkWeights` of the forward's shapes with random weights, reading the state one-hot: what a fit
+    of the neural member exports, without torch and in no time (`sulfml.model.neural_forward`)."""
+    from sulfml.featurize.rules import STATE_LABELS
+    from sulfml.model.neural_forward import NetworkWeights
+
+    rng = np.random.default_rng(seed)
+    d, ff, n_freq, ctx = 8, 12, 2, len(STATE_LABELS)
+    arrays = {"element_embedding": rng.normal(size=(118, d)),
+              "fraction.weight": rng.normal(size=(d, 4 * n_freq + 2)), "fraction.bias": rng.normal(size=d),
+              "norm.weight": np.ones(d), "norm.bias": np.zeros(d),
+              "head1.weight": rng.normal(size=(d, d + ctx)), "head1.bias": rng.normal(size=d),
+              "head2.weight": rng.normal(size=(1, d)) / d, "head2.bias": np.zeros(1)}
+    for name, shape in (("norm1.weight", d), ("norm1.bias", d), ("norm2.weight", d), ("norm2.bias", d),
+                        ("qkv.weight", (3 * d, d)), ("qkv.bias", 3 * d), ("out.weight", (d, d)), ("out.bias", d),
+                        ("ff1.weight", (ff, d)), ("ff1.bias", ff), ("ff2.weight", (d, ff)), ("ff2.bias", d)):
+        arrays[f"layers.0.{name}"] = rng.normal(size=shape) / 2
+    meta = {"format": "sulfml-neural-1", "n_layers": 1, "n_heads": 2, "n_freq": n_freq, "y_center": y_center,
+            "y_scale": y_scale, "context": list(STATE_LABELS), "params": {"epochs": 1}, "seed": seed, "n_train": 10}
+    return NetworkWeights({k: v.astype(np.float32) for k, v in arrays.items()}, meta)
+
+
+@pytest.fixture
+def neural_bundle(tmp_path) -> Path:
+    """The shipped champion copied, its log10_sigma model given a random network at weight 0.4 (card section
+    and checksum written as training writes them)."""
+    import json
+    import shutil
+
+    from sulfml.tracking.bundle import shipped_bundle_dir, write_card
+    from sulfml.tracking.integrity import NETWORK_FILE
+
+    folder = tmp_path / "neural-bundle"
+    shutil.copytree(shipped_bundle_dir(), folder)
+    target = folder / "log10_sigma"
+    random_network(11).save(target / NETWORK_FILE)
+    card = json.loads((target / "card.json").read_text())
+    card["neural"] = {"weight": 0.4, "blend": 0.4, "oof_mae": {"network": 1.5, "trees": 1.1, "blend": 1.0},
+                      "params": {"epochs": 1}, "context": list(random_network(11).context)}
+    write_card({k: v for k, v in card.items() if k != "checksums"}, target)
+    return folder
+
+
+@pytest.fixture
+def random_network_weights():
+    """`random_network` (seed, y_center, y_scale) as a fixture."""
+    return random_network

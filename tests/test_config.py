@@ -264,3 +264,45 @@ def test_with_extra_adds_files_after_the_configs_own(tmp_path, monkeypatch):
         cfg.with_extra(["nope.csv"])
     with pytest.raises(ConfigError, match=r"\[data\] extra: listed more than once"):
         cfg.with_extra(["a.csv"])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# [targets.<target>.neural]: the optional network blended with a target's trees (sulfml.model.blend)
+
+
+def test_the_neural_table_is_off_when_absent_and_fills_its_defaults(tmp_path):
+    assert load(tmp_path, GOOD).neural_targets == ()
+    cfg = load(tmp_path, GOOD + "\n[targets.ea_eV.neural]\nepochs = 5\n")
+    assert cfg.neural_targets == ("ea_eV",)
+    assert cfg.neural("ea_eV") == {"enabled": True, "blend": "cv", "epochs": 5} and cfg.neural("log10_sigma") is None
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg  # round trip
+    off = load(tmp_path, GOOD + "\n[targets.ea_eV.neural]\nenabled = false\nepochs = 5\n")
+    assert off.neural_targets == () and off.neural("ea_eV") is None
+    fixed = load(tmp_path, GOOD + "\n[targets.log10_sigma.neural]\nblend = 1\n")
+    assert fixed.neural("log10_sigma")["blend"] == 1.0 and fixed.digest != cfg.digest
+
+
+@pytest.mark.parametrize("line, fragments", [
+    ('blend = "cvv"', ["my.toml", "[targets.log10_sigma.neural] blend", "'cvv'", "did you mean 'cv'"]),
+    ("blend = 1.5", ["[targets.log10_sigma.neural] blend", "out of range"]),
+    ("blend = true", ["[targets.log10_sigma.neural] blend", "expected a number or 'cv'"]),
+    ("enabled = 1", ["[targets.log10_sigma.neural] enabled", "true or false"]),
+    ("epochs = 0", ["[targets.log10_sigma.neural] epochs", "out of range"]),
+    ("dropout = 1.0", ["[targets.log10_sigma.neural] dropout", "out of range"]),
+    ("d_modle = 32", ["[targets.log10_sigma.neural] d_modle", "did you mean d_model"]),
+])
+def test_a_bad_neural_setting_is_refused_naming_the_file_and_the_key(tmp_path, line, fragments):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, GOOD + f"\n[targets.log10_sigma.neural]\n{line}\n")
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_the_neural_keys_are_the_networks_parameters():
+    from dataclasses import fields
+
+    from sulfml.config import NEURAL_NETWORK_KEYS
+    from sulfml.model.neural import NetworkParams
+
+    assert set(NEURAL_NETWORK_KEYS) == {f.name for f in fields(NetworkParams)}
+    assert set(SCHEMA["targets.log10_sigma.neural"]) == {"enabled", "blend", *NEURAL_NETWORK_KEYS}

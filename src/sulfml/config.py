@@ -16,6 +16,8 @@ The layout::
     [targets.log10_sigma]         # XGBoost parameters of one target (log10_sigma, ea_eV), and bag = N: the
                                   # mean of N models of different seeds (sulfml.model.bagging) ...
     [targets.log10_sigma.knn]     # ... and its out-of-fold kNN target features (sulfml.model.knn): k, folds
+    [targets.log10_sigma.neural]  # ... and the optional neural member blended with its trees (sulfml.model.blend):
+                                  # enabled, blend ("cv" or the network's weight), the network's size and schedule
 
 The kNN settings are a sub-table of their target rather than a top-level `[knn]` table: each target's regressor
 is described in one place (its trees, then the neighbour features it sees), the kNN settings never mix with the
@@ -125,6 +127,12 @@ class DomainConfig:
 # The kNN sub-table of a target as `RunConfig.from_dict` fills it in (`sulfml.model.estimator.make_regressor`
 # reads it): k neighbours (0: plain XGBoost), `folds` inner folds for the training rows' own features.
 KNN_DEFAULTS: dict[str, int] = {"k": 0, "folds": 5}
+# The neural sub-table of a target as `RunConfig.from_dict` fills it in: a table that is present asks for the
+# network unless it says `enabled = false`; `blend = "cv"` chooses the network's weight on the out-of-fold
+# predictions (a number fixes it). The network's own keys (`NEURAL_NETWORK_KEYS`) are kept only where given:
+# `sulfml.model.neural.NetworkParams` holds their defaults.
+NEURAL_DEFAULTS: dict[str, Any] = {"enabled": True, "blend": "cv"}
+BLEND_CV = "cv"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -142,6 +150,7 @@ class Key:
         choices: the values it may take (each item's, for a list), or a function that returns them from the
             layer that implements them (imported only when a config is checked).
         ge, gt, le, lt: bounds of a number (≥, >, ≤, <).
+        words: strings a number key also takes in place of a number (`blend = "cv"`).
     """
 
     kind: type
@@ -150,6 +159,7 @@ class Key:
     gt: float | None = None
     le: float | None = None
     lt: float | None = None
+    words: tuple[str, ...] = ()
 
 
 def _sources() -> tuple[str, ...]:
@@ -215,6 +225,15 @@ XGBOOST_PARAMS: dict[str, Key] = {
     "quantile_alpha": Key(float, gt=0.0, lt=1.0),
 }
 
+# The network's size and schedule (`sulfml.model.neural.NetworkParams`, whose fields these are; a test keeps the
+# two in step) as a target's `[targets.<target>.neural]` table may set them.
+NEURAL_NETWORK_KEYS: dict[str, Key] = {
+    "d_model": Key(int, ge=1), "n_heads": Key(int, ge=1), "n_layers": Key(int, ge=1), "d_ff": Key(int, ge=1),
+    "dropout": Key(float, ge=0.0, lt=1.0), "n_freq": Key(int, ge=1), "epochs": Key(int, ge=1),
+    "batch_size": Key(int, ge=1), "lr": Key(float, gt=0.0), "weight_decay": Key(float, ge=0.0),
+    "swa_fraction": Key(float, **_FRACTION),
+}
+
 SCHEMA: dict[str, dict[str, Key]] = {
     "": {"name": Key(str), "seed": Key(int, ge=0),
          "data": Key(dict), "features": Key(dict), "censoring": Key(dict), "cv": Key(dict), "domain": Key(dict),
@@ -227,8 +246,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
            "interval_coverage": Key(float, gt=0.0, lt=1.0)},
     "domain": {"k": Key(int, ge=1), "n_features": Key(int, ge=1), "quantile": Key(float, **_FRACTION)},
     "targets": {t: Key(dict) for t in TARGETS},
-    **{f"targets.{t}": {**XGBOOST_PARAMS, "knn": Key(dict), "bag": Key(int, ge=1)} for t in TARGETS},
+    **{f"targets.{t}": {**XGBOOST_PARAMS, "knn": Key(dict), "bag": Key(int, ge=1), "neural": Key(dict)}
+       for t in TARGETS},
     **{f"targets.{t}.knn": {"k": Key(int, ge=0), "folds": Key(int, ge=2)} for t in TARGETS},
+    **{f"targets.{t}.neural": {"enabled": Key(bool), "blend": Key(float, ge=0.0, le=1.0, words=(BLEND_CV,)),
+                               **NEURAL_NETWORK_KEYS} for t in TARGETS},
 }
 # The dataclass each plain section fills (`[features]` fills `RunConfig.preset`, `[targets.*]` `RunConfig.params`).
 SECTION_CLASSES = {"data": DataConfig, "censoring": CensoringConfig, "cv": CVConfig, "domain": DomainConfig}
@@ -341,6 +363,12 @@ class _Checker:
 
     def value(self, where: str, value: Any, spec: Key) -> Any:
         kind = spec.kind
+        if spec.words and isinstance(value, str):
+            if value not in spec.words:
+                hint = _suggest(value, spec.words, quote=True)
+                self.fail(where, f"unknown value {value!r}{hint} (expected {_EXPECTED[kind]} or "
+                                 f"{' or '.join(repr(w) for w in spec.words)})")
+            return value
         if kind is float:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
         elif kind is int:
@@ -350,7 +378,8 @@ class _Checker:
         else:
             ok = isinstance(value, kind)
         if not ok:
-            self.fail(where, f"expected {_EXPECTED[kind]}, got {_describe(value)}")
+            alternatives = "".join(f" or {w!r}" for w in spec.words)
+            self.fail(where, f"expected {_EXPECTED[kind]}{alternatives}, got {_describe(value)}")
         if kind is float:
             value = float(value)
             if not math.isfinite(value):
@@ -384,7 +413,8 @@ class RunConfig:
         data, censoring, cv, domain: see their classes.
         preset: the feature preset id, e.g. `composition-v1`.
         params: per target (`log10_sigma`, `ea_eV`), its `[targets.<target>]` table: XGBoost parameters, and
-            under `knn` its kNN target features (`{"k": ..., "folds": ...}`, see `KNN_DEFAULTS`) if it has them.
+            under `knn` its kNN target features (`{"k": ..., "folds": ...}`, see `KNN_DEFAULTS`) if it has them,
+            under `neural` its neural member (see `NEURAL_DEFAULTS` and `neural`) if it has one.
             This is what `sulfml.model.estimator.make_regressor` takes.
     """
 
@@ -425,6 +455,8 @@ class RunConfig:
             params[t] = dict(targets.get(t, {}))
             if "knn" in params[t]:
                 params[t]["knn"] = {**KNN_DEFAULTS, **params[t]["knn"]}
+            if "neural" in params[t]:
+                params[t]["neural"] = {**NEURAL_DEFAULTS, **params[t]["neural"]}
         return cls(
             **{k: checked[k] for k in ("name", "seed") if k in checked},
             **{s: SECTION_CLASSES[s](**values) for s, values in sections.items()},
@@ -480,6 +512,17 @@ class RunConfig:
         """A short hash of the config's content (with the paths of the user's files, when it has them)."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()[:12]
 
+    def neural(self, target: str) -> dict[str, Any] | None:
+        """The target's `[targets.<target>.neural]` table when it asks for the network (`enabled`), else None:
+        `blend` (`"cv"` or the network's weight) and the network's parameters given in the file."""
+        table = self.params.get(target, {}).get("neural")
+        return dict(table) if table and table.get("enabled") else None
+
+    @property
+    def neural_targets(self) -> tuple[str, ...]:
+        """The targets whose neural member is enabled."""
+        return tuple(t for t in TARGETS if self.neural(t) is not None)
+
     def with_params(self, target: str, params: dict[str, Any]) -> RunConfig:
         """A copy with one target's `[targets.<target>]` table (XGBoost parameters, `knn`) replaced, checked
         as a file would be.
@@ -527,3 +570,4 @@ def _extra_files(paths: list[str], base_dir: str | Path | None, checker: _Checke
     if twice:
         checker.fail(checker.where("data", "extra"), f"listed more than once: {', '.join(twice)}")
     return out
+

@@ -177,18 +177,21 @@ def _items(comp: Any) -> Iterable[tuple[Any, Any]]:
     raise TypeError(f"composition must be a dict of element -> amount, got {type(comp).__name__}")
 
 
-def composition_batch(compositions: Iterable[Any], tables: ElementTables | None = None) -> CompositionBatch:
+def composition_batch(compositions: Iterable[Any] | CompositionBatch, tables: ElementTables | None = None
+                      ) -> CompositionBatch:
     """Padded arrays of many compositions.
 
     Args:
         compositions: element symbol -> amount mappings (a pymatgen Composition works too, as does the
-            JSON text the materials table stores).
+            JSON text the materials table stores), or a `CompositionBatch`, returned as it is.
         tables: element tables; default `element_tables()`.
 
     Raises:
         ValueError: an unknown element symbol (the message names it).
         TypeError: something that is not a composition.
     """
+    if isinstance(compositions, CompositionBatch):  # already padded arrays (the predict pipeline's rows)
+        return compositions
     tables = tables or element_tables()
     index = tables.index
     flat_idx: list[int] = []

@@ -21,8 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "reg_lambda": 1.0,
     "reg_alpha": 0.0,
 }
-# A target's settings that are not XGBoost's: its kNN table and its bag size.
-NOT_XGBOOST = ("knn", "bag")
+# A target's settings that are not XGBoost's: its kNN table, its bag size and its neural member.
+NOT_XGBOOST = ("knn", "bag", "neural")
 # Keys of the old layout, where the kNN settings rode among the XGBoost parameters.
 _MOVED = {"knn_k": "k", "knn_folds": "folds"}
 

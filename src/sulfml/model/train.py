@@ -14,6 +14,7 @@ import pandas as pd
 from xgboost import XGBRegressor
 
 from sulfml.config import RunConfig
+from sulfml.model.blend import NeuralMember, blend, fit_member, network_predict
 from sulfml.model.conformal import Calibration, calibrate
 from sulfml.model.cv import CVResult, group_labels, grouped_folds, regression_metrics
 from sulfml.model.domain import DomainModel
@@ -108,23 +109,26 @@ def cross_validate(ts: TrainingSet, params: dict, config: RunConfig, n_jobs: int
     so far); tuning uses it to prune, and may raise to stop.
     """
     oof = np.full(len(ts.y), np.nan)
-    fold_mae = []
-    for k, (train_idx, test_idx) in enumerate(grouped_folds(ts.groups, config.cv.n_splits, config.seed)):
+    folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
+    for k, (train_idx, test_idx) in enumerate(folds):
         model = make_regressor(params, config.seed, n_jobs)
         model.fit(ts.X.iloc[train_idx], ts.y[train_idx])
         oof[test_idx] = model.predict(ts.X.iloc[test_idx])
-        fold_mae.append(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))))
         if on_fold is not None:
             done = ~np.isnan(oof)
-            on_fold(k, fold_mae[-1], float(np.mean(np.abs(oof[done] - ts.y[done]))))
+            on_fold(k, float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))),
+                    float(np.mean(np.abs(oof[done] - ts.y[done]))))
+    return cv_result(ts, oof, folds)
+
+
+def cv_result(ts: TrainingSet, oof: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> CVResult:
+    """The CV metrics of out-of-fold predictions: every row scored (censored ones at their substitute),
+    `mae_uncensored` without them, and each fold's MAE."""
     unc = ~ts.censored
     metrics = regression_metrics(ts.y, oof)
     metrics["mae_uncensored"] = float(np.mean(np.abs(oof[unc] - ts.y[unc])))
-    return CVResult(
-        oof=oof,
-        fold_mae=tuple(fold_mae),
-        metrics=metrics,
-    )
+    fold_mae = tuple(float(np.mean(np.abs(oof[test_idx] - ts.y[test_idx]))) for _, test_idx in folds)
+    return CVResult(oof=oof, fold_mae=fold_mae, metrics=metrics)
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,10 @@ class TargetModel:
     calibration: Calibration
     temperature_range_K: tuple[float, float] | None = None
     family_temperature_range_K: dict[str, tuple[float, float]] | None = None
+    # The network blended with the trees, when the config asks for it; `cv` is then the blend's and
+    # `trees_cv` the trees' own.
+    neural: NeuralMember | None = None
+    trees_cv: CVResult | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -155,7 +163,8 @@ class TargetModel:
         knn = {"knn": self.regressor.to_dict()} if hasattr(self.regressor, "to_dict") else {}
         # a model trained on the user's own (maybe private) files says so: their names and sha256
         extra = {"extra_data": file_digests(self.config.data.extra)} if self.config.data.extra else {}
-        return knn | extra | {
+        neural = {"neural": self.neural.card()} if self.neural is not None else {}
+        return knn | extra | neural | {
             "target": self.target,
             "preset": self.config.preset,
             "feature_names": list(self.feature_names),
@@ -195,16 +204,26 @@ def oof_knn_distance(model, ts: TrainingSet, folds: list[tuple[np.ndarray, np.nd
     return out
 
 
-def predict_with_halfwidth(model, calibration: Calibration, X: pd.DataFrame, distance: np.ndarray
+def predict_with_halfwidth(model, calibration: Calibration, X: pd.DataFrame, distance: np.ndarray,
+                           member: NeuralMember | None = None, rows: pd.DataFrame | None = None
                            ) -> tuple[np.ndarray, np.ndarray]:
     """The predictions of feature rows X and their intervals' half-widths (`calibration.halfwidth`), with the
-    model's kNN features searched once for both when the model has them."""
-    if not hasattr(model, "neighbour_columns"):
+    model's kNN features searched once for both when the model has them. With the target's neural `member`
+    the prediction is the blend (what its calibration was fitted on), the network reading the `composition`
+    and `state` columns of `rows` (the materials of X's rows)."""
+    knn = None
+    if hasattr(model, "neighbour_columns"):
+        inputs = model.neighbour_columns(X)
+        prediction = model.xgb_.predict(inputs).astype(float)  # what `model.predict(X)` computes from these
+        knn = inputs["knn_distance_mean"].to_numpy(float) if "knn_distance_mean" in calibration.inputs else None
+    else:
         prediction = model.predict(X).astype(float)
-        return prediction, calibration.halfwidth(prediction, distance)
-    inputs = model.neighbour_columns(X)
-    prediction = model.xgb_.predict(inputs).astype(float)  # what `model.predict(X)` computes from these
-    knn = inputs["knn_distance_mean"].to_numpy(float) if "knn_distance_mean" in calibration.inputs else None
+    if member is not None:
+        if rows is None or len(rows) != len(X):
+            raise ValueError("the neural member needs the materials of the rows (composition, state)")
+        states = rows["state"].tolist() if "state" in rows else [None] * len(rows)
+        network = network_predict(member.weights, rows["composition"].tolist(), states)
+        prediction = blend(prediction, network, member.weight)
     return prediction, calibration.halfwidth(prediction, distance, knn)
 
 
@@ -234,18 +253,29 @@ def fit_parts(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> 
     return FittedParts(cv, model, folds, domain, held_out_distance)
 
 
-def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None) -> TargetModel:
+def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None,
+               log: Callable[[str], None] | None = None) -> TargetModel:
     """Cross-validate, fit the final model on every row, then build its domain and calibrate its intervals.
 
     The domain (built with the config's `[domain]` settings) and the interval calibration both use the CV's
     paper-grouped folds, so the threshold and the coverage describe materials from papers the model has not seen.
+    With the target's neural member on (`RunConfig.neural`), the network is fitted on the same folds
+    (`sulfml.model.blend.fit_member`), and the CV metrics and the calibration are the blend's out-of-fold
+    predictions'; the domain stays the trees' (its distances come from their features, not from errors).
+    `log` gets a line per network fit.
     """
     parts = fit_parts(ts, config, n_jobs)
     cv, model, folds, domain, held_out_distance = (parts.cv, parts.model, parts.folds, parts.domain,
                                                    parts.held_out_distance)
+    neural, trees_cv = None, None
+    table = config.neural(ts.target)
+    if table is not None:
+        neural = fit_member(ts.materials["composition"].tolist(), ts.materials["state"].tolist(), ts.y, folds,
+                            cv.oof, table, config.seed, log)
+        trees_cv, cv = cv, cv_result(ts, blend(cv.oof, neural.oof, neural.weight), folds)
     calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
                             config.seed, threshold=domain.threshold,
                             knn_distance_mean=oof_knn_distance(model, ts, folds))
     return TargetModel(target=ts.target, regressor=model, training=ts, cv=cv, config=config,
                        trained_at=datetime.now(UTC).isoformat(timespec="seconds"), domain=domain,
-                       calibration=calibration)
+                       calibration=calibration, neural=neural, trees_cv=trees_cv)

@@ -248,10 +248,16 @@ class Explanation(Strict):
     """A prediction at 25 °C split into the average and per-feature contributions (XGBoost pred_contribs)."""
 
     target: str = Field(description="log10_sigma (decades of S/cm) or ea_eV (eV)")
-    prediction: float = Field(description="the model's own answer at 25 °C: bias + every contribution")
+    prediction: float = Field(description="the trees' own answer at 25 °C: bias + every contribution")
     bias: float = Field(description="the model's starting value")
     top: list[Contribution] = Field(description="the largest contributions, largest first")
     rest: float = Field(description="the sum of all the other contributions")
+    network_weight: float = Field(0.0, description="the neural network's share of the model's answer (0: the "
+                                                   "trees alone)")
+    network_prediction: float | None = Field(None, description="the network's own answer (null: no network)")
+    blended: float | None = Field(None, description="the model's answer: (1 − network_weight) · prediction + "
+                                                    "network_weight · network_prediction (null: no network)")
+    note: str = Field("", description="what the network adds, in words (empty: no network)")
 
 
 class Detail(Strict):

@@ -3,7 +3,9 @@ TreeSHAP), named in a chemist's words.
 
 The features are built by the predict pipeline's own stages (state, parse, featurize; the model appends the
 kNN target features), so each target's contributions plus its bias add up to the prediction at 25 °C that
-`Predictor.predict` gives (tests/service/test_explain.py checks it, in every state).
+`Predictor.predict` gives (tests/service/test_explain.py checks it, in every state). A target with a neural
+member (`sulfml.model.blend`) answers with a blend of its trees and the network: the contributions explain the
+trees' share, and the explanation says how much of the answer comes from the network.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sulfml.featurize.descriptions import describe_feature
+from sulfml.model.blend import blend
 
 if TYPE_CHECKING:
     from sulfml.service.predictor import Predictor
@@ -43,10 +46,14 @@ class Explanation:
 
     Attributes:
         target: `log10_sigma` or `ea_eV`.
-        prediction: the model's output (25 °C), `bias + sum(all contributions)`.
+        prediction: the trees' output (25 °C), `bias + sum(all contributions)`.
         bias: the model's starting value (the average of its training targets, roughly).
         top: the largest contributions by absolute value, largest first.
         rest: the sum of all the other contributions.
+        network_weight: the neural network's share of the model's answer (0: the trees alone).
+        network_prediction: the network's own answer (None without one).
+        blended: the model's answer, `(1 − network_weight)·prediction + network_weight·network_prediction`.
+        note: what the network adds, in words ('' without one).
     """
 
     target: str
@@ -54,6 +61,10 @@ class Explanation:
     bias: float
     top: list[Contribution]
     rest: float
+    network_weight: float = 0.0
+    network_prediction: float | None = None
+    blended: float | None = None
+    note: str = ""
 
 
 def feature_matrix(predictor: Predictor, formulas: list[str], state: str | None = None
@@ -92,6 +103,7 @@ def explain(predictor: Predictor, formula: str, top: int = 6, state: str | None 
     if errors[0] is not None:
         return None
     out = {}
+    network_rows = None
     for target, model in predictor.bundle.models.items():
         contribs = model.contributions(X)[0].astype(float)
         values = model.booster_input(X)[0].astype(float)
@@ -101,6 +113,20 @@ def explain(predictor: Predictor, formula: str, top: int = 6, state: str | None 
                                None if math.isnan(values[j]) else float(values[j]), float(contribs[j]))
                   for j in order.tolist()]
         shown = sum(c.contribution for c in chosen)
-        out[target] = Explanation(target, float(contribs.sum()), float(contribs[-1]), chosen,
-                                  float(contribs[:-1].sum() - shown))
+        trees = float(contribs.sum())
+        extra: dict = {}
+        if model.network is not None:
+            if network_rows is None:
+                from sulfml.service.pipeline import network_rows as rows_of
+
+                network_rows = rows_of(predictor.bundle, [formula], [state])
+            w = model.network_weight
+            net = float(model.network_prediction(*network_rows)[0])
+            answer = float(blend(np.array([trees]), np.array([net]), w)[0])
+            extra = {"network_weight": w, "network_prediction": net, "blended": answer,
+                     "note": f"{w:.0%} of this answer comes from a neural network over the composition, which "
+                             f"says {net:.2f}; the contributions explain the trees' {trees:.2f} "
+                             f"({1 - w:g} × {trees:.2f} + {w:g} × {net:.2f} = {answer:.2f})"}
+        out[target] = Explanation(target, trees, float(contribs[-1]), chosen,
+                                  float(contribs[:-1].sum() - shown), **extra)
     return out

@@ -23,6 +23,7 @@ from sulfml.chem.elements import element_tables
 from sulfml.chem.polymorphs import space_group_of_name
 from sulfml.chem.space_groups import SpaceGroupError, space_group_label, space_group_number
 from sulfml.cpus import available_cpus
+from sulfml.errors import InputError
 from sulfml.featurize import assemble
 from sulfml.featurize.family import row_families
 from sulfml.parse.state import CRYSTALLINE, UNKNOWN, StateError, implied_state, normalize_state, reading_note
@@ -264,6 +265,27 @@ def feature_matrix(bundle: Bundle, formulas: Sequence[str], states: Sequence[str
         rows = np.flatnonzero(batch.feat_of >= 0)
         X[rows] = built[batch.feat_of[rows]]
     return X, [batch.out["error"][i] or None for i in range(n)]
+
+
+def network_rows(bundle: Bundle, formulas: Sequence[str], states: Sequence[str | None]
+                 ) -> tuple[CompositionBatch, list[str]]:
+    """The compositions and states a neural member reads for `formulas`, by this pipeline's own stages (as
+    `feature_matrix` builds the trees' rows).
+
+    Raises:
+        InputError: a formula that cannot be predicted (its error).
+    """
+    n = len(formulas)
+    batch = _Batch(bundle, list(formulas), [None] * n, [""] * n, list(states))
+    _read_states(batch)
+    _parse(batch)
+    failed = [batch.out["error"][i] for i in range(n) if batch.feat_of[i] < 0]
+    if failed:
+        raise InputError(failed[0] or "the formula cannot be predicted")
+    comps, _, _, _, row_states = batch.feature_rows.batch()
+    take = batch.feat_of.tolist()
+    rows = CompositionBatch(comps.index[take], comps.amount[take], comps.present[take])
+    return rows, [row_states[j] for j in take]
 
 
 def _text(value: Any) -> str:
@@ -641,9 +663,16 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
     out, bundle = batch.out, batch.bundle
     names = bundle.models["log10_sigma"].card["feature_names"]
     sig_m, ea_m = bundle.models["log10_sigma"], bundle.models["ea_eV"]
+    # A model with a neural member blends its trees with the network, which reads the feature rows'
+    # compositions and states (`LoadedModel.blend`); its interval was calibrated on that blend.
+    comps, states = None, None
+    if sig_m.network is not None or ea_m.network is not None:
+        comps, _, _, _, states = batch.feature_rows.batch()
 
     def model_and_domain(m: Any, n_neighbors: int) -> tuple:
         pred, knn = m.predict_with_knn(X)
+        if m.network is not None:
+            pred = m.blend(pred, comps, states)
         return pred.astype(float), *m.domain.distance_array(X, names, n_neighbors), _knn_distance(m, knn)
 
     if len(X) >= PARALLEL_FROM and available_cpus() > 1:

@@ -2,7 +2,8 @@
 
 MLflow runs this file when it loads the model (`mlflow.pyfunc.load_model`, `mlflow models serve`,
 `mlflow.pyfunc.spark_udf`), so it holds no state of its own and nothing is ever pickled: the bundle is
-JSON, checked (schema, checksums, no pickles) exactly as `sulfml predict` checks a bundle directory.
+JSON (and a neural member's arrays, read with `allow_pickle=False`), checked (schema, checksums, no pickles)
+exactly as `sulfml predict` checks a bundle directory.
 """
 
 from __future__ import annotations

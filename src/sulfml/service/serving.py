@@ -87,8 +87,9 @@ def spark_result_type() -> str:
 def log_pyfunc_model(bundle_dir: str | Path, registered_model_name: str | None = PYFUNC_NAME) -> Any:
     """Log the pyfunc model of a bundle directory into the active MLflow run (and register it).
 
-    The bundle is an artifact (JSON files only); the model is code (`pyfunc_model.py`), so nothing is
-    pickled and `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false` loads it.
+    The bundle is an artifact (JSON files, and a neural member's `network.npz` of plain arrays, read with
+    `allow_pickle=False`); the model is code (`pyfunc_model.py`), so nothing is pickled and
+    `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false` loads it.
 
     Returns:
         MLflow's `ModelInfo` (with `registered_model_version` when registered).

@@ -1,12 +1,15 @@
 """The model bundle: per target, XGBoost's native JSON, a JSON card (metrics, interval calibration) and the
-applicability domain as JSON. Loading never unpickles: a bundle holding a pickle is refused, the card is
-validated against `card.schema.json`, and `model.json` and `domain.json` must match the sha256 checksums
-the card records (written at export) before either is parsed."""
+applicability domain as JSON, and, for a target with a neural member, the network's weights (`network.npz`,
+NumPy arrays). Loading never unpickles: a bundle holding a pickle is refused, the card is validated against
+`card.schema.json`, and `model.json`, `domain.json` (and `network.npz`) must match the sha256 checksums the
+card records (written at export) before any of them is parsed; the network is read with `allow_pickle=False`."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -14,11 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from sulfml.errors import PresetMismatchError
+from sulfml.model.blend import blend, network_predict
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
 from sulfml.model.native import NativeBooster, NativeUnavailable
+from sulfml.model.neural_forward import NetworkWeights
 from sulfml.model.trees import SMALL_BATCH, Forest
 from sulfml.tracking.integrity import (
+    NETWORK_FILE,
     BundleError,
     checksums,
     read_card,
@@ -50,13 +56,16 @@ def default_export_dir() -> Path:
     return Path.cwd() / "models"
 
 
-def save_model(regressor, card: dict, domain: DomainModel, folder: str | Path) -> Path:
-    """Write one target's `model.json` (XGBoost native), `domain.json` and `card.json` (with the sha256 of
-    the other two) into `folder`."""
+def save_model(regressor, card: dict, domain: DomainModel, folder: str | Path,
+               network: NetworkWeights | None = None) -> Path:
+    """Write one target's `model.json` (XGBoost native), `domain.json`, the neural member's `network.npz`
+    when there is one, and `card.json` (with the sha256 of the others) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     regressor.get_booster().save_model(folder / MODEL_FILE)
     (folder / DOMAIN_FILE).write_text(json.dumps(domain.to_dict(), separators=(",", ":")))
+    if network is not None:
+        network.save(folder / NETWORK_FILE)
     write_card(card, folder)
     return folder
 
@@ -90,6 +99,8 @@ class LoadedModel:
     # `model.json` as read and checked: the booster is built from these bytes when first needed, so the
     # folder may be gone by then (a registry download) and nothing is read twice
     model_bytes: bytes | None = None
+    # the neural member blended with the trees (the card's `neural` section has its weight), or None
+    network: NetworkWeights | None = None
 
     @classmethod
     def from_dir(cls, folder: str | Path) -> LoadedModel:
@@ -106,6 +117,7 @@ class LoadedModel:
                                         "`sulfml registry export` or `sulfml train`")
         model_bytes = read_verified(folder / MODEL_FILE, card, where)
         domain_bytes = read_verified(folder / DOMAIN_FILE, card, where)
+        network = _read_network(folder, card, where)
         try:
             forest = Forest.from_bytes(model_bytes)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):  # not for the NumPy walk
@@ -129,7 +141,7 @@ class LoadedModel:
             raise BundleError(f"{where}: domain.json or the card's interval section is damaged: "
                               f"{type(exc).__name__}: {exc}") from None
         return cls(booster=booster, card=card, domain=domain, calibration=calibration, folder=folder,
-                   forest=forest, model_bytes=model_bytes)
+                   forest=forest, model_bytes=model_bytes, network=network)
 
     @property
     def target(self) -> str:
@@ -140,6 +152,30 @@ class LoadedModel:
     def preset(self) -> str:
         """The feature preset the model was trained with."""
         return self.card["preset"]
+
+    @property
+    def network_weight(self) -> float:
+        """The network's share of the prediction (0 without a neural member)."""
+        return float(self.card["neural"]["weight"]) if self.network is not None else 0.0
+
+    def network_prediction(self, compositions: Any, states: Any) -> np.ndarray:
+        """The neural member's own predictions of compositions (mappings or a `CompositionBatch`) in their
+        states (None: unknown).
+
+        Raises:
+            BundleError: the model has no neural member.
+        """
+        if self.network is None:
+            raise BundleError(f"model {self.target} has no neural member")
+        return network_predict(self.network, compositions, states)
+
+    def blend(self, trees: np.ndarray, compositions: Any, states: Any) -> np.ndarray:
+        """The model's prediction from the trees' (`predict_array`): with a neural member, blended with the
+        network's prediction of the same rows' compositions in their states (`sulfml.model.blend.blend`);
+        without one, the trees' as they are."""
+        if self.network is None:
+            return np.asarray(trees, float)
+        return blend(trees, self.network_prediction(compositions, states), self.network_weight)
 
     def predict(self, features: pd.DataFrame, preset: str) -> np.ndarray:
         """Predict from features built with `preset`; refuses any other preset or feature set."""
@@ -246,6 +282,37 @@ class LoadedModel:
 _LAZY_LOAD = threading.Lock()
 
 
+def _read_network(folder: Path, card: dict, where: str) -> NetworkWeights | None:
+    """The target's network when its card has a `neural` section (checked against the card's checksum before
+    it is parsed, read without pickles); None without one. A `network.npz` the card does not describe is
+    refused: nothing in a bundle goes unchecked."""
+    path = folder / NETWORK_FILE
+    if "neural" not in card:
+        if path.exists() or NETWORK_FILE in card["checksums"]:
+            raise BundleError(f"{where}: {NETWORK_FILE} without a neural section in card.json (a network the card "
+                              "does not describe is not used)")
+        return None
+    data = read_verified(path, card, where)
+    with tempfile.TemporaryDirectory(prefix="sulfml-network-") as tmp:
+        # the checked bytes, not the file again: what is parsed is what was verified
+        checked = Path(tmp) / NETWORK_FILE
+        checked.write_bytes(data)
+        try:
+            network = NetworkWeights.load(checked)
+        except (BundleError, zipfile.BadZipFile, EOFError) as exc:
+            raise BundleError(f"{where}: {NETWORK_FILE} is not a network weights file: {exc}") from None
+    try:  # one composition through it: a file missing an array or of the wrong shapes fails here, not later
+        probe = network_predict(network, [{"Li": 1.0}], [None])
+    except BundleError as exc:  # another context than the state one-hot
+        raise BundleError(f"{where}: {NETWORK_FILE}: {exc}") from None
+    except (KeyError, ValueError, IndexError) as exc:
+        raise BundleError(f"{where}: {NETWORK_FILE} does not fit its own metadata: {type(exc).__name__}: {exc}"
+                          ) from None
+    if not np.isfinite(probe).all():
+        raise BundleError(f"{where}: {NETWORK_FILE} predicts a non-finite value")
+    return network
+
+
 def _booster_from_bytes(data: bytes, where: str):
     """An XGBoost booster from checked model.json bytes: through XGBoost's library directly when it can be
     loaded (`sulfml.model.native`, no 1.5 s import of the xgboost package), else the xgboost package's."""
@@ -298,7 +365,9 @@ class Bundle:
     def from_models(cls, target_models) -> Bundle:
         """A bundle of freshly fitted `TargetModel`s (benchmarks predict through the same path as users)."""
         models = {tm.target: LoadedModel(booster=tm.regressor.get_booster(), card=tm.card(), domain=tm.domain,
-                                         calibration=tm.calibration) for tm in target_models}
+                                         calibration=tm.calibration,
+                                         network=None if tm.neural is None else tm.neural.weights)
+                  for tm in target_models}
         return cls(models=models, origin="in memory")
 
     @property

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sulfml.tracking.bundle import TARGET_DIRS, Bundle, write_card
-from sulfml.tracking.integrity import CHECKSUMMED, BundleError, read_card, read_verified, scan_for_pickles
+from sulfml.tracking.integrity import (
+    CHECKSUMMED,
+    NETWORK_FILE,
+    BundleError,
+    read_card,
+    read_verified,
+    scan_for_pickles,
+)
 from sulfml.tracking.registry import ALIAS, MODEL_NAMES
 from sulfml.tracking.store import retry_locked
 
@@ -83,7 +90,8 @@ def _export_version(mv: ModelVersion, out: Path, alias: str | None) -> None:
         scan_for_pickles(src, where)
         card = read_card(src, where, "logged by an older sulfml; retrain to register a version with "
                                      "checksummed files")
-        for name in CHECKSUMMED:
+        # the neural member's network travels with its card (and is checked against it) when it has one
+        for name in (*CHECKSUMMED, *((NETWORK_FILE,) if "neural" in card else ())):
             (out / name).write_bytes(read_verified(src / name, card, where))
     card["registered_version"] = int(mv.version)
     if alias is not None:  # a version asked for by number holds no alias

@@ -1,5 +1,6 @@
-"""Integrity of a model bundle before anything in it is used: no pickles, JSON only, a card that follows
-`card.schema.json`, and sha256 checksums of `model.json` and `domain.json` that match the card.
+"""Integrity of a model bundle before anything in it is used: no pickles, JSON only (but for the neural
+member's `network.npz`, NumPy arrays read with `allow_pickle=False`), a card that follows `card.schema.json`,
+and sha256 checksums of `model.json`, `domain.json` (and `network.npz` when there is one) that match the card.
 
 Light on imports on purpose: the CLI maps `BundleError` to a usage error without loading XGBoost.
 """
@@ -17,10 +18,14 @@ from pathlib import Path
 from sulfml.errors import BundleError
 
 CHECKSUMMED = ("model.json", "domain.json")
+# The neural member's weights (`sulfml.model.neural_forward.NetworkWeights`): in a target's folder only when
+# its card has a `neural` section, checksummed like the others, and never unpickled (`allow_pickle=False`).
+NETWORK_FILE = "network.npz"
+OPTIONAL_CHECKSUMMED = (NETWORK_FILE,)
 # Serialised Python objects: loading any of them can run arbitrary code, so a bundle holding one is refused.
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pck", ".pcl", ".joblib", ".jbl", ".cloudpickle", ".dill",
                              ".sav", ".npy", ".npz", ".pt", ".pth", ".ckpt", ".bin"})
-_MAX_SCAN = 200  # files inspected per bundle; a bundle has six
+_MAX_SCAN = 200  # files inspected per bundle; a bundle has six (eight with two networks)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -49,7 +54,9 @@ def scan_for_pickles(root: str | Path, where: str | None = None) -> None:
             raise BundleError(f"{where} holds more than {_MAX_SCAN} files: not a sulfml model bundle")
         if path.is_symlink() or not path.is_file():
             continue
-        if path.suffix.lower() in PICKLE_SUFFIXES:
+        # The one .npz a bundle may hold: it is checksummed and read with allow_pickle=False (still refused
+        # below when its content is a pickle stream rather than a zip of arrays).
+        if path.suffix.lower() in PICKLE_SUFFIXES and path.name != NETWORK_FILE:
             raise BundleError(f"refusing {where}: {path.relative_to(root)} is a serialised Python object "
                               "(pickle/joblib); sulfml bundles are JSON only and never unpickled")
         with open(path, "rb") as fh:
@@ -75,7 +82,29 @@ def read_bundle_bytes(path: Path, what: str) -> bytes:
 
 def read_verified(path: Path, card: dict, what: str) -> bytes:
     """The bytes of a checksummed bundle file, after checking them against the card (before any parsing)."""
+    if path.name == NETWORK_FILE:
+        return read_network_bytes(path, card, what)
     data = read_bundle_bytes(path, what)
+    verify_checksum(card, path.name, data, what)
+    return data
+
+
+def read_network_bytes(path: Path, card: dict, what: str) -> bytes:
+    """The bytes of a target's `network.npz`, checked against the card's checksum (before any parsing).
+
+    Raises:
+        BundleError: the card names no network file, or the file is missing, not a zip of arrays, or changed.
+    """
+    if NETWORK_FILE not in card.get("checksums", {}):
+        raise BundleError(f"{what}: {path.name} has no checksum in card.json: the card does not vouch for it")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"{what}: {path} is missing (the card's neural section needs it)") from None
+    except OSError as exc:
+        raise BundleError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    if data[:4] != b"PK\x03\x04":  # np.savez's zip container; a pickle stream is refused here
+        raise BundleError(f"{what}: {path} is not a NumPy .npz file; refused (it was not loaded)")
     verify_checksum(card, path.name, data, what)
     return data
 
@@ -113,7 +142,7 @@ def schema_errors(value: object, schema: dict, path: str = "card") -> list[str]:
     """Validate `value` against the subset of JSON Schema used by `card.schema.json`.
 
     Supports type, enum, required, properties, additionalProperties, items, minItems, maxItems, minimum,
-    exclusiveMinimum, exclusiveMaximum, maxLength, pattern and oneOf. Returns readable messages, empty
+    maximum, exclusiveMinimum, exclusiveMaximum, maxLength, pattern and oneOf. Returns readable messages, empty
     when valid.
     """
     if "oneOf" in schema:
@@ -161,6 +190,8 @@ def schema_errors(value: object, schema: dict, path: str = "card") -> list[str]:
     if _is_type(value, "number"):
         if "minimum" in schema and not value >= schema["minimum"]:
             errors.append(f"{path}: {value} is below {schema['minimum']}")
+        if "maximum" in schema and not value <= schema["maximum"]:
+            errors.append(f"{path}: {value} is above {schema['maximum']}")
         if "exclusiveMinimum" in schema and not value > schema["exclusiveMinimum"]:
             errors.append(f"{path}: {value} must be above {schema['exclusiveMinimum']}")
         if "exclusiveMaximum" in schema and not value < schema["exclusiveMaximum"]:
@@ -207,8 +238,9 @@ def validate_card(card: object, where: str) -> dict:
 
 
 def checksums(folder: str | Path) -> dict[str, str]:
-    """The sha256 of the checksummed bundle files in `folder`."""
-    return {name: sha256_bytes((Path(folder) / name).read_bytes()) for name in CHECKSUMMED}
+    """The sha256 of the checksummed bundle files in `folder` (`network.npz` when it is there)."""
+    names = [*CHECKSUMMED, *(n for n in OPTIONAL_CHECKSUMMED if (Path(folder) / n).is_file())]
+    return {name: sha256_bytes((Path(folder) / name).read_bytes()) for name in names}
 
 
 def verify_checksum(card: dict, name: str, data: bytes, where: str) -> None:

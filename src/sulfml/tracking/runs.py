@@ -18,7 +18,10 @@ from sulfml.tracking.store import retry_locked
 def _flat_params(tm: TargetModel) -> dict[str, object]:
     """The run's params: the target's XGBoost params (`xgb.*`) and what else identifies the fit."""
     cfg = tm.config
-    params = {f"xgb.{k}": v for k, v in cfg.params.get(tm.target, {}).items()}
+    params = {f"xgb.{k}": v for k, v in cfg.params.get(tm.target, {}).items() if k != "neural"}
+    if tm.neural is not None:  # the network's parameters as it was trained (defaults filled in), and its share
+        params.update({f"neural.{k}": v for k, v in tm.neural.weights.meta.get("params", {}).items()})
+        params.update({"neural.blend": tm.neural.blend, "neural.weight": tm.neural.weight})
     params.update({
         "config.name": cfg.name, "config.digest": cfg.digest, "seed": cfg.seed, "preset": cfg.preset,
         "sources": ",".join(cfg.data.sources), "aggregation": cfg.data.aggregation,
@@ -35,7 +38,8 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
 
     The run holds params, the config file, the preset, the dataset (with its digest), the CV metrics,
     a parity plot, a feature-importance plot, the MLflow model (signature and input example, saved in
-    XGBoost's JSON format), and the sulfml bundle files under `bundle/`.
+    XGBoost's JSON format: the trees alone), and the sulfml bundle files under `bundle/` (with the neural
+    member's `network.npz` when the target has one; the pyfunc model serves the blend from them).
     """
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas  # `mlflow.data.from_pandas`, visible to mypy
@@ -56,6 +60,8 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         dataset = from_pandas(frame.reset_index(drop=True), name=f"sulfml-{tm.target}", targets=tm.target)
         mlflow.log_input(dataset, context="training", tags={"data_hash": ts.data_hash})
         metrics = {f"cv_{k}": v for k, v in tm.cv.metrics.items() if np.isfinite(v)}
+        if tm.neural is not None:  # `cv_*` are the blend's; the members' own out-of-fold MAEs beside them
+            metrics |= {f"oof_mae_{member}": v for member, v in tm.neural.oof_mae.items()}
         mlflow.log_metrics(metrics)
         for k, mae in enumerate(tm.cv.fold_mae):
             mlflow.log_metric("cv_fold_mae", mae, step=k)
@@ -69,11 +75,14 @@ def log_training_run(tm: TargetModel, config_path: str | Path | None = None) -> 
         mlflow.log_artifact(str(parity), artifact_path="plots")
         mlflow.log_artifact(str(importance), artifact_path="plots")
         oof = ts.materials[["material_key", "formula"]].assign(y_true=ts.y, y_oof=tm.cv.oof)
+        if tm.neural is not None and tm.trees_cv is not None:  # y_oof is the blend of these two
+            oof = oof.assign(y_oof_trees=tm.trees_cv.oof, y_oof_network=tm.neural.oof)
         oof_path = Path(tmp) / "cv_predictions.csv"
         oof.to_csv(oof_path, index=False)
         mlflow.log_artifact(str(oof_path), artifact_path="cv")
         card = tm.card() | {"registered_model": MODEL_NAMES[tm.target], "run_id": run.info.run_id}
-        bundle_dir = save_model(tm.regressor, card, tm.domain, Path(tmp) / "bundle" / TARGET_DIRS[tm.target])
+        bundle_dir = save_model(tm.regressor, card, tm.domain, Path(tmp) / "bundle" / TARGET_DIRS[tm.target],
+                                network=None if tm.neural is None else tm.neural.weights)
         mlflow.log_artifacts(str(bundle_dir), artifact_path="bundle")
         example = ts.X.head(3)
         regressor: Any = tm.regressor

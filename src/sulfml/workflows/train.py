@@ -91,6 +91,7 @@ def train(
         extra_data: the user's own measurement files (relative to the current directory), learnt from after
             the config's `[data] extra`; the models' cards name them with their sha256.
     """
+    from sulfml.model.blend import check_neural_config
     from sulfml.model.train import fit_target, training_set
     from sulfml.tracking.bundle import default_export_dir
     from sulfml.tracking.export import download_champions
@@ -100,6 +101,7 @@ def train(
 
     config_path = resolve_config(config_path)
     config = RunConfig.from_toml(config_path).with_extra(extra_data)
+    check_neural_config(config, config_path.name)  # torch missing: a user error now, not after the trees' CV
     t0 = time.perf_counter()
     materials, features = load_materials(config, data_dir)
     user = f" and the user's files ({', '.join(Path(p).name for p in config.data.extra)})" if config.data.extra else ""
@@ -111,13 +113,21 @@ def train(
     logged = []
     for target in TARGETS:
         ts = training_set(materials, features, target, config)
-        tm = replace(fit_target(ts, config), temperature_range_K=materials.attrs.get("temperature_range_K"),
+        if target in config.neural_targets:
+            log(f"{target}: trees, then the neural member ({config.cv.n_splits} folds and a final fit, each in "
+                "its own process)")
+        tm = replace(fit_target(ts, config, log=log), temperature_range_K=materials.attrs.get("temperature_range_K"),
                      family_temperature_range_K=materials.attrs.get("family_temperature_range_K"))
         run_id, version = log_training_run(tm, config_path)
         logged.append((tm, ts, run_id, version))
         m = tm.cv.metrics
+        blended = ""
+        if tm.neural is not None:
+            o = tm.neural.oof_mae
+            blended = (f" (blend: network weight {tm.neural.weight:g}; out-of-fold MAE trees {o['trees']:.3f}, "
+                       f"network {o['network']:.3f}, blend {o['blend']:.3f})")
         log(f"{target}: n={len(ts.y)} CV MAE {m['mae']:.3f} (uncensored {m['mae_uncensored']:.3f}) RMSE {m['rmse']:.3f} R2 {m['r2']:.3f} "
-            f"Spearman {m['spearman']:.3f}; run {run_id}, version {version} ({time.perf_counter() - t0:.1f} s)")
+            f"Spearman {m['spearman']:.3f}{blended}; run {run_id}, version {version} ({time.perf_counter() - t0:.1f} s)")
     results = []
     for tm, ts, run_id, version in logged:
         promoted, reason = maybe_promote(tm.target, version, tm.cv.metrics["mae"], ts.data_hash, force=promote)

@@ -672,9 +672,12 @@ function renderWhy(why, row) {
     }
     table.append(el("tr", {}, el("td", { text: "all other features" }), el("td"), el("td"),
       el("td", { class: "amount", text: signed(e.rest, digits) })));
-    table.append(el("tr", { class: "total" }, el("td", { text: "prediction" }), el("td"), el("td"),
-      el("td", { class: "amount", text: fixed(e.prediction, digits) })));
-    box.append(el("div", { class: "why-block" }, el("h4", { text: title }), table));
+    table.append(el("tr", { class: "total" }, el("td", { text: e.note ? "the trees' prediction" : "prediction" }),
+      el("td"), el("td"), el("td", { class: "amount", text: fixed(e.prediction, digits) })));
+    const block = el("div", { class: "why-block" }, el("h4", { text: title }), table);
+    // a model with a neural member: the trees' share is explained above, the network's is named here
+    if (e.note) block.append(el("p", { class: "muted", text: e.note }));
+    box.append(block);
   }
 }
 

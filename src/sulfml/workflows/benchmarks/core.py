@@ -299,7 +299,7 @@ class FittedTarget:
             raise ValueError("fit with calibrated=True to get intervals")
         X = featurize_materials(frame, self.preset)
         dist = self.model.domain.distance(X)[0]
-        pred, hw = predict_with_halfwidth(self.regressor, self.model.calibration, X, dist)
+        pred, hw = predict_with_halfwidth(self.regressor, self.model.calibration, X, dist, self.model.neural, frame)
         return pred, pred - hw, pred + hw, dist
 
 

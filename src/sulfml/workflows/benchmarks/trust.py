@@ -51,7 +51,8 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         for k, (tr, te) in enumerate(grouped_folds(outer, config.cv.n_splits, config.seed + 1)):
             tm = fit_target(ts.rows(tr), config)
             d = tm.domain.distance(ts.X.iloc[te])[0]
-            p, hw = predict_with_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], d)
+            p, hw = predict_with_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], d, tm.neural,
+                                           ts.materials.iloc[te])
             pred[te], lo[te], hi[te], dist[te] = p, p - hw, p + hw, d
             inside_domain[te] = d <= tm.domain.threshold
             fold_of[te] = k
