@@ -91,6 +91,7 @@ STAGES = {
     "featurize": ("assemble.py", "preset_features"),
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
     "XGBoost trees (both models)": ("native.py", "predict"),
+    "neural member, NumPy (a bundle with one)": ("blend.py", "network_predict"),
     "domain distances (both models)": ("domain.py", "distance_array"),
     "known first: material keys": ("pipeline.py", "_material_keys"),
     "known first: anchoring": ("pipeline.py", "_known_first"),

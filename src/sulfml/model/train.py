@@ -219,12 +219,93 @@ def predict_with_halfwidth(model, calibration: Calibration, X: pd.DataFrame, dis
     else:
         prediction = model.predict(X).astype(float)
     if member is not None:
-        if rows is None or len(rows) != len(X):
-            raise ValueError("the neural member needs the materials of the rows (composition, state)")
-        states = rows["state"].tolist() if "state" in rows else [None] * len(rows)
-        network = network_predict(member.weights, rows["composition"].tolist(), states)
-        prediction = blend(prediction, network, member.weight)
+        prediction = blend(prediction, member_predict(member, X, rows), member.weight)
     return prediction, calibration.halfwidth(prediction, distance, knn)
+
+
+def _states(rows: pd.DataFrame) -> list:
+    """Each row's state (the network's context): None for every row of a table without a state column."""
+    return rows["state"].tolist() if "state" in rows else [None] * len(rows)
+
+
+def member_predict(member: NeuralMember, X: pd.DataFrame, rows: pd.DataFrame | None) -> np.ndarray:
+    """The network's predictions of the feature rows X, read from `rows` (the materials of X's rows: their
+    `composition` and `state` columns).
+
+    Raises:
+        ValueError: `rows` is missing or does not match X.
+    """
+    if rows is None or len(rows) != len(X):
+        raise ValueError("the neural member needs the materials of the rows (composition, state)")
+    return network_predict(member.weights, rows["composition"].tolist(), _states(rows))
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's predictions of some rows and their parts.
+
+    Attributes:
+        value: what the model answers: the blend when it has a neural member, else the trees' prediction.
+        trees: the trees' prediction.
+        network: the network's prediction (None without a neural member).
+        weight: the network's share of the blend (None without a neural member).
+    """
+
+    value: np.ndarray
+    trees: np.ndarray
+    network: np.ndarray | None = None
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A target's model fitted as `fit_target` fits it, without the domain and the intervals: the trees on every
+    training row and, when the config asks for it, the neural member (`fit_model`)."""
+
+    regressor: Any  # `make_regressor`'s: an XGBRegressor, or a KnnFeatureRegressor around one
+    neural: NeuralMember | None = None
+
+    @property
+    def weight(self) -> float | None:
+        """The network's share of the blend; None without a neural member."""
+        return None if self.neural is None else self.neural.weight
+
+    def predict(self, X: pd.DataFrame, rows: pd.DataFrame | None = None) -> Predictions:
+        """The predictions of feature rows X; with a neural member, `rows` are their materials (composition,
+        state) and the answer is the blend, the weight chosen when the member was fitted."""
+        trees = np.asarray(self.regressor.predict(X), float)
+        if self.neural is None:
+            return Predictions(trees, trees)
+        network = member_predict(self.neural, X, rows)
+        return Predictions(blend(trees, network, self.neural.weight), trees, network, self.neural.weight)
+
+
+def fit_neural(ts: TrainingSet, config: RunConfig, folds: list[tuple[np.ndarray, np.ndarray]],
+               trees_oof: np.ndarray, log: Callable[[str], None] | None = None) -> NeuralMember | None:
+    """The target's neural member fitted on the training rows (`sulfml.model.blend.fit_member`) when the config
+    asks for one, else None: the network's out-of-fold predictions on the trees' `folds`, its weight chosen
+    on those beside the trees' `trees_oof` (only training rows are seen), then the network on every row."""
+    table = config.neural(ts.target)
+    if table is None:
+        return None
+    return fit_member(ts.materials["composition"].tolist(), _states(ts.materials), ts.y, folds, trees_oof, table,
+                      config.seed, log)
+
+
+def fit_model(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None,
+              log: Callable[[str], None] | None = None) -> FittedModel:
+    """Fit a target's model on every row of `ts` as `fit_target` does, without its domain and intervals: the
+    trees and, when the config asks for it, the neural member, its weight chosen on the out-of-fold
+    predictions of these rows' own grouped CV (`ts.groups`, the config's folds and seed). Without one, only
+    the trees are fitted (no CV). This is what a benchmark fits on its training rows."""
+    params = config.params.get(ts.target, {})
+    model = make_regressor(params, config.seed, n_jobs)
+    model.fit(ts.X, ts.y)
+    if config.neural(ts.target) is None:
+        return FittedModel(model)
+    cv = cross_validate(ts, params, config, n_jobs)
+    folds = list(grouped_folds(ts.groups, config.cv.n_splits, config.seed))
+    return FittedModel(model, fit_neural(ts, config, folds, cv.oof, log))
 
 
 @dataclass(frozen=True)
@@ -267,11 +348,9 @@ def fit_target(ts: TrainingSet, config: RunConfig, n_jobs: int | None = None,
     parts = fit_parts(ts, config, n_jobs)
     cv, model, folds, domain, held_out_distance = (parts.cv, parts.model, parts.folds, parts.domain,
                                                    parts.held_out_distance)
-    neural, trees_cv = None, None
-    table = config.neural(ts.target)
-    if table is not None:
-        neural = fit_member(ts.materials["composition"].tolist(), ts.materials["state"].tolist(), ts.y, folds,
-                            cv.oof, table, config.seed, log)
+    trees_cv = None
+    neural = fit_neural(ts, config, folds, cv.oof, log)
+    if neural is not None:
         trees_cv, cv = cv, cv_result(ts, blend(cv.oof, neural.oof, neural.weight), folds)
     calibration = calibrate(cv.oof, held_out_distance, ts.y, ~ts.censored, config.cv.interval_coverage,
                             config.seed, threshold=domain.threshold,

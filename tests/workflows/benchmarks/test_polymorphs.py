@@ -128,3 +128,14 @@ def test_many_compositions_are_held_out_in_folds(bench_data, monkeypatch):
 def test_no_polymorphs_gives_an_empty_score(mini_data_dir, small_config):
     result = poly.polymorphs(BenchmarkData(table=build_table(mini_data_dir), config=RunConfig.from_toml(small_config)))
     assert result.metrics["n_pairs"] == 0 and result.metrics["n"] == 0 and np.isnan(result.metrics["sign_accuracy"])
+
+
+def test_with_the_network_each_side_scores_its_blend_at_weights_chosen_on_its_training_rows(
+        bench_data, stand_in_network, with_network, check_blended_run):
+    trees = BENCHMARKS["polymorphs"](bench_data)
+    blended = BENCHMARKS["polymorphs"](replace(bench_data, config=with_network(bench_data.config)))
+    weights = blended.metrics["blend_weights"]
+    assert len(weights["structure"]) == len(weights["composition"]) == blended.metrics["n_fits"] // 2
+    check_blended_run(trees, blended, stand_in_network, {
+        "y_pred": lambda p, w: [w["structure"][int(k)] for k in p["held_out"]],
+        "y_pred_composition": lambda p, w: [w["composition"][int(k)] for k in p["held_out"]]})

@@ -121,3 +121,13 @@ def test_benchmark_user_needs_the_users_measurements(capsys, mini_data_dir, smal
     assert "--extra-data" in err and "Traceback" not in err
     assert main([*args, "--extra-data", str(tmp_path / "nope.csv")]) == 2
     assert "measurements file not found" in capsys.readouterr().err
+
+
+def test_with_the_network_each_paper_is_scored_by_the_blend_at_a_weight_chosen_on_its_training_rows(
+        bench_data, stand_in_network, with_network, check_blended_run):
+    trees = user(bench_data)
+    blended = user(BenchmarkData(bench_data.table, with_network(bench_data.config)))
+    assert len(blended.metrics["blend_weights"]["log10_sigma"]) == blended.info["folds"] == len(PAPERS) + 1
+    check_blended_run(trees, blended, stand_in_network,
+                      {"y_pred": lambda p, w: [w["log10_sigma"][int(k)] for k in p["fold"]]})
+    assert any(w > 0 for w in stand_in_network.weights())

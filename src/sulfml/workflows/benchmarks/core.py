@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,13 @@ from sulfml.errors import UserError
 from sulfml.featurize import rules
 from sulfml.featurize.family import family_index
 from sulfml.model.cv import regression_metrics
-from sulfml.model.estimator import make_regressor
 from sulfml.model.train import (
+    FittedModel,
+    Predictions,
     TargetModel,
+    TrainingSet,
     featurize_materials,
+    fit_model,
     fit_target,
     predict_with_halfwidth,
     training_set,
@@ -279,19 +282,29 @@ def material_families(materials: pd.DataFrame) -> np.ndarray:
 class FittedTarget:
     """A model fitted on a benchmark's training rows, and those rows.
 
-    `model` is set when the fit was calibrated (`fit_on(..., calibrated=True)`): the full `TargetModel`
-    with its domain and conformal calibration, exactly as `sulfml train` builds it.
+    `fitted` is the config's model (`sulfml.model.train.fit_model`: the trees, and the neural member when the
+    config asks for it). `model` is set when the fit was calibrated (`fit_on(..., calibrated=True)`): the full
+    `TargetModel` with its domain and conformal calibration, exactly as `sulfml train` builds it.
     """
 
-    regressor: Any  # `make_regressor`'s: an XGBRegressor, or a KnnFeatureRegressor around one
+    fitted: FittedModel
     materials: pd.DataFrame
     preset: str
     model: TargetModel | None = None
 
+    @property
+    def regressor(self) -> Any:
+        """The trees (`make_regressor`'s: an XGBRegressor, or a KnnFeatureRegressor around one)."""
+        return self.fitted.regressor
+
+    def predictions(self, frame: pd.DataFrame) -> Predictions:
+        """The predictions of materials-like rows (composition JSON, notation, tags, family, state, structure
+        columns) and their parts."""
+        return self.fitted.predict(featurize_materials(frame, self.preset), frame)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predict materials-like rows (composition JSON, notation, tags, family, structure columns)."""
-        X = featurize_materials(frame, self.preset)
-        return self.regressor.predict(X)
+        """Predict materials-like rows: the blend when the config has the neural member, else the trees."""
+        return self.predictions(frame).value
 
     def predict_interval(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(prediction, lower, upper, kNN distance) of materials-like rows; needs a calibrated fit."""
@@ -306,17 +319,58 @@ class FittedTarget:
 def fit_on(measurements: pd.DataFrame, target: str, config: RunConfig, calibrated: bool = False) -> FittedTarget:
     """Aggregate the training measurements to materials and fit one target with the config.
 
-    With `calibrated`, fit as `sulfml train` does (grouped CV, domain, conformal calibration).
+    Without `calibrated`, fit the config's model alone (`sulfml.model.train.fit_model`: the trees, and the
+    neural member when the config asks for it, its weight chosen on these rows' out-of-fold predictions); with
+    it, fit as `sulfml train` does (grouped CV, domain, conformal calibration).
     """
     materials = aggregate_materials(measurements, config.data.aggregation)
     features = featurize_materials(materials, config.preset)
     ts = training_set(materials, features, target, config)
     if calibrated:
         tm = fit_target(ts, config)
-        return FittedTarget(regressor=tm.regressor, materials=ts.materials, preset=config.preset, model=tm)
-    model = make_regressor(config.params.get(target, {}), config.seed)
-    model.fit(ts.X, ts.y)
-    return FittedTarget(regressor=model, materials=ts.materials, preset=config.preset)
+        return FittedTarget(FittedModel(tm.regressor, tm.neural), ts.materials, config.preset, tm)
+    return FittedTarget(fit_model(ts, config), ts.materials, config.preset)
+
+
+def fit_predict(ts: TrainingSet, train_idx: np.ndarray, test_idx: np.ndarray, config: RunConfig) -> Predictions:
+    """Fit the config's model (`sulfml.model.train.fit_model`) on the rows `train_idx` of a training set and
+    predict its rows `test_idx`: the one way a cross-validated benchmark fits a fold. A neural member's weight
+    is chosen on the out-of-fold predictions of the training rows' own grouped CV (`ts.groups`, as `sulfml
+    train` groups them), never on a test row."""
+    fitted = fit_model(ts.rows(np.asarray(train_idx)), config)
+    return fitted.predict(ts.X.iloc[test_idx], ts.materials.iloc[test_idx])
+
+
+def out_of_fold(ts: TrainingSet, folds: Sequence[tuple[np.ndarray, np.ndarray]], config: RunConfig
+                ) -> tuple[Predictions, list[float | None]]:
+    """Each fold's `fit_predict`: (the predictions of every row, NaN where no fold tests it, with their parts;
+    each fold's network weight, None without the network)."""
+    value, trees, network = (np.full(len(ts.y), np.nan) for _ in range(3))
+    weights: list[float | None] = []
+    for train_idx, test_idx in folds:
+        p = fit_predict(ts, train_idx, test_idx, config)
+        value[test_idx], trees[test_idx] = p.value, p.trees
+        if p.network is not None:
+            network[test_idx] = p.network
+        weights.append(p.weight)
+    return Predictions(value, trees, network if any(w is not None for w in weights) else None), weights
+
+
+def prediction_columns(p: Predictions, name: str = "y_pred") -> dict[str, np.ndarray]:
+    """The predictions' columns: `name` (the answer) and, when the network is on, `name_trees` and
+    `name_network` (its parts, so the trees and the network alone can be scored from the same run)."""
+    parts = {f"{name}_trees": p.trees, f"{name}_network": p.network} if p.network is not None else {}
+    return {name: p.value} | parts
+
+
+def blend_weights(weights: Mapping[str, Sequence[float | None]]) -> dict[str, dict[str, list[float]]]:
+    """The metrics' record of the network's weight in each fit, `{"blend_weights": {fits: [weight per fold]}}`
+    (fits: a target, or what a benchmark names its set of fits), or {} when the network is off. Across seeds
+    the metrics keep the first seed's at the top and each seed's under `per_seed` (`combine_seeds`).
+    """
+    kept = {k: [float(w) for w in ws if w is not None] for k, ws in weights.items()}
+    kept = {k: ws for k, ws in kept.items() if ws}
+    return {"blend_weights": kept} if kept else {}
 
 
 def selected_measurements(data: BenchmarkData) -> pd.DataFrame:

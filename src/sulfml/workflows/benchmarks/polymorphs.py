@@ -33,9 +33,11 @@ from sulfml.model.cv import grouped_folds
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
+    blend_weights,
     exclude_leaks,
     fit_on,
     mae,
+    prediction_columns,
     scores,
     selected_measurements,
     training_rows,
@@ -165,6 +167,7 @@ def polymorphs(data: BenchmarkData) -> BenchmarkResult:
         leave_out = "one composition (all its polymorphs) at a time"
 
     predictions, audits = [], []
+    weights: dict[str, list] = {side: [] for side in configs}
     for unit_index, unit in enumerate(units):
         keys = set(zip(unit["composition_key"], unit["additive"], strict=True))
         test = groups[[k in keys for k in zip(groups["composition_key"], groups["additive"], strict=True)]]
@@ -173,14 +176,16 @@ def polymorphs(data: BenchmarkData) -> BenchmarkResult:
         preds = {}
         for side, side_config in configs.items():
             fitted = fit_on(train, "log10_sigma", side_config)
-            preds[side] = fitted.predict(test)
+            preds[side] = fitted.predictions(test)
+            weights[side].append(preds[side].weight)
             if side == "structure":
                 audits.append(training_rows(train, fitted.materials).assign(held_out=unit_index))
         predictions.append(pd.DataFrame({
             "id": test["id"].to_numpy(), "formula": test["formula"].to_numpy(),
             "composition_key": test["composition_key"].to_numpy(), "additive": test["additive"].to_numpy(),
             "space_group_number": test["space_group_number"].to_numpy(), "y_true": test["log10_sigma"].to_numpy(),
-            "y_pred": preds["structure"], "y_pred_composition": preds["composition"],
+            **prediction_columns(preds["structure"]),
+            **prediction_columns(preds["composition"], "y_pred_composition"),
             "n_papers": test["n_papers"].to_numpy(), "held_out": unit_index,
         }))
     columns = ["id", "formula", "composition_key", "additive", "space_group_number", "y_true", "y_pred",
@@ -214,7 +219,7 @@ def polymorphs(data: BenchmarkData) -> BenchmarkResult:
         "n_ties_composition": int((scored["pred_composition"] == 0).sum()),
         "mae_composition": mae(y_true, pred["y_pred_composition"].to_numpy(float)),
         "n_fits": 2 * len(units),
-    }
+    } | blend_weights(weights)
     info = {
         "presets": {side: c.preset for side, c in configs.items()},
         "aggregations": {side: c.data.aggregation for side, c in configs.items()},

@@ -15,6 +15,7 @@ import numpy as np
 
 from sulfml.config import RunConfig, resolve_config
 from sulfml.errors import ConfigError, UnknownNameError
+from sulfml.model.blend import check_neural_config
 from sulfml.tracking.store import configure
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
@@ -95,11 +96,17 @@ def run_benchmark(name: str, data: BenchmarkData, out_dir: str | Path, tracking_
 
     Returns:
         The seeds' combined result (`combine_seeds`): mean metrics with their spread and each seed's.
+
+    Raises:
+        UnknownNameError: no benchmark has that name.
+        ConfigError: the config asks for a neural member that cannot be trained here (`check_neural_config`).
     """
     import mlflow
 
     if name not in BENCHMARKS:
         raise UnknownNameError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    # a network that cannot be trained here fails now, not after the trees of the first folds
+    check_neural_config(data.config, data.origin.get("config_path", f"config {data.config.name!r}"))
     seeds = check_seeds(seeds) if seeds is not None else default_seeds(data.config)
     t0 = time.perf_counter()
     per_seed: dict[int, BenchmarkResult] = {}

@@ -3,25 +3,26 @@ leave-one-family-out (the interval and temperature benchmarks are in `trust.py`,
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
 from sulfml.data.table import aggregate_materials
 from sulfml.model.conformal import coverage_and_width
 from sulfml.model.cv import grouped_folds
-from sulfml.model.train import cross_validate, featurize_materials, training_set
+from sulfml.model.train import cv_result, featurize_materials, training_set
 from sulfml.workflows.benchmarks.core import (
     OBELIX_CENSORED_LOG10,
     BenchmarkData,
     BenchmarkResult,
+    blend_weights,
     censored_aware_mae,
     exclude_leaks,
     fit_on,
     leak_groups,
     mae,
     material_families,
+    out_of_fold,
+    prediction_columns,
     scores,
     selected_measurements,
     training_rows,
@@ -30,6 +31,9 @@ from sulfml.workflows.benchmarks.core import (
 # Published test MAEs (log10 S/cm) on the OBELiX split, from Therrien et al. (OBELiX paper).
 OBELIX_ANCHORS = {"random forest": 1.59, "MLP": 1.72, "graph networks (CIF subset)": ">= 2.7"}
 LOFO_FAMILIES = ("argyrodite", "LGPS", "thio-LISICON", "thiophosphate")
+# Five folds whatever the config's CV says, so every config is measured on the same kind of split; the models
+# themselves are fitted with the config's own CV (a network's weight is chosen on it, as `sulfml train` does).
+EA_FOLDS = 5
 
 
 def obelix(data: BenchmarkData) -> BenchmarkResult:
@@ -41,6 +45,8 @@ def obelix(data: BenchmarkData) -> BenchmarkResult:
     fitted = fit_on(train, "log10_sigma", data.config, calibrated=True)
     pred, lo, hi, dist = fitted.predict_interval(test)
     assert fitted.model is not None  # predict_interval raised otherwise
+    # with the network, its part and the trees' beside the blend (`pred`, what the intervals are around)
+    parts = prediction_columns(fitted.predictions(test)) if fitted.fitted.neural is not None else {}
     cens = test["censored"].to_numpy(bool)
     bound = test["log10_sigma"].to_numpy(float)
     y_true = np.where(cens, OBELIX_CENSORED_LOG10, bound)
@@ -56,9 +62,11 @@ def obelix(data: BenchmarkData) -> BenchmarkResult:
                 "interval_nominal": fitted.model.calibration.confidence,
                 # an upper bound is consistent with the interval when the interval reaches below it
                 "interval_consistent_censored": float(np.mean(lo[cens] <= bound[cens])) if cens.any() else np.nan}
+    metrics |= blend_weights({"log10_sigma": [fitted.fitted.weight]})
     predictions = pd.DataFrame({
         "id": test["source_row_id"], "formula": test["formula"], "y_true": y_true, "y_pred": pred,
-        "censored": cens, "bound_log10": np.where(cens, bound, np.nan), "has_cif": has_cif,
+        **{k: v for k, v in parts.items() if k != "y_pred"}, "censored": cens,
+        "bound_log10": np.where(cens, bound, np.nan), "has_cif": has_cif,
         "space_group_number": test["space_group_number"], "doi": test["doi"],
         "y_lo": lo, "y_hi": hi, "knn_distance": dist, "in_domain": dist <= fitted.model.domain.threshold,
     })
@@ -91,35 +99,36 @@ def structure_subsets(y_true: np.ndarray, y_pred: np.ndarray, censored: np.ndarr
 
 
 def ea(data: BenchmarkData) -> BenchmarkResult:
-    """Grouped 5-fold CV of Ea over every material with Ea, beside the mean predictor; a held-out material shares
-    no paper and no composition with the training folds (`leak_groups`)."""
-    config = replace(data.config, cv=replace(data.config.cv, n_splits=5))
+    """Grouped 5-fold CV (`EA_FOLDS`) of Ea over every material with Ea, beside the mean predictor; a held-out
+    material shares no paper and no composition with the training folds (`leak_groups`). Each fold's model is
+    the config's (`core.fit_predict`)."""
+    config = data.config
     meas = selected_measurements(data)
 
     def run(measurements: pd.DataFrame):
         mats = aggregate_materials(measurements, config.data.aggregation)
         ts = training_set(mats, featurize_materials(mats, config.preset), "ea_eV", config)
-        ts = replace(ts, groups=leak_groups(ts.materials))
-        cv = cross_validate(ts, config.params.get("ea_eV", {}), config)
-        folds = grouped_folds(ts.groups, config.cv.n_splits, config.seed)
+        outer = leak_groups(ts.materials)  # the models' own CV (as `sulfml train` runs it) keeps ts.groups
+        folds = grouped_folds(outer, EA_FOLDS, config.seed)
+        pred, weights = out_of_fold(ts, folds, config)
         mean_pred = np.empty(len(ts.y))
         fold_of = np.empty(len(ts.y), int)
         for k, (tr, te) in enumerate(folds):
             mean_pred[te] = ts.y[tr].mean()
             fold_of[te] = k
-        return ts, cv, mean_pred, fold_of
+        return ts, cv_result(ts, pred.value, folds), pred, weights, mean_pred, fold_of, outer
 
-    ts, cv, mean_pred, fold_of = run(meas)
-    las_ts, las_cv, las_mean, _ = run(meas[meas["source"] == "laskowski"])
+    ts, cv, pred, weights, mean_pred, fold_of, outer = run(meas)
+    las_ts, las_cv, _, las_weights, las_mean, _, _ = run(meas[meas["source"] == "laskowski"])
     metrics = cv.metrics | {
         "mae_mean_predictor": mae(ts.y, mean_pred),
         "mae_laskowski_only": las_cv.metrics["mae"],
         "mae_mean_predictor_laskowski_only": mae(las_ts.y, las_mean),
         "n_laskowski_only": las_cv.metrics["n"],
-    }
+    } | blend_weights({"ea_eV": weights, "ea_eV_laskowski_only": las_weights})
     predictions = pd.DataFrame({
         "id": ts.materials["material_key"].to_numpy(), "formula": ts.materials["formula"].to_numpy(),
-        "y_true": ts.y, "y_pred": cv.oof, "y_mean_predictor": mean_pred, "fold": fold_of, "group": ts.groups,
+        "y_true": ts.y, **prediction_columns(pred), "y_mean_predictor": mean_pred, "fold": fold_of, "group": outer,
     })
     rows = training_rows(meas, ts.materials)
     fold_by_key = dict(zip(ts.materials["material_key"], fold_of, strict=True))
@@ -136,13 +145,14 @@ def review(data: BenchmarkData) -> BenchmarkResult:
     train, removed = exclude_leaks(meas[meas["source"] != "review"], test)
     sigma = fit_on(train, "log10_sigma", data.config)
     ea_model = fit_on(train, "ea_eV", data.config)
-    pred = sigma.predict(test)
-    ea_pred = ea_model.predict(test)
+    sigma_pred, ea_pred = sigma.predictions(test), ea_model.predictions(test)
+    pred = sigma_pred.value
     table = test["source_row_id"].str.split(":").str[0]
     predictions = pd.DataFrame({
         "id": test["source_row_id"], "formula": test["raw_formula"], "table": table,
-        "y_true": test["log10_sigma"], "y_pred": pred, "ea_true": test["ea_eV"], "ea_pred": ea_pred,
-        "temperature_K": test["temperature_K"], "reference": test["reference"],
+        "y_true": test["log10_sigma"], **prediction_columns(sigma_pred), "ea_true": test["ea_eV"],
+        **prediction_columns(ea_pred, "ea_pred"), "temperature_K": test["temperature_K"],
+        "reference": test["reference"],
     })
     metrics = scores(predictions["y_true"], pred)
     for t in ("table1", "table2"):
@@ -152,6 +162,7 @@ def review(data: BenchmarkData) -> BenchmarkResult:
     has_ea = predictions["ea_true"].notna()
     metrics["mae_ea_table2"] = mae(predictions.loc[has_ea, "ea_true"], predictions.loc[has_ea, "ea_pred"])
     metrics["n_ea_table2"] = int(has_ea.sum())
+    metrics |= blend_weights({"log10_sigma": [sigma_pred.weight], "ea_eV": [ea_pred.weight]})
     both = pd.concat([sigma.materials, ea_model.materials]).drop_duplicates("material_key")
     info = {"excluded_training_rows": removed["leak"].value_counts().to_dict(),
             "note": "rows at 27/30 °C are compared with the room-temperature prediction"}
@@ -171,20 +182,24 @@ def family_splits(meas: pd.DataFrame, mats: pd.DataFrame) -> list[tuple[str, pd.
 
 
 def family(data: BenchmarkData) -> BenchmarkResult:
-    """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV."""
+    """Leave one sulfide family out at a time; compare with the same materials under ordinary grouped CV
+    (folds of `leak_groups`). Every fit is the config's model (`core.fit_on`, `core.fit_predict`)."""
     meas = selected_measurements(data)
     config = data.config
     mats = aggregate_materials(meas, config.data.aggregation)
     ts = training_set(mats, featurize_materials(mats, config.preset), "log10_sigma", config)
-    cv = cross_validate(replace(ts, groups=leak_groups(ts.materials)), config.params.get("log10_sigma", {}), config)
-    cv_pred = pd.Series(cv.oof, index=mats.index)
+    cv, cv_weights = out_of_fold(ts, grouped_folds(leak_groups(ts.materials), config.cv.n_splits, config.seed),
+                                 config)
+    cv_pred = pd.Series(cv.value, index=mats.index)
     y = pd.Series(ts.y, index=mats.index)
-    preds, rows, metrics_by = [], [], {}
+    preds, rows, metrics_by, lofo_weights = [], [], {}, []
     for name, held, train in family_splits(meas, mats):
         fitted = fit_on(train, "log10_sigma", config)
-        p = fitted.predict(held)
+        parts = fitted.predictions(held)
+        p = parts.value
+        lofo_weights.append(parts.weight)
         preds.append(pd.DataFrame({"id": held["material_key"], "formula": held["formula"], "family": name,
-                                   "y_true": y[held.index].to_numpy(), "y_pred": p,
+                                   "y_true": y[held.index].to_numpy(), **prediction_columns(parts),
                                    "y_pred_grouped_cv": cv_pred[held.index].to_numpy()}))
         rows.append(training_rows(train, fitted.materials).assign(held_out_family=name))
         metrics_by[name] = {"n": len(held), "mae_lofo": mae(y[held.index], p),
@@ -195,6 +210,7 @@ def family(data: BenchmarkData) -> BenchmarkResult:
     for name, m in metrics_by.items():
         key = name.replace("-", "_").lower()
         metrics |= {f"mae_lofo_{key}": m["mae_lofo"], f"mae_cv_{key}": m["mae_grouped_cv"], f"n_{key}": m["n"]}
+    metrics |= blend_weights({"log10_sigma_lofo": lofo_weights, "log10_sigma_grouped_cv": cv_weights})
     info = {"families": list(LOFO_FAMILIES), "family_rule": "data label when it names a family, else the "
             "composition pattern (sulfml.featurize.family.family_index)",
             "excluded": "composition and paper (DOI) of every held-out material"}

@@ -15,17 +15,19 @@ import pandas as pd
 
 from sulfml.data.table import aggregate_materials
 from sulfml.model.cv import grouped_folds
-from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
 from sulfml.parse.state import STATES
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
+    blend_weights,
     call_accuracy,
     leak_groups,
     mae,
     mae_by,
     material_families,
+    out_of_fold,
+    prediction_columns,
     scores,
     selected_measurements,
     training_rows,
@@ -89,26 +91,24 @@ def sulfides(data: BenchmarkData) -> BenchmarkResult:
     groups = leak_groups(ts.materials)
     sulfide = is_sulfide(ts.materials)
     tested = np.flatnonzero(sulfide)
-    params = config.params.get("log10_sigma", {})
-    pred, mean_pred = np.full(len(tested), np.nan), np.full(len(tested), np.nan)
+    mean_pred = np.full(len(tested), np.nan)
     fold_of = np.full(len(tested), -1)
     held_in = np.full(len(ts.y), -1)  # the fold whose groups take each material out of training, -1 for none
-    n_train = []
+    folds = []  # (training rows, tested rows) of the training set
     for k, (_, te) in enumerate(grouped_folds(groups[tested], SULFIDE_FOLDS, config.seed)):
         held = np.isin(groups, groups[tested[te]])  # the fold's sulfides and whatever shares a group with them
-        train = np.flatnonzero(~held)
-        model = make_regressor(params, config.seed)
-        model.fit(ts.X.iloc[train], ts.y[train])
-        pred[te] = model.predict(ts.X.iloc[tested[te]])
+        folds.append((np.flatnonzero(~held), tested[te]))
         mean_pred[te] = ts.y[~held & sulfide].mean()
         fold_of[te] = k
         held_in[held] = k
-        n_train.append(len(train))
+    pred, weights = out_of_fold(ts, folds, config)
+    n_train = [len(train) for train, _ in folds]
     test = ts.materials.iloc[tested]
     families = material_families(test)
     predictions = pd.DataFrame({
         "id": test["material_key"].to_numpy(), "formula": test["formula"].to_numpy(),
-        "family": report_family(families), "family_rule": families, "y_true": ts.y[tested], "y_pred": pred,
+        "family": report_family(families), "family_rule": families, "y_true": ts.y[tested],
+        **{k: v[tested] for k, v in prediction_columns(pred).items()},
         "y_mean_predictor": mean_pred, "censored": ts.censored[tested], "fold": fold_of,
         "group": groups[tested], "dois": test["dois"].to_numpy(),
     })
@@ -136,7 +136,7 @@ def sulfides(data: BenchmarkData) -> BenchmarkResult:
         "scoring": "censored σ counts as the config's substitute value, as training sees it; "
                    "mae_uncensored leaves those rows out",
     }
-    metrics = sulfide_metrics(predictions)
+    metrics = sulfide_metrics(predictions) | blend_weights({"log10_sigma": weights})
     if "by_state" not in metrics:
         info["by_state"] = NO_STATE
     return BenchmarkResult("sulfides", "log10_sigma", metrics, predictions, rows, info)

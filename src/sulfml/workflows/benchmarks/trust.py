@@ -17,6 +17,7 @@ from sulfml.service.predictor import Predictor
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
+    blend_weights,
     exclude_leaks,
     fit_on,
     leak_groups,
@@ -43,6 +44,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
     features = featurize_materials(mats, config.preset)
     metrics: dict[str, Any]
     frames, metrics, audit = [], {}, []
+    weights: dict[str, list] = {}
     for target in ("log10_sigma", "ea_eV"):
         ts = training_set(mats, features, target, config)
         outer = leak_groups(ts.materials)  # inner CV (as `sulfml train` runs it) keeps ts.groups
@@ -50,6 +52,7 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         fold_of = np.zeros(len(ts.y), int)
         for k, (tr, te) in enumerate(grouped_folds(outer, config.cv.n_splits, config.seed + 1)):
             tm = fit_target(ts.rows(tr), config)
+            weights.setdefault(target, []).append(tm.neural.weight if tm.neural is not None else None)
             d = tm.domain.distance(ts.X.iloc[te])[0]
             p, hw = predict_with_halfwidth(tm.regressor, tm.calibration, ts.X.iloc[te], d, tm.neural,
                                            ts.materials.iloc[te])
@@ -76,8 +79,8 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
         rows = training_rows(meas, ts.materials).assign(target=target)
         rows["test_fold"] = rows["material_key"].map(dict(zip(ts.materials["material_key"], fold_of, strict=True)))
         audit.append(rows)
-    family_frame, family_metrics, family_audit = _family_intervals(meas, mats, config)
-    metrics |= family_metrics
+    family_frame, family_metrics, family_audit, weights["log10_sigma_family"] = _family_intervals(meas, mats, config)
+    metrics |= family_metrics | blend_weights(weights)
     audit += family_audit
     predictions = pd.concat([f.assign(folds="grouped") for f in frames] + [family_frame], ignore_index=True)
     sig = predictions[(predictions["target"] == "log10_sigma") & (predictions["folds"] == "grouped")]
@@ -94,9 +97,10 @@ def intervals(data: BenchmarkData) -> BenchmarkResult:
                            info)
 
 
-def _family_intervals(meas: pd.DataFrame, mats: pd.DataFrame, config) -> tuple[pd.DataFrame, dict, list]:
-    """σ intervals on the leave-one-family-out folds: (rows, `sigma_family_*` metrics, audited training rows)."""
-    frames, audit = [], []
+def _family_intervals(meas: pd.DataFrame, mats: pd.DataFrame, config) -> tuple[pd.DataFrame, dict, list, list]:
+    """σ intervals on the leave-one-family-out folds: (rows, `sigma_family_*` metrics, audited training rows,
+    each fold's network weight: None without the network)."""
+    frames, audit, weights = [], [], []
     by_family: dict[str, dict] = {}
     for name, held, train in family_splits(meas, mats):
         if not len(held):
@@ -113,6 +117,7 @@ def _family_intervals(meas: pd.DataFrame, mats: pd.DataFrame, config) -> tuple[p
             "held_out_family": name, "folds": "family"}))
         audit.append(training_rows(train, fitted.materials).assign(target="log10_sigma", held_out_family=name))
         by_family[name] = coverage_and_width(y[~cens], lo[~cens], hi[~cens])
+        weights.append(fitted.fitted.weight)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["target", "folds"])
     unc = ~frame["censored"].to_numpy(bool) if len(frame) else np.zeros(0, bool)
     overall = coverage_and_width(*(frame[c].to_numpy(float)[unc] if len(frame) else np.zeros(0)
@@ -121,7 +126,7 @@ def _family_intervals(meas: pd.DataFrame, mats: pd.DataFrame, config) -> tuple[p
                "sigma_family_mean_width": overall["mean_width"], "sigma_family_n": overall["n"],
                "sigma_family_by_family": {k: {"coverage": v["coverage"], "median_width": v["median_width"],
                                               "n": v["n"]} for k, v in by_family.items()}}
-    return frame, metrics, audit
+    return frame, metrics, audit, weights
 
 
 def _bin_label(t: float) -> str:
@@ -149,11 +154,14 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
     paper_of = far.groupby("composition_key")["paper"].first().reindex(keys).fillna("").astype(str).to_numpy()
     groups = np.where(paper_of == "", keys, paper_of)
     frames, audit = [], []
+    weights: dict[str, list] = {"log10_sigma": [], "ea_eV": []}
     for k, (_, te) in enumerate(grouped_folds(groups, config.cv.n_splits, config.seed)):
         held = set(keys[te])
         test_rows = meas[meas["composition_key"].isin(held)]
         train, _ = exclude_leaks(meas, test_rows)
-        fits = [fit_on(train, t, config, calibrated=True) for t in ("log10_sigma", "ea_eV")]
+        fits = [fit_on(train, t, config, calibrated=True) for t in weights]
+        for target, fit in zip(weights, fits, strict=True):
+            weights[target].append(fit.fitted.weight)
         bundle = Bundle.from_models([f.model for f in fits])
         rows = far[far["composition_key"].isin(held)]
         out = Predictor(bundle, f"fold {k}").predict(pd.DataFrame({
@@ -189,6 +197,7 @@ def temperature(data: BenchmarkData) -> BenchmarkResult:
                         "coverage": coverage_and_width(g["y_true"], g["y_lo"], g["y_hi"])["coverage"]}
     order = [_bin_label(a) for a in TEMPERATURE_BINS_K[:-1]]
     metrics["by_temperature"] = {b: by_bin[b] for b in order if b in by_bin}
+    metrics |= blend_weights(weights)
     info = {"form": "sigma*T = A exp(-Ea/kT) (shipped); sigma form and no shift shown for comparison",
             "excluded": "every measurement sharing a composition or a paper with the held-out materials"}
     return BenchmarkResult("temperature", "log10_sigma", metrics, p, pd.concat(audit, ignore_index=True), info)

@@ -15,15 +15,17 @@ import pandas as pd
 
 from sulfml.data.table import USER_SOURCE, aggregate_materials
 from sulfml.errors import UserError
-from sulfml.model.estimator import make_regressor
 from sulfml.model.train import featurize_materials, training_set
 from sulfml.parse.state import STATES
 from sulfml.workflows.benchmarks.core import (
     BenchmarkData,
     BenchmarkResult,
+    blend_weights,
+    fit_predict,
     leak_groups,
     mae,
     mae_by,
+    prediction_columns,
     scores,
     selected_measurements,
     training_rows,
@@ -78,16 +80,15 @@ def user(data: BenchmarkData) -> BenchmarkResult:
     if not len(scored):
         raise UserError(f"none of the user's {len(mine)} kept measurements can be scored: "
                         + ", ".join(f"{n} {why}" for why, n in not_scored.items() if n))
-    params = config.params.get("log10_sigma", {})
     papers = list(dict.fromkeys(scored["paper"]))
-    frames, audit, n_train = [], [], []
+    frames, audit, n_train, weights = [], [], [], []
     for k, paper in enumerate(papers):
         rows = scored[scored["paper"] == paper]
         idx = position[rows["material_key"]].to_numpy()
         held = np.isin(groups, groups[idx])  # the paper's materials and whatever shares a group with them
         train = np.flatnonzero(~held)
-        model = make_regressor(params, config.seed)
-        model.fit(ts.X.iloc[train], ts.y[train])
+        pred = fit_predict(ts, train, idx, config)
+        weights.append(pred.weight)
         censored = rows["censored"].to_numpy(bool)
         measured = rows["log10_sigma"].to_numpy(float)
         frames.append(pd.DataFrame({
@@ -95,7 +96,7 @@ def user(data: BenchmarkData) -> BenchmarkResult:
             "raw_formula": rows["raw_formula"].to_numpy(), "paper": paper, "state": rows["state"].to_numpy(),
             # a censored σ counts as the config's substitute value, as training sees it
             "y_true": np.where(censored, config.censoring.log10_value, measured), "y_measured": measured,
-            "y_pred": model.predict(ts.X.iloc[idx]), "y_mean_predictor": float(ts.y[train].mean()),
+            **prediction_columns(pred), "y_mean_predictor": float(ts.y[train].mean()),
             "censored": censored, "fold": k, "group": groups[idx],
         }))
         audit.append(training_rows(meas, ts.materials.iloc[train]).assign(fold=k, held_out_paper=paper))
@@ -115,5 +116,6 @@ def user(data: BenchmarkData) -> BenchmarkResult:
         "scoring": "censored σ counts as the config's substitute value, as training sees it; "
                    "mae_uncensored leaves those rows out",
     }
-    return BenchmarkResult("user", "log10_sigma", user_metrics(predictions), predictions,
+    metrics = user_metrics(predictions) | blend_weights({"log10_sigma": weights})
+    return BenchmarkResult("user", "log10_sigma", metrics, predictions,
                            pd.concat(audit, ignore_index=True), info)
