@@ -25,19 +25,6 @@ def ablation():
     sys.modules.pop("ablation_neural", None)
 
 
-def test_blend_weight_picks_the_grid_point_of_lowest_error(ablation):
-    rng = np.random.default_rng(0)
-    y = rng.normal(size=200)
-    noise_a, noise_b = rng.normal(size=200), rng.normal(size=200)
-    trees, net = y + noise_a, y + noise_b
-    w = ablation.blend_weight(y, trees, net)
-    maes = {a: np.mean(np.abs((1 - a) * trees + a * net - y)) for a in ablation.BLEND_GRID}
-    assert maes[w] == min(maes.values())
-    assert ablation.blend_weight(y, y + 1.0, y) == 1.0  # a perfect network takes all the weight
-    assert ablation.blend_weight(y, y, y + 1.0) == 0.0
-    assert ablation.blend_weight(y, y, y) == 0.0  # a tie keeps the trees
-
-
 def _rows(n: int, offset: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"composition": [json.dumps({"Li": 1 + i + offset, "S": 1}) for i in range(n)],
                          "state": ["crystalline"] * n})
