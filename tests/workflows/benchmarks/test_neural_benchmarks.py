@@ -11,6 +11,10 @@ from sulfml.data.table import build_table
 from sulfml.workflows.benchmarks import BENCHMARKS, BenchmarkData, run_benchmark
 from sulfml.workflows.benchmarks.suites import LOFO_FAMILIES
 
+# every benchmark fitted through the blend path, fold by fold: the slow lane's (tests/model/test_blend.py keeps the
+# blend's rule in the fast lane)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def bench_data(mini_data_dir, small_config) -> BenchmarkData:
