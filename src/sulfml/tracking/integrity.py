@@ -67,14 +67,19 @@ def scan_for_pickles(root: str | Path, where: str | None = None) -> None:
                                   "not JSON; it was not loaded")
 
 
-def read_bundle_bytes(path: Path, what: str) -> bytes:
-    """The bytes of a bundle file; a missing or unreadable file or a pickle is a `BundleError`."""
+def _read_bytes(path: Path, what: str, missing: str = "") -> bytes:
+    """A bundle file's bytes; a missing or unreadable file is a `BundleError` (`missing` says why it is needed)."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise BundleError(f"{what}: {path} is missing") from None
+        raise BundleError(f"{what}: {path} is missing{missing}") from None
     except OSError as exc:
         raise BundleError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_bundle_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a bundle file; a missing or unreadable file or a pickle is a `BundleError`."""
+    data = _read_bytes(path, what)
     if looks_like_pickle(data):
         raise BundleError(f"{what}: {path} is a Python pickle, not JSON; refused (it was not loaded)")
     return data
@@ -97,12 +102,7 @@ def read_network_bytes(path: Path, card: dict, what: str) -> bytes:
     """
     if NETWORK_FILE not in card.get("checksums", {}):
         raise BundleError(f"{what}: {path.name} has no checksum in card.json: the card does not vouch for it")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(f"{what}: {path} is missing (the card's neural section needs it)") from None
-    except OSError as exc:
-        raise BundleError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    data = _read_bytes(path, what, " (the card's neural section needs it)")
     if data[:4] != b"PK\x03\x04":  # np.savez's zip container; a pickle stream is refused here
         raise BundleError(f"{what}: {path} is not a NumPy .npz file; refused (it was not loaded)")
     verify_checksum(card, path.name, data, what)
