@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def ablation():
-    spec = importlib.util.spec_from_file_location("ablation_neural", ROOT / "scripts" / "experiments" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ablation_neural"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("ablation_neural", None)
 
 
 def _rows(n: int, offset: int = 0) -> pd.DataFrame:

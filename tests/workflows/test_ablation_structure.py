@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def ablation():
-    spec = importlib.util.spec_from_file_location("ablation_script", ROOT / "scripts" / "experiments" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ablation_script"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("ablation_script", None)
 
 
 def test_paired_bootstrap(ablation):
