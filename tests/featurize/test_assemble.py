@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sulfml.chem.batch import canonical_composition
 from sulfml.featurize import assemble, descriptors, element_stats, rules
 from sulfml.featurize.assemble import covered_columns, electrolyte_features, featurize_frame, preset_features
 from sulfml.featurize.family import electrolyte_family
 from sulfml.featurize.presets import featurize, get_preset
+from sulfml.parse.state import STATES, normalize_state
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,3 +130,34 @@ def test_import_is_lean(module: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert json.loads(out.stdout.strip().replace("'", '"')) == []
+
+
+# Cells as users' frames hold them: words in any case, blanks, missing values, and other types whose text differs
+# although they compare equal (1, 1.0, True).
+_CELLS = st.sampled_from(["glass", "Glass", "plain", "composite", "host+dopant", "doped;glass-ceramic",
+                          "polymorph:β;amorphous", "", " ", "Argyrodites", "Glass-Ceramic", "LGPS", None,
+                          float("nan"), pd.NA, 1, 1.0, True, 0, False, ("glass",)])
+_STATES = st.sampled_from(["glass", "Glass", "GC", "glass ceramic", "crystalline", "Tetragonal", "", "unknown",
+                           None, float("nan"), "amorphous"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 12).flatmap(lambda n: st.tuples(*(st.lists(_CELLS, min_size=n, max_size=n) for _ in range(3)),
+                                                      st.lists(_STATES, min_size=n, max_size=n))))
+def test_text_and_state_columns_are_the_rules_row_by_row(columns) -> None:
+    """Each distinct cell is read once: the same as reading every row by the rules."""
+    notation, tags, family, state = columns
+    defaults = rules.TEXT_DEFAULTS
+    cleaned = [[rules.clean_text(v, defaults[c]) for v in col]
+               for col, c in zip((notation, tags, family), ("notation", "tags", "family"), strict=True)]
+    states = [normalize_state(s) for s in state]
+    mapped = [rules.notation_for_state(*row) for row in zip(*cleaned, states, strict=True)]
+    assert assemble.state_text_columns(notation, tags, family, state) == \
+        tuple([list(c) for c in zip(*mapped, strict=True)] if mapped else [[], [], []])
+    flags, label = descriptors._text_columns(notation, tags, family, len(state))
+    assert flags.tolist() == [[float(v) for v in rules.synthesis_flags(*row).values()]
+                              for row in zip(*cleaned, strict=True)]
+    assert label.tolist() == [-1 if rules.family_from_label(f) is None else rules.FAMILIES.index(
+        rules.family_from_label(f)) for f in cleaned[2]]
+    assert descriptors.material_state(state).tolist() == [
+        [float(s == name) for name in STATES] for s in states]

@@ -9,6 +9,8 @@ from typing import cast
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sulfml.chem.batch import CompositionBatch
 from sulfml.chem.elements import element_tables, pauling_electronegativity
@@ -319,3 +321,30 @@ def test_reduced_formula_of_very_many_elements():
         # whole at its display scale, the derived form is pymatgen's reduced formula
         assert display_formula(read_fast(wide)[0]) == ungrouped(
             Composition(displayed(read_fast(wide)[0])).reduced_formula)
+
+
+# Numbers as people write them, with every shape `REWRITTEN` looks at: 1 written out (1, 1., 1.00), leading
+# zeros and dots, trailing zeros and dots, and more decimals than the parser keeps.
+_NUMBER_SHAPES = ["1", "1.", "1.0", "1.000", "1.05", "10", "01", "0.5", "00.5", ".5", "5.", "0.50", "2.10", "0", "0.0",
+                  "12.0001", "3.14159265358", "3.1415926535", "0.00000000001", "100"]
+_NUMBER_TEXT = st.one_of(
+    st.just(""),
+    st.sampled_from(_NUMBER_SHAPES),
+    st.from_regex(r"\A[0-9]{1,3}(\.[0-9]{0,12})?\Z"),
+    st.from_regex(r"\A\.[0-9]{1,12}\Z"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["Li", "P", "S", "Cl", "O", "Ge", "(PO4)", "(SO4)"]),
+                                   _NUMBER_TEXT), min_size=1, max_size=5), min_size=1, max_size=20),
+       st.booleans())
+def test_read_many_shows_each_number_as_read_fast(formulas, glass):
+    """Which plain formulas `written_formula` rewrites is found in bulk: the same shown formula as `read_fast`."""
+    # each shape once on its own, then the drawn formulas
+    texts = [f"Li{num}S" for num in _NUMBER_SHAPES] + ["".join(el + num for el, num in parts) for parts in formulas]
+    if glass:
+        texts = [f"{k + 1}{t}-{len(texts)}Li2S" for k, t in enumerate(texts)]
+    got = read_many(texts)
+    want = [read_fast(t) for t in texts]
+    assert got.formula == [w[1] if w else None for w in want]

@@ -6,8 +6,10 @@ import io
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sulfml.service.output import coverage_label, open_sink, render_table
+from sulfml.service.output import coverage_label, open_sink, render_table, write_csv
 
 
 def _row() -> pd.DataFrame:
@@ -48,3 +50,30 @@ def test_a_long_formula_is_shown_whole_on_a_line_of_its_own():
     lines = render_table(row, coverage=0.9).splitlines()
     assert lines[2] == "Li10Ge(P0.925Sb0.075)2S12"
     assert lines[3].startswith(" " * 24) and "-3.00" in lines[3]
+
+
+_FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 298.15, float("nan")]))
+_TEXTS = st.text(alphabet='ab,"\n\r ;1', max_size=6)
+_COLUMNS = {
+    "float": st.lists(_FLOATS, min_size=1, max_size=1).map(lambda v: v * 5),  # one number (or NaN) throughout
+    "floats": st.lists(_FLOATS, min_size=5, max_size=5),
+    "bool": st.lists(st.booleans(), min_size=5, max_size=5),
+    "int": st.lists(st.integers(-10**20, 10**20) | st.sampled_from([0, 1]), min_size=5, max_size=5),
+    "text": st.lists(_TEXTS, min_size=5, max_size=5),
+    "text_or_none": st.lists(st.none() | _TEXTS, min_size=5, max_size=5),
+    "mixed": st.lists(st.none() | _TEXTS | st.integers(0, 300) | st.just(float("nan"))
+                      | st.lists(st.integers(0, 3), max_size=2), min_size=5, max_size=5),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_COLUMNS)), min_size=1, max_size=4).flatmap(
+    lambda kinds: st.tuples(st.just(kinds), *(_COLUMNS[k] for k in kinds))))
+def test_write_csv_writes_each_kind_of_column_as_pandas_does(drawn):
+    kinds, *values = drawn
+    frame = pd.DataFrame({f"{kind}{j}": pd.Series(v, dtype=float if kind.startswith("float") else None)
+                          for j, (kind, v) in enumerate(zip(kinds, values, strict=True))})
+    want, got = io.StringIO(), io.StringIO()
+    frame.to_csv(want, index=False, lineterminator="\n")
+    write_csv(got, frame)
+    assert got.getvalue() == want.getvalue()

@@ -61,24 +61,60 @@ def display_scale(els: np.ndarray, amounts: np.ndarray, present: np.ndarray) -> 
     smallest = np.where(present, amounts, np.inf).min(axis=1, initial=np.inf)
     base = np.where(base > 0, base, np.where(np.isfinite(smallest), smallest, 0.0))
     base[base <= 0] = 1.0
-    n = len(els)
-    chosen = np.zeros(n)
-    best = np.full(n, np.inf)
-    best_n = np.ones(n)
-    for target in range(1, DISPLAY_MAX + 1):
-        x = amounts * (target / base)[:, None]
-        whole = (np.abs(x - np.rint(x)) < _WHOLE) | ~present
-        digits = np.zeros(x.shape)
-        for k in range(_DECIMALS):
-            scaled = x * 10.0 ** k
-            digits += np.abs(scaled - np.rint(scaled)) >= _WHOLE * 10.0 ** k
-        every = whole.all(axis=1) & (x.max(axis=1, initial=0.0) <= DISPLAY_MAX + _WHOLE)
-        take = every & (chosen == 0)
-        chosen[take] = target
-        score = -100.0 * (whole & present).sum(axis=1) + np.where(present, digits, 0).sum(axis=1) + target / 4
-        better = score < best
-        best[better], best_n[better] = score[better], target
-    return np.where(chosen > 0, chosen, best_n) / base
+    target = np.ones(len(els))
+    for start in range(0, len(els), _SCALE_BLOCK):
+        sl = slice(start, start + _SCALE_BLOCK)
+        # entries by rows of a block (transposed): the sums over a row's entries are then whole-array adds
+        target[sl] = _display_target(amounts[sl].T.copy(), present[sl].T.copy(), base[sl])
+    return target / base
+
+
+_SCALE_BLOCK = 4096  # rows scored at once: the block's arrays stay in the cache through the 24 targets
+
+
+def _display_target(amounts: np.ndarray, present: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """The N of `display_scale` for a block of rows given as (entries, rows) arrays.
+
+    Every target is scored on the rows not yet settled: a row leaves at the first N at which it is whole.
+    The score (whole amounts count -100, each decimal place of an amount 1, then N / 4) adds whole numbers
+    until N / 4, so it is exact in any order of addition.
+    """
+    n = amounts.shape[1]
+    chosen, best, best_n = np.zeros(n), np.full(n, np.inf), np.ones(n)
+    rows: np.ndarray = np.arange(n)
+    absent = ~present
+    x, err, scaled = np.empty(amounts.shape), np.empty(amounts.shape), np.empty(amounts.shape)
+    flag, whole = np.empty(amounts.shape, dtype=bool), np.empty(amounts.shape, dtype=bool)
+    points = np.empty(amounts.shape, dtype=np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for target in range(1, DISPLAY_MAX + 1):
+            np.multiply(amounts, target / base, out=x)
+            np.abs(np.subtract(x, np.rint(x, out=err), out=err), out=err)
+            np.less(err, _WHOLE, out=whole)
+            # Places: 0 to _DECIMALS - 1 decimals that do not reach the amount. A padded entry has none
+            # (its x is 0, or NaN for an unusable scale; neither compares true).
+            np.copyto(points, np.greater_equal(err, _WHOLE * 10.0 ** 0, out=flag))
+            for k in range(1, _DECIMALS):
+                np.multiply(x, 10.0 ** k, out=scaled)
+                np.abs(np.subtract(scaled, np.rint(scaled, out=err), out=err), out=err)
+                points += np.greater_equal(err, _WHOLE * 10.0 ** k, out=flag)
+            every = np.logical_or(whole, absent, out=flag).all(axis=0) & (
+                x.max(axis=0, initial=0.0) <= DISPLAY_MAX + _WHOLE)
+            points -= 100 * (whole & present)
+            score = points.sum(axis=0) + target / 4
+            better = score < best[rows]
+            best[rows[better]], best_n[rows[better]] = score[better], target
+            if every.any():
+                chosen[rows[every]] = target
+                keep = ~every
+                rows, base, amounts, present, absent = (rows[keep], base[keep], amounts[:, keep], present[:, keep],
+                                                        absent[:, keep])
+                m = len(rows)
+                x, err, scaled, flag, whole, points = (x[:, :m], err[:, :m], scaled[:, :m], flag[:, :m],
+                                                       whole[:, :m], points[:, :m])
+                if not len(rows):
+                    break
+    return np.where(chosen > 0, chosen, best_n)
 
 
 def significant(x: np.ndarray, digits: int) -> np.ndarray:

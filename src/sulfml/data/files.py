@@ -166,7 +166,9 @@ def _from_csv(text: str, path: Path, column: str) -> pd.DataFrame:
         raise InputError(f"input file {path} is empty")
     header = _unique([h.strip().lstrip("\ufeff").strip() for h in records[0]])
     width = len(header)
-    rows = [(r + [""] * width)[:width] for r in records[1:]]
+    rows = records[1:]
+    if set(map(len, rows)) - {width}:  # ragged rows: padded with blanks, cut to the header
+        rows = [(r + [""] * width)[:width] for r in rows]
     frame = pd.DataFrame(rows, columns=header, dtype=str)
     if sep == ";":  # European spreadsheets: a decimal comma goes with the semicolon separator
         for col in frame.columns:

@@ -15,24 +15,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sulfml.chem.batch import CompositionBatch, composition_batch
-from sulfml.featurize import rules
+from sulfml.chem.elements import element_tables
+from sulfml.featurize import element_stats, rules
 from sulfml.featurize.descriptors import (
     _anions,
     _batch,
-    _column,
+    _combine,
+    _distinct,
+    _fractions,
     _framework,
     _Ions,
     _lithium,
     _per_block,
+    _same,
+    _state_one_hot,
+    _substitution,
+    _text_codes,
     _text_columns,
-    element_fractions,
+    _text_table,
+    _TextCodes,
     embedding_features,
-    material_state,
-    substitution_features,
+    state_codes,
 )
-from sulfml.featurize.element_stats import element_statistics, matminer_columns
+from sulfml.featurize.element_stats import _matminer_block, matminer_columns
 from sulfml.featurize.family import _GLASS, _family, _label_or_composition, _one_hot
-from sulfml.parse.state import UNKNOWN, normalize_state
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,23 +138,22 @@ def electrolyte_features(
         (rows, len(electrolyte_columns())) float array, columns as `rules.ELECTROLYTE_LABELS`.
     """
     batch = _batch(compositions)
-    n = len(batch)
-    flags, label_family = _text_columns(notation, tags, family, n)
-    parts = _column_slices((rules.LITHIUM_LABELS, rules.ANION_LABELS, rules.FRAMEWORK_LABELS, rules.FLAG_LABELS,
-                            rules.FAMILY_LABELS))
-    lithium, anions, framework, flag_cols, family_cols = parts
+    flags, label_family = _text_columns(notation, tags, family, len(batch))
+    return _per_block(batch, len(rules.ELECTROLYTE_LABELS), out,
+                      lambda sl, ions: _electrolyte_block(ions, flags[sl], label_family[sl]))
 
-    def block_columns(sl: slice, ions: _Ions) -> np.ndarray:
-        cols = np.empty((len(ions.li), len(rules.ELECTROLYTE_LABELS)))
-        cols[:, lithium] = _lithium(ions)
-        cols[:, anions] = _anions(ions)
-        cols[:, framework] = _framework(ions)
-        cols[:, flag_cols] = flags[sl]
-        codes = _label_or_composition(label_family[sl], _family(ions, flags[sl, _GLASS]))
-        cols[:, family_cols] = _one_hot(codes)
-        return cols
 
-    return _per_block(batch, len(rules.ELECTROLYTE_LABELS), out, block_columns)
+def _electrolyte_block(ions: _Ions, flags: np.ndarray, label_family: np.ndarray) -> np.ndarray:
+    """`electrolyte_features` of one block of rows, from its ions and its rows' `_text_columns`."""
+    lithium, anions, framework, flag_cols, family_cols = _ELECTROLYTE_PARTS
+    cols = np.empty((len(ions.li), len(rules.ELECTROLYTE_LABELS)))
+    cols[:, lithium] = _lithium(ions)
+    cols[:, anions] = _anions(ions)
+    cols[:, framework] = _framework(ions)
+    cols[:, flag_cols] = flags
+    codes = _label_or_composition(label_family, _family(ions, flags[:, _GLASS]))
+    cols[:, family_cols] = _one_hot(codes)
+    return cols
 
 
 def _column_slices(groups: Sequence[Sequence[str]]) -> list[slice]:
@@ -158,6 +163,10 @@ def _column_slices(groups: Sequence[Sequence[str]]) -> list[slice]:
         out.append(slice(start, start + len(labels)))
         start += len(labels)
     return out
+
+
+_ELECTROLYTE_PARTS = _column_slices((rules.LITHIUM_LABELS, rules.ANION_LABELS, rules.FRAMEWORK_LABELS,
+                                     rules.FLAG_LABELS, rules.FAMILY_LABELS))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -178,48 +187,60 @@ def preset_features(
     _check_preset(preset_id)
     batch = compositions if isinstance(compositions, CompositionBatch) else composition_batch(compositions)
     batch = batch.canonical()
-    out = np.empty((len(batch), len(covered_columns(preset_id))))
+    n = len(batch)
+    parts = _PRESET_PARTS[preset_id]
+    widths = [len(_PART_COLUMNS[part]()) for part in parts]
+    out = np.empty((n, sum(widths)))
+    view = {part: out[:, start - width:start] for part, width, start in zip(parts, widths, np.cumsum(widths).tolist(),
+                                                                              strict=True)}
     if uses_state(preset_id):
-        state = _column(state, len(batch), UNKNOWN)
-        notation, tags, family = state_text_columns(notation, tags, family, state)
-    start = 0
-    for part in _PRESET_PARTS[preset_id]:
-        view = out[:, start:start + len(_PART_COLUMNS[part]())]
-        start += view.shape[1]
-        if part == "matminer":
-            element_statistics(batch, out=view)
-        elif part == "electrolyte":
-            electrolyte_features(batch, notation, tags, family, out=view)
-        elif part == "fractions":
-            element_fractions(batch, out=view)
-        elif part == "state":
-            material_state(state, out=view)
-        elif part == "megnet16":
-            embedding_features(batch, part, out=view)
-        else:
-            substitution_features(batch, out=view)
+        text, codes, states = _state_text(notation, tags, family, state, n)
+        _state_one_hot(codes, states, out=view["state"])
+    else:
+        text = _text_codes(notation, tags, family, n)
+    flags, label_family = _text_table(text)
+    # Block by block, every part of a block from the same ions (the blocks `element_statistics` and
+    # `_per_block` take, so each kernel sees the rows it would see alone).
+    tables = element_tables()
+    block = element_stats._BLOCK
+    for start in range(0, n, block):
+        sl = slice(start, min(start + block, n))
+        rows = batch.rows(sl)
+        if "matminer" in view:
+            _matminer_block(rows, tables, view["matminer"][sl])
+        ions = _Ions.of(rows, tables)
+        view["electrolyte"][sl] = _electrolyte_block(ions, flags[sl], label_family[sl])
+        if "fractions" in view:
+            view["fractions"][sl] = _fractions(sl, ions)
+        if "substitution" in view:
+            view["substitution"][sl] = _substitution(sl, ions)
+    if "megnet16" in view:
+        embedding_features(batch, "megnet16", out=view["megnet16"])
     return out
 
 
 def state_text_columns(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
                        state: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
     """`rules.notation_for_state` of every row (each distinct row once)."""
-    n = len(state)
-    defaults = rules.TEXT_DEFAULTS
-    rows = zip(*(_column(v, n, defaults[c]) for v, c in ((notation, "notation"), (tags, "tags"), (family, "family"))),
-               [normalize_state(s) for s in state], strict=True)
-    done: dict[tuple, tuple] = {}
-    mapped = []
-    for row in rows:
-        key = tuple(rules.clean_text(v, defaults[c]) for v, c in zip(row[:3], ("notation", "tags", "family"),
-                                                                   strict=True)) + (row[3],)
-        if key not in done:
-            done[key] = rules.notation_for_state(*key)
-        mapped.append(done[key])
-    if not mapped:
+    text, _, _ = _state_text(notation, tags, family, state, len(state))
+    if not len(text.codes):
         return [], [], []
-    notes, tag_col, fam_col = (list(c) for c in zip(*mapped, strict=True))
+    notes, tag_col, fam_col = (list(c) for c in zip(*(text.values[k] for k in text.codes.tolist()), strict=True))
     return notes, tag_col, fam_col
+
+
+def _state_text(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
+                state: Sequence[Any] | None, n: int) -> tuple[_TextCodes, np.ndarray, list[str]]:
+    """The text columns `rules.notation_for_state` makes of each row, coded, and the rows' `state_codes`;
+    each distinct row once."""
+    if state is not None and len(state) != n:
+        raise ValueError(f"expected {n} values, got {len(state)}")
+    given = _text_codes(notation, tags, family, n)
+    codes, states = state_codes(state, n)
+    pairs, values = _combine([(given.codes, given.values), (codes, states)], n)
+    inverse, mapped = _combine([_distinct([rules.notation_for_state(note, tag, fam, s) for (note, tag, fam), s in values],
+                                          len(values), None, _same)], len(values))
+    return _TextCodes(inverse[pairs], [v[0] for v in mapped]), codes, states
 
 
 def featurize_frame(frame: pd.DataFrame, preset_id: str = "composition-v1") -> pd.DataFrame:

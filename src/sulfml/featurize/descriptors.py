@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
@@ -70,14 +71,19 @@ def anion_amounts(compositions: Iterable[Any] | CompositionBatch) -> np.ndarray:
 
 def element_fractions(compositions: Iterable[Any] | CompositionBatch, out: np.ndarray | None = None) -> np.ndarray:
     """`ElementFractions` for many rows: atom fractions of `rules.ELEMENTS` (0 for an empty row)."""
-    tables = element_tables()
-    cols = [tables.index[el] for el in rules.ELEMENTS]
+    return _per_block(compositions, len(rules.FRACTION_LABELS), out, _fractions)
 
-    def fractions(sl: slice, ions: _Ions) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(ions.total[:, None] > 0, ions.dense[:, cols] / ions.total[:, None], 0.0)
 
-    return _per_block(compositions, len(rules.FRACTION_LABELS), out, fractions)
+def _fractions(sl: slice, ions: _Ions) -> np.ndarray:
+    cols = _fraction_columns()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ions.total[:, None] > 0, ions.dense[:, cols] / ions.total[:, None], 0.0)
+
+
+@cache
+def _fraction_columns() -> list[int]:
+    index = element_tables().index
+    return [index[el] for el in rules.ELEMENTS]
 
 
 def embedding_features(compositions: Iterable[Any] | CompositionBatch, name: str, out: np.ndarray | None = None
@@ -123,10 +129,26 @@ def material_state(state: Sequence[Any] | None, n: int | None = None, out: np.nd
     Raises:
         StateError: a value that names no state.
     """
-    states = _column(state, len(state) if state is not None else (n or 0), UNKNOWN)
-    codes = np.array([STATES.index(normalize_state(s)) for s in states], dtype=np.int64)
+    codes, states = state_codes(state, len(state) if state is not None else (n or 0))
+    return _state_one_hot(codes, states, out)
+
+
+def state_codes(state: Sequence[Any] | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """Each row's `normalize_state` as (codes, distinct states): row i is in state `states[codes[i]]`.
+    Each distinct cell is read once.
+
+    Raises:
+        StateError: a value that names no state (the first such row's).
+        ValueError: not n values.
+    """
+    return _distinct(state, n, UNKNOWN, normalize_state)
+
+
+def _state_one_hot(codes: np.ndarray, states: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
+    """The `rules.STATE_LABELS` one-hot of coded states."""
     out = _output(out, len(codes), len(STATES))
-    out[:] = np.eye(len(STATES))[codes] if len(codes) else 0.0
+    table = np.eye(len(STATES))[[STATES.index(s) for s in states]] if states else np.zeros((0, len(STATES)))
+    out[:] = table[codes] if len(codes) else 0.0
     return out
 
 
@@ -149,50 +171,100 @@ def _per_block(compositions: Iterable[Any] | CompositionBatch, width: int, out: 
     return out
 
 
-def _column(values: Sequence[Any] | None, n: int, default: Any) -> list[Any]:
-    """One optional input column as a list of n values (`default` for every row when None)."""
+def _distinct(values: Sequence[Any] | None, n: int, default: Any, read: Callable[[Any], Any]
+              ) -> tuple[np.ndarray, list[Any]]:
+    """One optional input column read by `read` (None: every row is `default`), each distinct value once:
+    (codes, distinct values read) with row i read as `distinct[codes[i]]`, distinct in first-seen order.
+
+    A column of text and None is coded by value (equal texts read alike); any other column is read row by
+    row first, since equal values of other types can read differently (1, 1.0 and True).
+
+    Raises:
+        ValueError: not n values; or whatever `read` raises, for the first row whose value it refuses.
+    """
     if values is None:
-        return [default] * n
-    out = list(values)
-    if len(out) != n:
-        raise ValueError(f"expected {n} values, got {len(out)}")
-    return out
+        return np.zeros(n, dtype=np.int64), [read(default)]
+    col = values if type(values) is list else list(values)
+    if len(col) != n:
+        raise ValueError(f"expected {n} values, got {len(col)}")
+    if not set(map(type, col)) <= {str, type(None)}:
+        col = [read(v) for v in col]
+        read = _same
+    seen: dict[Any, Any] = dict.fromkeys(col)
+    for k, v in enumerate(seen):
+        seen[v] = k
+    codes = np.fromiter(map(seen.__getitem__, col), dtype=np.int64, count=n)
+    return codes, [read(v) for v in seen]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _clean(value: Any, default: Any) -> Any:
+    return rules.clean_text(value, default)
+
+
+@dataclass(frozen=True)
+class _TextCodes:
+    """The notation, tags and family columns of many rows, each distinct triple once.
+
+    Attributes:
+        codes: (rows,) row i has the triple `values[codes[i]]`.
+        values: distinct (notation, tags, family) triples, as `rules.clean_text` reads them.
+    """
+
+    codes: np.ndarray
+    values: list[tuple[Any, Any, Any]]
+
+
+def _combine(columns: Sequence[tuple[np.ndarray, list[Any]]], n: int) -> tuple[np.ndarray, list[tuple]]:
+    """Coded columns (`_distinct`) side by side, coded by distinct tuple of their values."""
+    codes = np.zeros(n, dtype=np.int64)
+    values: list[tuple] = [()]
+    for col_codes, distinct in columns:
+        if len(distinct) == 1 or len(values) == 1:  # every row has the same value here, or had so far
+            codes = col_codes if len(values) == 1 else codes
+            values = [v + (d,) for v in values for d in distinct]
+            continue
+        # pairs of codes as one number below n * len(distinct): no overflow however many columns
+        unique, inverse = np.unique(codes * len(distinct) + col_codes, return_inverse=True)
+        codes = inverse.reshape(-1).astype(np.int64)
+        values = [values[c // len(distinct)] + (distinct[c % len(distinct)],) for c in unique.tolist()]
+    return codes, values
+
+
+def _text_codes(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
+                n: int | None = None) -> _TextCodes:
+    """The three optional text columns (None: every row the default of `rules.TEXT_DEFAULTS`), coded."""
+    if n is None:
+        given = [v for v in (notation, tags, family) if v is not None]
+        n = len(list(given[0])) if given else 0
+    defaults = rules.TEXT_DEFAULTS
+    columns = [_distinct(v, n, defaults[c], partial(_clean, default=defaults[c]))
+               for v, c in ((notation, "notation"), (tags, "tags"), (family, "family"))]
+    return _TextCodes(*_combine(columns, n))
 
 
 def _text_columns(notation: Sequence[Any] | None, tags: Sequence[Any] | None, family: Sequence[Any] | None,
                   n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, flags) `rules.synthesis_flags` and per row the `rules.FAMILIES` index of the data label (-1
     where the label names no structure family)."""
-    if n is None:
-        given = [v for v in (notation, tags, family) if v is not None]
-        n = len(list(given[0])) if given else 0
-    defaults = rules.TEXT_DEFAULTS
-    notes = _column(notation, n, defaults["notation"])
-    tag_col = _column(tags, n, defaults["tags"])
-    fam_col = _column(family, n, defaults["family"])
-    # Flags and labels depend on three short strings with few distinct values: number the distinct
-    # triples, then one Python call per triple.
-    uniq: dict[tuple[Any, Any, Any], int] = {}
-    try:
-        codes = np.array([uniq.setdefault(t, len(uniq)) for t in zip(notes, tag_col, fam_col, strict=True)],
-                         dtype=np.int64)
-    except TypeError:  # an unhashable value: read every value as `featurize` does first
-        uniq = {}
-        cleaned = zip([rules.clean_text(v, defaults["notation"]) for v in notes],
-                      [rules.clean_text(v, defaults["tags"]) for v in tag_col],
-                      [rules.clean_text(v, defaults["family"]) for v in fam_col], strict=True)
-        codes = np.array([uniq.setdefault(t, len(uniq)) for t in cleaned], dtype=np.int64)
-    flag_table = np.zeros((len(uniq) + 1, len(rules.FLAG_LABELS)))
-    label_table = np.full(len(uniq) + 1, -1)
-    for raw, k in uniq.items():
-        note, tag, fam = (rules.clean_text(v, defaults[c]) for v, c in zip(raw, ("notation", "tags", "family"),
-                                                                          strict=True))
+    return _text_table(_text_codes(notation, tags, family, n))
+
+
+def _text_table(text: _TextCodes) -> tuple[np.ndarray, np.ndarray]:
+    """`_text_columns` of coded text columns: the rules once per distinct triple."""
+    # Flags and labels depend on three short strings with few distinct values: one Python call per triple.
+    flag_table = np.zeros((len(text.values) + 1, len(rules.FLAG_LABELS)))
+    label_table = np.full(len(text.values) + 1, -1)
+    for k, (note, tag, fam) in enumerate(text.values):
         flag_table[k] = list(rules.synthesis_flags(note, tag, fam).values())
         label = rules.family_from_label(fam)
         label_table[k] = -1 if label is None else rules.FAMILIES.index(label)
-    if not n:
+    if not len(text.codes):
         return np.zeros((0, len(rules.FLAG_LABELS))), np.zeros(0, dtype=np.int64)
-    return flag_table[codes], label_table[codes]
+    return flag_table[text.codes], label_table[text.codes]
 
 
 @dataclass(frozen=True)

@@ -187,11 +187,14 @@ def _compound_possible(idx: np.ndarray, w: np.ndarray, present: np.ndarray, tabl
             r = group[start:start + step]
             sums = np.zeros((len(r), 1))
             for j in range(width):
+                here = present[r, j, None]
+                if not here.any():  # padding in every row: adding 0.0 changes no sum (but a zero's sign)
+                    continue
                 k = int(sig[j])
                 states = tables.oxidation_states[idx[r, j], :k]  # (rows, k)
-                contrib = np.where(present[r, j, None], states * w[r, j, None], 0.0)
+                contrib = np.where(here, states * w[r, j, None], 0.0)
                 sums = (sums[:, :, None] + contrib[:, None, :]).reshape(len(r), -1)
-            out[r] = (np.abs(sums) <= 1e-8).any(1)
+            out[r] = (np.abs(sums, out=sums) <= 1e-8).any(1)
     return out
 
 

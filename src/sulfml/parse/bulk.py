@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from sulfml.chem.elements import element_tables, pauling_electronegativity
-from sulfml.parse.display import REWRITTEN, written_formula
+from sulfml.parse.display import written_formula
 from sulfml.parse.reduced import derived_formula, derived_formulas
 from sulfml.parse.rules import AMOUNT_DECIMALS, MAX_AMOUNT, MISSING_VALUES, python_round
 from sulfml.parse.slips import SLIP_SUSPECT
@@ -296,7 +296,7 @@ def _read_block(texts: list) -> ParsedBatch:
         joined = "\n".join(strs)
     length = np.fromiter(map(len, strs), dtype=np.int64, count=n)
     missing = np.fromiter(map(MISSING_VALUES.__contains__, strs), dtype=bool, count=n)
-    ok, glass, fallback, els, amounts, keep, total = _read_bulk(joined, length, missing)
+    ok, glass, fallback, els, amounts, keep, total, rewrite = _read_bulk(joined, length, missing)
     if strs is not texts:
         fallback[[i for i in np.flatnonzero(length == 0).tolist() if type(texts[i]) is str and texts[i]]] = True
     reads = {i: read_fast(texts[i]) for i in np.flatnonzero(fallback).tolist()}
@@ -309,18 +309,15 @@ def _read_block(texts: list) -> ParsedBatch:
     index = np.zeros((n, width), dtype=np.int64)
     amount = np.zeros((n, width))
     index[present], amount[present] = els[keep], amounts[keep]
-    formula: list = [None] * n
+    # A plain formula is shown as written: its text, unless it has a number `written_formula` writes otherwise.
+    plain = ok & ~glass
+    formula: list = [t if p else None for t, p in zip(strs, plain.tolist(), strict=True)]
     rows = np.flatnonzero(glass)
     for i, shown in zip(rows.tolist(), derived_formulas(index[rows], amount[rows], present[rows], total[rows]),
                         strict=True):
         formula[i] = shown
-    # A plain formula is shown as written: its text, unless it has a number `written_formula` writes otherwise.
-    rewrite = np.zeros(n, dtype=bool)
-    at = [m.start() for m in REWRITTEN.finditer(joined)]
-    if at:
-        rewrite[np.searchsorted(np.cumsum(length + 1) - length - 1, at, side="right") - 1] = True
-    for i in np.flatnonzero(ok & ~glass).tolist():
-        formula[i] = written_formula(strs[i]) if rewrite[i] else strs[i]
+    for i in np.flatnonzero(rewrite & plain).tolist():
+        formula[i] = written_formula(strs[i])
     if slow:
         z_of = {s: z for z, s in enumerate(_symbols().symbols)}
         for i, (comp, shown, notation) in slow.items():
@@ -361,19 +358,19 @@ def _slip_suspects(buf: np.ndarray, cls: np.ndarray) -> np.ndarray:
 
 
 def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(ok, glass, fallback, elements, amounts, keep, total) of ASCII texts joined by newlines, of the given
-    lengths; rows marked `missing` (missing-value words) are not ok.
+    """(ok, glass, fallback, elements, amounts, keep, total, rewrite) of ASCII texts joined by newlines, of the
+    given lengths; rows marked `missing` (missing-value words) are not ok.
 
     The (rows, k) element rows and amounts are in symbol order, `keep` marks the composition's entries;
     `fallback` marks the rows `read_fast` has to read; `total` is each glass row's sum of coefficients, in
-    `_read`'s order.
+    `_read`'s order; `rewrite` marks the ok rows with a number `REWRITTEN` matches.
     """
     n = len(length)
     sym = _symbols()
     if n == 0:
         empty = np.zeros((0, 1), dtype=bool)
         return (empty[:, 0], empty[:, 0], empty[:, 0], np.zeros((0, 1), np.int64), np.zeros((0, 1)), empty,
-                np.zeros(0))
+                np.zeros(0), empty[:, 0])
     # The text starts with a separator and every row ends with one, so each character has a previous
     # one and rows never run into each other.
     raw = ("\n" + joined + "\n").encode("ascii")
@@ -425,6 +422,8 @@ def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np
     # a glass's coefficients added up in text order (bincount adds its weights one by one, as `_read`)
     coefficients = np.bincount(_rows(run_start[is_coef], start), weights=value[is_coef], minlength=n)
     long_number = (run_len > _MAX_RUN) | (n_digits > _MAX_DIGITS) | (mantissa >= 10**15)
+    rewrite = np.zeros(n, dtype=bool)
+    rewrite[_rows(run_start[_rewritten(digit, run_start, run_end, n_dots, dot_at, mantissa)], start)] = True
     run_at = np.full(len(buf) + 1, -1, dtype=np.int32)  # + 1: the position after the last row end
     run_at[run_start] = np.arange(len(run_start), dtype=np.int32)
     value = np.append(value, 1.0)  # run -1: no number, amount 1
@@ -504,4 +503,22 @@ def _read_bulk(joined: str, length: np.ndarray, missing: np.ndarray) -> tuple[np
     row_bad |= ~keep.any(axis=1)
     ok = ~row_bad & ~fallback
     keep &= ok[:, None]
-    return ok, ok & is_glass, fallback, els, rounded, keep, coefficients
+    return ok, ok & is_glass, fallback, els, rounded, keep, coefficients, rewrite & ok
+
+
+def _rewritten(digit: np.ndarray, run_start: np.ndarray, run_end: np.ndarray, n_dots: np.ndarray,
+               dot_at: np.ndarray, mantissa: np.ndarray) -> np.ndarray:
+    """Per number run (a longest run of digits and dots), whether `REWRITTEN` matches in it; exact for the runs
+    of ok rows (at most one dot, digits that `mantissa` holds exactly), which are all this is asked about.
+
+    `REWRITTEN` reads digits and dots only, and its lookbehind holds at a run's start alone: its first three
+    alternatives look at how a run starts (1, 1., 1.00 as the whole run; 0 and a digit; a dot), the others at
+    the decimals (ending in 0; none after the dot; more than `AMOUNT_DECIMALS`).
+    """
+    run_len = run_end - run_start
+    first, second, last = digit[run_start], digit[run_start + 1], digit[run_end - 1]
+    dot = n_dots == 1
+    decimals = np.where(dot, run_len - 1 - dot_at, 0)
+    one = (first == 1) & ((run_len == 1) | (dot & (dot_at == 1) & (mantissa == _POW10[np.clip(decimals, 0, _MAX_DIGITS)])))
+    return (one | ((first == 0) & (second < 10)) | (first == 10)
+            | (dot & ((last == 0) & (dot_at < run_len - 1) | (last == 10) | (decimals > AMOUNT_DECIMALS))))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from sulfml.chem.space_groups import space_group_label
@@ -211,11 +212,55 @@ def write_csv(fh, frame: pd.DataFrame, header: bool = True) -> None:
 
 
 def _csv_cells(values: pd.Series) -> list[str]:
-    if values.dtype.kind == "f":
-        # The list's repr formats every float in C, each exactly as repr(float) (the shortest text that reads
-        # back as the same number, as pandas writes it); NaN is a blank cell.
-        return ["" if v == "nan" else v for v in repr(values.tolist())[1:-1].split(", ")] if len(values) else []
-    return [_quote("" if v is None or v != v else str(v)) for v in values.tolist()]
+    # NumPy columns by kind (pandas' nullable ones, whose missing cell is pd.NA, cell by cell below)
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+    if kind == "f":
+        return _float_cells(values.to_numpy())
+    if kind == "b":  # as str(True): the words, never quoted
+        return ["True" if v else "False" for v in values.tolist()]
+    vals = values.tolist()
+    if kind in "iu":  # few distinct counts: each written once
+        text = {v: str(v) for v in set(vals)}
+        return list(map(text.__getitem__, vals))
+    types = set(map(type, vals))
+    if not types <= {str}:
+        vals = ["" if v is None else v for v in vals] if types <= {str, type(None)} else \
+            ["" if v is None or v != v else str(v) for v in vals]
+    return _quoted(vals)
+
+
+def _float_cells(arr: np.ndarray) -> list[str]:
+    """Float cells as pandas writes them: each number as repr(float) (the shortest text that reads back as the
+    same number), NaN as a blank cell."""
+    n = len(arr)
+    if not n:
+        return []
+    nan = np.isnan(arr)
+    if nan.all():
+        return [""] * n
+    if arr.dtype == np.float64 and (arr.view(np.int64) == arr[:1].view(np.int64)).all():
+        return [_float_texts(arr[:1])[0]] * n  # one number (a temperature): written once
+    if 2 * int(nan.sum()) > n:  # mostly blank (the measured columns): only the numbers are formatted
+        texts = iter(_float_texts(arr[~nan]))
+        return ["" if blank else next(texts) for blank in nan.tolist()]
+    return _float_texts(arr)
+
+
+def _float_texts(arr: np.ndarray) -> list[str]:
+    # The list's repr formats every float in C, each exactly as repr(float); NaN is a blank cell.
+    return ["" if v == "nan" else v for v in repr(arr.tolist())[1:-1].split(", ")]
+
+
+def _quoted(texts: list[str]) -> list[str]:
+    """`_quote` of every cell; a column without a quote, comma or newline in any cell is returned as it is."""
+    joined = "".join(texts)
+    if '"' in joined:
+        return list(map(_quote, texts))
+    if "\n" in joined:
+        return ['"' + v + '"' if "," in v or "\n" in v else v for v in texts]
+    if "," in joined:  # the neighbours' cell, say
+        return ['"' + v + '"' if "," in v else v for v in texts]
+    return texts
 
 
 def _quote(text: str) -> str:
