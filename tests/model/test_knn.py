@@ -149,3 +149,35 @@ def test_nearest_handles_fewer_references_than_k():
     idx, d = nearest(np.array([[0.0, 1.0], [2.0, 0.1]]), ref, 5)
     assert idx.tolist() == [[0, 1, 2], [2, 0, 1]]
     assert d[0, 0] == 0.0 and d[0, 2] == pytest.approx(np.sqrt(5.0))
+
+
+@pytest.mark.parametrize("tree_from", [1, 10**9], ids=["tree", "matrix"])
+def test_nearest_ranks_equidistant_analogues_by_reference_order(tree_from, monkeypatch):
+    # Li3MCl6 analogues: references that differ only in an element the query lacks are exactly as far from
+    # it, more of them than the search returns; the k nearest must still be the first ones in reference order
+    from sulfml.model import knn_features
+
+    monkeypatch.setattr(knn_features, "_TREE_FROM", tree_from)
+    calls = []
+    every_tie = knn_features._every_tie
+    monkeypatch.setattr(knn_features, "_every_tie", lambda *a: calls.append(len(a[0])) or every_tie(*a))
+    rng = np.random.default_rng(11)
+    n_el = 40
+    ref = []
+    for amount in (0.1, 0.15, 0.2):
+        for m in range(4, n_el):  # Li, Cl and one of 36 metals: 36 equidistant analogues per amount
+            row = np.zeros(n_el)
+            row[0], row[1], row[m] = 0.3, 0.6 - amount, amount + 0.1
+            ref.append(row)
+    ref = np.array(ref)[rng.permutation(3 * (n_el - 4))]
+    query = np.zeros((1100, n_el))
+    query[:, 0] = rng.choice([0.3, 0.25], 1100)
+    query[:, 1] = rng.choice([0.5, 0.45, 0.4], 1100)
+    query[:, 2] = rng.choice([0.2, 0.1, 0.0], 1100)  # an element no reference has
+    for k in (1, 5, 20):
+        calls.clear()
+        idx, d = knn_features.nearest(query, ref, k)
+        want_idx, want_d = _exact_nearest(query, ref, k)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(d, want_d)
+        assert sum(calls) >= 1000, "the rows were not ranked again over their ties"

@@ -363,3 +363,42 @@ def test_a_state_written_as_another_word_is_noted(bundle):
     assert out.loc[1, "state"] == "glass" and "amorphous, read as glass" in out.loc[1, "warning"]
     cell = Predictor(bundle, "test").predict(["Li3PS4"], state="amorphous")
     assert cell.loc[0, "state"] == "glass" and "state 'amorphous' read as glass" in cell.loc[0, "warning"]
+
+
+def test_stream_gives_each_frame_its_own_prediction_in_order(bundle):
+    predictor = Predictor(bundle, "test")
+    frames = [pd.DataFrame({"formula": texts}) for texts in
+              (["Li6PS5Cl", "Xx2"], ["70Li2S-30P2S5"], [], ["Li3PS4", "Li7P3S11", "NaCl"])]
+    read = []
+
+    def source():
+        for frame in frames:
+            read.append(len(read))
+            yield frame
+
+    streamed = predictor.stream(source())
+    first_frame, first = next(streamed)
+    # the next frame is read and predicted ahead, but never more than one frame ahead
+    assert first_frame is frames[0] and len(read) <= 2
+    got = [(first_frame, first), *streamed]
+    assert [f for f, _ in got] == frames
+    for frame, prediction in got:
+        pd.testing.assert_frame_equal(prediction.frame(), predictor.run(frame).frame())
+
+
+def test_stream_raises_a_frames_error_where_that_frame_comes(bundle, monkeypatch):
+    from sulfml.service import pipeline
+
+    run = pipeline.run
+
+    def failing(frame, *args, **kwargs):
+        if "boom" in frame["formula"].tolist():
+            raise RuntimeError("boom")
+        return run(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run", failing)
+    streamed = Predictor(bundle, "test").stream(iter([pd.DataFrame({"formula": ["Li6PS5Cl"]}),
+                                                      pd.DataFrame({"formula": ["boom"]})]))
+    assert next(streamed)[1].columns["input"] == ["Li6PS5Cl"]
+    with pytest.raises(RuntimeError, match="boom"):
+        next(streamed)

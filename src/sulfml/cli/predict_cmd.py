@@ -17,7 +17,7 @@ from sulfml.errors import UsageError
 from sulfml.parse.state import STATES
 
 if TYPE_CHECKING:
-    from sulfml.service.predictor import Predictor
+    from sulfml.service.pipeline import Prediction
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-CHUNK = 20000
+CHUNK = 5000  # rows per chunk of --input: memory stays flat (two chunks in flight, `Predictor.stream`)
 
 
 def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
@@ -137,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
         if out_path is None or args.format is not None:
             sinks.append(open_sink(fmt, sys.stdout, predictor.interval_coverage))
         need_dicts = any(s.needs_dicts for s in sinks)
-        for inputs in itertools.chain([first] if first is not None else [], chunks):
-            result, chunk_failed = _predict_chunk(inputs, predictor, args, need_dicts)
+        frames = itertools.chain([first] if first is not None else [], chunks)
+        for inputs, prediction in predictor.stream(frames, known_first=not args.model_only):
+            result, chunk_failed = _chunk_result(inputs, prediction, args, need_dicts)
             failed = failed or chunk_failed
             n_rows += len(result)
             for sink in sinks:
@@ -157,12 +158,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _predict_chunk(inputs: pd.DataFrame, predictor: Predictor, args: argparse.Namespace, need_dicts: bool
-                   ) -> tuple[pd.DataFrame, bool]:
+def _chunk_result(inputs: pd.DataFrame, prediction: Prediction, args: argparse.Namespace, need_dicts: bool
+                  ) -> tuple[pd.DataFrame, bool]:
     """The chunk's output rows (only the --columns asked for) and whether any row failed."""
     from sulfml.service.output import describe
 
-    prediction = predictor.run(inputs, known_first=not args.model_only)
     failed = any(prediction.columns["error"])
     result = prediction.frame() if need_dicts else prediction.frame(describe=describe)
     kept = [c for c in inputs.columns if c.startswith("input_")]

@@ -120,8 +120,13 @@ class DomainModel:
         return self._coordinates(X.loc[:, list(self.features)].to_numpy(float))
 
     def _coordinates(self, raw: np.ndarray) -> np.ndarray:
-        z = np.clip(np.nan_to_num((raw - self.center) / self.scale), -_Z_CLIP, _Z_CLIP)
-        return z * np.sqrt(self.weights)
+        z = raw - self.center
+        z /= self.scale
+        if not np.isfinite(z).all():
+            np.nan_to_num(z, copy=False)
+        np.clip(z, -_Z_CLIP, _Z_CLIP, out=z)
+        z *= np.sqrt(self.weights)
+        return z
 
     def distance(self, X: pd.DataFrame, n_neighbors: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean distance to the k nearest training materials, and the nearest `n_neighbors` of them.

@@ -49,6 +49,7 @@ _TREE_FROM = 1024
 _TREE_MAX_CANDIDATES = 10
 # Distances closer than this are treated as possible ties when checking a search's candidates are complete.
 _TIE = 1e-9
+_EXACT_BLOCK = 128  # query rows per block of exact distances
 _REFERENCES: dict[int, tuple[np.ndarray, _Reference]] = {}
 
 
@@ -61,6 +62,9 @@ class _Reference:
     members: np.ndarray  # (distinct, most copies): original row indices, ascending, padded with -1
     sq: np.ndarray  # squared norms of `rows`
     tree: Any = None
+    # Columns where some reference is not 0. A query's values elsewhere add the same to its distance to every
+    # reference, so the k-d tree ranks on these alone (fewer dimensions, same order).
+    spanned: np.ndarray | None = None
 
     @classmethod
     def of(cls, ref: np.ndarray) -> _Reference:
@@ -85,7 +89,8 @@ class _Reference:
             except ImportError:
                 self.tree = False
             else:
-                self.tree = cKDTree(self.rows)
+                self.spanned = np.flatnonzero((self.rows != 0).any(axis=0)) if self.rows.any() else np.arange(1)
+                self.tree = cKDTree(self.rows[:, self.spanned])
         return self.tree or None
 
 
@@ -122,23 +127,21 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
     if tree is not None:
         from sulfml.cpus import available_cpus
 
-        d, candidates = (a.reshape(n, m) for a in tree.query(query, k=m, workers=available_cpus()))
+        _, candidates = tree.query(query[:, r.spanned], k=m, workers=available_cpus())
+        candidates = candidates.reshape(n, m)
     else:
-        d, candidates = _brute(query, r, m)
+        candidates = _brute(query, r, m)
     # The distances of the candidates again, exactly and row by row: the two searches round differently (the
     # matrix through |q|² + |r|² - 2q·r), so near-ties between references ordered differently and a row's
     # neighbours depended on the size of the batch it came in.
     d = _exact_distances(query, r.rows, candidates)
     if m < len(r.rows):
         # A row whose k-th candidate is (nearly) as far as its last may have more tied references than the
-        # search returned, picked by the search's own order: rank those rows against every reference.
+        # search returned, picked by the search's own order: such rows are ranked again over every reference
+        # that could be among their k nearest (`_every_tie`).
         unsure = np.flatnonzero(np.sort(d, axis=1)[:, k - 1] >= d.max(axis=1) - _TIE)
-        for s in range(0, len(unsure), 64):
-            rows = unsure[s:s + 64]
-            every = np.broadcast_to(np.arange(len(r.rows)), (len(rows), len(r.rows)))
-            full = _exact_distances(query[rows], r.rows, every)
-            best = np.lexsort((every, full), axis=1)[:, :m]
-            candidates[rows], d[rows] = best, np.take_along_axis(full, best, axis=1)
+        if len(unsure):
+            candidates[unsure], d[unsure] = _every_tie(query[unsure], r, candidates[unsure], d[unsure], k)
     order = np.lexsort((candidates, d), axis=1)  # by distance, then by first occurrence
     candidates, d = np.take_along_axis(candidates, order, axis=1), np.take_along_axis(d, order, axis=1)
     # Expand each distinct row into its copies and keep the first k. Most rows' k nearest are single copies.
@@ -159,26 +162,58 @@ def nearest(query: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return idx, dist
 
 
+def _every_tie(query: np.ndarray, r: _Reference, candidates: np.ndarray, d: np.ndarray, k: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The m nearest references of rows whose search may have missed a tie, ranked by (exact distance,
+    reference order) over every reference that can be among their k nearest.
+
+    Those are the references whose distance, computed cheaply from |q|² + |r|² - 2q·r, is within rounding of
+    the row's k-th exact candidate distance: a superset of the k nearest, so the first k agree with ranking
+    the row against every reference. Only the first k are used (`nearest` expands copies from them).
+    """
+    m = candidates.shape[1]
+    kth = np.sort(d, axis=1)[:, k - 1]
+    # Rounding of the cheap form is far below these margins: the set can only grow, never miss a reference.
+    bound = (kth + 1e-6) ** 2 + 1e-9
+    out_c, out_d = candidates.copy(), d.copy()
+    for s in range(0, len(query), 256):
+        q = query[s:s + 256]
+        d2 = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ r.rows.T) + r.sq
+        near = d2 <= bound[s:s + 256, None]
+        near[np.arange(len(q))[:, None], candidates[s:s + 256]] = True
+        width = int(near.sum(axis=1).max())
+        # each row's references within the bound, padded (at infinite distance) to the widest row
+        pick = np.argsort(~near, axis=1, kind="stable")[:, :width]
+        valid = np.take_along_axis(near, pick, axis=1)
+        exact = np.where(valid, _exact_distances(q, r.rows, pick), np.inf)
+        best = np.lexsort((pick, exact), axis=1)[:, :m]
+        out_c[s:s + 256] = np.take_along_axis(pick, best, axis=1)
+        out_d[s:s + 256] = np.take_along_axis(exact, best, axis=1)
+    return out_c, out_d
+
+
 def _exact_distances(query: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Euclidean distances of each query row to its candidate rows, summed row by row (the same bits for a
     row whatever else is in the batch)."""
-    diff = query[:, None, :] - rows[candidates]
-    return np.sqrt(np.square(diff, out=diff).sum(axis=2))
+    out = np.empty(candidates.shape)
+    # In blocks that stay in the CPU's cache: the gathered rows are (block x candidates x columns) floats.
+    for s in range(0, len(query), _EXACT_BLOCK):
+        diff = np.take(rows, candidates[s:s + _EXACT_BLOCK], axis=0)
+        diff -= query[s:s + _EXACT_BLOCK, None, :]  # r - q: the same square as q - r, to the bit
+        out[s:s + _EXACT_BLOCK] = np.square(diff, out=diff).sum(axis=2)
+    return np.sqrt(out, out=out)
 
 
-def _brute(query: np.ndarray, r: _Reference, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of m candidates per query from the full distance matrix."""
+def _brute(query: np.ndarray, r: _Reference, m: int) -> np.ndarray:
+    """The indices of m candidates per query from the full distance matrix."""
     # Columns where every query is 0 add nothing to q·r (element fractions are mostly zeros).
     cols = np.flatnonzero(np.any(query != 0, axis=0))
     # |q|² is the same for every reference of a row, so the ranking needs only |r|² - 2 q·r.
     rank = (query[:, cols] @ r.rows[:, cols].T) * -2.0
     rank += r.sq
     if m < rank.shape[1]:
-        candidates = np.argpartition(rank, m - 1, axis=1)[:, :m]
-    else:
-        candidates = np.broadcast_to(np.arange(rank.shape[1]), rank.shape).copy()
-    d2 = np.einsum("ij,ij->i", query, query)[:, None] + np.take_along_axis(rank, candidates, axis=1)
-    return np.sqrt(np.maximum(d2, 0.0)), candidates
+        return np.argpartition(rank, m - 1, axis=1)[:, :m]
+    return np.broadcast_to(np.arange(rank.shape[1]), rank.shape).copy()
 
 
 _DENSE: dict[int, tuple[dict, np.ndarray]] = {}
@@ -203,5 +238,7 @@ def _dense_reference(spec: dict[str, Any]) -> np.ndarray:
 def neighbour_array(X: np.ndarray, columns: Sequence[str], spec: dict[str, Any]) -> np.ndarray:
     """The `KNN_FEATURES` of feature rows `X` (columns named by `columns`) from a stored reference set."""
     position = {c: j for j, c in enumerate(columns)}
-    query = np.nan_to_num(np.asarray(X, float)[:, [position[c] for c in spec["columns"]]])
+    query = np.asarray(X, float)[:, [position[c] for c in spec["columns"]]]
+    if not np.isfinite(query).all():  # a check first: nan_to_num's own scan costs more than the search
+        query = np.nan_to_num(query, copy=False)
     return neighbour_features(_dense_reference(spec), np.asarray(spec["reference_y"], float), query, int(spec["k"]))

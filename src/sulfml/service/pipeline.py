@@ -22,7 +22,7 @@ from sulfml.chem.composition import KeyedComposition
 from sulfml.chem.elements import element_tables
 from sulfml.chem.polymorphs import space_group_of_name
 from sulfml.chem.space_groups import SpaceGroupError, space_group_label, space_group_number
-from sulfml.cpus import available_cpus
+from sulfml.cpus import available_cpus, one_blas_thread
 from sulfml.errors import InputError
 from sulfml.featurize import assemble
 from sulfml.featurize.family import row_families
@@ -410,11 +410,7 @@ def _parse(batch: _Batch) -> None:
     from sulfml.parse.bulk import read_many
 
     rows = np.flatnonzero(batch.live)
-    # A text given in two states is two feature rows; a CIF says the row is a crystal.
-    keys = [(batch.texts[i], batch.states[i], bool(batch.cifs[i]), batch.sgs[i]) for i in rows.tolist()]
-    unique = list(dict.fromkeys(keys))
-    position = {k: j for j, k in enumerate(unique)}
-    inverse = np.fromiter((position[k] for k in keys), np.int64, len(keys))
+    unique, inverse = _distinct_rows(batch, rows)
     parsed = read_many([t for t, *_ in unique])
     elements = batch.bundle.elements
     u_formula: list = list(parsed.formula)
@@ -468,44 +464,87 @@ def _parse(batch: _Batch) -> None:
     feature_rows = batch.feature_rows
     u_dict_feat = np.full(len(unique), -1)
     uses_structure = batch.bundle.uses_structure
-    formula_col, in_domain_col, state_col = batch.out["formula"], batch.out["in_domain"], batch.out["state"]
-    sg_col = batch.out["space_group"]
-    for i, u in zip(rows.tolist(), inverse.tolist(), strict=True):
-        if u_error[u]:
-            batch.fail(i, u_error[u])
-            continue
-        formula_col[i] = u_formula[u]
-        in_domain_col[i] = u_in_domain[u]
-        state_col[i] = u_state[u]
-        sg_col[i] = u_sg[u]
-        if u_notes[u] or u_state_notes[u]:
-            batch.domain_notes[i] = [*u_state_notes[u], *(u_notes[u] or [])]
-        if i in batch.cif_amounts:
-            comp = u_composition[u] if u_composition[u] is not None else _parsed_composition(parsed, u)
-            if not same_composition(comp, batch.cif_amounts[i]):
-                from sulfml.parse.formula import display_formula  # occupancy sums: 4.000000000000001, 1/3
+    failed = np.array([bool(e) for e in u_error], dtype=bool)[inverse]
+    for i, u in zip(rows[failed].tolist(), inverse[failed].tolist(), strict=True):
+        batch.fail(i, u_error[u])
+    rows, inverse = rows[~failed], inverse[~failed]
+    # Each column written whole from the distinct texts' values; the loops below visit the rows with more.
+    for name, values in (("formula", u_formula), ("in_domain", u_in_domain), ("state", u_state),
+                         ("space_group", u_sg)):
+        _scatter(batch.out[name], rows, values, inverse)
+    noted = np.array([bool(u_notes[u] or u_state_notes[u]) for u in range(len(unique))], dtype=bool)
+    for i, u in zip(rows[noted[inverse]].tolist(), inverse[noted[inverse]].tolist(), strict=True):
+        batch.domain_notes[i] = [*u_state_notes[u], *(u_notes[u] or [])]
+    for k in np.flatnonzero(np.isin(rows, list(batch.cif_amounts))).tolist():
+        i, u = int(rows[k]), int(inverse[k])
+        given = u_composition[u]
+        comp = given if given is not None else _parsed_composition(parsed, u)
+        if not same_composition(comp, batch.cif_amounts[i]):
+            from sulfml.parse.formula import display_formula  # occupancy sums: 4.000000000000001, 1/3
 
-                batch.structure_notes.setdefault(i, []).append(
-                    f"the CIF's composition {display_formula(batch.cif_amounts[i])} differs from the formula; the "
-                    "formula is used")
-        if i in batch.structures or (uses_structure and (u_feat[u] is None or u_sg[u] is not None)):
+            batch.structure_notes.setdefault(i, []).append(
+                f"the CIF's composition {display_formula(batch.cif_amounts[i])} differs from the formula; the "
+                "formula is used")
+    # Feature rows in the order of the rows: structure rows one each, a deferred text's dict once, the fast
+    # reader's rows as one block where the first of them comes.
+    u_dict = np.array([f is not None for f in u_feat], dtype=bool)
+    u_has_sg = np.array([sg is not None for sg in u_sg], dtype=bool)
+    structured = np.isin(rows, list(batch.structures))
+    if uses_structure:
+        structured |= (~u_dict | u_has_sg)[inverse]
+    fast = ~structured & ~u_dict[inverse]
+    visit = structured | ~fast
+    visit[np.flatnonzero(fast)[:1]] = True
+    for k in np.flatnonzero(visit).tolist():
+        i, u = int(rows[k]), int(inverse[k])
+        if structured[k]:
             # structure presets featurize row by row with each row's own structure columns
             feat = (u_feat[u] or _parsed_feature(parsed, u)) | {"state": u_state[u]}
             structure = batch.structures.get(i, no_structure())
             if u_sg[u] is not None:
                 structure = structure | {"space_group_number": u_sg[u]}
             batch.feat_of[i] = feature_rows.add_dict(feat | structure)
-        elif u_feat[u] is not None:
+        elif not fast[k]:
+            deferred_feat = u_feat[u]
+            assert deferred_feat is not None  # not fast: a deferred text's dict
             if u_dict_feat[u] < 0:
-                u_dict_feat[u] = feature_rows.add_dict(u_feat[u] | {"state": u_state[u]} | no_structure())
+                u_dict_feat[u] = feature_rows.add_dict(deferred_feat | {"state": u_state[u]} | no_structure())
             batch.feat_of[i] = u_dict_feat[u]
         else:
-            if fast_feat[u] < 0 and len(fast_rows):
-                fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows,
-                                                               [u_state[j] for j in fast_rows.tolist()])
-            batch.feat_of[i] = fast_feat[u]
-        if u in u_key:
-            batch.feat_key[int(batch.feat_of[i])] = u_key[u]
+            fast_feat[fast_rows] = feature_rows.add_parsed(parsed, fast_rows, [u_state[j] for j in fast_rows.tolist()])
+    batch.feat_of[rows[fast]] = fast_feat[inverse[fast]]
+    keyed = np.isin(inverse, list(u_key))
+    for i, u in zip(rows[keyed].tolist(), inverse[keyed].tolist(), strict=True):
+        batch.feat_key[int(batch.feat_of[i])] = u_key[u]
+
+
+def _scatter(column: list, rows: np.ndarray, values: list, inverse: np.ndarray) -> None:
+    """column[rows[k]] = values[inverse[k]] for every k."""
+    picked = list(map(values.__getitem__, inverse.tolist()))
+    if len(rows) == len(column):  # every row (rows are distinct and sorted)
+        column[:] = picked
+        return
+    for i, v in zip(rows.tolist(), picked, strict=True):
+        column[i] = v
+
+
+def _distinct_rows(batch: _Batch, rows: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """The distinct (text, state, has a CIF, space group) of the rows, in first-seen order, and each row's.
+
+    A text given in two states is two feature rows; a CIF says the row is a crystal.
+    """
+    texts = [batch.texts[i] for i in rows.tolist()] if len(rows) < len(batch.texts) else batch.texts
+    others = [[batch.states[i] for i in rows.tolist()], [bool(batch.cifs[i]) for i in rows.tolist()],
+              [batch.sgs[i] for i in rows.tolist()]]
+    if all(len(set(col)) <= 1 for col in others):  # one state, CIF and space group throughout: the text decides
+        position = {t: j for j, t in enumerate(dict.fromkeys(texts))}
+        inverse = np.fromiter(map(position.__getitem__, texts), np.int64, len(texts))
+        rest = tuple(col[0] for col in others) if texts else ()
+        return [(t, *rest) for t in position], inverse
+    keys = list(zip(texts, *others, strict=True))
+    unique = list(dict.fromkeys(keys))
+    position = {k: j for j, k in enumerate(unique)}
+    return unique, np.fromiter((position[k] for k in keys), np.int64, len(keys))
 
 
 def _material_keys(batch: _Batch, parsed: ParsedBatch, unique: list, u_error: list[str],
@@ -673,16 +712,21 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
         pred, knn = m.predict_with_knn(X)
         if m.network is not None:
             pred = m.blend(pred, comps, states)
-        return pred.astype(float), *m.domain.distance_array(X, names, n_neighbors), _knn_distance(m, knn)
+        if n_neighbors or "knn_distance" in m.calibration.inputs:
+            distances = m.domain.distance_array(X, names, n_neighbors)
+        else:  # only the σ model's domain judges rows and lists neighbours; this one's interval does not use it
+            distances = (np.full(len(X), np.nan), np.zeros((len(X), 0), int), np.zeros((len(X), 0)))
+        return pred.astype(float), *distances, _knn_distance(m, knn)
 
-    if len(X) >= PARALLEL_FROM and available_cpus() > 1:
-        # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
-        ea_job = _worker().submit(model_and_domain, ea_m, 0)
-        log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
-        ea_u, ea_dist_u, _, _, knn_ea_u = ea_job.result()
-    else:
-        log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
-        ea_u, ea_dist_u, _, _, knn_ea_u = model_and_domain(ea_m, 0)
+    with one_blas_thread():
+        if len(X) >= PARALLEL_FROM and available_cpus() > 1:
+            # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
+            ea_job = _worker().submit(model_and_domain, ea_m, 0)
+            log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
+            ea_u, ea_dist_u, _, _, knn_ea_u = ea_job.result()
+        else:
+            log_u, dist_u, nn_idx_u, nn_dist_u, knn_sig_u = model_and_domain(sig_m, N_NEIGHBORS)
+            ea_u, ea_dist_u, _, _, knn_ea_u = model_and_domain(ea_m, 0)
     hw_sig_u = sig_m.calibration.halfwidth(log_u, dist_u, knn_sig_u)
     hw_ea_u = ea_m.calibration.halfwidth(ea_u, ea_dist_u, knn_ea_u)
     rt = _RoomTemperature(log_u, log_u - hw_sig_u, log_u + hw_sig_u, ea_u, np.maximum(ea_u - hw_ea_u, 0.0),

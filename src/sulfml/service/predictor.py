@@ -6,6 +6,8 @@ The command line, `screen`, the benchmarks, the Python API (and later the server
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,6 +140,29 @@ class Predictor:
     def run(self, frame: pd.DataFrame, known_first: bool = True) -> pipeline.Prediction:
         """`predict`'s work on a prepared frame, as columns plus neighbour indices (for streaming writers)."""
         return pipeline.run(frame, self.bundle, known_first)
+
+    def stream(self, frames: Iterable[pd.DataFrame], known_first: bool = True
+               ) -> Iterator[tuple[pd.DataFrame, pipeline.Prediction]]:
+        """`run` over a stream of prepared frames, in order: each frame with its prediction.
+
+        The next frame is read and predicted in a helper thread while the caller handles the current one
+        (writes it, say): the models' C code runs while the caller's Python formats text. At most two frames
+        are in memory, so memory stays flat however long the stream.
+        """
+        frames = iter(frames)
+        with ThreadPoolExecutor(1, thread_name_prefix="sulfml-stream") as pool:
+            def predicted(frame: pd.DataFrame) -> tuple[pd.DataFrame, pipeline.Prediction]:
+                return frame, self.run(frame, known_first)
+
+            def next_job() -> Future[tuple[pd.DataFrame, pipeline.Prediction]] | None:
+                frame = next(frames, None)
+                return None if frame is None else pool.submit(predicted, frame)
+
+            job = next_job()
+            while job is not None:
+                upcoming = next_job()
+                yield job.result()
+                job = upcoming
 
     @property
     def preset(self) -> str:
