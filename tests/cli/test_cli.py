@@ -299,3 +299,50 @@ def test_predict_space_group_names_the_polymorph(capsys, trained, tmp_path):
                        "--space-group", "31")
     rows = json.loads(out)
     assert code == 1 and [r["space_group"] for r in rows[:2]] == [62, 31] and "space group 'P9'" in rows[2]["error"]
+
+
+def _in_a_fresh_process(code: str) -> str:
+    """What `code` prints, run by this interpreter on the checkout's own sources."""
+    import os
+    from pathlib import Path
+
+    import sulfml
+
+    src = str(Path(sulfml.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def test_a_command_loads_its_own_module_and_not_the_others():
+    out = _in_a_fresh_process(
+        "import sys; from sulfml.cli import main, SUBCOMMANDS; rc = main(['predict', 'Li6PS5Cl', '--format', 'csv']); "
+        "print(rc, sorted(n for n in SUBCOMMANDS if f'sulfml.cli.{n}_cmd' in sys.modules), "
+        "[m for m in sys.modules if m.startswith('sulfml.workflows')])")
+    assert out.splitlines()[-1] == "0 ['predict'] []"
+    assert "Li6PS5Cl" in out
+
+
+def test_help_and_a_mistyped_command_still_know_every_command(capsys):
+    from sulfml.cli import SUBCOMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in SUBCOMMANDS)
+    with pytest.raises(SystemExit) as stop:
+        main(["predcit", "Li6PS5Cl"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "invalid choice: 'predcit'" in err and all(name in err for name in SUBCOMMANDS)
+
+
+def test_the_program_skips_its_last_heap_collection_and_a_caller_keeps_its_own():
+    import gc
+
+    # run as the program (its own arguments): the heap is frozen once the command is done
+    out = _in_a_fresh_process("import gc, sys; from sulfml.cli import main; sys.argv = ['sulfml', 'parse', 'Li2S']; "
+                              "rc = main(); print(rc, gc.get_freeze_count() > 0)")
+    assert out.splitlines()[-1] == "0 True"
+    # called with arguments (a test, a notebook): the caller's collector is left as it was
+    before = gc.get_freeze_count()
+    assert main(["parse", "Li2S"]) == 0
+    assert gc.get_freeze_count() == before

@@ -578,3 +578,46 @@ def test_a_known_material_answers_with_its_basis_and_measurements(client):
     detail = client.post("/api/detail", json={"formula": "Li7P3S11 glass"}).json()
     assert detail["row"]["basis"] == known["basis"]
     assert detail["why"]["log10_sigma"]["prediction"] != pytest.approx(known["log10_sigma"], abs=1e-6)
+
+
+# --- the answers' cells and the server's start ----------------------------------------------------------------
+
+def test_records_are_each_cell_made_json_ready_by_its_column():
+    from sulfml.server.payloads import json_ready, records
+
+    nan, inf = float("nan"), float("inf")
+    frame = pd.DataFrame({
+        "x": [1.5, nan, -inf], "n": np.array([1, 2, 3], np.int64), "ok": [True, False, True],
+        "f32": np.array([0.1, nan, 2.0], np.float32), "u": np.array([1, 2, 2**63], np.uint64),
+        "maybe": pd.array([1, None, 3], dtype="Int64"), "flag": [True, None, np.bool_(False)],
+        "text": ["a", None, "c"], "scalar": [np.float64(nan), np.int32(4), np.str_("s")],
+        "neighbors": [[{"d": np.float32(0.5), "papers": ["p"], 7: nan}], [], None],
+        "pair": [(1, nan), [np.int64(2)], {"k": (np.array([1.0, nan]),)}],
+    })
+    got = records(frame)
+    # the definition: every row as a dict of plain objects, each cell made JSON-ready
+    assert got == [json_ready(r) for r in frame.astype(object).to_dict("records")]
+    assert got[1]["x"] is None and got[2]["x"] is None and got[0]["neighbors"][0]["7"] is None
+    assert json.dumps(got, allow_nan=False)  # NaN and infinities are null, NumPy values plain
+    assert records(frame.iloc[:0]) == [] == records(pd.DataFrame(index=range(2)))  # as pandas' records: none
+
+
+def test_the_server_answers_only_once_it_is_warm(predictor, monkeypatch):
+    """The "why"'s imports run before the first answer, not beside the first requests (an import holds the
+    interpreter's lock)."""
+    import time
+
+    import uvicorn
+
+    from sulfml.server import app as server_app
+
+    events: list[str] = []
+
+    def slow_warm_up(_predictor) -> None:
+        time.sleep(0.3)
+        events.append("warm")
+
+    monkeypatch.setattr(server_app.payloads, "warm_up", slow_warm_up)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: events.append("serving"))
+    server_app.serve(predictor, "127.0.0.1", 0)
+    assert events == ["warm", "serving"]

@@ -122,6 +122,23 @@ def test_inter_paper_spread_is_measured_from_the_data():
     assert few.tau == 9.0 and few.n_materials == 3
 
 
+_PAPER = st.sampled_from([-4.0, -3.5, -3.0, -0.0, 0.0, 1.25]) | st.floats(-12, 1, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(materials=st.lists(st.lists(_PAPER, max_size=9), max_size=14))
+def test_each_papers_deviation_is_from_the_median_of_its_materials_other_papers(materials):
+    evidence = [json.dumps([[f"p{i}", v] for i, v in enumerate(values)]) for values in materials]
+    spread = inter_paper_spread(evidence, fallback=9.0)
+    # the rule as numpy states it, paper by paper
+    want = [abs(v[i] - float(np.median(np.delete(v, i)))) for v in map(np.array, materials) if len(v) >= 2
+            for i in range(len(v))]
+    assert spread.n_materials == sum(len(v) >= 2 for v in materials)
+    assert spread.deviations.tolist() == sorted(want)  # the same floats, not nearly
+    if spread.n_materials >= 10:
+        assert spread.tau == math.sqrt(math.pi / 2) * float(np.mean(want))
+
+
 finite = st.floats(-12, 1, allow_nan=False)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sulfml.tracking.bundle import Bundle, BundleError, LoadedModel
-from sulfml.tracking.integrity import card_schema, schema_errors, sha256_bytes
+from sulfml.tracking.integrity import card_schema, load_json, schema_errors, sha256_bytes
 
 
 class _Payload:
@@ -142,3 +145,78 @@ def test_a_checksummed_but_wrong_model_is_refused(refused, bundle):
     card["checksums"]["model.json"] = sha256_bytes((folder / "model.json").read_bytes())
     _write_card(folder, card)
     refused(bundle, "model.json is not an XGBoost model")
+
+
+# --- reading the checked bytes: the values json reads, the modules a prediction needs -----------------------
+
+# Any JSON value: orjson's range of integers (64 bits; beyond it neither XGBoost nor sulfml's export writes
+# one), every float with NaN and the infinities (which json.dumps writes), any text with lone surrogates.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_load_json_reads_what_json_reads(value):
+    text = json.dumps(value)
+    got, want = load_json(text.encode("utf-8", "surrogatepass")), json.loads(text)
+    # repr tells 1 from 1.0 and -0.0 from 0.0, and NaN equals itself there
+    assert repr(got) == repr(want)
+    assert repr(load_json(text)) == repr(want)
+
+
+def test_load_json_reads_what_only_json_reads():
+    for text in (b'"\xed\xa0\x80"', b"[NaN, -Infinity]", b"\xef\xbb\xbf[1]", "[1]".encode("utf-16")):
+        assert repr(load_json(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("bad", [b"{", b"[1,]", b"\xff", b"", b"[" * 5000 + b"]" * 5000])
+def test_load_json_raises_what_json_raises(bad):
+    with pytest.raises((ValueError, RecursionError)) as want:
+        json.loads(bad)
+    with pytest.raises(want.type, match=re.escape(str(want.value))):
+        load_json(bad)
+
+
+def _walked(schema: dict) -> dict:
+    """The same schema with a key the quick test does not know at every level: validated by the full walk."""
+    out = {**schema, "description": "walked"}
+    if isinstance(schema.get("items"), dict):
+        out["items"] = _walked(schema["items"])
+    return out
+
+
+_PLAIN_TYPES = st.sampled_from(["number", "integer", "string", "boolean"])
+_SCHEMAS = st.recursive(
+    st.builds(lambda t: {"type": t}, _PLAIN_TYPES),
+    lambda inner: st.builds(lambda items, lo, n: {"type": "array", "items": items, "minItems": lo, "maxItems": lo + n},
+                            inner, st.integers(0, 2), st.integers(0, 3)),
+    max_leaves=3)
+_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=2),
+                       lambda inner: st.lists(inner, max_size=5), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=_SCHEMAS, value=_VALUES)
+def test_the_quick_check_of_plain_arrays_finds_what_the_walk_finds(schema, value):
+    """Arrays of numbers (the kNN reference set) skip the walk when they pass; the messages are the walk's."""
+    top = {"type": "array", "items": schema}
+    assert schema_errors([value], top) == schema_errors([value], _walked(top))
+
+
+def test_a_bundle_without_a_network_loads_without_the_training_modules():
+    """Loading a bundle for a prediction imports neither the neural member's code nor the run configuration."""
+    import subprocess
+    import sys
+
+    import sulfml
+
+    src = str(Path(sulfml.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    code = ("import sys; from sulfml.tracking.bundle import Bundle; b = Bundle.from_dir(); "
+            "print(sorted(b.models), [m for m in ('sulfml.config', 'sulfml.model.blend', 'sulfml.model.neural') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.splitlines()[-1] == "['ea_eV', 'log10_sigma'] []"

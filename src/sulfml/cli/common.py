@@ -7,9 +7,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sulfml.service.predictor import Predictor
 
 

@@ -35,13 +35,21 @@ class Forest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Forest:
-        """XGBoost's JSON model from its bytes (the bundle passes the bytes it checked against the card).
+        """XGBoost's JSON model from its bytes (see `from_model`).
+
+        Raises:
+            ValueError: not JSON, or a model `from_model` refuses.
+        """
+        return cls.from_model(json.loads(data))
+
+    @classmethod
+    def from_model(cls, model: dict) -> Forest:
+        """XGBoost's JSON model, parsed (the bundle parses the bytes it checked against the card).
 
         Raises:
             ValueError: a model this evaluator does not handle (not gbtree, several targets or classes,
-                categorical splits, an objective with a link function), or not JSON.
+                categorical splits, an objective with a link function).
         """
-        model = json.loads(data)
         learner = model["learner"]
         params = learner["learner_model_param"]
         booster = learner["gradient_booster"]

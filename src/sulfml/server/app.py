@@ -400,9 +400,10 @@ def serve(predictor: Predictor, host: str = "127.0.0.1", port: int = 8000, limit
         sock.bind(address)
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    # The "why" needs the xgboost package (a 1.5 s import) and each booster parsed once: done while the
-    # server starts, not on a researcher's first click.
-    threading.Thread(target=payloads.warm_up, args=(predictor,), name="sulfml-warm-up", daemon=True).start()
+    # The "why" needs the xgboost package (a 1.5 s import) and each booster parsed once: done before the server
+    # answers, not on a researcher's first click, and not beside the first requests either (an import holds
+    # the interpreter's lock: a 10 ms prediction took 20-40 ms while it ran in a thread).
+    payloads.warm_up(predictor)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, host=host, port=bound, log_level=log_level, access_log=False,
                             server_header=False, timeout_graceful_shutdown=5)

@@ -24,6 +24,7 @@ alone; a benchmark's test material is never in its training data, so a benchmark
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from sulfml.chem.composition import KEY_DECIMALS, key_fractions, polymorph_of
 from sulfml.chem.elements import element_tables
 from sulfml.chem.space_groups import space_group_label
 from sulfml.model.domain import DomainModel
+from sulfml.tracking.integrity import load_json
 
 if TYPE_CHECKING:
     from sulfml.parse.bulk import ParsedBatch
@@ -56,7 +58,7 @@ def paper_values(evidence: object) -> np.ndarray:
     """The per-paper values of a material's evidence JSON ([[paper, value], ...]); empty when there is none."""
     if not isinstance(evidence, str) or not evidence:
         return np.zeros(0)
-    return np.array([float(v) for _, v in json.loads(evidence)], float)
+    return np.array([float(v) for _, v in load_json(evidence)], float)
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,25 @@ def inter_paper_spread(evidence: Sequence[object], fallback: float) -> Spread:
         if len(v) < 2:
             continue
         n_materials += 1
-        for i in range(len(v)):
-            deviations.append(abs(v[i] - float(np.median(np.delete(v, i)))))
+        deviations += _deviations_from_the_others(v)
     tau = fallback if n_materials < _MIN_MATERIALS_FOR_SPREAD else math.sqrt(math.pi / 2) * float(np.mean(deviations))
     return Spread(tau, np.sort(np.array(deviations, float)), n_materials)
+
+
+def _deviations_from_the_others(v: np.ndarray) -> list[float]:
+    """|v[i] - the median of the other values| for each i, in order: `np.median(np.delete(v, i))`, read off
+    one sorted copy (the same floats: the middle value, or the two middle ones added and halved)."""
+    if not np.isfinite(v).all():  # NaN has no place in a sorted order: NumPy's own median decides
+        return [abs(float(v[i]) - float(np.median(np.delete(v, i)))) for i in range(len(v))]
+    ordered = sorted(v.tolist())
+    half, odd = divmod(len(ordered) - 1, 2)  # the others: len - 1 values, the middle one(s) at `half`
+    out = []
+    for x in v.tolist():
+        at = bisect.bisect_left(ordered, x)  # x's place; without it, later values move one down
+        others = ordered[:at] + ordered[at + 1:]
+        median = others[half] if odd else (others[half - 1] + others[half]) / 2
+        out.append(abs(x - median))
+    return out
 
 
 @dataclass(frozen=True)
@@ -301,16 +318,21 @@ class KnownMaterials:
     def _signatures(self) -> tuple[np.ndarray, np.ndarray]:
         """(element-set signatures, composition signatures) of the training materials (see `candidates`),
         each sorted."""
-        tables = element_tables()
-        codes = _element_codes()
-        sets, compositions = set(), set()
-        for key in self.index:
-            parts = key_fractions(key)
-            idx = [tables.index[symbol] for symbol, _ in parts]
-            steps = np.array([1 + round(f * 10 ** KEY_DECIMALS) for _, f in parts], np.uint64)
-            sets.add(int(codes[idx].sum(dtype=np.uint64)))
-            compositions.add(int((codes[idx] * steps).sum(dtype=np.uint64)))
-        return np.array(sorted(sets), np.uint64), np.array(sorted(compositions), np.uint64)
+        position = element_tables().index
+        rows: list[int] = []
+        elements: list[int] = []
+        steps: list[int] = []
+        for row, key in enumerate(self.index):
+            for symbol, f in key_fractions(key):
+                rows.append(row)
+                elements.append(position[symbol])
+                steps.append(1 + round(f * 10 ** KEY_DECIMALS))
+        codes = _element_codes()[np.array(elements, int)]
+        # per material, the sums in uint64 (wrapping, as `candidates` sums them), all materials at once
+        sets, compositions = np.zeros(len(self.index), np.uint64), np.zeros(len(self.index), np.uint64)
+        np.add.at(sets, np.array(rows, int), codes)
+        np.add.at(compositions, np.array(rows, int), codes * np.array(steps, np.uint64))
+        return np.unique(sets), np.unique(compositions)
 
     def candidates(self, parsed: ParsedBatch) -> np.ndarray:
         """Rows of a whole-batch parse that may be a training material: the only rows worth a material key.

@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from sulfml.errors import PresetMismatchError
-from sulfml.model.blend import blend, network_predict
 from sulfml.model.conformal import Calibration
 from sulfml.model.domain import DomainModel
 from sulfml.model.native import NativeBooster, NativeUnavailable
-from sulfml.model.neural_forward import NetworkWeights
 from sulfml.model.trees import SMALL_BATCH, Forest
 from sulfml.tracking.integrity import (
     NETWORK_FILE,
     BundleError,
     checksums,
+    load_json,
     read_card,
     read_verified,
     scan_for_pickles,
@@ -35,6 +34,8 @@ from sulfml.tracking.integrity import (
 
 if TYPE_CHECKING:  # XGBoost (and the scikit-learn it imports) is loaded when a large batch needs it
     import pandas as pd
+
+    from sulfml.model.neural_forward import NetworkWeights
 
 __all__ = ["Bundle", "BundleError", "LoadedModel", "PresetMismatchError", "save_model"]
 
@@ -119,7 +120,7 @@ class LoadedModel:
         domain_bytes = read_verified(folder / DOMAIN_FILE, card, where)
         network = _read_network(folder, card, where)
         try:
-            forest = Forest.from_bytes(model_bytes)
+            forest = Forest.from_model(load_json(model_bytes))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):  # not for the NumPy walk
             forest = None
         booster = None if forest is not None else _booster_from_bytes(model_bytes, where)
@@ -135,7 +136,7 @@ class LoadedModel:
         if "knn" in card and not set(card["knn"]["columns"]) <= set(card["feature_names"]):
             raise BundleError(f"{where}: card.json's knn columns are not among its feature names")
         try:
-            domain = DomainModel.from_dict(json.loads(domain_bytes))
+            domain = DomainModel.from_dict(load_json(domain_bytes))
             calibration = Calibration.from_dict(card["interval"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise BundleError(f"{where}: domain.json or the card's interval section is damaged: "
@@ -167,6 +168,8 @@ class LoadedModel:
         """
         if self.network is None:
             raise BundleError(f"model {self.target} has no neural member")
+        from sulfml.model.blend import network_predict
+
         return network_predict(self.network, compositions, states)
 
     def blend(self, trees: np.ndarray, compositions: Any, states: Any) -> np.ndarray:
@@ -175,6 +178,8 @@ class LoadedModel:
         without one, the trees' as they are."""
         if self.network is None:
             return np.asarray(trees, float)
+        from sulfml.model.blend import blend
+
         return blend(trees, self.network_prediction(compositions, states), self.network_weight)
 
     def predict(self, features: pd.DataFrame, preset: str) -> np.ndarray:
@@ -292,6 +297,10 @@ def _read_network(folder: Path, card: dict, where: str) -> NetworkWeights | None
             raise BundleError(f"{where}: {NETWORK_FILE} without a neural section in card.json (a network the card "
                               "does not describe is not used)")
         return None
+    # imported for a network only: sulfml.model.blend brings the run configuration (sulfml.config) along
+    from sulfml.model.blend import network_predict
+    from sulfml.model.neural_forward import NetworkWeights
+
     data = read_verified(path, card, where)
     with tempfile.TemporaryDirectory(prefix="sulfml-network-") as tmp:
         # the checked bytes, not the file again: what is parsed is what was verified
