@@ -8,6 +8,8 @@ Every kind of input (formulas, files, CIFs, screening candidates) arrives as one
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ OUTPUT_COLUMNS = [
 ]
 N_NEIGHBORS = 3
 PARALLEL_FROM = 2048  # rows from which the two targets are predicted in two threads
+ONE_BLAS_THREAD_FROM = 1024  # rows from which BLAS runs on one thread (`sulfml.cpus.one_blas_thread`)
 
 
 @dataclass
@@ -78,14 +81,10 @@ class Prediction:
         if self.domain is None:
             return [""] * len(self)
         domain = self.domain
-        texts: dict[int, str] = {}
-
-        def text(j: int) -> str:
-            if j not in texts:
-                texts[j] = describe(domain.material(j))
-            return texts[j]
-
-        return ["; ".join(text(j) for j in row) for row in self.neighbor_idx]
+        # each material described once; then one lookup per neighbour
+        texts = {j: describe(domain.material(j)) for j in set(itertools.chain.from_iterable(self.neighbor_idx))}
+        text = texts.__getitem__
+        return ["; ".join(map(text, row)) for row in self.neighbor_idx]
 
     def frame(self, describe: Callable[[dict], str] | None = None) -> pd.DataFrame:
         """The output table; with `describe`, the `neighbors` column is `neighbor_texts(describe)`."""
@@ -718,7 +717,9 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
             distances = (np.full(len(X), np.nan), np.zeros((len(X), 0), int), np.zeros((len(X), 0)))
         return pred.astype(float), *distances, _knn_distance(m, knn)
 
-    with one_blas_thread():
+    # BLAS's idle threads spin after each product and slow XGBoost's and the k-d tree's threads; a small
+    # batch runs none of those (and BLAS keeps small products on one thread itself).
+    with one_blas_thread() if len(X) >= ONE_BLAS_THREAD_FROM else contextlib.nullcontext():
         if len(X) >= PARALLEL_FROM and available_cpus() > 1:
             # The two targets in two threads: NumPy, SciPy and XGBoost release the GIL in their heavy parts.
             ea_job = _worker().submit(model_and_domain, ea_m, 0)
