@@ -181,3 +181,14 @@ def test_nearest_ranks_equidistant_analogues_by_reference_order(tree_from, monke
         np.testing.assert_array_equal(idx, want_idx)
         np.testing.assert_array_equal(d, want_d)
         assert sum(calls) >= 1000, "the rows were not ranked again over their ties"
+
+
+@pytest.mark.parametrize("n", [0, 1, 1023, 2048, 2049, 5000, 100_001])
+def test_query_blocks_cover_the_rows_in_order_in_blocks_of_about_one_size(n):
+    from sulfml.model.knn_features import query_blocks
+
+    blocks = query_blocks(n, 2048)
+    assert [i for b in blocks for i in range(n)[b]] == list(range(n))
+    sizes = [b.stop - b.start for b in blocks]
+    assert all(0 < s <= 2048 for s in sizes)
+    assert not sizes or max(sizes) - min(sizes) <= 1  # no short last block (it would search the slow way)

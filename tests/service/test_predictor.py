@@ -9,6 +9,7 @@ import pytest
 from sulfml import Predictor
 from sulfml.service.physics import arrhenius_shift
 from sulfml.service.pipeline import OUTPUT_COLUMNS
+from sulfml.service.predictor import STREAM_AHEAD
 from sulfml.tracking.bundle import Bundle
 
 
@@ -378,8 +379,8 @@ def test_stream_gives_each_frame_its_own_prediction_in_order(bundle):
 
     streamed = predictor.stream(source())
     first_frame, first = next(streamed)
-    # the next frame is read and predicted ahead, but never more than one frame ahead
-    assert first_frame is frames[0] and len(read) <= 2
+    # the next frames are read and predicted ahead, but never more than STREAM_AHEAD of them
+    assert first_frame is frames[0] and len(read) <= 1 + STREAM_AHEAD
     got = [(first_frame, first), *streamed]
     assert [f for f, _ in got] == frames
     for frame, prediction in got:
@@ -389,14 +390,14 @@ def test_stream_gives_each_frame_its_own_prediction_in_order(bundle):
 def test_stream_raises_a_frames_error_where_that_frame_comes(bundle, monkeypatch):
     from sulfml.service import pipeline
 
-    run = pipeline.run
+    prepare = pipeline.prepare
 
     def failing(frame, *args, **kwargs):
         if "boom" in frame["formula"].tolist():
             raise RuntimeError("boom")
-        return run(frame, *args, **kwargs)
+        return prepare(frame, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run", failing)
+    monkeypatch.setattr(pipeline, "prepare", failing)
     streamed = Predictor(bundle, "test").stream(iter([pd.DataFrame({"formula": ["Li6PS5Cl"]}),
                                                       pd.DataFrame({"formula": ["boom"]})]))
     assert next(streamed)[1].columns["input"] == ["Li6PS5Cl"]

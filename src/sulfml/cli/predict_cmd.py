@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-CHUNK = 5000  # rows per chunk of --input: memory stays flat (two chunks in flight, `Predictor.stream`)
+CHUNK = 4000  # rows per chunk of --input: memory stays flat (three chunks in flight, `Predictor.stream`)
 
 
 def _chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:

@@ -222,7 +222,7 @@ def _json_list(series: pd.Series) -> list:
 def _knn(queries: np.ndarray, refs: np.ndarray, k: int, n_neighbors: int = 0,
          chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean distance to the k nearest refs (and the n_neighbors nearest), in chunks of queries."""
-    from sulfml.model.knn_features import nearest
+    from sulfml.model.knn_features import nearest, query_blocks
 
     n = len(queries)
     nn = min(n_neighbors, len(refs))
@@ -234,10 +234,10 @@ def _knn(queries: np.ndarray, refs: np.ndarray, k: int, n_neighbors: int = 0,
     # In float64: a near-duplicate's small distance is a difference of large squares, which float32 would
     # round differently for each batch size (BLAS picks its kernel by shape).
     queries, refs = np.asarray(queries, float), np.asarray(refs, float)
-    for s in range(0, n, chunk):
-        near, nd = nearest(queries[s:s + chunk], refs, max(k, nn))
-        mean[s:s + chunk] = nd[:, :k].mean(axis=1)
+    for block in query_blocks(n, chunk):
+        near, nd = nearest(queries[block], refs, max(k, nn))
+        mean[block] = nd[:, :k].mean(axis=1)
         if nn:
-            idx[s:s + chunk] = near[:, :nn]
-            dist[s:s + chunk] = nd[:, :nn]
+            idx[block] = near[:, :nn]
+            dist[block] = nd[:, :nn]
     return mean, idx, dist

@@ -32,13 +32,21 @@ def neighbour_features(ref_x: np.ndarray, ref_y: np.ndarray, query_x: np.ndarray
     if len(ref_y) == 0:
         raise ValueError("no reference rows")
     out = np.empty((len(query_x), len(KNN_FEATURES)))
-    for s in range(0, len(query_x), _CHUNK):
-        idx, d = nearest(query_x[s:s + _CHUNK], ref_x, k)
+    for block in query_blocks(len(query_x), _CHUNK):
+        idx, d = nearest(query_x[block], ref_x, k)
         yn = ref_y[idx]
         w = 1.0 / (d + _EPS)
-        out[s:s + _CHUNK] = np.column_stack([yn[:, 0], yn.mean(1), (yn * w).sum(1) / w.sum(1), d[:, 0], d.mean(1),
+        out[block] = np.column_stack([yn[:, 0], yn.mean(1), (yn * w).sum(1) / w.sum(1), d[:, 0], d.mean(1),
                                              yn.std(1)])
     return out
+
+
+def query_blocks(n: int, size: int) -> list[slice]:
+    """`n` query rows in blocks of at most `size`, all of about the same length: a short last block would fall
+    below `_TREE_FROM` and search the full distance matrix, the slow way for many rows."""
+    count = -(-n // size)  # none for no rows
+    edges = [n * i // count for i in range(count + 1)] if count else [0]
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 # Distinct candidates per query beyond k: room for rounding between the search and the final order.

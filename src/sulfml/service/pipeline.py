@@ -199,7 +199,7 @@ class _Batch:
 
 
 def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Prediction:
-    """Predict every row of `inputs`, in order, through the stages.
+    """Predict every row of `inputs`, in order, through the stages (`finish` after `prepare`).
 
     Args:
         inputs: a `formula` column, optional `temperature_C` (blank: 25 °C) and `cif` (path) columns.
@@ -208,6 +208,25 @@ def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Predi
         known_first: answer a material the training data hold with its measurements (`sulfml.service.known`);
             False gives the models' own answers for every row.
     """
+    return finish(prepare(inputs, bundle, known_first))
+
+
+@dataclass
+class Prepared:
+    """A batch read, parsed and featurized by `prepare`, waiting for the models in `finish`.
+
+    The two halves exist so that a stream can prepare one batch (mostly Python) while the models run on
+    another (mostly C, `sulfml.service.predictor.Predictor.stream`).
+    """
+
+    batch: _Batch
+    keep: np.ndarray  # the rows with a feature row
+    X: np.ndarray | None  # the feature rows; None when there are none or featurizing failed
+
+
+def prepare(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Prepared:
+    """The stages before the models (temperatures, states, space groups, structures, parse, featurize);
+    arguments as `run`'s."""
     n = len(inputs)
 
     def column(name: str) -> list:
@@ -220,14 +239,19 @@ def run(inputs: pd.DataFrame, bundle: Bundle, known_first: bool = True) -> Predi
     _read_space_groups(batch)
     _read_structures(batch)
     _parse(batch)
+    keep = np.flatnonzero(batch.feat_of >= 0)
+    return Prepared(batch, keep, _featurize(batch, keep) if len(keep) else None)
+
+
+def finish(prepared: Prepared) -> Prediction:
+    """The models' stages (both targets, intervals, known first, temperature, the domain) and the notes."""
+    batch = prepared.batch
+    n = len(batch.texts)
     prediction = Prediction(batch.out, [[] for _ in range(n)], [[] for _ in range(n)], None)
     far: dict[int, str] = {}
     shifted: dict[int, list[str]] = {}
-    keep = np.flatnonzero(batch.feat_of >= 0)
-    if len(keep):
-        X = _featurize(batch, keep)
-        if X is not None:
-            far, shifted = _predict(batch, prediction, X, keep)
+    if prepared.X is not None:
+        far, shifted = _predict(batch, prediction, prepared.X, prepared.keep)
     for i, note in bvse_disagreements(batch.out["bvse_barrier_eV"], batch.bvse_computed,
                                       batch.room_log10_sigma).items():
         batch.structure_notes.setdefault(i, []).append(note)

@@ -6,6 +6,7 @@ The command line, `screen`, the benchmarks, the Python API (and later the server
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from sulfml.service.inputs import PredictInputs
 
 OUTPUT_COLUMNS = pipeline.OUTPUT_COLUMNS
+# Frames `Predictor.stream` works on ahead of the one its caller holds: one being prepared, one in the models.
+STREAM_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -145,24 +148,26 @@ class Predictor:
                ) -> Iterator[tuple[pd.DataFrame, pipeline.Prediction]]:
         """`run` over a stream of prepared frames, in order: each frame with its prediction.
 
-        The next frame is read and predicted in a helper thread while the caller handles the current one
-        (writes it, say): the models' C code runs while the caller's Python formats text. At most two frames
-        are in memory, so memory stays flat however long the stream.
+        Three frames are at work at once, each in its own thread: one is read, parsed and featurized
+        (`pipeline.prepare`, mostly Python), the one before it goes through the models (`pipeline.finish`,
+        mostly C, which lets the others run), and the caller handles the one before that (writes it, say). At
+        most `STREAM_AHEAD` frames wait beyond the caller's, so memory stays flat however long the stream.
         """
-        frames = iter(frames)
-        with ThreadPoolExecutor(1, thread_name_prefix="sulfml-stream") as pool:
-            def predicted(frame: pd.DataFrame) -> tuple[pd.DataFrame, pipeline.Prediction]:
-                return frame, self.run(frame, known_first)
+        with ThreadPoolExecutor(1, thread_name_prefix="sulfml-prepare") as preparing, \
+                ThreadPoolExecutor(1, thread_name_prefix="sulfml-finish") as finishing:
+            def finished(ready: Future[pipeline.Prepared]) -> pipeline.Prediction:
+                return pipeline.finish(ready.result())
 
-            def next_job() -> Future[tuple[pd.DataFrame, pipeline.Prediction]] | None:
-                frame = next(frames, None)
-                return None if frame is None else pool.submit(predicted, frame)
-
-            job = next_job()
-            while job is not None:
-                upcoming = next_job()
-                yield job.result()
-                job = upcoming
+            jobs: deque[tuple[pd.DataFrame, Future[pipeline.Prediction]]] = deque()
+            for frame in frames:
+                ready = preparing.submit(pipeline.prepare, frame, self.bundle, known_first)
+                jobs.append((frame, finishing.submit(finished, ready)))
+                if len(jobs) > STREAM_AHEAD:
+                    done, job = jobs.popleft()
+                    yield done, job.result()
+            while jobs:
+                done, job = jobs.popleft()
+                yield done, job.result()
 
     @property
     def preset(self) -> str:
