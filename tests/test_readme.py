@@ -79,3 +79,35 @@ def test_the_models_table_is_the_shipped_cards(page):
         assert int(row["n"].replace(",", "")) == card["cv_n"]
         for key, name in (("mae", "cv_mae"), ("rmse", "cv_rmse"), ("r2", "cv_r2"), ("rho", "cv_spearman")):
             assert float(row[key]) == round(card[name], 3), (label, key)
+
+
+def _speed_module():
+    spec = importlib.util.spec_from_file_location("speed_section", ROOT / "scripts" / "docs" / "speed_section.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SPEED = _speed_module()
+
+
+@pytest.mark.parametrize("page", SPEED.PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_speed_sections_are_the_last_measured_run(page):
+    text = page.read_text(encoding="utf-8")
+    assert SPEED.BLOCK.search(text), f"{page.name} has no speed block"
+    assert SPEED.regenerate(text) == text, "run python scripts/docs/speed_section.py"
+
+
+def test_the_speed_section_shows_every_target_and_stage_as_measured():
+    result = {"command": "benchmarks/predict_speed.py", "commit": "abc1234", "date": "2026-01-01", "cpus": 2,
+              "load_average": [1.0, 1.5], "n": 1000, "models_own_s": 0.25, "profiled_s": 4.0,
+              "stages": {"parse formulas": 1.0, "featurize": 2.0, "neural member": 0.0},
+              "targets": [{"measure": "end to end", "value": "3.2x", "target": "<= 2.5x", "met": False},
+                          {"measure": "cold start", "value": "0.2", "target": "<= 0.25", "met": True}]}
+    text = SPEED.render(result)
+    assert "| end to end | 3.2x | <= 2.5x | **not met** |" in text
+    assert "| cold start | 0.2 | <= 0.25 | met |" in text
+    assert "| featurize | 2.00 | 50% |" in text and "neural member" not in text  # a stage that did not run
+    assert "| the rest (loading the models, output columns, notes) | 1.00 | 25% |" in text
+    assert "abc1234" in text and "load average 1.0" in text
