@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         # and must not load XGBoost's OpenMP runtime before the profiled run sets its wait policy
         own = float(subprocess.run([py, __file__, "--models-own", str(args.n), *bundle], env=child_env(),
                                    capture_output=True, text=True, check=True, timeout=1800).stdout.split()[-1])
-        print(f"    the models' own inference on the {args.n:,} rows (trees of both targets): {own:.2f} s")
+        print(f"    the models' own inference on the {args.n:,} rows (the trees of both targets, and a network where "
+              f"the bundle has one): {own:.2f} s")
         cmd = [py, "-m", "sulfml", "predict", *bundle, "--input"]
         t1, rss1 = run_child([*cmd, str(small), "--output", str(Path(tmp) / "out.csv")])
         rows = sum(1 for _ in open(Path(tmp) / "out.csv", encoding="utf-8")) - 1
@@ -271,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  [{'met' if t['met'] else 'NOT met'}] {t['measure']}: {t['value']} (target {t['target']})")
     if args.output:
         result = {"command": "PYTHONPATH=src .venv/bin/python benchmarks/predict_speed.py"
-                             + (f" --n {args.n}" if args.n != 100_000 else ""),
+                             + (f" --n {args.n}" if args.n != 100_000 else "")
+                             + (f" --models-dir {args.models_dir}" if args.models_dir else ""),
                   "commit": _commit(), "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
                   "load_average": [round(load_start[0], 2), round(load_end[0], 2)], "n": args.n,
                   "matminer_rows_per_s": mm, "models_own_s": own, "end_to_end_s": t1, "end_to_end_2n_s": t2,

@@ -13,15 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _examples_module():
-    spec = importlib.util.spec_from_file_location("readme_examples", ROOT / "scripts" / "docs" / "readme_examples.py")
+def _docs_script(name: str):
+    """A generator of scripts/docs/ as a module (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "docs" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-EXAMPLES = _examples_module()
+EXAMPLES = _docs_script("readme_examples")
 PAGES = {str(page.relative_to(ROOT)): page.read_text(encoding="utf-8") for page in EXAMPLES.pages()}
 CASES = [(name, command, block) for name, text in PAGES.items() for command, block in EXAMPLES.examples(text)]
 MODELS_ROW = re.compile(
@@ -81,15 +82,7 @@ def test_the_models_table_is_the_shipped_cards(page):
             assert float(row[key]) == round(card[name], 3), (label, key)
 
 
-def _speed_module():
-    spec = importlib.util.spec_from_file_location("speed_section", ROOT / "scripts" / "docs" / "speed_section.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SPEED = _speed_module()
+SPEED = _docs_script("speed_section")
 
 
 @pytest.mark.parametrize("page", SPEED.PAGES, ids=lambda p: str(p.relative_to(ROOT)))

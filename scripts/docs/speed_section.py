@@ -1,5 +1,6 @@
 """Regenerate the Speed section of the README and of docs/benchmarks.md from the last run of
-`benchmarks/predict_speed.py --output experiments/results/predict_speed.json`, so that the numbers shown are the
+`benchmarks/predict_speed.py --output experiments/results/predict_speed.json` (and docs/training.md's cost of
+the neural member from `experiments/results/predict_speed_neural.json`), so that the numbers shown are the
 numbers measured.
 
 The section sits between two markers in each page:
@@ -22,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = "experiments/results/predict_speed.json"
-PAGES = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md"]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "training.md"]
 BLOCK = re.compile(r"(<!-- speed: (?P<results>\S+) -->\n)(?P<body>.*?)(<!-- /speed -->)", re.S)
 
 
