@@ -96,6 +96,7 @@ def matminer_rate(texts: list[str]) -> float:
 # Where the time goes: the predict path's stages, by the function that does each (cumulative time).
 STAGES = {
     "read the input file": ("files.py", "read_chunks"),
+    "CIF rows: structure and BVSE check": ("pipeline.py", "_read_structures"),
     "parse formulas": ("bulk.py", "read_many"),
     "featurize": ("assemble.py", "preset_features"),
     "kNN target features (both models)": ("knn_features.py", "neighbour_array"),
@@ -104,6 +105,7 @@ STAGES = {
     "domain distances": ("domain.py", "distance_array"),
     "known first: material keys": ("pipeline.py", "_material_keys"),
     "known first: anchoring": ("pipeline.py", "_known_first"),
+    "the output table (columns, neighbour texts)": ("pipeline.py", "frame"),
     "write the CSV": ("output.py", "write_csv"),
 }
 

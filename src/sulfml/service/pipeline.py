@@ -81,8 +81,10 @@ class Prediction:
         if self.domain is None:
             return [""] * len(self)
         domain = self.domain
-        # each material described once; then one lookup per neighbour
-        texts = {j: describe(domain.material(j)) for j in set(itertools.chain.from_iterable(self.neighbor_idx))}
+        # each material described once per stream, not once per chunk; then one lookup per neighbour
+        texts = _descriptions(domain, describe)
+        for j in set(itertools.chain.from_iterable(self.neighbor_idx)) - texts.keys():
+            texts[j] = describe(domain.material(j))
         text = texts.__getitem__
         return ["; ".join(map(text, row)) for row in self.neighbor_idx]
 
@@ -93,6 +95,20 @@ class Prediction:
         # whole numbers or None (a float column would print 62.0)
         cols["space_group"] = pd.Series(cols["space_group"], dtype=object)
         return pd.DataFrame(cols, columns=[c for c in OUTPUT_COLUMNS if c in cols])
+
+
+_DESCRIBED: dict[tuple[int, Callable], tuple[DomainModel, dict[int, str]]] = {}
+
+
+def _descriptions(domain: DomainModel, describe: Callable[[dict], str]) -> dict[int, str]:
+    """The texts `describe` gave the training materials of `domain` so far (a stream's chunks share them). The
+    entry holds the domain itself, so its id cannot be reused by another object while cached."""
+    hit = _DESCRIBED.get((id(domain), describe))
+    if hit is None or hit[0] is not domain:
+        if len(_DESCRIBED) >= 8:  # a process predicts with a few bundles; tests make many
+            _DESCRIBED.clear()
+        hit = _DESCRIBED[(id(domain), describe)] = (domain, {})
+    return hit[1]
 
 
 class _FeatureRows:
