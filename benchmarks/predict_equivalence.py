@@ -23,7 +23,6 @@ of each neighbour exactly. Exit 0 when everything agrees, 1 otherwise (the diffe
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import sys
@@ -74,10 +73,9 @@ def corpus(n_generated: int) -> pd.DataFrame:
 
 def generated(n: int) -> list[str]:
     """The first `n` screening formulas of featurize_speed.py (the speed benchmarks' rows)."""
-    spec = importlib.util.spec_from_file_location("featurize_speed", HERE / "featurize_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.formulas(n) if n else []
+    from featurize_speed import formulas  # this script's folder is on the path, as for any script
+
+    return formulas(n) if n else []
 
 
 def predictions(frame: pd.DataFrame, models_dir: str | None) -> dict[str, list[dict]]:

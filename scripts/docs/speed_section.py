@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = "experiments/results/predict_speed.json"
 PAGES = [ROOT / "README.md", ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "training.md"]
 BLOCK = re.compile(r"(<!-- speed: (?P<results>\S+) -->\n)(?P<body>.*?)(<!-- /speed -->)", re.S)
 

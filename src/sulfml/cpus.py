@@ -45,12 +45,7 @@ def one_blas_thread() -> Iterator[None]:
     Where sulfml parallelises a stage itself (the two targets in two threads, the k-d tree's workers,
     XGBoost's own threads), the BLAS threads of its small matrix products only spin against them: on two
     cores they doubled the CPU time of the nearest-neighbour searches. The previous setting comes back on
-    exit. Without threadpoolctl, the block runs unchanged.
+    exit.
     """
-    try:
-        controller = _blas_controller()
-    except ImportError:
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield

@@ -133,3 +133,16 @@ def test_rows_left_out_of_calibration_do_not_count():
 def test_too_few_rows_is_a_clear_error():
     with pytest.raises(ValueError, match="too few"):
         calibrate(np.zeros(5), np.zeros(5), np.ones(5), np.ones(5, bool))
+
+
+def test_a_calibration_says_whether_it_reads_the_domain_distance():
+    # the predict path leaves the domain distance uncomputed for a model whose interval does not read it
+    rng = np.random.default_rng(6)
+    pred, dist, y = _draw(rng, 400)
+    with_knn = calibrate(pred, dist, y, np.ones(len(y), bool), seed=0, knn_distance_mean=dist / 10)
+    without = calibrate(pred, dist, y, np.ones(len(y), bool), seed=0)
+    assert not with_knn.uses_domain_distance
+    assert np.array_equal(with_knn.halfwidth(pred, np.full(len(pred), np.nan), dist / 10),
+                          with_knn.halfwidth(pred, dist, dist / 10))
+    assert without.uses_domain_distance
+    assert not np.array_equal(without.halfwidth(pred, dist * 3), without.halfwidth(pred, dist))

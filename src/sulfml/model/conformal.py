@@ -163,6 +163,11 @@ class Calibration:
         """The difficulty model's inputs, in its fit order."""
         return self.difficulty.inputs
 
+    @property
+    def uses_domain_distance(self) -> bool:
+        """Whether `halfwidth` reads the applicability domain's distance (else it may be left uncomputed)."""
+        return "knn_distance" in self.inputs
+
     def halfwidth(self, prediction: np.ndarray, distance: np.ndarray,
                   knn_distance_mean: np.ndarray | None = None) -> np.ndarray:
         """Half-width of the interval at each row.

@@ -58,6 +58,7 @@ _TREE_MAX_CANDIDATES = 10
 # Distances closer than this are treated as possible ties when checking a search's candidates are complete.
 _TIE = 1e-9
 _EXACT_BLOCK = 128  # query rows per block of exact distances
+_TIE_BLOCK = 256  # rows ranked again at once over their possible ties (rows x references booleans)
 _REFERENCES: dict[int, tuple[np.ndarray, _Reference]] = {}
 
 
@@ -184,19 +185,19 @@ def _every_tie(query: np.ndarray, r: _Reference, candidates: np.ndarray, d: np.n
     # Rounding of the cheap form is far below these margins: the set can only grow, never miss a reference.
     bound = (kth + 1e-6) ** 2 + 1e-9
     out_c, out_d = candidates.copy(), d.copy()
-    for s in range(0, len(query), 256):
-        q = query[s:s + 256]
+    for s in range(0, len(query), _TIE_BLOCK):
+        q = query[s:s + _TIE_BLOCK]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] - 2.0 * (q @ r.rows.T) + r.sq
-        near = d2 <= bound[s:s + 256, None]
-        near[np.arange(len(q))[:, None], candidates[s:s + 256]] = True
+        near = d2 <= bound[s:s + _TIE_BLOCK, None]
+        near[np.arange(len(q))[:, None], candidates[s:s + _TIE_BLOCK]] = True
         width = int(near.sum(axis=1).max())
         # each row's references within the bound, padded (at infinite distance) to the widest row
         pick = np.argsort(~near, axis=1, kind="stable")[:, :width]
         valid = np.take_along_axis(near, pick, axis=1)
         exact = np.where(valid, _exact_distances(q, r.rows, pick), np.inf)
         best = np.lexsort((pick, exact), axis=1)[:, :m]
-        out_c[s:s + 256] = np.take_along_axis(pick, best, axis=1)
-        out_d[s:s + 256] = np.take_along_axis(exact, best, axis=1)
+        out_c[s:s + _TIE_BLOCK] = np.take_along_axis(pick, best, axis=1)
+        out_d[s:s + _TIE_BLOCK] = np.take_along_axis(exact, best, axis=1)
     return out_c, out_d
 
 

@@ -254,12 +254,8 @@ def _float_texts(arr: np.ndarray) -> list[str]:
 def _quoted(texts: list[str]) -> list[str]:
     """`_quote` of every cell; a column without a quote, comma or newline in any cell is returned as it is."""
     joined = "".join(texts)
-    if '"' in joined:
+    if '"' in joined or "," in joined or "\n" in joined:
         return list(map(_quote, texts))
-    if "\n" in joined:
-        return ['"' + v + '"' if "," in v or "\n" in v else v for v in texts]
-    if "," in joined:  # the neighbours' cell, say
-        return ['"' + v + '"' if "," in v else v for v in texts]
     return texts
 
 

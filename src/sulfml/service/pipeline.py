@@ -751,7 +751,7 @@ def _predict(batch: _Batch, prediction: Prediction, X: np.ndarray, keep: np.ndar
         pred, knn = m.predict_with_knn(X)
         if m.network is not None:
             pred = m.blend(pred, comps, states)
-        if n_neighbors or "knn_distance" in m.calibration.inputs:
+        if n_neighbors or m.calibration.uses_domain_distance:
             distances = m.domain.distance_array(X, names, n_neighbors)
         else:  # only the σ model's domain judges rows and lists neighbours; this one's interval does not use it
             distances = (np.full(len(X), np.nan), np.zeros((len(X), 0), int), np.zeros((len(X), 0)))
